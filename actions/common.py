@@ -1,0 +1,58 @@
+"""Helpers shared by the actions: the learner's language, text and identity."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+
+from bot.i18n import available_languages
+
+MAX_MESSAGE_CHARS = 2000
+_DEVANAGARI = re.compile(r"[\u0900-\u097F]")
+#: Common Hinglish function words: a Latin-script message with several of them is Hindi.
+_HINGLISH = frozenset(
+    "kya hai hain kaise kitne kitna kitni kab kahan kyun mujhe mera meri mere batao bataiye "
+    "karna karein karo milti milta milega chahiye sakte sakta sakti nahi nahin haan aur ka ki ke "
+    "ko mein me se hota hoti hote dena lena wala wali ji".split()
+)
+
+
+def language_of(tracker: Tracker) -> str:
+    """The learner's reply language slot (``en`` when unset or unknown)."""
+    value = tracker.get_slot("language")
+    return value if value in available_languages() else "en"
+
+
+def detect_language(text: str) -> str | None:
+    """``hi`` for Devanagari or Hinglish, ``en`` for English, None when unclear.
+
+    Args:
+        text: a learner message.
+
+    Returns:
+        A language code or None (too short to tell, e.g. "ok", or a /command).
+    """
+    text = text.strip()
+    if not text or text.startswith("/"):
+        return None
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return None
+    if sum(bool(_DEVANAGARI.match(c)) for c in letters) / len(letters) > 0.3:
+        return "hi"
+    words = re.findall(r"[a-z]+", text.lower())
+    if len(words) < 2:
+        return None
+    hinglish = sum(w in _HINGLISH for w in words)
+    return "hi" if hinglish >= 2 and hinglish / len(words) >= 0.25 else "en"
+
+
+def latest_text(tracker: Tracker) -> str:
+    """The text of the learner's latest message, stripped."""
+    return (tracker.latest_message.get("text") or "").strip()
+
+
+def button(title: str, payload: str) -> dict[str, Any]:
+    return {"title": title, "payload": payload}

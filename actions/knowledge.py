@@ -1,0 +1,164 @@
+"""Answering questions from the course material, with citations.
+
+``action_answer_question`` searches the knowledge base for the learner's message and
+either answers from the best passage (with its citation) or, when the evidence gate
+says the material does not cover it, says so plainly, records the question for the
+trainers and offers a handoff. ``action_show_more`` and ``action_show_full_passage``
+page through the same search.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import MAX_MESSAGE_CHARS, button, language_of, latest_text
+from bot.answers import compose_answer, full_passage
+from bot.i18n import t
+from bot.knowledge.index import IndexError_
+from bot.knowledge.search import Retriever, SearchResult
+
+log = logging.getLogger(__name__)
+
+
+def _retriever(injected: Retriever | None) -> Retriever:
+    if injected is not None:
+        return injected
+    from bot.services import get_retriever  # lazy: builds the index reader on first use
+
+    return get_retriever()
+
+
+def _answer_buttons(language: str, has_quiz: bool = False) -> list[dict[str, Any]]:
+    buttons = [button(t("button_show_more", language), "/show_more"),
+               button(t("button_full_passage", language), "/show_full_passage")]
+    if has_quiz:
+        buttons.append(button(t("button_quiz_on_this", language), "/quiz_me_on_this"))
+    return buttons
+
+
+class KnowledgeAction(Action, abc.ABC):
+    """Base for actions that search the knowledge base (abstract: rasa_sdk skips it)."""
+
+    def __init__(self, retriever: Retriever | None = None):
+        self._injected = retriever
+
+    @property
+    def retriever(self) -> Retriever:
+        return _retriever(self._injected)
+
+    @abc.abstractmethod
+    def name(self) -> str:
+        """The action's name in the domain."""
+
+    def search(self, query: str, tracker: Tracker) -> SearchResult:
+        return self.retriever.search(query, k=5, role=tracker.get_slot("role"))
+
+
+class ActionAnswerQuestion(KnowledgeAction):
+    """Answer the latest message from the course material or say it is not covered."""
+
+    def name(self) -> str:
+        return "action_answer_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        language = language_of(tracker)
+        query = latest_text(tracker)
+        if not query or query.startswith("/"):
+            dispatcher.utter_message(text=t("empty_message", language))
+            return []
+        if len(query) > MAX_MESSAGE_CHARS:
+            dispatcher.utter_message(text=t("message_too_long", language, length=len(query),
+                                            limit=MAX_MESSAGE_CHARS))
+            return []
+        try:
+            result = self.search(query, tracker)
+        except IndexError_ as exc:
+            log.error("knowledge search unavailable: %s", exc)
+            dispatcher.utter_message(text=t("index_unavailable", language))
+            return []
+        if not result.answerable:
+            log.info("declined (not covered): top scores %s", {k: round(v, 3) for k, v in result.top_scores.items()})
+            self.record_unanswered(tracker, result)
+            dispatcher.utter_message(
+                text=t("not_covered", language, trainer_hint=t("not_covered_trainer_hint", language)),
+                buttons=[button(t("button_ask_trainer", language), "/request_trainer")],
+            )
+            return [SlotSet("last_query", query), SlotSet("answer_rank", 0.0), SlotSet("last_sources", [])]
+        answer = compose_answer(result, self.retriever, rank=0, language=language)
+        dispatcher.utter_message(text=answer.text, buttons=_answer_buttons(language))
+        return [SlotSet("last_query", query), SlotSet("answer_rank", 0.0),
+                SlotSet("last_sources", [answer.source])]
+
+    def record_unanswered(self, tracker: Tracker, result: SearchResult) -> None:
+        """Keep the question for the trainers (the handoff queue reads it)."""
+        try:
+            from bot.handoff import record_unanswered
+
+            record_unanswered(tracker.sender_id, result.query, [h.chunk.source for h in result.hits[:3]],
+                              channel=tracker.get_latest_input_channel() or "")
+        except Exception:  # recording must never cost the learner their reply
+            log.exception("could not record an unanswered question")
+
+
+class ActionShowMore(KnowledgeAction):
+    """Show the next passage for the last question."""
+
+    def name(self) -> str:
+        return "action_show_more"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        language = language_of(tracker)
+        query = tracker.get_slot("last_query")
+        if not query:
+            dispatcher.utter_message(text=t("no_question_yet", language))
+            return []
+        rank = int(tracker.get_slot("answer_rank") or 0) + 1
+        try:
+            result = self.search(query, tracker)
+        except IndexError_:
+            dispatcher.utter_message(text=t("index_unavailable", language))
+            return []
+        answer = compose_answer(result, self.retriever, rank=rank, language=language) if result.answerable else None
+        if answer is None:
+            dispatcher.utter_message(text=t("no_more_results", language),
+                                     buttons=[button(t("button_ask_trainer", language), "/request_trainer")])
+            return []
+        dispatcher.utter_message(text=f"{t('next_result_intro', language)}\n\n{answer.text}",
+                                 buttons=_answer_buttons(language))
+        sources = list(tracker.get_slot("last_sources") or [])
+        return [SlotSet("answer_rank", float(rank)), SlotSet("last_sources", sources + [answer.source])]
+
+
+class ActionShowFullPassage(KnowledgeAction):
+    """Show the whole passage behind the current answer."""
+
+    def name(self) -> str:
+        return "action_show_full_passage"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        language = language_of(tracker)
+        query = tracker.get_slot("last_query")
+        if not query:
+            dispatcher.utter_message(text=t("no_question_yet", language))
+            return []
+        rank = int(tracker.get_slot("answer_rank") or 0)
+        try:
+            result = self.search(query, tracker)
+        except IndexError_:
+            dispatcher.utter_message(text=t("index_unavailable", language))
+            return []
+        if not result.answerable or rank >= len(result.hits):
+            dispatcher.utter_message(text=t("no_more_results", language))
+            return []
+        dispatcher.utter_message(text=full_passage(result.hits[rank].chunk, language),
+                                 buttons=[button(t("button_show_more", language), "/show_more")])
+        return []

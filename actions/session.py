@@ -1,0 +1,79 @@
+"""Session start and the learner's reply language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import detect_language, language_of, latest_text
+from bot.i18n import available_languages
+
+#: Slots that survive a new session: who the learner is and how they like to be talked to.
+CARRIED_SLOTS = ("language", "language_chosen")
+
+
+class ActionSessionStart(Action):
+    """Start a session with defaults, keeping the learner's language preferences."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        events: list[EventType] = [SessionStarted()]
+        carried = {s: tracker.get_slot(s) for s in CARRIED_SLOTS if tracker.get_slot(s) is not None}
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        requested = metadata.get("language") if isinstance(metadata, dict) else None
+        if requested in available_languages():  # a channel (e.g. the widget switch) may pass it
+            carried["language"], carried["language_chosen"] = requested, True
+        carried.setdefault("language", "en")
+        carried.setdefault("language_chosen", False)
+        events += [SlotSet(k, v) for k, v in carried.items()]
+        events += [SlotSet("answer_rank", 0.0), SlotSet("last_query", None), SlotSet("last_sources", None)]
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionDetectLanguage(Action):
+    """Runs after every message (custom slot mapping): follow the learner's script.
+
+    An explicit choice ("reply in Hindi", the widget switch) is remembered and wins
+    over detection; until then Devanagari or Hinglish switches replies to Hindi and
+    a clearly English message switches them back.
+    """
+
+    def name(self) -> str:
+        return "action_detect_language"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        chosen = next(tracker.get_latest_entity_values("language"), None)
+        if tracker.get_intent_of_latest_message() == "choose_language" and chosen in available_languages():
+            return [SlotSet("language", chosen), SlotSet("language_chosen", True)]
+        if tracker.get_slot("language_chosen"):
+            return []
+        detected = detect_language(latest_text(tracker))
+        if detected and detected != language_of(tracker):
+            return [SlotSet("language", detected)]
+        return []
+
+
+class ActionChooseLanguage(Action):
+    """Confirm an explicit language choice, or ask which language when none was named."""
+
+    def name(self) -> str:
+        return "action_choose_language"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        chosen = next(tracker.get_latest_entity_values("language"), None)
+        if chosen in available_languages():
+            # action_detect_language (run by slot extraction) has already set the slot, so
+            # the confirmation is rendered in the chosen language; set again to be explicit.
+            dispatcher.utter_message(response="utter_language_set")
+            return [SlotSet("language", chosen), SlotSet("language_chosen", True)]
+        dispatcher.utter_message(response="utter_choose_language")
+        return []

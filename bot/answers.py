@@ -1,0 +1,186 @@
+"""Composing a grounded answer from search hits.
+
+The reply leads with the few sentences of the best passage that are closest to the
+question (about 150 words at most), then the citation, then any warning about the
+source (superseded, expired, not yet in force, another language). Every word shown
+comes from the material: nothing is paraphrased or generated here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.knowledge.chunking import Chunk, split_sentences
+from bot.knowledge.search import Hit, Retriever, SearchResult
+
+MAX_ANSWER_WORDS = 150
+MAX_PASSAGE_WORDS = 400
+LANGUAGE_NAMES = {"en": {"en": "English", "hi": "Hindi"}, "hi": {"en": "अंग्रेज़ी", "hi": "हिंदी"}}
+
+
+@dataclass
+class Answer:
+    """A reply built from one hit."""
+
+    text: str
+    citation: str
+    source: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def select_sentences(chunk: Chunk, query_vector: np.ndarray | None, retriever: Retriever | None,
+                     embedder_name: str | None, max_words: int = MAX_ANSWER_WORDS) -> str:
+    """The sentences of ``chunk`` most similar to the query, in document order.
+
+    Args:
+        chunk: the passage.
+        query_vector: the query's vector from ``embedder_name`` (None: keep the opening).
+        retriever: gives access to the embedder.
+        embedder_name: which embedder produced ``query_vector``.
+        max_words: word budget.
+
+    Returns:
+        Text of at most about ``max_words`` words.
+    """
+    sentences = split_sentences(chunk.text) if "\n" not in chunk.text else _lines(chunk.text)
+    if sum(len(s.split()) for s in sentences) <= max_words or query_vector is None or retriever is None:
+        return _budget(sentences, range(len(sentences)), max_words)
+    vectors = retriever.embedder(embedder_name).embed_passages(sentences)
+    scores = vectors @ query_vector
+    order = list(np.argsort(-scores))
+    chosen: list[int] = []
+    words = 0
+    for i in order:
+        n = len(sentences[i].split())
+        if words + n > max_words and chosen:
+            continue
+        chosen.append(int(i))
+        words += n
+        if words >= max_words * 0.8:
+            break
+    return _budget(sentences, sorted(chosen), max_words)
+
+
+def _lines(text: str) -> list[str]:
+    out: list[str] = []
+    for line in text.split("\n"):
+        out.extend(split_sentences(line) if not line.lstrip().startswith(("-", "*", "•")) else [line.strip()])
+    return [s for s in out if s]
+
+
+def _budget(sentences: list[str], indices, max_words: int) -> str:
+    parts: list[str] = []
+    words = 0
+    previous = None
+    for i in indices:
+        n = len(sentences[i].split())
+        if words + n > max_words and parts:
+            break
+        if previous is not None and i != previous + 1:
+            parts.append("…")
+        parts.append(sentences[i] if n <= max_words else " ".join(sentences[i].split()[:max_words]) + " …")
+        words += n
+        previous = i
+    text = ""
+    for part in parts:
+        separator = "\n" if part.lstrip().startswith(("-", "*", "•")) else " "
+        text = f"{text}{separator}{part}" if text else part
+    return text.strip()
+
+
+def source_warnings(chunk: Chunk, language: str = "en", today: dt.date | None = None) -> list[str]:
+    """Warnings about the source: superseded, expired or not yet effective."""
+    today = today or dt.date.today()
+    meta = chunk.meta
+    warnings = []
+    hindi = language == "hi"
+    if meta.get("superseded_by"):
+        warnings.append(
+            f"⚠️ यह सामग्री **{meta['superseded_by']}** द्वारा प्रतिस्थापित (superseded) हो चुकी है; नवीनतम नियम देखें।"
+            if hindi else
+            f"⚠️ This material has been **superseded** (by {meta['superseded_by']}); check the current rules before acting on it."
+        )
+    expires = _date(meta.get("expires"))
+    if expires and expires < today:
+        warnings.append(
+            f"⚠️ यह सामग्री {expires:%d-%m-%Y} तक ही मान्य थी।" if hindi else
+            f"⚠️ This material was valid only until {expires:%d %B %Y}; it may be out of date."
+        )
+    effective = _date(meta.get("effective"))
+    if effective and effective > today:
+        warnings.append(
+            f"ℹ️ यह प्रावधान {effective:%d-%m-%Y} से लागू होगा।" if hindi else
+            f"ℹ️ This provision comes into effect on {effective:%d %B %Y}."
+        )
+    return warnings
+
+
+def _date(value) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def compose_answer(result: SearchResult, retriever: Retriever | None, rank: int = 0,
+                   language: str = "en") -> Answer | None:
+    """Build the reply for the ``rank``-th hit of ``result``.
+
+    Args:
+        result: a search result (need not be answerable: "show more" uses later ranks).
+        retriever: for sentence embedding; None shows the passage's opening.
+        rank: which hit.
+        language: the learner's language (``en`` or ``hi``) for notes and warnings.
+
+    Returns:
+        The :class:`Answer`, or None when there is no hit at that rank.
+    """
+    if rank >= len(result.hits):
+        return None
+    hit: Hit = result.hits[rank]
+    chunk = hit.chunk
+    name, vector = _best_vector(result, chunk)
+    body = select_sentences(chunk, vector, retriever, name)
+    warnings = source_warnings(chunk, language)
+    chunk_language = str(chunk.meta.get("language") or "en")
+    query_language = "hi" if _mostly_devanagari(result.query) else "en"
+    if chunk_language != query_language:
+        names = LANGUAGE_NAMES.get(language, LANGUAGE_NAMES["en"])
+        lang_name = names.get(chunk_language, chunk_language)
+        warnings.append(
+            f"ℹ️ स्रोत {lang_name} में है; इसे मूल रूप में दिखाया गया है।" if language == "hi"
+            else f"ℹ️ The source is in {lang_name}; it is quoted as written."
+        )
+    label = "स्रोत" if language == "hi" else "Source"
+    text = f"{body}\n\n📖 **{label}:** {chunk.citation}"
+    if warnings:
+        text += "\n\n" + "\n".join(warnings)
+    return Answer(text=text, citation=chunk.citation, source=chunk.source, warnings=warnings)
+
+
+def full_passage(chunk: Chunk, language: str = "en") -> str:
+    """The whole passage (capped) with its citation, for "show the full passage"."""
+    words = chunk.text.split(" ")
+    text = chunk.text if len(words) <= MAX_PASSAGE_WORDS else " ".join(words[:MAX_PASSAGE_WORDS]) + " …"
+    label = "स्रोत" if language == "hi" else "Source"
+    return f"{text}\n\n📖 **{label}:** {chunk.citation}"
+
+
+def _best_vector(result: SearchResult, chunk: Chunk) -> tuple[str | None, np.ndarray | None]:
+    """The query vector to rank sentences with: multilingual for Hindi, MiniLM otherwise."""
+    if not result.query_vectors:
+        return None, None
+    cross = _mostly_devanagari(result.query) or str(chunk.meta.get("language") or "en") != "en"
+    preferred = ["e5", "minilm"] if cross else ["minilm", "e5"]
+    for name in preferred + list(result.query_vectors):
+        if name in result.query_vectors:
+            return name, result.query_vectors[name]
+    return None, None
+
+
+def _mostly_devanagari(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum("\u0900" <= c <= "\u097f" for c in letters) / len(letters) > 0.3

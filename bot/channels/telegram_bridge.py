@@ -1,0 +1,511 @@
+"""Telegram bridge: relays learners' Telegram messages to Rasa and Rasa's replies back.
+
+Usage::
+
+    TELEGRAM_BOT_TOKEN=123:abc python -m bot.channels.telegram_bridge
+    TELEGRAM_BOT_TOKEN=123:abc TELEGRAM_WEBHOOK_SECRET=... \\
+        python -m bot.channels.telegram_bridge --webhook https://tutor.example.org/telegram \\
+        --listen 0.0.0.0 --port 8443
+
+Without ``--webhook`` the bridge long-polls ``getUpdates``. With it, Telegram POSTs
+updates to the URL; requests without the right ``X-Telegram-Bot-Api-Secret-Token``
+header are refused with 403 by python-telegram-bot before any processing. ``--listen``
+defaults to 127.0.0.1 (a TLS reverse proxy in front); give ``--cert``/``--key`` to
+terminate TLS here instead.
+
+Environment (see :mod:`bot.config`): ``TELEGRAM_BOT_TOKEN`` (required),
+``RASA_URL``, ``RASA_TIMEOUT`` (s, default 20), ``TELEGRAM_API_BASE_URL`` (Bot API root,
+default https://api.telegram.org; tests point it at a fake server),
+``TELEGRAM_WEBHOOK_SECRET`` (default: derived from the pseudonym salt),
+``TELEGRAM_PROACTIVE_PORT`` (loopback, default 5056), ``ACTION_SERVER_TOKEN``,
+``TUTOR_STATE_DIR`` (the store is ``telegram.db`` there).
+
+Behaviour:
+
+- Commands map to Rasa intents (``/start`` -> ``/greet``, ...; see :data:`COMMANDS`);
+  text goes to Rasa as typed; a button press is answered and its payload sent to Rasa.
+- Rasa sees a pseudonym, ``tg-`` + HMAC-SHA256(salt, chat id), never the chat id.
+- Updates of one chat are handled in order, chats concurrently, each update once
+  (:mod:`bot.channels.update_processor`); 429 ``retry_after`` is honoured by
+  python-telegram-bot's ``AIORateLimiter``; if Rasa is down the learner gets an apology.
+- Other components message a learner through :mod:`bot.channels.proactive`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import BotCommand, Message, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.channels.dedup import TelegramStore
+from bot.channels.proactive import ProactiveServer, RecipientGone, UnknownSender
+from bot.channels.rasa_client import RasaClient, RasaError
+from bot.channels.telegram_format import (
+    CallbackCodec,
+    build_keyboard,
+    format_message,
+    markdown_to_html,
+)
+from bot.channels.update_processor import ChatLocks, OrderedDedupProcessor
+from bot.config import Settings, load_settings
+
+LOGGER = logging.getLogger(__name__)
+BRIDGE_KEY = "bridge"
+APOLOGY = (
+    "Sorry, the tutor is not reachable right now. Please try again in a minute - "
+    "your message was not lost on our side, but I could not answer it."
+)
+EXPIRED_BUTTON = "This button has expired. Please ask again."
+BUTTON_PROMPT = "Please choose:"
+TEXT_ONLY = "I can only read text messages for now. Please type your question."
+UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
+# Chat actions last 5 s on the client; refresh a little earlier while Rasa works.
+TYPING_REFRESH_S = 4.0
+
+
+@dataclass(frozen=True)
+class Command:
+    """A Telegram command, the Rasa intent it triggers and its menu description."""
+
+    name: str
+    intent: str
+    description: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "/greet", "Start or restart the tutor"),
+    Command("help", "/help", "What I can do"),
+    Command("quiz", "/quiz_me", "Take a short quiz"),
+    Command("review", "/review", "Review what is due"),
+    Command("progress", "/show_progress", "See your progress"),
+    Command("plan", "/show_plan", "Your learning plan"),
+    Command("language", "/choose_language", "Choose English or Hindi"),
+    Command("trainer", "/request_trainer", "Ask a human trainer"),
+    Command("deletemydata", "/delete_my_data", "Delete your data"),
+)
+INTENT_FOR = {command.name: command.intent for command in COMMANDS}
+
+
+class TelegramBridge:
+    """State shared by the handlers: store, Rasa client, button codec, chat locks.
+
+    Args:
+        settings: Runtime settings.
+        store: The bridge's durable store.
+        rasa: Client for Rasa's REST channel.
+        locks: Per-chat locks shared with the update processor.
+    """
+
+    def __init__(self, settings: Settings, store: TelegramStore, rasa: RasaClient, locks: ChatLocks) -> None:
+        self.settings = settings
+        self.store = store
+        self.rasa = rasa
+        self.locks = locks
+        self.codec = CallbackCodec(store)
+        self.application: Application | None = None
+        self.proactive: ProactiveServer | None = None
+        self._salt = settings.pseudonym_salt.encode()
+
+    def pseudonym(self, chat_id: int) -> str:
+        """Return the Rasa sender id for a chat and remember the mapping.
+
+        Args:
+            chat_id: Telegram chat id.
+
+        Returns:
+            ``tg-`` followed by 32 hex digits of HMAC-SHA256(salt, chat id).
+        """
+        digest = hmac.new(self._salt, f"telegram:{chat_id}".encode(), hashlib.sha256)
+        sender = "tg-" + digest.hexdigest()[:32]
+        self.store.remember_chat(sender, chat_id)
+        return sender
+
+    async def ask_rasa(self, sender: str, text: str) -> list[dict[str, Any]]:
+        """Send ``text`` to Rasa; on failure return the apology as Rasa-shaped reply.
+
+        Args:
+            sender: Pseudonymous sender id.
+            text: Message or intent payload.
+
+        Returns:
+            Rasa's replies, or one apology message.
+        """
+        try:
+            return await self.rasa.send(sender, text)
+        except RasaError as exc:
+            LOGGER.warning("Rasa failed for %s: %s", sender, exc)
+            return [{"text": APOLOGY}]
+
+    async def deliver(self, bot: Any, chat_id: int, replies: Sequence[dict[str, Any]]) -> list[Message]:
+        """Send Rasa replies to a chat: formatted, split, buttons on the last piece.
+
+        Args:
+            bot: The application's bot (``ExtBot``, rate limited).
+            chat_id: Telegram chat id.
+            replies: Rasa REST messages.
+
+        Returns:
+            The sent messages.
+
+        Raises:
+            telegram.error.TelegramError: If Telegram refuses a message after retries.
+        """
+        sent: list[Message] = []
+        for reply in replies:
+            text = reply.get("text") or ""
+            keyboard = build_keyboard(reply.get("buttons") or [], self.codec)
+            chunks = format_message(text) if isinstance(text, str) else []
+            if keyboard is not None and not chunks:
+                chunks = [markdown_to_html(BUTTON_PROMPT)]
+            if not chunks:
+                LOGGER.debug("Skipping a reply without text for Telegram: %s", sorted(reply))
+                continue
+            for index, chunk in enumerate(chunks):
+                markup = keyboard if index == len(chunks) - 1 else None
+                sent.append(await self._send_html(bot, chat_id, chunk, markup))
+        return sent
+
+    async def _send_html(self, bot: Any, chat_id: int, html_text: str, markup: Any) -> Message:
+        try:
+            return await bot.send_message(chat_id, html_text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        except BadRequest as exc:
+            if "parse" not in str(exc).lower():
+                raise
+            # Should not happen (we escape everything), but never lose a reply over markup.
+            LOGGER.error("Telegram rejected our HTML (%s); sending plain text", exc)
+            return await bot.send_message(chat_id, html_text, reply_markup=markup)
+
+    async def deliver_to(self, sender: str, replies: list[dict[str, Any]]) -> list[int]:
+        """Send replies to the chat behind a pseudonym (proactive messages).
+
+        Args:
+            sender: Pseudonymous sender id.
+            replies: Rasa-shaped messages.
+
+        Returns:
+            Telegram message ids.
+
+        Raises:
+            UnknownSender: No chat known for ``sender``.
+            RecipientGone: The learner blocked the bot.
+        """
+        chat_id = self.store.chat_for(sender)
+        if chat_id is None or self.application is None:
+            raise UnknownSender(sender)
+        # Same lock as the chat's updates: a reminder never lands inside a split reply.
+        async with self.locks.hold(chat_id):
+            try:
+                messages = await self.deliver(self.application.bot, chat_id, replies)
+            except Forbidden as exc:
+                raise RecipientGone(sender) from exc
+        return [message.message_id for message in messages]
+
+    def forget(self, sender: str) -> bool:
+        """Forget the chat behind ``sender``.
+
+        Args:
+            sender: Pseudonymous sender id.
+
+        Returns:
+            Whether a mapping existed.
+        """
+        return self.store.forget_chat(sender)
+
+
+def _bridge(context: ContextTypes.DEFAULT_TYPE) -> TelegramBridge:
+    return context.bot_data[BRIDGE_KEY]
+
+
+@contextlib.asynccontextmanager
+async def typing_indicator(bot: Any, chat_id: int) -> AsyncIterator[None]:
+    """Show "typing..." in the chat until the block ends.
+
+    Args:
+        bot: The application's bot.
+        chat_id: Telegram chat id.
+
+    Yields:
+        Nothing.
+    """
+
+    async def keep_typing() -> None:
+        while True:
+            # Cosmetic: a failed chat action must never stop the reply.
+            with contextlib.suppress(TelegramError):
+                await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            await asyncio.sleep(TYPING_REFRESH_S)
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, message: str) -> None:
+    """Send ``message`` to Rasa for this chat and deliver the replies.
+
+    Args:
+        update: The incoming update.
+        context: The handler context.
+        message: Text or intent payload for Rasa.
+    """
+    bridge = _bridge(context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    sender = bridge.pseudonym(chat.id)
+    async with typing_indicator(context.bot, chat.id):
+        replies = await bridge.ask_rasa(sender, message)
+    await bridge.deliver(context.bot, chat.id, replies)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: greet the learner."""
+    await relay(update, context, INTENT_FOR["start"])
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: explain what the tutor can do."""
+    await relay(update, context, INTENT_FOR["help"])
+
+
+async def quiz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/quiz: start a quiz."""
+    await relay(update, context, INTENT_FOR["quiz"])
+
+
+async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/review: spaced review of due items."""
+    await relay(update, context, INTENT_FOR["review"])
+
+
+async def progress(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/progress: show mastery so far."""
+    await relay(update, context, INTENT_FOR["progress"])
+
+
+async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/plan: show the learning plan."""
+    await relay(update, context, INTENT_FOR["plan"])
+
+
+async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/language: choose the reply language."""
+    await relay(update, context, INTENT_FOR["language"])
+
+
+async def trainer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/trainer: hand over to a human trainer."""
+    await relay(update, context, INTENT_FOR["trainer"])
+
+
+async def delete_my_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/deletemydata: start the data-deletion dialogue."""
+    await relay(update, context, INTENT_FOR["deletemydata"])
+
+
+COMMAND_HANDLERS = {
+    "start": start,
+    "help": help_command,
+    "quiz": quiz,
+    "review": review,
+    "progress": progress,
+    "plan": plan,
+    "language": language,
+    "trainer": trainer,
+    "deletemydata": delete_my_data,
+}
+
+
+async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other text: pass it to Rasa as typed."""
+    if update.message and update.message.text:
+        await relay(update, context, update.message.text)
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A /command we do not know: point to /help instead of confusing Rasa."""
+    if update.effective_chat:
+        await context.bot.send_message(update.effective_chat.id, UNKNOWN_COMMAND)
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Photos, voice notes, stickers: say we read text only."""
+    if update.effective_chat:
+        await context.bot.send_message(update.effective_chat.id, TEXT_ONLY)
+
+
+async def button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button press: answer the callback query, retire the keyboard, send the payload."""
+    query = update.callback_query
+    if query is None:
+        return
+    payload = _bridge(context).codec.decode(query.data or "")
+    # Every callback query must be answered, or the button keeps spinning.
+    with contextlib.suppress(TelegramError):  # e.g. "query is too old" after a long wait
+        await query.answer(EXPIRED_BUTTON if payload is None else None)
+    if payload is None:
+        return
+    if query.message is not None:
+        # Remove the buttons so the same quiz answer cannot be sent twice.
+        with contextlib.suppress(TelegramError):
+            await query.edit_message_reply_markup(reply_markup=None)
+    await relay(update, context, payload)
+
+
+async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log errors from handlers and tell the learner something went wrong."""
+    LOGGER.error("Error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_message(update.effective_chat.id, APOLOGY)
+
+
+async def post_init(application: Application) -> None:
+    """Publish the command menu and start the proactive endpoint."""
+    bridge: TelegramBridge = application.bot_data[BRIDGE_KEY]
+    await application.bot.set_my_commands([BotCommand(command.name, command.description) for command in COMMANDS])
+    bridge.proactive = ProactiveServer(bridge, bridge.settings.action_token, bridge.settings.telegram_proactive_port)
+    await bridge.proactive.start()
+
+
+async def post_shutdown(application: Application) -> None:
+    """Stop the proactive endpoint, close the Rasa client and the store."""
+    bridge: TelegramBridge = application.bot_data[BRIDGE_KEY]
+    if bridge.proactive is not None:
+        await bridge.proactive.stop()
+    await bridge.rasa.aclose()
+    bridge.store.close()
+
+
+def webhook_secret(settings: Settings) -> str:
+    """Return the webhook secret: the configured one, else one derived from the salt.
+
+    Args:
+        settings: Runtime settings.
+
+    Returns:
+        A token of the characters Telegram allows (``A-Za-z0-9_-``).
+    """
+    if settings.telegram_webhook_secret:
+        return settings.telegram_webhook_secret
+    digest = hmac.new(settings.pseudonym_salt.encode(), b"telegram-webhook", hashlib.sha256)
+    return digest.hexdigest()
+
+
+def build_application(settings: Settings) -> Application:
+    """Build the python-telegram-bot Application for the bridge.
+
+    Args:
+        settings: Runtime settings; ``telegram_token`` must be set.
+
+    Returns:
+        The Application with handlers, rate limiter and update processor installed.
+
+    Raises:
+        ValueError: If no bot token is configured.
+    """
+    if not settings.telegram_token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    store = TelegramStore(settings.state_dir / "telegram.db")
+    locks = ChatLocks()
+    bridge = TelegramBridge(settings, store, RasaClient(settings.rasa_url, settings.rasa_timeout), locks)
+    api = settings.telegram_api_base_url
+    application = (
+        Application.builder()
+        .token(settings.telegram_token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .concurrent_updates(OrderedDedupProcessor(store, settings.telegram_token.split(":")[0], locks))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data[BRIDGE_KEY] = bridge
+    bridge.application = application
+
+    private = filters.ChatType.PRIVATE
+    for name, callback in COMMAND_HANDLERS.items():
+        application.add_handler(CommandHandler(name, callback, filters=private))
+    application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
+    application.add_handler(MessageHandler(private & filters.TEXT, text_message))
+    application.add_handler(CallbackQueryHandler(button_pressed))
+    application.add_handler(MessageHandler(private & ~filters.TEXT, not_text))
+    application.add_error_handler(error_handler)
+    return application
+
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Relay Telegram chats to the Rasa tutor.")
+    parser.add_argument("--webhook", metavar="URL", help="public HTTPS URL (webhook mode)")
+    parser.add_argument("--listen", default="127.0.0.1", help="webhook listen address")
+    parser.add_argument("--port", type=int, default=8443, help="webhook listen port")
+    parser.add_argument("--url-path", default="telegram", help="webhook path on this server")
+    parser.add_argument("--cert", help="TLS certificate (if no reverse proxy)")
+    parser.add_argument("--key", help="TLS private key (if no reverse proxy)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bridge until interrupted.
+
+    Args:
+        argv: Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        Process exit status.
+    """
+    args = _parse_args(argv)
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and the URL contains the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not settings.telegram_token:
+        print("TELEGRAM_BOT_TOKEN is not set; the Telegram bridge is not started.", file=sys.stderr)
+        return 2
+    application = build_application(settings)
+    if args.webhook:
+        application.run_webhook(
+            listen=args.listen,
+            port=args.port,
+            url_path=args.url_path,
+            webhook_url=args.webhook,
+            secret_token=webhook_secret(settings),
+            cert=args.cert,
+            key=args.key,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

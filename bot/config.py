@@ -1,0 +1,109 @@
+"""Settings, read in one place from the environment.
+
+Every setting has a documented default (see ``.env.example``) so that ``make run``
+works on a fresh clone with nothing configured. Paths are resolved relative to the
+project root unless absolute.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _path(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (PROJECT_ROOT / path)
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _state_secret(state_dir: Path, name: str) -> str:
+    """Return a secret persisted under the state folder, creating it on first use.
+
+    Used for the action-server token and the pseudonymisation salt when the operator
+    has not set them: they must be stable across restarts but never committed.
+    """
+    path = state_dir / "secrets" / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(value)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings. Build with :func:`load_settings`."""
+
+    kb_dir: Path
+    state_dir: Path
+    index_dir: Path
+    embedder: str  # comma-separated embedder names, e.g. "minilm,e5"
+    top_k: int
+    answer_threshold: float
+    rasa_url: str
+    action_host: str
+    action_port: int
+    action_token: str = field(repr=False)
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    web_allowed_origins: tuple[str, ...] = ()
+    web_frame_ancestors: str = "'self'"
+    database_url: str = ""
+    telegram_token: str = field(default="", repr=False)
+    log_level: str = "INFO"
+    # Telegram bridge (bot/channels): Bot API root (tests point it at a fake server),
+    # webhook secret, loopback port of the proactive-message endpoint, Rasa timeout.
+    telegram_api_base_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: str = field(default="", repr=False)
+    telegram_proactive_port: int = 5056
+    rasa_timeout: float = 20.0
+    pseudonym_salt: str = field(default="", repr=False)
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment.
+
+    Returns:
+        A frozen :class:`Settings`.
+    """
+    state_dir = _path(_env("TUTOR_STATE_DIR", ".state"))
+    token = os.environ.get("ACTION_SERVER_TOKEN") or _state_secret(state_dir, "action_token")
+    web_port = int(_env("WEB_PORT", "8080"))
+    origins = _env("WEB_ALLOWED_ORIGINS", f"http://127.0.0.1:{web_port},http://localhost:{web_port}")
+    return Settings(
+        kb_dir=_path(_env("TUTOR_KB_DIR", "knowledge_base")),
+        state_dir=state_dir,
+        index_dir=_path(_env("TUTOR_INDEX_DIR", str(state_dir / "index"))),
+        embedder=_env("TUTOR_EMBEDDERS", "minilm,e5"),
+        top_k=int(_env("TUTOR_TOP_K", "5")),
+        answer_threshold=float(_env("TUTOR_ANSWER_THRESHOLD", "nan")),
+        rasa_url=_env("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+        action_host=_env("ACTION_HOST", "127.0.0.1"),
+        action_port=int(_env("ACTION_PORT", "5055")),
+        action_token=token,
+        web_host=_env("WEB_HOST", "127.0.0.1"),
+        web_port=web_port,
+        web_allowed_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+        web_frame_ancestors=_env("WEB_FRAME_ANCESTORS", "'self'"),
+        database_url=_env("DATABASE_URL", f"sqlite:///{state_dir / 'learners.db'}"),
+        telegram_token=os.environ.get("TELEGRAM_BOT_TOKEN", ""),
+        log_level=_env("LOG_LEVEL", "INFO"),
+        telegram_api_base_url=_env("TELEGRAM_API_BASE_URL", "https://api.telegram.org").rstrip("/"),
+        telegram_webhook_secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""),
+        telegram_proactive_port=int(_env("TELEGRAM_PROACTIVE_PORT", "5056")),
+        rasa_timeout=float(_env("RASA_TIMEOUT", "20")),
+        pseudonym_salt=os.environ.get("TUTOR_PSEUDONYM_SALT") or _state_secret(state_dir, "pseudonym_salt"),
+    )

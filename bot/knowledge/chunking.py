@@ -1,0 +1,208 @@
+"""Structure-aware chunking that keeps citations exact.
+
+Documents are split on their headings and on the numbering that government texts
+use for provisions ("7. Disposal of request.-", "Rule 43", "Article 311"), then each
+section is cut into chunks of whole sentences under a word cap. Every chunk knows
+its document, heading path, page and a human anchor for the citation, e.g.
+"Right to Information Act, 2005 - Section 7 (Disposal of request)".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bot.knowledge.documents import Block, Document
+
+MAX_WORDS = 160
+#: Metadata copied from the document onto each chunk (used for warnings and boosts).
+CHUNK_META_KEYS = ("module", "course", "roles", "competencies", "language", "effective",
+                   "expires", "superseded_by", "issued", "source_url")
+
+_ABBREVIATIONS = frozenset(
+    "rs no nos sec secs s ss r rr art arts cl dr mr mrs ms shri smt viz i.e e.g etc govt "
+    "dept min vol p pp st ltd co hon sl para w.e.f u/s sub".split()
+)
+# A candidate boundary: end punctuation, optional closing quotes, space, then a capital,
+# digit, Devanagari letter or opening bracket/quote/dash.
+_BOUNDARY = re.compile(r"(?<=[.!?।])[\"'”’)]*\s+(?=[\"'“‘(]*[A-Z0-9\u0900-\u097F(\-–•])")
+# "7. Disposal of request.-" / "12 **. Regulation of ...**" / "43A. Short title" at paragraph start.
+_PROVISION = re.compile(
+    r"^\s*(?:\*\*)?\s*(\d{1,3}[A-Z]{0,2})\s*(?:\*\*)?\s*\.\s*(?:\*\*)?\s*([A-Z][^\n.—:]{2,90}?)\s*(?:\*\*)?\s*[.:]?\s*(?:\*\*)?\s*[-—–]"
+)
+
+
+@dataclass
+class Chunk:
+    """A retrievable passage with everything needed to cite it."""
+
+    id: str
+    source: str
+    title: str
+    heading_path: list[str]
+    anchor: str
+    text: str
+    page: int | None = None
+    position: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def citation(self) -> str:
+        """Human citation: "<title> - <anchor>[, page N]"."""
+        where = f"{self.title} — {self.anchor}" if self.anchor and self.anchor != self.title else self.title
+        return f"{where}, page {self.page}" if self.page else where
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedder sees: the heading context helps short chunks match."""
+        context = " > ".join([self.title, *self.heading_path])
+        return f"{context}\n{self.text}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+        return cls(**data)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences; abbreviations such as "Rs. 10" do not end one."""
+    text = re.sub(r"[ \t]+", " ", text.replace("\n", " ")).strip()
+    sentences: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        before = text[start:match.start()].rstrip()
+        last_word = before.rsplit(" ", 1)[-1].rstrip(".").lower().lstrip("(")
+        if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
+            continue
+        sentences.append(text[start:match.start()].strip())
+        start = match.end()
+    sentences.append(text[start:].strip())
+    return [s for s in sentences if s]
+
+
+def provision_word(title: str) -> str:
+    """The word a document uses for its numbered units: Article, Rule or Section."""
+    lowered = title.lower()
+    if "constitution" in lowered:
+        return "Article"
+    if "rules" in lowered or "regulations" in lowered:
+        return "Rule"
+    if re.search(r"\bact\b", lowered):
+        return "Section"
+    return ""
+
+
+def chunk_document(document: Document, max_words: int = MAX_WORDS) -> list[Chunk]:
+    """Cut a document into citation-ready chunks.
+
+    Args:
+        document: a parsed document.
+        max_words: the cap on words per chunk (a single longer sentence is cut at the cap).
+
+    Returns:
+        Chunks in document order; ids are stable content hashes.
+    """
+    sections = _sections(document)
+    meta = {k: document.meta[k] for k in CHUNK_META_KEYS if document.meta.get(k) not in (None, "", [])}
+    chunks: list[Chunk] = []
+    for heading_path, anchor, page, paragraphs in sections:
+        for text in _pack(paragraphs, max_words):
+            position = len(chunks)
+            digest = hashlib.sha256(
+                "\x1f".join([document.source, str(position), *heading_path, text]).encode()
+            ).hexdigest()[:20]
+            chunks.append(Chunk(
+                id=digest, source=document.source, title=document.title,
+                heading_path=list(heading_path), anchor=anchor, text=text, page=page,
+                position=position, meta=meta,
+            ))
+    return chunks
+
+
+def _sections(document: Document) -> list[tuple[list[str], str, int | None, list[str]]]:
+    """Group paragraphs under their heading path; numbered provisions open sections too."""
+    word = provision_word(document.title)
+    stack: list[tuple[int, str]] = []  # (level, heading)
+    provision: str | None = None
+    sections: list[tuple[list[str], str, int | None, list[str]]] = []
+    current: list[str] = []
+    current_page: int | None = None
+
+    def path() -> list[str]:
+        headings = [h for _, h in stack if h != document.title]
+        return headings + ([provision] if provision else [])
+
+    def flush() -> None:
+        if current:
+            heading_path = path()
+            anchor = heading_path[-1] if heading_path else document.title
+            sections.append((heading_path, anchor, current_page, list(current)))
+            current.clear()
+
+    for block in document.blocks:
+        if block.level:
+            flush()
+            provision = None
+            while stack and stack[-1][0] >= block.level:
+                stack.pop()
+            stack.append((block.level, block.text))
+            continue
+        match = _PROVISION.match(block.text) if word or not stack else None
+        if match:
+            flush()
+            number, name = match.group(1), match.group(2).strip(" *")
+            provision = f"{word} {number} ({name})" if word else f"{number}. {name}"
+        if not current:
+            current_page = block.page
+        elif block.page is not None and current_page is not None and block.page != current_page:
+            flush()  # a chunk cites one page
+            current_page = block.page
+        current.append(block.text)
+    flush()
+    return sections
+
+
+def _pack(paragraphs: list[str], max_words: int) -> list[str]:
+    """Pack whole sentences into chunks under ``max_words``; keep list items as lines."""
+    units: list[str] = []
+    for paragraph in paragraphs:
+        if re.match(r"^\s*([-*•]|\d+[.)]|\(\w{1,4}\))\s", paragraph) and len(paragraph.split()) <= max_words:
+            units.append(re.sub(r"\s*\n\s*", " ", paragraph.strip()))
+        else:
+            units.extend(split_sentences(paragraph))
+    chunks: list[str] = []
+    current: list[str] = []
+    count = 0
+    for unit in units:
+        words = unit.split()
+        while len(words) > max_words:  # a run-on "sentence" (tables, lists flattened by PDF)
+            if current:
+                chunks.append(_join(current))
+                current, count = [], 0
+            chunks.append(" ".join(words[:max_words]))
+            words = words[max_words:]
+            unit = " ".join(words)
+        if count + len(words) > max_words and current:
+            chunks.append(_join(current))
+            current, count = [], 0
+        if words:
+            current.append(unit)
+            count += len(words)
+    if current:
+        chunks.append(_join(current))
+    return chunks
+
+
+def _join(units: list[str]) -> str:
+    out = ""
+    for unit in units:
+        sep = "\n" if re.match(r"^\s*([-*•]|\d+[.)]|\(\w{1,4}\))\s", unit) else " "
+        out = f"{out}{sep}{unit}" if out else unit
+    return out.strip()
+
+
+__all__ = ["Block", "Chunk", "chunk_document", "split_sentences", "provision_word"]

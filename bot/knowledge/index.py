@@ -1,0 +1,440 @@
+"""The versioned, incrementally updated search index of the knowledge folder.
+
+Layout under the index folder::
+
+    CURRENT                  name of the live version (replaced atomically)
+    versions/v000007/        one complete, validated version
+        meta.json            manifest: documents (hash, size, mtime, chunk ids), failures,
+                             embedders, counts, timings
+        chunks.jsonl         the chunks, in index row order
+        vectors-<embedder>.npy, faiss-<embedder>.index
+        bm25/                the lexical index (bm25s)
+    .lock                    serialises writers (readers never lock)
+
+An update scans the folder, re-reads only files whose size or mtime changed (and
+re-chunks only those whose content hash changed), and embeds only chunks whose text
+is new: vectors are reused by content hash, so an edit, a rename or a delete costs
+what changed, not the size of the knowledge base. The new version is written to a
+temporary folder, validated (counts match, each chunk's own vector finds it), renamed
+into place and only then named in ``CURRENT``; a crash at any point leaves the
+previous version live. Older versions are kept for rollback (``KEEP_VERSIONS``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from bot.knowledge.chunking import Chunk, chunk_document
+from bot.knowledge.embedders import Embedder
+from bot.knowledge.loader import LoadFailure, discover, load_safely
+from bot.knowledge.text import tokenize
+
+log = logging.getLogger(__name__)
+
+KEEP_VERSIONS = 3
+FORMAT_VERSION = 1
+
+
+class IndexError_(Exception):
+    """The index is missing or cannot be loaded."""
+
+
+@dataclass
+class UpdateReport:
+    """What an update did (printed by ``kb ingest``)."""
+
+    version: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    unchanged: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    @property
+    def touched(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.renamed or self.failed)
+
+    def to_dict(self) -> dict:
+        return {
+            "version": self.version, "added": self.added, "changed": self.changed,
+            "removed": self.removed, "renamed": [list(p) for p in self.renamed],
+            "failed": self.failed, "unchanged": self.unchanged, "chunks": self.chunks,
+            "embedded": self.embedded, "seconds": round(self.seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
+        }
+
+
+def vector_key(chunk: Chunk) -> str:
+    """Content hash of what is embedded: equal text reuses the vector (renames, moves)."""
+    return hashlib.sha256(chunk.embed_text.encode()).hexdigest()[:24]
+
+
+def current_version_dir(index_dir: Path) -> Path | None:
+    """The live version folder, or None when nothing has been built yet."""
+    pointer = index_dir / "CURRENT"
+    try:
+        name = pointer.read_text().strip()
+    except FileNotFoundError:
+        return None
+    path = index_dir / "versions" / name
+    return path if (path / "meta.json").exists() else None
+
+
+def read_meta(version_dir: Path) -> dict:
+    return json.loads((version_dir / "meta.json").read_text())
+
+
+def read_chunks(version_dir: Path) -> list[Chunk]:
+    with open(version_dir / "chunks.jsonl", encoding="utf-8") as handle:
+        return [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+
+
+class _WriterLock:
+    """An exclusive advisory lock so that two ingests never interleave."""
+
+    def __init__(self, index_dir: Path):
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self._handle = open(index_dir / ".lock", "w")
+
+    def __enter__(self) -> _WriterLock:
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+
+
+def update_index(
+    kb_dir: Path,
+    index_dir: Path,
+    embedders: list[Embedder],
+    progress: Callable[[str, int, int], None] | None = None,
+    force: bool = False,
+) -> UpdateReport:
+    """Bring the index up to date with the knowledge folder.
+
+    Args:
+        kb_dir: the knowledge folder.
+        index_dir: where versions live.
+        embedders: the embedders to index with; a change of embedders rebuilds fully.
+        progress: optional callback ``(stage, done, total)``.
+        force: rebuild even if nothing changed.
+
+    Returns:
+        An :class:`UpdateReport`; when nothing changed no new version is written.
+
+    Raises:
+        FileNotFoundError: the knowledge folder does not exist.
+    """
+    kb_dir = Path(kb_dir).resolve()
+    if not kb_dir.is_dir():
+        raise FileNotFoundError(f"knowledge folder not found: {kb_dir}")
+    started = time.perf_counter()
+    with _WriterLock(index_dir):
+        previous_dir = current_version_dir(index_dir)
+        previous = _Previous.load(previous_dir, embedders) if previous_dir and not force else _Previous.empty()
+        report = UpdateReport(version=previous.version or "")
+        documents, chunks = _scan(kb_dir, previous, report)
+        if not report.touched and previous.version and not force:
+            report.unchanged = len(documents)
+            report.chunks = len(chunks)
+            report.seconds = time.perf_counter() - started
+            return report
+        vectors = _embed(chunks, embedders, previous, report, progress)
+        version = _write_version(index_dir, kb_dir, chunks, vectors, embedders, documents, report)
+        report.version = version
+        report.chunks = len(chunks)
+        report.seconds = time.perf_counter() - started
+        _prune(index_dir, keep=KEEP_VERSIONS)
+        return report
+
+
+@dataclass
+class _Previous:
+    version: str
+    documents: dict[str, dict]
+    chunks_by_source: dict[str, list[Chunk]]
+    vectors: dict[str, dict[str, np.ndarray]]  # embedder -> vector key -> vector
+
+    @classmethod
+    def empty(cls) -> _Previous:
+        return cls("", {}, {}, {})
+
+    @classmethod
+    def load(cls, version_dir: Path, embedders: list[Embedder]) -> _Previous:
+        try:
+            meta = read_meta(version_dir)
+            if meta.get("format") != FORMAT_VERSION or meta.get("embedders") != [e.name for e in embedders]:
+                log.info("index built with %s; rebuilding for %s", meta.get("embedders"),
+                         [e.name for e in embedders])
+                return cls.empty()
+            chunks = read_chunks(version_dir)
+            by_source: dict[str, list[Chunk]] = {}
+            for chunk in chunks:
+                by_source.setdefault(chunk.source, []).append(chunk)
+            keys = [vector_key(c) for c in chunks]
+            vectors = {}
+            for embedder in embedders:
+                matrix = np.load(version_dir / f"vectors-{_safe(embedder.name)}.npy")
+                vectors[embedder.name] = dict(zip(keys, matrix))
+            return cls(meta["version"], meta["documents"], by_source, vectors)
+        except Exception as exc:  # a damaged previous version must not block a rebuild
+            log.warning("previous index version unreadable (%s); rebuilding", exc)
+            return cls.empty()
+
+
+def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport) -> tuple[dict[str, dict], list[Chunk]]:
+    """Load changed documents, reuse unchanged ones, and detect renames and deletions."""
+    documents: dict[str, dict] = {}
+    chunks: list[Chunk] = []
+    seen_hashes = {info["sha256"]: src for src, info in previous.documents.items()}
+    found = discover(kb_dir, report.failed)
+    for path in found:
+        source = path.relative_to(kb_dir).as_posix()
+        stat = path.stat()
+        old = previous.documents.get(source)
+        sidecar = path.with_name(path.name + ".meta.yml")
+        sidecar_mtime = sidecar.stat().st_mtime_ns if sidecar.exists() else 0
+        if old and old["size"] == stat.st_size and old["mtime_ns"] == stat.st_mtime_ns \
+                and old.get("sidecar_mtime_ns", 0) == sidecar_mtime and source in previous.chunks_by_source:
+            documents[source] = old
+            chunks.extend(previous.chunks_by_source[source])
+            continue
+        digest = _file_hash(path, sidecar if sidecar_mtime else None)
+        if old and old["sha256"] == digest and source in previous.chunks_by_source:
+            documents[source] = {**old, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            chunks.extend(previous.chunks_by_source[source])
+            continue
+        result = load_safely(path, kb_dir)
+        doc_chunks = [] if isinstance(result, LoadFailure) else chunk_document(result)
+        if not doc_chunks:
+            reason = result.reason if isinstance(result, LoadFailure) else "no text to index"
+            if old and source in previous.chunks_by_source:
+                # Keep serving the last good version of this document until it is fixed.
+                reason += " (still serving the previous version)"
+                documents[source] = old
+                chunks.extend(previous.chunks_by_source[source])
+            report.failed[source] = reason
+            continue
+        documents[source] = {
+            "sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "sidecar_mtime_ns": sidecar_mtime, "title": result.title,
+            "language": result.language, "chunks": len(doc_chunks), "meta": result.meta,
+        }
+        chunks.extend(doc_chunks)
+        if old:
+            report.changed.append(source)
+        elif digest in seen_hashes and seen_hashes[digest] not in {p.relative_to(kb_dir).as_posix() for p in found}:
+            report.renamed.append((seen_hashes[digest], source))
+        else:
+            report.added.append(source)
+    renamed_from = {old for old, _ in report.renamed}
+    report.removed = sorted(s for s in previous.documents if s not in documents and s not in renamed_from
+                            and s not in report.failed)
+    report.unchanged = len(documents) - len(report.added) - len(report.changed) - len(report.renamed) \
+        - sum(1 for s in report.failed if s in documents)
+    return documents, chunks
+
+
+def _embed(chunks: list[Chunk], embedders: list[Embedder], previous: _Previous,
+           report: UpdateReport, progress: Callable[[str, int, int], None] | None) -> dict[str, np.ndarray]:
+    """Vectors for every chunk and embedder, embedding only content not seen before."""
+    keys = [vector_key(c) for c in chunks]
+    out: dict[str, np.ndarray] = {}
+    started = time.perf_counter()
+    for embedder in embedders:
+        cache = previous.vectors.get(embedder.name, {})
+        missing = sorted({k: i for i, k in enumerate(keys) if k not in cache}.items(), key=lambda kv: kv[1])
+        fresh: dict[str, np.ndarray] = {}
+        batch = 64
+        for start in range(0, len(missing), batch):
+            part = missing[start:start + batch]
+            vectors = embedder.embed_passages([chunks[i].embed_text for _, i in part])
+            fresh.update({k: v for (k, _), v in zip(part, vectors)})
+            if progress:
+                progress(f"embedding ({embedder.name})", min(start + batch, len(missing)), len(missing))
+        report.embedded = max(report.embedded, len(missing))
+        dim = embedder.dim if not fresh and not cache else len(next(iter({**cache, **fresh}.values())))
+        matrix = np.zeros((len(chunks), dim), dtype=np.float32)
+        for row, key in enumerate(keys):
+            matrix[row] = fresh[key] if key in fresh else cache[key]
+        out[embedder.name] = matrix
+    report.embed_seconds = time.perf_counter() - started
+    return out
+
+
+def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], vectors: dict[str, np.ndarray],
+                   embedders: list[Embedder], documents: dict[str, dict], report: UpdateReport) -> str:
+    """Write, validate, publish. Returns the new version name."""
+    import faiss  # lazy: heavy
+
+    versions = index_dir / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    version = _next_version(versions)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=versions))
+    try:
+        with open(staging / "chunks.jsonl", "w", encoding="utf-8") as handle:
+            for chunk in chunks:
+                handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+        for embedder in embedders:
+            matrix = vectors[embedder.name]
+            np.save(staging / f"vectors-{_safe(embedder.name)}.npy", matrix)
+            index = faiss.IndexFlatIP(matrix.shape[1])
+            if len(matrix):
+                index.add(matrix)
+            faiss.write_index(index, str(staging / f"faiss-{_safe(embedder.name)}.index"))
+        _write_bm25(staging / "bm25", chunks)
+        meta = {
+            "format": FORMAT_VERSION, "version": version, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "kb_dir": str(kb_dir), "embedders": [e.name for e in embedders],
+            "dims": {e.name: int(vectors[e.name].shape[1]) for e in embedders},
+            "chunk_count": len(chunks), "documents": documents, "failures": report.failed,
+            "last_update": report.to_dict() | {"version": version},
+        }
+        (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+        _fsync_tree(staging)
+        validate_version(staging)
+        final = versions / version
+        os.rename(staging, final)
+        _publish(index_dir, version)
+        return version
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write_bm25(folder: Path, chunks: list[Chunk]) -> None:
+    import bm25s  # lazy
+
+    corpus = [tokenize(c.embed_text) or ["∅"] for c in chunks]
+    retriever = bm25s.BM25()
+    if corpus:
+        retriever.index(corpus, show_progress=False)
+    folder.mkdir()
+    retriever.save(str(folder))
+
+
+def validate_version(version_dir: Path) -> None:
+    """Check that a version is complete and searchable.
+
+    Raises:
+        IndexError_: counts disagree or a canary search does not find its own chunk.
+    """
+    import faiss
+
+    meta = read_meta(version_dir)
+    chunks = read_chunks(version_dir)
+    if len(chunks) != meta["chunk_count"]:
+        raise IndexError_(f"{version_dir.name}: {len(chunks)} chunks, manifest says {meta['chunk_count']}")
+    for name in meta["embedders"]:
+        index = faiss.read_index(str(version_dir / f"faiss-{_safe(name)}.index"))
+        matrix = np.load(version_dir / f"vectors-{_safe(name)}.npy", mmap_mode="r")
+        if index.ntotal != len(chunks) or matrix.shape[0] != len(chunks):
+            raise IndexError_(f"{version_dir.name}: {name} holds {index.ntotal} vectors for {len(chunks)} chunks")
+        if len(chunks):
+            probe = np.asarray(matrix[len(chunks) // 2 : len(chunks) // 2 + 1])
+            scores, rows = index.search(probe, 1)
+            if scores[0][0] < 0.99:  # its own vector must be its nearest neighbour
+                raise IndexError_(f"{version_dir.name}: canary search failed for {name}")
+
+
+def _publish(index_dir: Path, version: str) -> None:
+    """Point CURRENT at ``version`` atomically (write elsewhere, fsync, rename)."""
+    tmp = index_dir / f".CURRENT.{os.getpid()}"
+    with open(tmp, "w") as handle:
+        handle.write(version + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_dir / "CURRENT")
+    _fsync_dir(index_dir)
+
+
+def rollback(index_dir: Path) -> str:
+    """Make the previous complete version live again.
+
+    Returns:
+        The version now live.
+
+    Raises:
+        IndexError_: there is no older valid version.
+    """
+    with _WriterLock(index_dir):
+        current = current_version_dir(index_dir)
+        names = sorted(p.name for p in (index_dir / "versions").glob("v*") if (p / "meta.json").exists())
+        older = [n for n in names if current is None or n < current.name]
+        for name in reversed(older):
+            try:
+                validate_version(index_dir / "versions" / name)
+            except Exception:
+                continue
+            _publish(index_dir, name)
+            return name
+        raise IndexError_("no older valid version to roll back to")
+
+
+def _next_version(versions: Path) -> str:
+    numbers = [int(p.name[1:]) for p in versions.glob("v*") if p.name[1:].isdigit()]
+    return f"v{(max(numbers) + 1 if numbers else 1):06d}"
+
+
+def _prune(index_dir: Path, keep: int) -> None:
+    versions = index_dir / "versions"
+    live = current_version_dir(index_dir)
+    names = sorted(p.name for p in versions.glob("v*") if p.is_dir())
+    for name in names[:-keep]:
+        if live is None or name != live.name:
+            shutil.rmtree(versions / name, ignore_errors=True)
+    for stale in versions.glob(".v*"):  # staging folders of crashed runs
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _file_hash(path: Path, sidecar: Path | None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if sidecar is not None:
+        digest.update(sidecar.read_bytes())
+    return digest.hexdigest()
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def iter_documents(version_dir: Path) -> Iterable[tuple[str, dict]]:
+    return sorted(read_meta(version_dir)["documents"].items())

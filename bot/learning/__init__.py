@@ -1,0 +1,84 @@
+"""Quizzes, spaced review, mastery and progress for learners.
+
+Everything goes through one object, :class:`Learning`, which keeps all state in the
+learner store (:mod:`bot.store`) so it survives restarts and is shared by replicas.
+
+Example::
+
+    from bot.learning import Learning, QuizBank, NoQuestionsError, NoActiveQuizError
+
+    bank, problems = QuizBank.load("knowledge_base/quizzes", base="knowledge_base")
+    learning = Learning("sqlite:///.state/learners.db", bank)   # migrates on start-up
+    # or: learning, problems = Learning.from_settings()
+
+    learner = learning.learner("telegram", pseudonym_id, language="en")
+    q = learning.start_quiz(learner, topic="RTI", n=5)      # -> Question
+    send(q.as_markdown(), q.buttons())                       # buttons: /answer_quiz{"quiz_answer":"B"}
+    out = learning.answer(learner, "B", item_id=q.item_id)   # -> AnswerOutcome
+    send(out.feedback_markdown())
+    if out.question: send(out.question.as_markdown(), out.question.buttons())
+    elif out.summary: send(out.summary.as_markdown())
+
+API (``Learning``):
+
+- ``Learning(database: str | Engine, bank: QuizBank, *, scheduler=None, clock=utcnow, seed=None,
+  auto_migrate=True, local_tz=IST)``; ``Learning.from_settings(settings=None, **kw) -> (Learning, problems)``
+- ``learner(channel, external_id, **profile) -> int``;
+  ``update_profile(learner_id, *, language=, role=, department=, consent=)``
+- ``start_quiz(learner_id, *, topic=None, module=None, documents=None, anchor=None, n=5) -> Question``
+  (raises :class:`NoQuestionsError`); prefers due, then weak, then new items; pauses any quiz in progress.
+- ``start_review(learner_id, *, n=5, topic=None) -> Question`` (raises :class:`NoQuestionsError`
+  with ``.next_due`` when nothing is due)
+- ``current_question(learner_id) -> Question | None``
+- ``answer(learner_id, response, *, item_id=None) -> AnswerOutcome`` (idempotent when ``item_id`` is
+  given; ``recognised=False`` means ask again, nothing recorded; raises :class:`NoActiveQuizError`)
+- ``skip(learner_id, *, item_id=None) -> AnswerOutcome``
+- ``stop(learner_id) -> SessionSummary | None``; ``resume(learner_id) -> Question | None``;
+  ``summary(session_id) -> SessionSummary``
+- ``due_items(learner_id) -> list[str]``; ``learners_due(*, consent_only=True, minimum=1) -> list[DueLearner]``
+- ``progress(learner_id, *, recent=5) -> Progress`` (``.as_markdown()``)
+- ``export(learner_id) -> dict``; ``export_json(learner_id) -> str``;
+  ``export_csv(learner_id) -> {"attempts.csv": str, ...}``; ``erase(learner_id) -> {table: rows deleted}``
+
+Lower level: :func:`load_banks` ``(folder, base=None) -> (list[QuizItem], list[Problem])``,
+:func:`check_answer` ``(item, response) -> AnswerCheck``, :class:`ReviewScheduler` (FSRS).
+"""
+
+from bot.learning.answers import AnswerCheck, check_answer, normalise, numbers_in
+from bot.learning.banks import Problem, QuizBank, QuizItem, load_bank_file, load_banks
+from bot.learning.scheduler import ReviewScheduler, SchedulerConfig
+from bot.learning.service import IST, Learning, NoActiveQuizError, NoQuestionsError
+from bot.learning.views import (
+    AnswerOutcome,
+    CompetencyScore,
+    DueLearner,
+    MasteryEntry,
+    Progress,
+    Question,
+    SessionSummary,
+)
+
+__all__ = [
+    "IST",
+    "AnswerCheck",
+    "AnswerOutcome",
+    "CompetencyScore",
+    "DueLearner",
+    "Learning",
+    "MasteryEntry",
+    "NoActiveQuizError",
+    "NoQuestionsError",
+    "Problem",
+    "Progress",
+    "Question",
+    "QuizBank",
+    "QuizItem",
+    "ReviewScheduler",
+    "SchedulerConfig",
+    "SessionSummary",
+    "check_answer",
+    "load_bank_file",
+    "load_banks",
+    "normalise",
+    "numbers_in",
+]

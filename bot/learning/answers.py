@@ -1,0 +1,309 @@
+"""Answer checking: option letters, option text, numbers, true/false words and free text.
+
+Matching is forgiving about form (case, spacing, punctuation, Devanagari digits,
+"30" vs "thirty" vs "30 days") but strict about content: a different number or a
+different option is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.learning.banks import QuizItem, letter
+
+_DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
+_UNITS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    # Common Hindi / Hinglish number words officers type.
+    "ek": 1,
+    "do": 2,
+    "teen": 3,
+    "char": 4,
+    "paanch": 5,
+    "panch": 5,
+    "das": 10,
+    "pandrah": 15,
+    "bees": 20,
+    "tees": 30,
+    "chalis": 40,
+    "pachas": 50,
+    "saath": 60,
+    "एक": 1,
+    "दो": 2,
+    "तीन": 3,
+    "चार": 4,
+    "पांच": 5,
+    "पाँच": 5,
+    "दस": 10,
+    "पंद्रह": 15,
+    "बीस": 20,
+    "तीस": 30,
+    "चालीस": 40,
+    "पचास": 50,
+    "साठ": 60,
+}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_SCALES = {"hundred": 100, "thousand": 1000, "lakh": 100_000, "crore": 10_000_000}
+_TRUE = {
+    "true",
+    "t",
+    "yes",
+    "y",
+    "haan",
+    "han",
+    "ha",
+    "haa",
+    "ji",
+    "sahi",
+    "sach",
+    "correct",
+    "right",
+    "सही",
+    "हाँ",
+    "हां",
+    "हा",
+    "सत्य",
+    "सच",
+    "जी",
+}
+_FALSE = {
+    "false",
+    "f",
+    "no",
+    "n",
+    "nahi",
+    "nahin",
+    "na",
+    "galat",
+    "jhooth",
+    "wrong",
+    "incorrect",
+    "गलत",
+    "ग़लत",
+    "नहीं",
+    "नही",
+    "ना",
+    "असत्य",
+    "झूठ",
+}
+_SEPARATORS = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\baur\b|और)\s*")
+_LETTER = re.compile(r"^(?:option\s+)?([a-z])$")
+
+
+@dataclass(frozen=True)
+class AnswerCheck:
+    """Result of checking one response.
+
+    Attributes:
+        recognised: False when the response could not be read as an answer at all
+            (e.g. ``"E"`` for a four-option question); nothing should be recorded then.
+        correct: Whether the answer is right (always False when not recognised).
+        chosen: The option texts the response was read as (choice items), for feedback.
+    """
+
+    recognised: bool
+    correct: bool
+    chosen: tuple[str, ...] = ()
+
+
+def normalise(text: str) -> str:
+    """Lower-case, NFKC, ASCII digits, punctuation to spaces, single spaces.
+
+    Devanagari letters and vowel signs are kept (they are not punctuation).
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The normalised text.
+    """
+    text = unicodedata.normalize("NFKC", str(text)).casefold().translate(_DEVANAGARI_DIGITS)
+    text = re.sub(r"(?<=\d),(?=\d)", "", text)  # 5,000 and 1,00,000 are one number
+    out = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category[0] in "PS" or ch == "।":
+            # Keep decimal points inside numbers ("2.5"); everything else splits words.
+            out.append(ch if ch == "." else " ")
+        else:
+            out.append(ch)
+    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", "".join(out))
+    return " ".join(text.split())
+
+
+def numbers_in(text: str) -> list[float]:
+    """Numbers written in digits or words in ``text`` (normalised first).
+
+    ``"thirty five days"`` -> ``[35.0]``; ``"30 din"`` -> ``[30.0]``; ``"२ lakh"`` -> ``[200000.0]``.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The numbers in order of appearance.
+    """
+    found: list[float] = []
+    current: float | None = None
+    for token in normalise(text).replace("-", " ").split():
+        if re.fullmatch(r"\d+(?:\.\d+)?", token):
+            value: float | None = float(token)
+        else:
+            value = _UNITS.get(token, _TENS.get(token))
+        if value is not None:
+            if current is not None and current >= 20 and current % 10 == 0 and value < 10:
+                current += value  # "thirty five"
+            else:
+                if current is not None:
+                    found.append(current)
+                current = float(value)
+            continue
+        if token in _SCALES and current is not None:
+            current *= _SCALES[token]
+            continue
+        if current is not None:
+            found.append(current)
+            current = None
+    if current is not None:
+        found.append(current)
+    return found
+
+
+def _same_text(response: str, expected: str) -> bool:
+    """Equal after normalisation, or the same numbers when the expected text has any."""
+    a, b = normalise(response), normalise(expected)
+    if a == b and a:
+        return True
+    expected_numbers = numbers_in(expected)
+    return bool(expected_numbers) and numbers_in(response) == expected_numbers
+
+
+def _option_index(response: str, options: tuple[str, ...]) -> int | None:
+    """Read one response as one option: letter, exact text, or a uniquely matching number."""
+    norm = normalise(response)
+    match = _LETTER.match(norm)
+    if match:
+        index = ord(match.group(1)) - ord("a")
+        return index if index < len(options) else None
+    exact = [i for i, o in enumerate(options) if normalise(o) == norm]
+    if exact:
+        return exact[0]
+    if numbers_in(response):
+        same = [i for i, o in enumerate(options) if numbers_in(o) and _same_text(response, o)]
+        if len(same) == 1:
+            return same[0]
+    # "1".."n" as a position, only where no option is itself numeric (else ambiguous).
+    if re.fullmatch(r"\d+", norm) and not any(numbers_in(o) for o in options):
+        position = int(norm)
+        return position - 1 if 1 <= position <= len(options) else None
+    return None
+
+
+def _truth(response: str) -> bool | None:
+    norm = normalise(response)
+    if norm in ("a", "option a"):
+        return True
+    if norm in ("b", "option b"):
+        return False
+    words = norm.split()
+    if not words:
+        return None
+    if norm in _TRUE or words[0] in _TRUE and not any(w in _FALSE for w in words):
+        return True
+    if norm in _FALSE or words[0] in _FALSE and not any(w in _TRUE for w in words):
+        return False
+    return None
+
+
+def _multiple(response: str | list[str], options: tuple[str, ...]) -> list[int] | None:
+    parts = list(response) if isinstance(response, (list, tuple)) else _SEPARATORS.split(str(response))
+    parts = [p for p in parts if normalise(p)]
+    # "AC" or "a c": several option letters in one part (unless it is an option's text).
+    if len(parts) == 1 and _option_index(parts[0], options) is None:
+        words = normalise(parts[0]).split()
+        letters = words if len(words) > 1 else list(words[0]) if words else []
+        valid = {chr(ord("a") + i) for i in range(len(options))}
+        if len(letters) > 1 and all(x in valid for x in letters):
+            return sorted({ord(x) - ord("a") for x in letters})
+    chosen = []
+    for part in parts:
+        index = _option_index(part, options)
+        if index is None:
+            return None
+        chosen.append(index)
+    return sorted(set(chosen)) or None
+
+
+def _short(response: str, accepted: tuple[str, ...]) -> bool:
+    norm = normalise(response)
+    for answer in accepted:
+        if _same_text(response, answer):
+            return True
+        expected = normalise(answer)
+        # A full sentence containing the accepted phrase ("it is the first appellate
+        # authority") counts, as long as it is not a long answer that merely mentions it.
+        if len(expected) >= 3 and f" {expected} " in f" {norm} " and len(norm.split()) <= 3 * len(expected.split()) + 4:
+            return True
+    return False
+
+
+def check_answer(item: QuizItem, response: str | list[str] | bool) -> AnswerCheck:
+    """Check a learner's response to ``item``.
+
+    Args:
+        item: The question.
+        response: What the learner sent: a letter (``"B"``), option text, free text,
+            several letters/texts for multiple-answer items (``"A, C"`` or a list),
+            or a bool for true/false.
+
+    Returns:
+        An :class:`AnswerCheck`.
+    """
+    if item.type == "true_false":
+        value = response if isinstance(response, bool) else _truth(str(response))
+        if value is None:
+            return AnswerCheck(False, False)
+        return AnswerCheck(True, value is item.answer, ("True" if value else "False",))
+    if item.type == "single":
+        index = _option_index(str(response), item.options)
+        if index is None:
+            return AnswerCheck(False, False)
+        chosen = item.options[index]
+        return AnswerCheck(True, chosen == item.answer, (chosen,))
+    if item.type == "multiple":
+        indices = _multiple(response if isinstance(response, (list, tuple)) else str(response), item.options)
+        if indices is None:
+            return AnswerCheck(False, False)
+        chosen = tuple(item.options[i] for i in indices)
+        return AnswerCheck(True, set(chosen) == set(item.answer), chosen)
+    text = " ".join(response) if isinstance(response, (list, tuple)) else str(response)
+    if not normalise(text):
+        return AnswerCheck(False, False)
+    return AnswerCheck(True, _short(text, item.answer), (text,))
+
+
+def describe_choice(item: QuizItem, chosen: tuple[str, ...]) -> str:
+    """Render chosen options with their letters, e.g. ``"B. 30 days"``."""
+    if item.type in ("single", "multiple"):
+        return ", ".join(f"{letter(item.options.index(c))}. {c}" for c in chosen)
+    return ", ".join(chosen)

@@ -1,0 +1,96 @@
+"""Export and erasure of one learner's data (data-subject rights)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bot.store.models import LEARNER_TABLES, Base, Learner
+
+
+def _row(obj: Base) -> dict[str, Any]:
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
+
+
+def export_rows(session: Session, learner_id: int) -> dict[str, list[dict[str, Any]]]:
+    """Collect every row belonging to ``learner_id``, table by table.
+
+    Args:
+        session: Open session.
+        learner_id: Learner.
+
+    Returns:
+        ``{"learners": [...], "quiz_sessions": [...], "attempts": [...], ...}``
+        with Python values (datetimes, lists).
+
+    Raises:
+        KeyError: Unknown learner.
+    """
+    learner = session.get(Learner, learner_id)
+    if learner is None:
+        raise KeyError(learner_id)
+    data: dict[str, list[dict[str, Any]]] = {"learners": [_row(learner)]}
+    for model in reversed(LEARNER_TABLES):
+        table = model.__table__
+        order = [c for c in table.primary_key.columns]
+        rows = session.scalars(select(model).where(model.learner_id == learner_id).order_by(*order))
+        data[table.name] = [_row(r) for r in rows]
+    return data
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def to_json(data: dict[str, list[dict[str, Any]]]) -> str:
+    """Serialise :func:`export_rows` output as indented JSON (ISO 8601 timestamps)."""
+    plain = {table: [{k: _plain(v) for k, v in row.items()} for row in rows] for table, rows in data.items()}
+    return json.dumps(plain, ensure_ascii=False, indent=2)
+
+
+def to_csv(data: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """Serialise :func:`export_rows` output as one CSV text per table.
+
+    List and dict values are written as JSON; every table gets a header row even
+    when it has no rows.
+
+    Returns:
+        ``{"<table>.csv": text}``.
+    """
+    out: dict[str, str] = {}
+    tables = {m.__table__.name: m.__table__ for m in (Learner, *LEARNER_TABLES)}
+    for name, rows in data.items():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        columns = [c.key for c in tables[name].columns]
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(
+                json.dumps(row[c], ensure_ascii=False) if isinstance(row[c], (list, dict)) else _plain(row[c])
+                for c in columns
+            )
+        out[f"{name}.csv"] = buffer.getvalue()
+    return out
+
+
+def erase_rows(session: Session, learner_id: int) -> dict[str, int]:
+    """Delete every row of ``learner_id`` (children first, then the learner).
+
+    Explicit deletes rather than relying on ``ON DELETE CASCADE``, which SQLite
+    enforces only when foreign keys are switched on for the connection.
+
+    Returns:
+        Rows deleted per table name.
+    """
+    counts: dict[str, int] = {}
+    for model in LEARNER_TABLES:
+        result = session.execute(delete(model).where(model.learner_id == learner_id))
+        counts[model.__table__.name] = result.rowcount
+    counts["learners"] = session.execute(delete(Learner).where(Learner.id == learner_id)).rowcount
+    return counts

@@ -1,0 +1,48 @@
+"""Learner data store (SQLAlchemy 2; SQLite by default, PostgreSQL at scale).
+
+Usage::
+
+    from bot.store import make_engine, migrate, session_factory, session_scope
+    engine = make_engine("sqlite:///.state/learners.db")
+    migrate(engine)                       # alembic upgrade head, idempotent
+    factory = session_factory(engine)
+    with session_scope(factory) as s:
+        learner = get_or_create_learner(s, "telegram", pseudonym("telegram", "123", salt), now)
+
+Tables: ``learners``, ``quiz_sessions``, ``attempts`` (unique per
+learner/session/item/attempt_no), ``review_states`` (FSRS card per learner and item),
+``mastery`` (per learner, competency or module). Migrations live in
+``bot/store/migrations/versions/NNNN_*.py``.
+"""
+
+from bot.store.engine import make_engine, normalise_url, session_factory, session_scope
+from bot.store.migrate import current_revision, migrate
+from bot.store.models import (
+    LEARNER_TABLES,
+    Attempt,
+    Base,
+    Learner,
+    Mastery,
+    QuizSession,
+    ReviewState,
+)
+from bot.store.repo import get_or_create_learner, insert_attempt_once, pseudonym
+
+__all__ = [
+    "LEARNER_TABLES",
+    "Attempt",
+    "Base",
+    "Learner",
+    "Mastery",
+    "QuizSession",
+    "ReviewState",
+    "current_revision",
+    "get_or_create_learner",
+    "insert_attempt_once",
+    "make_engine",
+    "migrate",
+    "normalise_url",
+    "pseudonym",
+    "session_factory",
+    "session_scope",
+]

@@ -1,0 +1,1 @@
+"""Web channel: the page server (:mod:`bot.web.server`) and its socket.io frame filter."""

@@ -1,0 +1,330 @@
+"""Web page server: demo portal page, embeddable widget, vendor scripts and a socket.io proxy.
+
+This is the only process that may listen on a public address. Rasa (and its
+socket.io channel) stays on loopback; browsers reach it through
+``/socket.io/``, where this server checks the Origin, validates every frame the
+browser sends (see :mod:`bot.web.socketio_frames`) and relays Rasa's frames back.
+Per connection it also binds messages to the session Rasa confirmed, forwards
+``/intent{entities}`` payloads only if the bot offered them as buttons, caps frame
+size (8 KB) and message rate, and closes Rasa's side when the browser goes away.
+Logs never contain message text.
+
+Routes:
+    ``/``                      demo training-portal page (``web/demo/index.html``)
+    ``/demo/{name}``           other files of ``web/demo/``
+    ``/widget/{name}``         ``web/widget/`` (``tutor-widget.js``, ``tutor-widget.css``)
+    ``/vendor/{name}``         allow-listed prebuilt files from ``web/node_modules``
+    ``/healthz``               liveness (does not call Rasa)
+    ``/socket.io/``            WebSocket proxy to ``{RASA_URL}/socket.io/``
+
+Run with ``python -m bot.web.server`` (after ``npm ci --prefix web``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import ClientError, ClientSession, ClientTimeout, ClientWSTimeout, WSMsgType, web
+
+from bot.config import PROJECT_ROOT, Settings, load_settings
+from bot.web.socketio_frames import (
+    SESSION_ID_RE,
+    FrameRejected,
+    OfferedPayloads,
+    offered_payloads,
+    parse_client_frame,
+    parse_upstream_frame,
+)
+
+log = logging.getLogger("bot.web.server")  # stable name, also under `python -m`
+
+WEB_DIR = PROJECT_ROOT / "web"
+# Public name -> file under web/node_modules. Only these files are ever served from there.
+VENDOR_FILES: dict[str, str] = {
+    "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
+    "purify.min.js": "dompurify/dist/purify.min.js",
+    "markdown-it.min.js": "markdown-it/dist/browser/markdown-it.umd.min.js",
+}
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+MAX_CLIENT_FRAME = 8 * 1024  # browser -> Rasa; a 2000-char message is well under this
+MAX_UPSTREAM_FRAME = 1024 * 1024  # Rasa -> browser; answers with custom payloads can be long
+MAX_CONNECTIONS = 500
+# Per-connection budget for user messages: a burst of RATE_BURST, refilled at RATE_PER_S.
+RATE_BURST = 8
+RATE_PER_S = 1.0
+UPSTREAM_CONNECT_TIMEOUT_S = 10
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+CLIENT_KEY = web.AppKey("client", ClientSession)
+FILES_KEY = web.AppKey("files", dict)
+STATE_KEY = web.AppKey("state", dict)
+OFFERED_KEY = web.AppKey("offered", OfferedPayloads)
+
+
+def _allowed_files(folder: Path) -> dict[str, Path]:
+    """Map file name -> path for the servable files directly inside ``folder``.
+
+    A fixed map built at start-up means request paths are looked up, never joined
+    onto the file system, so ``..`` and encoded variants cannot escape.
+    """
+    if not folder.is_dir():
+        return {}
+    return {p.name: p for p in folder.iterdir() if p.is_file() and p.suffix in CONTENT_TYPES}
+
+
+def _vendor_files(node_modules: Path) -> dict[str, Path]:
+    files = {}
+    for name, rel in VENDOR_FILES.items():
+        path = node_modules / rel
+        if path.is_file():
+            files[name] = path
+        else:
+            log.error("vendor file missing: %s (run `npm ci --prefix web`)", rel)
+    return files
+
+
+def _file_response(path: Path | None, cache: str) -> web.StreamResponse:
+    if path is None:
+        raise web.HTTPNotFound()
+    resp = web.FileResponse(path, headers={"Cache-Control": cache})
+    resp.content_type = CONTENT_TYPES[path.suffix].split(";")[0]
+    resp.charset = "utf-8" if "charset" in CONTENT_TYPES[path.suffix] else None
+    return resp
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """Serve the demo portal page."""
+    return _file_response(request.app[FILES_KEY]["demo"].get("index.html"), "no-cache")
+
+
+def _static(group: str, cache: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return _file_response(request.app[FILES_KEY][group].get(request.match_info["name"]), cache)
+
+    handler.__doc__ = f"Serve an allow-listed file of the {group!r} group."
+    return handler
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness probe; does not depend on Rasa being up."""
+    return web.json_response({"status": "ok"})
+
+
+def _security_headers(settings: Settings) -> dict[str, str]:
+    ancestors = getattr(settings, "web_frame_ancestors", "'self'") or "'none'"
+    csp = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+        f"frame-ancestors {ancestors}"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+
+
+def _headers_middleware(settings: Settings):
+    headers = _security_headers(settings)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        # Portals on other origins load the widget and vendor scripts with <script src>.
+        public = request.path.startswith(("/widget/", "/vendor/"))
+        extra = {**headers, "Cross-Origin-Resource-Policy": "cross-origin" if public else "same-origin"}
+        try:
+            resp = await handler(request)
+        except web.HTTPException as exc:
+            exc.headers.update(extra)
+            raise
+        if not resp.prepared:  # a WebSocket response has already sent its headers
+            resp.headers.update(extra)
+        return resp
+
+    return middleware
+
+
+class _RateLimiter:
+    """Token bucket for one connection's user messages."""
+
+    def __init__(self, burst: int = RATE_BURST, per_s: float = RATE_PER_S) -> None:
+        self.tokens = float(burst)
+        self.burst = burst
+        self.per_s = per_s
+        self.last = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.per_s)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+async def _browser_to_upstream(ws: web.WebSocketResponse, upstream, conn: dict, offered: OfferedPayloads) -> None:
+    limiter = _RateLimiter()
+    async for msg in ws:
+        if msg.type != WSMsgType.TEXT:
+            # Binary frames are not part of the protocol; oversized frames arrive as ERROR.
+            log.warning("socket.io proxy: closing on %s frame from browser", msg.type.name)
+            await ws.close(code=1009 if msg.type == WSMsgType.ERROR else 1003)
+            return
+        try:
+            frame = parse_client_frame(msg.data)
+            if frame.event == "user_uttered" and frame.session_id != conn["session"]:
+                # Only the session Rasa confirmed on this connection may speak on it.
+                raise FrameRejected("message for another session")
+        except FrameRejected as exc:
+            log.warning("socket.io proxy: closing on rejected frame (%s)", exc)
+            await ws.close(code=1008)
+            return
+        if frame.event == "user_uttered":
+            if not offered.allows(conn["session"], frame.message):
+                log.warning("socket.io proxy: dropped an intent payload the bot did not offer")
+                continue
+            if not limiter.allow():
+                log.warning("socket.io proxy: dropped a message over the rate limit")
+                continue
+        conn["in"] += 1
+        await upstream.send_str(frame.wire)
+
+
+async def _upstream_to_browser(ws: web.WebSocketResponse, upstream, conn: dict, offered: OfferedPayloads) -> None:
+    async for msg in upstream:
+        if msg.type != WSMsgType.TEXT:
+            return
+        event = parse_upstream_frame(msg.data)
+        if event and event[0] == "session_confirm" and isinstance(event[1], str) and SESSION_ID_RE.match(event[1]):
+            conn["session"] = event[1]
+        elif event and event[0] == "bot_uttered" and conn["session"]:
+            offered.add(conn["session"], offered_payloads(event[1]))
+        conn["out"] += 1
+        await ws.send_str(msg.data)
+
+
+async def socketio_proxy(request: web.Request) -> web.StreamResponse:
+    """Relay a browser's socket.io WebSocket to Rasa's socket.io channel.
+
+    Refuses (403) an Origin not in ``settings.web_allowed_origins``, (400) anything
+    but an Engine.IO 4 WebSocket handshake, (503) when full, (502) when Rasa is down.
+    """
+    app = request.app
+    settings = app[SETTINGS_KEY]
+    origin = request.headers.get("Origin", "")
+    if origin not in settings.web_allowed_origins:
+        log.warning("socket.io proxy: refused origin %r", origin[:100])
+        raise web.HTTPForbidden(text="origin not allowed")
+    query = request.query
+    if query.get("EIO") != "4" or query.get("transport") != "websocket" or "sid" in query:
+        raise web.HTTPBadRequest(text="only Engine.IO 4 over WebSocket is supported")
+    ws = web.WebSocketResponse(max_msg_size=MAX_CLIENT_FRAME, autoping=True)
+    if not ws.can_prepare(request).ok:
+        raise web.HTTPBadRequest(text="WebSocket upgrade expected")
+    state = app[STATE_KEY]
+    if state["connections"] >= MAX_CONNECTIONS:
+        raise web.HTTPServiceUnavailable(text="too many connections")
+    upstream_url = f"{settings.rasa_url}/socket.io/?EIO=4&transport=websocket"
+    try:
+        upstream = await app[CLIENT_KEY].ws_connect(
+            upstream_url, max_msg_size=MAX_UPSTREAM_FRAME, timeout=ClientWSTimeout(ws_close=UPSTREAM_CONNECT_TIMEOUT_S)
+        )
+    except (TimeoutError, ClientError, OSError) as exc:
+        log.error("socket.io proxy: Rasa unreachable at %s (%s)", settings.rasa_url, type(exc).__name__)
+        raise web.HTTPBadGateway(text="chat service unavailable") from exc
+    state["connections"] += 1
+    state["sockets"].add(ws)
+    conn = {"in": 0, "out": 0, "session": None}
+    offered = app[OFFERED_KEY]
+    log.info("socket.io proxy: opened (origin %s, %d open)", origin, state["connections"])
+    try:
+        await ws.prepare(request)
+        tasks = [
+            asyncio.create_task(_browser_to_upstream(ws, upstream, conn, offered)),
+            asyncio.create_task(_upstream_to_browser(ws, upstream, conn, offered)),
+        ]
+        # Whichever side ends first ends the relay; the other is cancelled and closed.
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        state["connections"] -= 1
+        state["sockets"].discard(ws)
+        await upstream.close()
+        await ws.close()
+        log.info("socket.io proxy: closed (%d frames in, %d out)", conn["in"], conn["out"])
+    return ws
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """On shutdown, tell browsers we are going away so they reconnect to the next instance."""
+    for ws in list(app[STATE_KEY]["sockets"]):
+        await ws.close(code=1001, message=b"server shutdown")
+
+
+async def _client_ctx(app: web.Application):
+    app[CLIENT_KEY] = ClientSession(timeout=ClientTimeout(total=None, connect=UPSTREAM_CONNECT_TIMEOUT_S))
+    yield
+    await app[CLIENT_KEY].close()
+
+
+def create_app(settings: Settings, web_dir: Path = WEB_DIR) -> web.Application:
+    """Build the page server application.
+
+    Args:
+        settings: Runtime settings (``rasa_url``, ``web_allowed_origins``, ``web_frame_ancestors``).
+        web_dir: Folder holding ``demo/``, ``widget/`` and ``node_modules/``.
+
+    Returns:
+        The aiohttp application, ready for ``web.run_app`` or a test server.
+    """
+    app = web.Application(middlewares=[_headers_middleware(settings)], client_max_size=64 * 1024)
+    app[SETTINGS_KEY] = settings
+    app[STATE_KEY] = {"connections": 0, "sockets": set()}
+    app[OFFERED_KEY] = OfferedPayloads()
+    app[FILES_KEY] = {
+        "demo": _allowed_files(web_dir / "demo"),
+        "widget": _allowed_files(web_dir / "widget"),
+        "vendor": _vendor_files(web_dir / "node_modules"),
+    }
+    app.cleanup_ctx.append(_client_ctx)
+    app.on_shutdown.append(_close_sockets)
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/demo/{name}", _static("demo", "no-cache"))
+    app.router.add_get("/widget/{name}", _static("widget", "no-cache"))
+    app.router.add_get("/vendor/{name}", _static("vendor", "public, max-age=86400"))
+    app.router.add_get("/socket.io/", socketio_proxy)
+    return app
+
+
+def main() -> None:
+    """Run the page server on ``settings.web_host:settings.web_port``."""
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.info("web: http://%s:%d/ -> Rasa %s", settings.web_host, settings.web_port, settings.rasa_url)
+    web.run_app(
+        create_app(settings),
+        host=settings.web_host,
+        port=settings.web_port,
+        print=None,
+        # The default access log format includes the Referer; keep request lines only.
+        access_log_format='%a "%r" %s %b %Tfs',
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""A fake Telegram Bot API server on loopback, for running the real bridge in tests.
+
+python-telegram-bot's ``base_url`` points the real client here. The server implements the
+methods the bridge uses (getMe, getUpdates with ``offset`` and long polling, sendMessage,
+sendChatAction, answerCallbackQuery, setMyCommands, deleteWebhook, setWebhook,
+editMessageReplyMarkup), records every call in order, and can be told to answer a method
+with 429 ``retry_after`` once. Parameters arrive as python-telegram-bot sends them (form
+fields, JSON-encoded where not plain strings) and are decoded back to Python values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_ID = 424242
+BOT_USER = {
+    "id": BOT_ID,
+    "is_bot": True,
+    "first_name": "Tutor",
+    "username": "tutor_test_bot",
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+# Fields that are strings on the wire and must not be JSON-decoded ("123" stays "123").
+_RAW_STRING_FIELDS = {"text", "callback_query_id", "secret_token", "url", "action", "parse_mode"}
+
+
+@dataclass
+class Call:
+    """One recorded API call."""
+
+    method: str
+    params: dict[str, Any]
+    status: int
+    at: float = field(default_factory=time.monotonic)
+
+
+def _decode(params: dict[str, str]) -> dict[str, Any]:
+    decoded: dict[str, Any] = {}
+    for name, value in params.items():
+        if name in _RAW_STRING_FIELDS or not isinstance(value, str):
+            decoded[name] = value
+            continue
+        try:
+            decoded[name] = json.loads(value)
+        except ValueError:
+            decoded[name] = value
+    return decoded
+
+
+class FakeBotApi:
+    """The fake server. Start with :meth:`start`; point the bot at :attr:`root`.
+
+    Args:
+        token: The only bot token accepted (others get 401 like the real API).
+    """
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self._pending: list[dict[str, Any]] = []
+        self._new_update = asyncio.Event()
+        self._fail_once: dict[str, int] = {}
+        self._message_id = 1000
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def root(self) -> str:
+        """Base URL to give as ``TELEGRAM_API_BASE_URL``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Stop the server."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- test controls -------------------------------------------------------------
+
+    def push_update(self, update: dict[str, Any]) -> None:
+        """Queue an update for getUpdates (also one with an id already confirmed: that
+        simulates Telegram redelivering after the bot died before confirming it)."""
+        self._pending.append(update)
+        self._new_update.set()
+
+    def fail_once(self, method: str, retry_after: int) -> None:
+        """Answer the next call to ``method`` with 429 and ``retry_after`` seconds."""
+        self._fail_once[method] = retry_after
+
+    def calls_to(self, method: str, *, ok_only: bool = True) -> list[Call]:
+        """Recorded calls to ``method`` (successful ones unless ``ok_only`` is false)."""
+        return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
+
+    def sent_texts(self, chat_id: int | None = None) -> list[str]:
+        """Texts of successful sendMessage calls, optionally for one chat."""
+        return [
+            c.params["text"]
+            for c in self.calls_to("sendMessage")
+            if chat_id is None or int(c.params["chat_id"]) == chat_id
+        ]
+
+    # --- update builders -----------------------------------------------------------
+
+    @staticmethod
+    def _chat(chat_id: int) -> dict[str, Any]:
+        return {"id": chat_id, "type": "private", "first_name": f"Learner{chat_id}"}
+
+    @classmethod
+    def message_update(cls, update_id: int, chat_id: int, text: str) -> dict[str, Any]:
+        """A private-chat text message (a ``/command`` gets its bot_command entity)."""
+        message: dict[str, Any] = {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": cls._chat(chat_id),
+            "from": {"id": chat_id, "is_bot": False, "first_name": f"Learner{chat_id}"},
+            "text": text,
+        }
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return {"update_id": update_id, "message": message}
+
+    @classmethod
+    def callback_update(cls, update_id: int, chat_id: int, data: str, message_id: int = 1) -> dict[str, Any]:
+        """A button press on a message the bot sent."""
+        return {
+            "update_id": update_id,
+            "callback_query": {
+                "id": f"cq-{update_id}",
+                "from": {"id": chat_id, "is_bot": False, "first_name": f"Learner{chat_id}"},
+                "chat_instance": f"ci-{chat_id}",
+                "data": data,
+                "message": {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": cls._chat(chat_id),
+                    "from": BOT_USER,
+                    "text": "question",
+                },
+            },
+        }
+
+    # --- the API -------------------------------------------------------------------
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            return dict(await request.json())
+        form = await request.post()
+        return _decode({k: v for k, v in form.items() if isinstance(v, str)})
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        if request.match_info["token"] != self.token:
+            self.calls.append(Call(method, params, 401))
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        retry_after = self._fail_once.pop(method, None)
+        if retry_after is not None:
+            self.calls.append(Call(method, params, 429))
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": f"Too Many Requests: retry after {retry_after}",
+                    "parameters": {"retry_after": retry_after},
+                },
+                status=429,
+            )
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            self.calls.append(Call(method, params, 404))
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        self.calls.append(Call(method, params, 200))
+        return web.json_response({"ok": True, "result": await handler(params)})
+
+    async def _api_getMe(self, params: dict[str, Any]) -> Any:  # noqa: N802 (API name)
+        return BOT_USER
+
+    async def _api_getUpdates(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        offset = int(params.get("offset") or 0)
+        if offset:
+            # Telegram forgets updates below the offset: they count as confirmed.
+            self._pending = [u for u in self._pending if u["update_id"] >= offset]
+        if not self._pending:
+            self._new_update.clear()
+            # Short cap: the bridge stops (and confirms its offset) within a poll.
+            wait = min(float(params.get("timeout") or 0), 0.25)
+            if wait:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._new_update.wait(), wait)
+        return self._pending[: int(params.get("limit") or 100)]
+
+    def _message(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._message_id += 1
+        message = {
+            "message_id": self._message_id,
+            "date": int(time.time()),
+            "chat": self._chat(int(params["chat_id"])),
+            "from": BOT_USER,
+            "text": params.get("text", ""),
+        }
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        return message
+
+    async def _api_sendMessage(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return self._message(params)
+
+    async def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return self._message({"chat_id": params.get("chat_id", 0), **params})
+
+    async def _api_sendChatAction(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True
+
+    async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True
+
+    async def _api_setMyCommands(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True
+
+    async def _api_deleteWebhook(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True
+
+    async def _api_setWebhook(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True

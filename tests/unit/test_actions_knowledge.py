@@ -1,0 +1,88 @@
+"""Knowledge actions on tracker snapshots: returned events and dispatcher messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.knowledge import ActionAnswerQuestion, ActionShowFullPassage, ActionShowMore
+from bot.knowledge.index import update_index
+from bot.knowledge.search import Gate, Retriever
+from tests.conftest import FakeEmbedder
+
+SNAPSHOTS = Path(__file__).parent.parent / "data" / "trackers"
+
+
+def load_tracker(name: str, **slot_overrides) -> Tracker:
+    state = json.loads((SNAPSHOTS / name).read_text())
+    state["slots"].update(slot_overrides)
+    return Tracker.from_dict(state)
+
+
+@pytest.fixture
+def retriever(kb_dir: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> Retriever:
+    update_index(kb_dir, tmp_path / "idx", [fake_embedder])
+    return Retriever(tmp_path / "idx", {"fake": fake_embedder}, Gate({"fake": 0.3}), check_interval=0)
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUTOR_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'state' / 'learners.db'}")
+
+
+async def run(action, tracker: Tracker):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, {})
+    return dispatcher.messages, events
+
+
+async def test_answer_with_citation_and_buttons(retriever: Retriever) -> None:
+    messages, events = await run(ActionAnswerQuestion(retriever), load_tracker("ask_rti_fee.json"))
+    assert len(messages) == 1
+    text = messages[0]["text"]
+    assert "Rs. 10" in text and "📖 **Source:** RTI for Public Information Officers — 1. Fees" in text
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/show_more", "/show_full_passage"]
+    assert SlotSet("last_query", "What fee does an RTI applicant pay?") in events
+    assert SlotSet("last_sources", ["modules/rti.md"]) in events
+
+
+async def test_off_topic_gets_the_not_covered_reply_in_hindi(retriever: Retriever) -> None:
+    messages, events = await run(ActionAnswerQuestion(retriever), load_tracker("ask_off_topic_hindi.json"))
+    assert "पाठ्य सामग्री में नहीं मिली" in messages[0]["text"]
+    assert messages[0]["buttons"][0]["payload"] == "/request_trainer"
+    assert SlotSet("last_sources", []) in events
+
+
+async def test_very_long_message_is_refused_politely(retriever: Retriever) -> None:
+    tracker = load_tracker("ask_rti_fee.json")
+    tracker.latest_message["text"] = "RTI " * 2600
+    messages, events = await run(ActionAnswerQuestion(retriever), tracker)
+    assert "very long" in messages[0]["text"] and events == []
+
+
+async def test_show_more_gives_the_next_passage(retriever: Retriever) -> None:
+    messages, events = await run(ActionShowMore(retriever), load_tracker("after_answer.json"))
+    assert messages[0]["text"].startswith("Here is the next passage I found:")
+    assert SlotSet("answer_rank", 1.0) in events
+
+
+async def test_show_more_without_a_question_asks_for_one(retriever: Retriever) -> None:
+    messages, _ = await run(ActionShowMore(retriever), load_tracker("after_answer.json", last_query=None))
+    assert "Ask me a question first" in messages[0]["text"]
+
+
+async def test_full_passage_of_the_current_answer(retriever: Retriever) -> None:
+    messages, _ = await run(ActionShowFullPassage(retriever), load_tracker("after_answer.json"))
+    assert "Applicants below the poverty line pay no fee." in messages[0]["text"]
+
+
+async def test_index_missing_gives_an_apology_not_an_exception(tmp_path: Path) -> None:
+    empty = Retriever(tmp_path / "no-index", {"fake": FakeEmbedder()})
+    messages, events = await run(ActionAnswerQuestion(empty), load_tracker("ask_rti_fee.json"))
+    assert "cannot search it right now" in messages[0]["text"] and events == []

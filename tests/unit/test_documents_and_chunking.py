@@ -1,0 +1,95 @@
+"""Reading documents and cutting them into citation-ready chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge.chunking import chunk_document, split_sentences
+from bot.knowledge.documents import DocumentError, load_document, parse_front_matter
+from bot.knowledge.pdf_cleanup import clean_pdf_pages
+from tests.conftest import write
+
+
+def test_front_matter_is_parsed_and_dates_become_iso_strings(kb_dir: Path) -> None:
+    doc = load_document(kb_dir / "modules" / "rti.md", kb_dir)
+    assert doc.title == "RTI for Public Information Officers"
+    assert doc.meta["effective"] == "2025-04-01"
+    assert doc.meta["roles"] == ["public-information-officer"]
+    assert doc.source == "modules/rti.md"
+
+
+def test_bad_front_matter_reports_its_line() -> None:
+    with pytest.raises(DocumentError) as err:
+        parse_front_matter("---\ntitle: ok\ncompetencies: [unclosed\n---\n# Body\n")
+    assert err.value.line is not None and err.value.line >= 3
+    assert "front matter" in str(err.value)
+
+
+def test_title_defaults_to_first_heading_then_file_name(tmp_path: Path) -> None:
+    write(tmp_path / "a.md", "# Office procedure basics\n\nText here.\n")
+    write(tmp_path / "noting-and-drafting.txt", "Plain text without headings.\n")
+    assert load_document(tmp_path / "a.md", tmp_path).title == "Office procedure basics"
+    assert load_document(tmp_path / "noting-and-drafting.txt", tmp_path).title == "Noting and Drafting"
+
+
+def test_html_document_drops_scripts_and_keeps_headings(tmp_path: Path) -> None:
+    write(tmp_path / "p.html", "<html><head><title>Grievances</title><script>alert(1)</script></head>"
+          "<body><h2>Timelines</h2><p>Dispose of a grievance within 21 days.</p></body></html>")
+    doc = load_document(tmp_path / "p.html", tmp_path)
+    texts = [b.text for b in doc.blocks]
+    assert "Timelines" in texts and not any("alert" in t for t in texts)
+
+
+def test_hindi_document_is_detected_as_hindi(tmp_path: Path) -> None:
+    write(tmp_path / "hi.md", "# सूचना का अधिकार\n\nलोक सूचना अधिकारी को तीस दिन में उत्तर देना होता है।\n")
+    assert load_document(tmp_path / "hi.md", tmp_path).language == "hi"
+
+
+def test_sentences_split_at_ends_but_not_after_abbreviations() -> None:
+    text = "The fee is Rs. 10 per request. A reply is due in 30 days. देखें धारा 7। अगला वाक्य।"
+    assert split_sentences(text) == [
+        "The fee is Rs. 10 per request.", "A reply is due in 30 days.", "देखें धारा 7।", "अगला वाक्य।",
+    ]
+
+
+def test_chunks_carry_heading_anchor_and_metadata(kb_dir: Path) -> None:
+    chunks = chunk_document(load_document(kb_dir / "modules" / "rti.md", kb_dir))
+    anchors = [c.anchor for c in chunks]
+    assert anchors == ["1. Fees", "2. Time limits"]
+    assert chunks[1].citation == "RTI for Public Information Officers — 2. Time limits"
+    assert chunks[1].meta["roles"] == ["public-information-officer"]
+    assert "48 hours" in chunks[1].text
+
+
+def test_numbered_provisions_of_an_act_become_section_anchors(tmp_path: Path) -> None:
+    write(tmp_path / "act.md", """
+        # The Right to Information Act, 2005
+
+        6. Request for obtaining information. -(1) A person who desires information shall make a request.
+
+        7. Disposal of request. -(1) The PIO shall reply within thirty days.
+        """)
+    chunks = chunk_document(load_document(tmp_path / "act.md", tmp_path))
+    assert [c.anchor for c in chunks] == ["Section 6 (Request for obtaining information)",
+                                          "Section 7 (Disposal of request)"]
+
+
+def test_long_sections_split_on_sentences_under_the_cap(tmp_path: Path) -> None:
+    sentence = "The officer shall record every receipt in the register before it is sent onwards."
+    write(tmp_path / "long.md", "# Long\n\n## 1. Receipts\n\n" + " ".join([sentence] * 40) + "\n")
+    chunks = chunk_document(load_document(tmp_path / "long.md", tmp_path), max_words=60)
+    assert len(chunks) > 5
+    assert all(len(c.text.split()) <= 60 for c in chunks)
+    assert all(c.text.endswith(".") for c in chunks)  # never cut mid-sentence
+    assert len({c.id for c in chunks}) == len(chunks)
+
+
+def test_pdf_cleanup_removes_running_headers_and_joins_broken_lines() -> None:
+    bodies = ["The officer shall\nreply within thirty\ndays.", "Appeals lie to the\nfirst appellate authority.",
+              "Fees are paid by\npostal order.", "Records are kept for\nten years.", "Inspection is free for\nan hour."]
+    pages = [f"Ministry of Personnel\n{body}\n\nPage {n} of 5" for n, body in enumerate(bodies, start=1)]
+    cleaned = clean_pdf_pages(pages)
+    assert all("Ministry of Personnel" not in page and "Page" not in page for page in cleaned)
+    assert cleaned[0] == "The officer shall reply within thirty days."
