@@ -24,7 +24,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help install run chat index train test test-unit test-rasa test-integration test-browser \
-        validate eval bench lint clean
+        validate eval calibrate bench lint clean run-scaled test-scaled
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ train: $(MODEL) ## Train the Rasa model (only when data/, domain.yml or config.y
 run: install index train ## Start the tutor: action server, Rasa, web chat page (and Telegram if TELEGRAM_BOT_TOKEN is set)
 	$(PY) -m bot.runner
 
+run-scaled: install index train ## Scaled mode on this machine: PostgreSQL, Redis, nginx, two Rasa + two action servers
+	$(PY) -m bot.scaled
+
 chat: $(VENV)/.installed ## Chat with the running tutor in this terminal
 	$(PY) -m bot.chat_cli
 
@@ -74,10 +77,10 @@ validate: install ## Check knowledge-base documents, quiz banks and Rasa trainin
 	$(RASA) data validate --quiet
 
 test: install index train ## Run every test: unit, Rasa data + conversation tests, integration, browser
-	$(MAKE) --no-print-directory test-unit test-rasa test-integration test-browser
+	$(MAKE) --no-print-directory test-unit test-rasa test-integration test-browser test-scaled
 
 test-unit: $(VENV)/.installed ## Unit tests (fake embedder) and real-model tests
-	$(PY) -m pytest -q -m "not integration and not browser" tests
+	$(PY) -m pytest -q -m "not integration and not browser and not scaled" tests
 
 test-rasa: $(RASA_VENV)/.installed $(MODEL) ## rasa data validate + conversation tests (tests/test_*.yml)
 	$(RASA) data validate --quiet
@@ -88,11 +91,17 @@ test-rasa: $(RASA_VENV)/.installed $(MODEL) ## rasa data validate + conversation
 test-integration: install $(MODEL) ## Real action server + Rasa on free loopback ports, chatting over REST and socket.io
 	$(PY) -m pytest -q -m integration tests
 
+test-scaled: install $(MODEL) ## Scaled mode under faults (needs Debian postgresql, redis-server, nginx)
+	$(PY) -m pytest -q -m scaled tests/scaled
+
 test-browser: install $(MODEL) ## The web widget in Debian chromium (Playwright)
 	$(PY) -m pytest -q -m browser tests
 
 eval: $(VENV)/.installed ## Retrieval and gate metrics on the labelled sets and ../shared/eval
 	$(PY) -m bot.evaluation
+
+calibrate: $(VENV)/.installed ## Re-fit the evidence gate on the labelled dev questions (prints the sweep; writes bot/knowledge/gate.json)
+	$(PY) -m bot.evaluation.calibrate --write
 
 bench: install ## Benchmarks: ingestion and query latency against raw baselines measured in the same run
 	$(PY) -m bot.bench

@@ -56,3 +56,16 @@ def latest_text(tracker: Tracker) -> str:
 
 def button(title: str, payload: str) -> dict[str, Any]:
     return {"title": title, "payload": payload}
+
+
+def learner_key(tracker: Tracker) -> tuple[str, str]:
+    """``(channel, external_id)`` identifying the learner in the learner store.
+
+    The Telegram bridge talks to Rasa over REST with pseudonymous ``tg-…`` sender ids,
+    so the channel is recognised by that prefix; other channels are named by Rasa's
+    input channel (``socketio`` for the web widget, ``rest`` for tests and the CLI).
+    """
+    sender = tracker.sender_id
+    if sender.startswith("tg-"):
+        return "telegram", sender
+    return tracker.get_latest_input_channel() or "rest", sender

@@ -39,7 +39,20 @@ def _answer_buttons(language: str, has_quiz: bool = False) -> list[dict[str, Any
                button(t("button_full_passage", language), "/show_full_passage")]
     if has_quiz:
         buttons.append(button(t("button_quiz_on_this", language), "/quiz_me_on_this"))
-    return buttons
+    from actions.feedback import feedback_buttons  # [human loop] 👍/👎 under every answer
+
+    return buttons + feedback_buttons(language)
+
+
+def _has_quiz(source: str) -> bool:
+    """Whether the quiz banks have questions on this document ("Quiz me on this")."""
+    try:
+        from bot.services import get_learning
+
+        return bool(get_learning().bank.for_documents([source]))
+    except Exception:  # no learner store or banks: simply no quiz button
+        log.debug("quiz lookup failed for %s", source, exc_info=True)
+        return False
 
 
 class KnowledgeAction(Action, abc.ABC):
@@ -77,6 +90,7 @@ class ActionAnswerQuestion(KnowledgeAction):
             dispatcher.utter_message(text=t("message_too_long", language, length=len(query),
                                             limit=MAX_MESSAGE_CHARS))
             return []
+        self.deliver_trainer_replies(dispatcher, tracker, language)
         try:
             result = self.search(query, tracker)
         except IndexError_ as exc:
@@ -88,11 +102,13 @@ class ActionAnswerQuestion(KnowledgeAction):
             self.record_unanswered(tracker, result)
             dispatcher.utter_message(
                 text=t("not_covered", language, trainer_hint=t("not_covered_trainer_hint", language)),
-                buttons=[button(t("button_ask_trainer", language), "/request_trainer")],
+                buttons=[button(t("button_ask_trainer", language), "/request_trainer"),
+                         button(t("button_check_trainer_reply", language), "/check_trainer_reply")],
             )
             return [SlotSet("last_query", query), SlotSet("answer_rank", 0.0), SlotSet("last_sources", [])]
         answer = compose_answer(result, self.retriever, rank=0, language=language)
-        dispatcher.utter_message(text=answer.text, buttons=_answer_buttons(language))
+        self.record_answered(tracker, query, [answer.source])
+        dispatcher.utter_message(text=answer.text, buttons=_answer_buttons(language, _has_quiz(answer.source)))
         return [SlotSet("last_query", query), SlotSet("answer_rank", 0.0),
                 SlotSet("last_sources", [answer.source])]
 
@@ -102,9 +118,32 @@ class ActionAnswerQuestion(KnowledgeAction):
             from bot.handoff import record_unanswered
 
             record_unanswered(tracker.sender_id, result.query, [h.chunk.source for h in result.hits[:3]],
-                              channel=tracker.get_latest_input_channel() or "")
+                              channel=tracker.get_latest_input_channel() or "", language=language_of(tracker))
         except Exception:  # recording must never cost the learner their reply
             log.exception("could not record an unanswered question")
+
+    def record_answered(self, tracker: Tracker, query: str, sources: list[str]) -> None:
+        """[human loop] Log the answered question for the trainers' analytics."""
+        try:
+            from bot.handoff import record_answered
+
+            record_answered(tracker.sender_id, query, sources, channel=tracker.get_latest_input_channel() or "")
+        except Exception:
+            log.exception("could not log an answered question")
+
+    def deliver_trainer_replies(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> None:
+        """[human loop] Hand over trainers' answers waiting for this (web/REST) learner first."""
+        try:
+            from bot.handoff import get_human_loop
+
+            pending = get_human_loop().pending_for(tracker.sender_id)
+        except Exception:
+            log.exception("could not read waiting trainer replies")
+            return
+        if pending:
+            dispatcher.utter_message(text=t("handoff_pending_intro", language))
+        for text in pending:
+            dispatcher.utter_message(text=text)
 
 
 class ActionShowMore(KnowledgeAction):

@@ -51,8 +51,6 @@ class Settings:
     state_dir: Path
     index_dir: Path
     embedder: str  # comma-separated embedder names, e.g. "minilm,e5"
-    top_k: int
-    answer_threshold: float
     rasa_url: str
     action_host: str
     action_port: int
@@ -71,6 +69,23 @@ class Settings:
     telegram_proactive_port: int = 5056
     rasa_timeout: float = 20.0
     pseudonym_salt: str = field(default="", repr=False)
+    # Web chat sessions (bot/web/sessions.py): HMAC key of the session tokens (shared by
+    # every page-server replica), token lifetime, and the cookie's Secure flag (set it
+    # behind an https reverse proxy; https served directly sets it anyway).
+    web_session_secret: str = field(default="", repr=False)
+    web_session_max_age_s: int = 30 * 24 * 3600
+    web_cookie_secure: bool = False
+    # Telegram bridge: per-chat message budget (burst, then messages per minute).
+    telegram_rate_burst: int = 6
+    telegram_rate_per_min: float = 30.0
+    # Onboarding of new recruits (bot/plans): track length override (0 = each track's own
+    # `days` in knowledge_base/roles) and how often the delivery worker looks for due lessons.
+    onboarding_days: int = 0
+    onboarding_poll_s: float = 60.0
+    # Privacy (bot/privacy.py): learners inactive this many days are purged; the SQL tracker
+    # store of scaled mode (from TRACKER_DATABASE_URL or TRACKER_DB_*; "" = in-memory tracker).
+    retention_days: int = 365
+    tracker_db_url: str = field(default="", repr=False)
 
 
 def load_settings() -> Settings:
@@ -88,8 +103,6 @@ def load_settings() -> Settings:
         state_dir=state_dir,
         index_dir=_path(_env("TUTOR_INDEX_DIR", str(state_dir / "index"))),
         embedder=_env("TUTOR_EMBEDDERS", "minilm,e5"),
-        top_k=int(_env("TUTOR_TOP_K", "5")),
-        answer_threshold=float(_env("TUTOR_ANSWER_THRESHOLD", "nan")),
         rasa_url=_env("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
         action_host=_env("ACTION_HOST", "127.0.0.1"),
         action_port=int(_env("ACTION_PORT", "5055")),
@@ -106,4 +119,28 @@ def load_settings() -> Settings:
         telegram_proactive_port=int(_env("TELEGRAM_PROACTIVE_PORT", "5056")),
         rasa_timeout=float(_env("RASA_TIMEOUT", "20")),
         pseudonym_salt=os.environ.get("TUTOR_PSEUDONYM_SALT") or _state_secret(state_dir, "pseudonym_salt"),
+        web_session_secret=os.environ.get("WEB_SESSION_SECRET") or _state_secret(state_dir, "web_session_secret"),
+        web_session_max_age_s=int(float(_env("WEB_SESSION_MAX_AGE_DAYS", "30")) * 86400),
+        web_cookie_secure=_env("WEB_COOKIE_SECURE", "false").lower() in ("1", "true", "yes"),
+        telegram_rate_burst=int(_env("TELEGRAM_RATE_BURST", "6")),
+        telegram_rate_per_min=float(_env("TELEGRAM_RATE_PER_MIN", "30")),
+        onboarding_days=int(_env("ONBOARDING_DAYS", "0")),
+        onboarding_poll_s=float(_env("ONBOARDING_POLL_S", "60")),
+        retention_days=int(_env("TUTOR_RETENTION_DAYS", "365")),
+        tracker_db_url=_tracker_db_url(),
     )
+
+
+def _tracker_db_url() -> str:
+    """SQLAlchemy URL of Rasa's SQL tracker store, from the variables ``endpoints.scaled.yml`` uses."""
+    if os.environ.get("TRACKER_DATABASE_URL"):
+        return os.environ["TRACKER_DATABASE_URL"]
+    host = os.environ.get("TRACKER_DB_HOST")
+    if not host:
+        return ""
+    from sqlalchemy.engine import URL  # lazy: only scaled mode needs it
+
+    return URL.create("postgresql+psycopg", username=os.environ.get("TRACKER_DB_USER"),
+                      password=os.environ.get("TRACKER_DB_PASSWORD"), host=host,
+                      port=int(os.environ.get("TRACKER_DB_PORT") or 5432),
+                      database=os.environ.get("TRACKER_DB_NAME") or "rasa").render_as_string(hide_password=False)

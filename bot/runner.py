@@ -80,6 +80,8 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     web: bool = True
     telegram: bool = False
+    console: bool = False  # [human loop] trainer console (bot.console), loopback
+    console_port: int = 8090
     log_dir: Path = PROJECT_ROOT / ".state" / "logs"
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -88,6 +90,7 @@ class Stack:
         env.setdefault("PYTHONUNBUFFERED", "1")
         env["ACTION_PORT"] = str(self.action_port)
         env["WEB_PORT"] = str(self.web_port)
+        env["CONSOLE_PORT"] = str(self.console_port)
         env["RASA_URL"] = f"http://127.0.0.1:{self.rasa_port}"
         env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.action_port}/webhook"
         # One token for both sides: the caller's, or the one generated under .state/.
@@ -127,10 +130,14 @@ class Stack:
                 web = self._spawn("web", [PYTHON, "-m", "bot.web.server"], env)
             if self.telegram:
                 self._spawn("telegram", [PYTHON, "-m", "bot.channels.telegram_bridge"], env)
+            if self.console:
+                console = self._spawn("console", [PYTHON, "-m", "bot.console", "--port", str(self.console_port)], env)
             wait_http(f"http://127.0.0.1:{self.action_port}/health", timeout, action)
             wait_http(f"http://127.0.0.1:{self.rasa_port}/", timeout, rasa)
             if self.web:
                 wait_http(f"http://127.0.0.1:{self.web_port}/healthz", timeout, web)
+            if self.console:
+                wait_http(f"http://127.0.0.1:{self.console_port}/healthz", timeout, console)
         except BaseException:
             self.stop()
             raise
@@ -171,8 +178,12 @@ def main() -> int:
     parser.add_argument("--web-port", type=int, default=settings.web_port)
     parser.add_argument("--no-web", action="store_true")
     args = parser.parse_args()
+    from bot.handoff.settings import load_human_loop_settings
+
+    human_loop = load_human_loop_settings()
     stack = Stack(rasa_port=args.rasa_port, action_port=args.action_port, web_port=args.web_port,
-                  web=not args.no_web, telegram=bool(settings.telegram_token))
+                  web=not args.no_web, telegram=bool(settings.telegram_token),
+                  console=human_loop.console_enabled, console_port=human_loop.console_port)
     print("Starting the tutor (Rasa takes about half a minute to load)...", flush=True)
     stopping = False
 
@@ -193,6 +204,7 @@ def main() -> int:
     Rasa REST (loopback only):  http://127.0.0.1:{args.rasa_port}/webhooks/rest/webhook
     Action server (loopback, token required): http://127.0.0.1:{args.action_port}/webhook
     Telegram bridge: {'on' if settings.telegram_token else 'off (set TELEGRAM_BOT_TOKEN to enable)'}
+    Trainer console: {human_loop.console_public_url + '/  (create a login: .venv/bin/tutor-admin add-trainer NAME --role admin)' if human_loop.console_enabled else 'off (CONSOLE_ENABLED=false)'}
     Logs: {stack.log_dir}
   Trainers: edit files in {settings.kb_dir} - changes go live in a few seconds.
   Press Ctrl-C to stop.

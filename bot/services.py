@@ -7,12 +7,15 @@ getters when they first run (or receive a fake in tests through their constructo
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import lru_cache
+from pathlib import Path
 
 from bot.config import load_settings
 from bot.knowledge.search import Retriever
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 
 
@@ -21,3 +24,47 @@ def get_retriever() -> Retriever:
     """The retriever over the configured index folder (follows new versions)."""
     with _lock:
         return Retriever(load_settings().index_dir)
+
+
+class _LearningHolder:
+    """Keeps one :class:`bot.learning.Learning`, reloading quiz banks when trainers edit them."""
+
+    def __init__(self) -> None:
+        self._learning = None
+        self._signature: tuple | None = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _bank_signature(folder: Path) -> tuple:
+        if not folder.is_dir():
+            return ()
+        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.yml")))
+
+    def get(self):
+        from bot.learning import Learning, QuizBank
+
+        settings = load_settings()
+        folder = settings.kb_dir / "quizzes"
+        signature = self._bank_signature(folder)
+        with self._lock:
+            if self._learning is None:
+                self._learning, problems = Learning.from_settings(settings)
+                self._signature = signature
+                for problem in problems:
+                    log.warning("quiz bank: %s", problem)
+            elif signature != self._signature:
+                bank, problems = QuizBank.load(folder, base=settings.kb_dir)
+                for problem in problems:
+                    log.warning("quiz bank: %s", problem)
+                self._learning.bank = bank
+                self._signature = signature
+                log.info("quiz banks reloaded: %d items", len(bank.items))
+            return self._learning
+
+
+_learning_holder = _LearningHolder()
+
+
+def get_learning():
+    """The shared :class:`bot.learning.Learning` (quiz banks follow edits to the folder)."""
+    return _learning_holder.get()

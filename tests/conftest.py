@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 import pytest
+from stack_fixture import stack  # noqa: F401  (the real stack, shared by integration and browser tests)
 
 from bot.knowledge.embedders import Embedder, normalise
 

@@ -28,6 +28,13 @@ Behaviour:
 - Updates of one chat are handled in order, chats concurrently, each update once
   (:mod:`bot.channels.update_processor`); 429 ``retry_after`` is honoured by
   python-telegram-bot's ``AIORateLimiter``; if Rasa is down the learner gets an apology.
+- Each chat has a message budget (:mod:`bot.channels.rate_limit`, ``TELEGRAM_RATE_BURST``
+  messages at once, refilled at ``TELEGRAM_RATE_PER_MIN`` a minute): a flood is not
+  passed to Rasa, and the learner gets one "slow down" note.
+- A command whose intent is not in the domain (``domain.yml``: the feature is not built
+  yet) is answered locally instead of reaching Rasa, where an unknown intent would be
+  classified as whatever the policies guess; a message Rasa answers with nothing gets a
+  short note instead of silence.
 - Other components message a learner through :mod:`bot.channels.proactive`.
 """
 
@@ -39,9 +46,11 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import re
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from telegram import BotCommand, Message, Update
@@ -60,6 +69,7 @@ from telegram.ext import (
 from bot.channels.dedup import TelegramStore
 from bot.channels.proactive import ProactiveServer, RecipientGone, UnknownSender
 from bot.channels.rasa_client import RasaClient, RasaError
+from bot.channels.rate_limit import ChatRateLimiter
 from bot.channels.telegram_format import (
     CallbackCodec,
     build_keyboard,
@@ -67,7 +77,7 @@ from bot.channels.telegram_format import (
     markdown_to_html,
 )
 from bot.channels.update_processor import ChatLocks, OrderedDedupProcessor
-from bot.config import Settings, load_settings
+from bot.config import PROJECT_ROOT, Settings, load_settings
 
 LOGGER = logging.getLogger(__name__)
 BRIDGE_KEY = "bridge"
@@ -79,6 +89,14 @@ EXPIRED_BUTTON = "This button has expired. Please ask again."
 BUTTON_PROMPT = "Please choose:"
 TEXT_ONLY = "I can only read text messages for now. Please type your question."
 UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
+SLOW_DOWN = (
+    "You are sending messages faster than I can answer them. Please slow down - "
+    "wait a few seconds, then send your question again."
+)
+NO_REPLY = "I have no answer for that yet. Send /help to see what I can do, or ask me a question."
+NOT_AVAILABLE = "That feature is not available yet. Send /help to see what I can do, or ask me a question."
+DOMAIN_PATH = PROJECT_ROOT / "domain.yml"
+_INTENT_PAYLOAD = re.compile(r"^/([A-Za-z0-9_]+)")
 # Chat actions last 5 s on the client; refresh a little earlier while Rasa works.
 TYPING_REFRESH_S = 4.0
 
@@ -106,6 +124,32 @@ COMMANDS: tuple[Command, ...] = (
 INTENT_FOR = {command.name: command.intent for command in COMMANDS}
 
 
+def domain_intents(path: Path | None = None) -> frozenset[str] | None:
+    """Intents the Rasa domain declares, to tell which commands Rasa can understand.
+
+    Args:
+        path: The domain file or a folder of domain files (default :data:`DOMAIN_PATH`).
+
+    Returns:
+        The intent names, or None if the domain cannot be read (then every command is sent).
+    """
+    import yaml
+
+    path = path or DOMAIN_PATH
+
+    files = sorted(path.rglob("*.yml")) if path.is_dir() else [path]
+    intents: set[str] = set()
+    try:
+        for file in files:
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+            for entry in data.get("intents") or []:
+                intents.update(entry if isinstance(entry, dict) else [entry])
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        LOGGER.warning("Cannot read the Rasa domain at %s (%s); sending every command to Rasa", path, exc)
+        return None
+    return frozenset(str(name) for name in intents)
+
+
 class TelegramBridge:
     """State shared by the handlers: store, Rasa client, button codec, chat locks.
 
@@ -114,17 +158,39 @@ class TelegramBridge:
         store: The bridge's durable store.
         rasa: Client for Rasa's REST channel.
         locks: Per-chat locks shared with the update processor.
+        known_intents: Intents in the Rasa domain (None: unknown, send everything).
     """
 
-    def __init__(self, settings: Settings, store: TelegramStore, rasa: RasaClient, locks: ChatLocks) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: TelegramStore,
+        rasa: RasaClient,
+        locks: ChatLocks,
+        known_intents: frozenset[str] | None = None,
+    ) -> None:
         self.settings = settings
+        self.known_intents = known_intents
         self.store = store
         self.rasa = rasa
         self.locks = locks
         self.codec = CallbackCodec(store)
+        self.limiter = ChatRateLimiter(settings.telegram_rate_burst, settings.telegram_rate_per_min / 60.0)
         self.application: Application | None = None
         self.proactive: ProactiveServer | None = None
         self._salt = settings.pseudonym_salt.encode()
+
+    def understands(self, message: str) -> bool:
+        """Whether Rasa's domain knows the intent of an ``/intent`` payload (text always passes).
+
+        Args:
+            message: Text or intent payload.
+
+        Returns:
+            False only for an ``/intent`` payload whose intent the domain does not declare.
+        """
+        match = _INTENT_PAYLOAD.match(message)
+        return match is None or self.known_intents is None or match.group(1) in self.known_intents
 
     def pseudonym(self, chat_id: int) -> str:
         """Return the Rasa sender id for a chat and remember the mapping.
@@ -276,10 +342,26 @@ async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, message: str
     chat = update.effective_chat
     if chat is None:
         return
+    allowed, warn = bridge.limiter.check(chat.id)
+    if not allowed:
+        LOGGER.warning("Chat over its message budget: message not sent to Rasa")
+        if warn:
+            await context.bot.send_message(chat.id, SLOW_DOWN)
+        return
+    if not bridge.understands(message):
+        # E.g. /progress before the progress feature exists: Rasa would guess some other intent.
+        LOGGER.info("Intent of %s is not in the Rasa domain; answering locally", message.split("{")[0])
+        await context.bot.send_message(chat.id, NOT_AVAILABLE)
+        return
     sender = bridge.pseudonym(chat.id)
     async with typing_indicator(context.bot, chat.id):
         replies = await bridge.ask_rasa(sender, message)
-    await bridge.deliver(context.bot, chat.id, replies)
+    if not await bridge.deliver(context.bot, chat.id, replies):
+        if any(isinstance(r.get("custom"), dict) and r["custom"].get("handoff") == "relayed" for r in replies):
+            return  # [human loop] a trainer has this chat (actions/handoff.py): silence is intended
+        # E.g. a command whose intent this Rasa model does not know yet: say so, not silence.
+        LOGGER.info("Rasa sent nothing deliverable for a message; sending a note")
+        await context.bot.send_message(chat.id, NO_REPLY)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -432,7 +514,9 @@ def build_application(settings: Settings) -> Application:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     store = TelegramStore(settings.state_dir / "telegram.db")
     locks = ChatLocks()
-    bridge = TelegramBridge(settings, store, RasaClient(settings.rasa_url, settings.rasa_timeout), locks)
+    bridge = TelegramBridge(
+        settings, store, RasaClient(settings.rasa_url, settings.rasa_timeout), locks, domain_intents()
+    )
     api = settings.telegram_api_base_url
     application = (
         Application.builder()
@@ -485,6 +569,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.logging_setup import install_redaction  # personal data masked in every log line
+    install_redaction()
     # httpx logs every request URL at INFO, and the URL contains the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if not settings.telegram_token:

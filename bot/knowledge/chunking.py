@@ -22,16 +22,33 @@ CHUNK_META_KEYS = ("module", "course", "roles", "competencies", "language", "eff
                    "expires", "superseded_by", "issued", "source_url")
 
 _ABBREVIATIONS = frozenset(
-    "rs no nos sec secs s ss r rr art arts cl dr mr mrs ms shri smt viz i.e e.g etc govt "
-    "dept min vol p pp st ltd co hon sl para w.e.f u/s sub".split()
+    [
+        "rs", "no", "nos", "sec", "secs", "s", "ss", "r", "rr", "art", "arts", "cl", "dr", "mr", "mrs",
+        "ms", "shri", "smt", "viz", "i.e", "e.g", "etc", "govt", "dept", "min", "vol", "p", "pp", "st",
+        "ltd", "co", "hon", "sl", "para", "w.e.f", "u/s", "sub",
+    ]
 )
 # A candidate boundary: end punctuation, optional closing quotes, space, then a capital,
 # digit, Devanagari letter or opening bracket/quote/dash.
 _BOUNDARY = re.compile(r"(?<=[.!?।])[\"'”’)]*\s+(?=[\"'“‘(]*[A-Z0-9\u0900-\u097F(\-–•])")
-# "7. Disposal of request.-" / "12 **. Regulation of ...**" / "43A. Short title" at paragraph start.
+# "7. Disposal of request.-" / "12. Regulation of ...-" / "43A. Short title.-" at paragraph start
+# (matched on text with Markdown bold removed). Hyphens and dots inside words
+# ("Vice-President", "re-election") belong to the name; ".-", " -" or a dash end it.
+_NAME_CHAR = r"(?:[^\n.\u2014\u2013:\-]|(?<=\w)-(?=\w)|\.(?=\w))"
 _PROVISION = re.compile(
-    r"^\s*(?:\*\*)?\s*(\d{1,3}[A-Z]{0,2})\s*(?:\*\*)?\s*\.\s*(?:\*\*)?\s*([A-Z][^\n.—:]{2,90}?)\s*(?:\*\*)?\s*[.:]?\s*(?:\*\*)?\s*[-—–]"
+    r"^\s*(\d{1,3}[A-Z]{0,2})\s*\.\s*([A-Z]" + _NAME_CHAR + r"{2,120}?)\s*[.:]?\s*(?:[\u2014\u2013]|(?<![^\s.:])-|-(?!\w))"
 )
+# "**Rule 4** **Departmental Regulations** : text" (GFR style): the word written out.
+_EXPLICIT = re.compile(r"^\s*(Rule|Section|Article|Regulation)\s+(\d{1,3}[A-Z]{0,2})\b\s*(.*)", re.DOTALL)
+_EXPLICIT_NAME = re.compile(r"^([A-Z][^:\n]{2,90}?)\s*:")
+# Footnotes of amended texts look like provisions: "2. Subs. by the Constitution ...".
+_FOOTNOTE = re.compile(r"^(?:Subs?|Ins|Added|Omitted|Rep|Renumbered|Inserted|Substituted|Amended|"
+                       r"The words|Now|See|Vide|Cl|Clause|Earlier)\b")
+# Headings under which numbering restarts and is not a Section/Rule/Article of the text.
+_APPENDIX = re.compile(r"\b(?:SCHEDULE|APPENDIX|ANNEX(?:URE)?|FORM)\b", re.IGNORECASE)
+#: How far a provision number may jump ahead of the previous one (larger jumps are
+#: footnote or table numbers, not the next provision).
+MAX_PROVISION_JUMP = 60
 
 
 @dataclass
@@ -128,6 +145,7 @@ def _sections(document: Document) -> list[tuple[list[str], str, int | None, list
     word = provision_word(document.title)
     stack: list[tuple[int, str]] = []  # (level, heading)
     provision: str | None = None
+    last_number = 0  # provision numbers only go up (footnotes and tables restart at 1)
     sections: list[tuple[list[str], str, int | None, list[str]]] = []
     current: list[str] = []
     current_page: int | None = None
@@ -144,18 +162,24 @@ def _sections(document: Document) -> list[tuple[list[str], str, int | None, list
             current.clear()
 
     for block in document.blocks:
+        in_appendix = any(_APPENDIX.search(h) for _, h in stack)
         if block.level:
             flush()
             provision = None
             while stack and stack[-1][0] >= block.level:
                 stack.pop()
-            stack.append((block.level, block.text))
+            heading = re.sub(r"\s+", " ", block.text).strip()
+            if _APPENDIX.search(heading) and not in_appendix:
+                last_number = 0
+            found = _match_provision(heading, word, last_number, in_appendix or bool(_APPENDIX.search(heading)))
+            if found:  # "## 17. Removal of ... -" is a provision written as a heading
+                heading, last_number = found
+            stack.append((block.level, heading))
             continue
-        match = _PROVISION.match(block.text) if word or not stack else None
-        if match:
+        found = _match_provision(block.text, word, last_number, in_appendix) if word or not stack else None
+        if found:
             flush()
-            number, name = match.group(1), match.group(2).strip(" *")
-            provision = f"{word} {number} ({name})" if word else f"{number}. {name}"
+            provision, last_number = found
         if not current:
             current_page = block.page
         elif block.page is not None and current_page is not None and block.page != current_page:
@@ -164,6 +188,40 @@ def _sections(document: Document) -> list[tuple[list[str], str, int | None, list
         current.append(block.text)
     flush()
     return sections
+
+
+def _match_provision(text: str, word: str, last_number: int, in_appendix: bool) -> tuple[str, int] | None:
+    """The anchor of a paragraph that opens a numbered provision, with its number.
+
+    Args:
+        text: the paragraph or heading.
+        word: "Section", "Rule", "Article" or "" (see :func:`provision_word`).
+        last_number: the previous provision's number (numbers must go up, by a little).
+        in_appendix: inside a schedule, appendix, annexure or form: numbers there are
+            paragraphs of that part, not provisions of the text ("3. Name", no word).
+
+    Returns:
+        ``(anchor, number)`` such as ``("Section 7 (Disposal of request)", 7)``, or None.
+    """
+    plain = re.sub(r"\*+", "", text[:400])
+    match = _PROVISION.match(plain)
+    explicit = None if match else _EXPLICIT.match(plain)
+    if explicit and (explicit.group(1) != word or not (text.lstrip().startswith("**")
+                                                        or _EXPLICIT_NAME.match(explicit.group(3)))):
+        explicit = None  # "Rule 26 credits ..." inside a sentence is a reference, not a heading
+    if not match and not explicit:
+        return None
+    number = match.group(1) if match else explicit.group(2)
+    name_match = match or _EXPLICIT_NAME.match(explicit.group(3).strip())
+    name = re.sub(r"\s+", " ", name_match.group(match and 2 or 1)).strip(" *") if name_match else ""
+    if name and _FOOTNOTE.match(name):
+        return None
+    value = int(re.match(r"\d+", number).group())
+    if word and not in_appendix and not (last_number <= value <= last_number + MAX_PROVISION_JUMP):
+        return None
+    if word and not in_appendix:
+        return (f"{word} {number} ({name})" if name else f"{word} {number}"), value
+    return (f"{number}. {name}" if name else None) and (f"{number}. {name}", value)
 
 
 def _pack(paragraphs: list[str], max_words: int) -> list[str]:

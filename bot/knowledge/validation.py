@@ -68,6 +68,8 @@ def validate_kb(kb_dir: Path) -> list[Problem]:
         if target not in modules and not (kb_dir / target).exists():
             problems.append(Problem(source, f"superseded_by {target!r} names no module or file", severity="warning"))
     problems += _check_quiz_banks(kb_dir)
+    problems += _check_roles(kb_dir)
+    problems += _check_glossary(kb_dir)
     return sorted(problems, key=lambda p: (p.source, p.line or 0))
 
 
@@ -89,6 +91,14 @@ def _check_meta(source: str, meta: dict) -> list[Problem]:
 
 
 def _check_quiz_banks(kb_dir: Path) -> list[Problem]:
+    """Quiz-bank problems from :func:`bot.learning.banks.load_banks`, as ``kb validate`` lines.
+
+    Args:
+        kb_dir: the knowledge folder; banks live in its ``quizzes/`` folder.
+
+    Returns:
+        One :class:`Problem` per bank problem (file relative to ``kb_dir``, line, severity).
+    """
     folder = kb_dir / "quizzes"
     if not folder.is_dir():
         return []
@@ -96,13 +106,31 @@ def _check_quiz_banks(kb_dir: Path) -> list[Problem]:
         from bot.learning.banks import load_banks
     except ImportError:  # the learning package is optional for a documents-only folder
         return []
-    _, issues = load_banks(folder)
+    _, issues = load_banks(folder, base=kb_dir)
     out = []
     for issue in issues:
-        source = getattr(issue, "file", None) or getattr(issue, "path", "quizzes")
-        try:
-            source = Path(source).resolve().relative_to(kb_dir).as_posix()
-        except ValueError:
-            source = str(source)
-        out.append(Problem(source, getattr(issue, "message", str(issue)), getattr(issue, "line", None)))
+        message = f"[{issue.item_id}] {issue.message}" if getattr(issue, "item_id", None) else issue.message
+        out.append(Problem(str(issue.file), message, issue.line, getattr(issue, "severity", "error")))
     return out
+
+
+def _check_roles(kb_dir: Path) -> list[Problem]:
+    """Role model files (``roles/``): structure, known modules and quiz banks, prerequisite cycles."""
+    if not (kb_dir / "roles").is_dir():
+        return []
+    from bot.plans.roles import load_default_roles
+
+    _, issues = load_default_roles(kb_dir)
+    return [Problem(i.source, i.message, i.line, i.severity) for i in issues]
+
+
+def _check_glossary(kb_dir: Path) -> list[Problem]:
+    """The acronym glossary (``glossary.yml``), if present, must parse (see bot.knowledge.text)."""
+    from bot.knowledge.text import Glossary, GlossaryError
+
+    path = kb_dir / "glossary.yml"
+    try:
+        Glossary.load(path)
+    except GlossaryError as exc:
+        return [Problem("glossary.yml", str(exc).removeprefix("glossary.yml: "))]
+    return []

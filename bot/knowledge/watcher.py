@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from bot.knowledge.embedders import make_embedders
 from bot.knowledge.index import UpdateReport, update_index

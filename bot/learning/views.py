@@ -10,7 +10,14 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.i18n import t
 from bot.learning.banks import QuizItem, letter
+
+
+def _cite(item: QuizItem, titles: dict[str, str] | None) -> str:
+    """"<document title> — <anchor>" (the path when the title is unknown)."""
+    document = (titles or {}).get(item.source_document, item.source_document)
+    return document + (f" — {item.source_anchor}" if item.source_anchor else "")
 
 
 @dataclass(frozen=True)
@@ -44,22 +51,18 @@ class Question:
             item.competencies,
         )
 
-    def as_markdown(self) -> str:
+    def as_markdown(self, language: str = "en") -> str:
         """Question text with lettered options and a hint on how to answer."""
-        lines = [f"**Question {self.number} of {self.total}** · _{self.module_title}_", "", self.text]
+        header = t("quiz_question_header", language, number=self.number, total=self.total, module=self.module_title)
+        lines = [header, "", self.text]
         if self.type in ("single", "multiple"):
             lines.append("")
             lines.extend(f"- **{letter(i)}.** {option}" for i, option in enumerate(self.options))
-        hint = {
-            "single": "Reply with a letter.",
-            "multiple": "Choose all that apply, e.g. _A, C_.",
-            "true_false": "True or false?",
-            "short": "Type your answer.",
-        }[self.type]
-        lines += ["", f"_{hint}_"]
+        lines += ["", f"_{t('quiz_hint_' + self.type, language)}_"]
         return "\n".join(lines)
 
-    def buttons(self, intent: str = "answer_quiz", entity: str = "quiz_answer") -> list[dict[str, str]]:
+    def buttons(self, intent: str = "answer_quiz", entity: str = "quiz_answer",
+                language: str = "en") -> list[dict[str, str]]:
         """Rasa buttons for the answer choices (none for short or multiple-answer items).
 
         Args:
@@ -72,7 +75,7 @@ class Question:
         if self.type == "single":
             values = [(letter(i), letter(i)) for i in range(len(self.options))]
         elif self.type == "true_false":
-            values = [("True", "true"), ("False", "false")]
+            values = [(t("quiz_true", language), "true"), (t("quiz_false", language), "false")]
         else:
             return []
         return [
@@ -111,22 +114,19 @@ class SessionSummary:
         asked = self.answered + self.skipped
         return self.correct / asked if asked else 0.0
 
-    def as_markdown(self) -> str:
+    def as_markdown(self, language: str = "en") -> str:
         """Short score report for the chat."""
-        head = "Quiz finished" if self.status == "finished" else "Quiz paused"
-        if self.kind == "review":
-            head = "Review finished" if self.status == "finished" else "Review paused"
-        lines = [f"**{head}: {self.correct} of {self.answered + self.skipped} correct**"]
+        done = self.status == "finished"
+        key = ("quiz_review_" if self.kind == "review" else "quiz_") + ("finished" if done else "paused")
+        lines = [t("quiz_score", language, head=t(key, language), correct=self.correct,
+                   asked=self.answered + self.skipped)]
         if self.skipped:
-            lines[0] += f" _({self.skipped} skipped)_"
+            lines[0] += t("quiz_skipped_count", language, skipped=self.skipped)
         if self.by_competency:
             lines.append("")
             lines.extend(f"- {c.name}: {c.correct}/{c.answered}" for c in self.by_competency)
-        if self.status != "finished":
-            lines += [
-                "",
-                f"_{self.total - self.answered - self.skipped} questions left; say 'resume quiz' to continue._",
-            ]
+        if not done:
+            lines += ["", t("quiz_left", language, left=self.total - self.answered - self.skipped)]
         return "\n".join(lines)
 
 
@@ -157,26 +157,28 @@ class AnswerOutcome:
     question: Question | None = None
     summary: SessionSummary | None = None
 
-    def feedback_markdown(self) -> str:
-        """Right/wrong feedback with the correct answer, explanation and source."""
+    def feedback_markdown(self, language: str = "en", titles: dict[str, str] | None = None) -> str:
+        """Right/wrong feedback with the correct answer, explanation and source.
+
+        Args:
+            language: reply language.
+            titles: document path -> title, to cite documents by name.
+        """
         item = self.item
         if not self.recognised:
-            if item.type == "multiple":
-                return f"Please answer with letters A-{letter(len(item.options) - 1)}, e.g. _A, C_."
-            if item.type == "single":
-                return f"Please answer with a letter from A to {letter(len(item.options) - 1)}."
-            return "Please answer _true_ or _false_."
+            last = letter(len(item.options) - 1) if item.options else "B"
+            kind = item.type if item.type in ("single", "multiple") else "true_false"
+            return t(f"quiz_unrecognised_{kind}", language, last=last)
         if self.skipped:
-            lines = [f"Skipped. The answer is **{item.answer_text}**."]
+            lines = [t("quiz_skipped", language, answer=item.answer_text)]
         elif self.correct:
-            lines = ["✅ **Correct!**"]
+            lines = [t("quiz_correct", language)]
         else:
-            lines = [f"❌ **Not quite.** The answer is **{item.answer_text}**."]
+            lines = [t("quiz_wrong", language, answer=item.answer_text)]
         if item.explanation:
             lines += ["", item.explanation]
         if item.source_document:
-            cite = item.source_document + (f" — {item.source_anchor}" if item.source_anchor else "")
-            lines += ["", f"📖 **Source:** {cite}"]
+            lines += ["", t("quiz_source", language, citation=_cite(item, titles))]
         return "\n".join(lines)
 
 
@@ -207,26 +209,29 @@ class Progress:
     total_correct: int
     recent_sessions: tuple[SessionSummary, ...] = field(default_factory=tuple)
 
-    def as_markdown(self) -> str:
+    def as_markdown(self, language: str = "en") -> str:
         """Progress report for the chat."""
         if not self.total_answered:
-            return "You have not answered any quiz questions yet. Say _quiz me_ to start."
-        lines = [f"**Your progress** — {self.total_correct} of {self.total_answered} answers right"]
+            return t("progress_none", language)
+        lines = [t("progress_header", language, correct=self.total_correct, answered=self.total_answered)]
         if self.streak_days:
-            lines.append(f"🔥 {self.streak_days}-day streak")
+            lines.append(t("progress_streak", language, days=self.streak_days))
+
+        def level(entry: MasteryEntry) -> str:
+            return t("mastery_" + entry.level.replace(" ", "_"), language)
+
         if self.modules:
-            lines += ["", "**By module**"]
-            lines.extend(f"- {m.title}: {round(m.score * 100)}% ({m.level})" for m in self.modules)
+            lines += ["", t("progress_by_module", language)]
+            lines.extend(f"- {m.title}: {round(m.score * 100)}% ({level(m)})" for m in self.modules)
         if self.competencies:
-            lines += ["", "**By competency**"]
-            lines.extend(f"- {c.title}: {round(c.score * 100)}% ({c.level})" for c in self.competencies)
+            lines += ["", t("progress_by_competency", language)]
+            lines.extend(f"- {c.title}: {round(c.score * 100)}% ({level(c)})" for c in self.competencies)
         if self.recent_sessions:
-            lines += ["", "**Recent quizzes**"]
+            lines += ["", t("progress_recent", language)]
             lines.extend(f"- {s.correct}/{s.answered + s.skipped}" for s in self.recent_sessions)
         lines.append("")
-        lines.append(
-            f"_{self.items_due} questions due for review._" if self.items_due else "_No reviews due right now._"
-        )
+        lines.append(t("progress_due", language, count=self.items_due) if self.items_due
+                     else t("progress_none_due", language))
         return "\n".join(lines)
 
 

@@ -105,5 +105,7 @@ def insert_attempt_once(session: Session, values: dict[str, Any]) -> bool:
         insert(Attempt)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["learner_id", "session_id", "item_id", "attempt_no"])
+        .returning(Attempt.id)
     )
-    return session.execute(statement).rowcount == 1
+    # RETURNING rather than rowcount: drivers do not all report rowcount for this statement.
+    return session.execute(statement).scalar() is not None

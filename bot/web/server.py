@@ -4,7 +4,9 @@ This is the only process that may listen on a public address. Rasa (and its
 socket.io channel) stays on loopback; browsers reach it through
 ``/socket.io/``, where this server checks the Origin, validates every frame the
 browser sends (see :mod:`bot.web.socketio_frames`) and relays Rasa's frames back.
-Per connection it also binds messages to the session Rasa confirmed, forwards
+Sessions are issued here (``POST /session``, see :mod:`bot.web.sessions`): each
+connection is bound to the id in its signed token (socket.io auth) or cookie, and
+every session id the browser sends is replaced by that one. Per connection it also forwards
 ``/intent{entities}`` payloads only if the bot offered them as buttons, caps frame
 size (8 KB) and message rate, and closes Rasa's side when the browser goes away.
 Logs never contain message text.
@@ -15,6 +17,7 @@ Routes:
     ``/widget/{name}``         ``web/widget/`` (``tutor-widget.js``, ``tutor-widget.css``)
     ``/vendor/{name}``         allow-listed prebuilt files from ``web/node_modules``
     ``/healthz``               liveness (does not call Rasa)
+    ``POST /session``          issue or renew the browser's chat session (token + cookie)
     ``/socket.io/``            WebSocket proxy to ``{RASA_URL}/socket.io/``
 
 Run with ``python -m bot.web.server`` (after ``npm ci --prefix web``).
@@ -23,6 +26,8 @@ Run with ``python -m bot.web.server`` (after ``npm ci --prefix web``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -31,8 +36,8 @@ from pathlib import Path
 from aiohttp import ClientError, ClientSession, ClientTimeout, ClientWSTimeout, WSMsgType, web
 
 from bot.config import PROJECT_ROOT, Settings, load_settings
+from bot.web.sessions import COOKIE_NAME, SessionSigner, new_session_id
 from bot.web.socketio_frames import (
-    SESSION_ID_RE,
     FrameRejected,
     OfferedPayloads,
     offered_payloads,
@@ -69,6 +74,10 @@ CLIENT_KEY = web.AppKey("client", ClientSession)
 FILES_KEY = web.AppKey("files", dict)
 STATE_KEY = web.AppKey("state", dict)
 OFFERED_KEY = web.AppKey("offered", OfferedPayloads)
+SIGNER_KEY = web.AppKey("signer", SessionSigner)
+MAX_SESSION_BODY = 1024
+# socket.io CONNECT_ERROR for the default namespace; the widget then asks for a new session.
+SESSION_REFUSED_FRAME = '44{"message":"session invalid"}'
 
 
 def _allowed_files(folder: Path) -> dict[str, Path]:
@@ -155,6 +164,63 @@ def _headers_middleware(settings: Settings):
     return middleware
 
 
+def _cookie_attributes(request: web.Request, settings: Settings, max_age: int) -> dict:
+    return {
+        "max_age": max_age,
+        "path": "/",
+        "httponly": True,
+        "samesite": "Strict",
+        # Secure when configured (behind an https reverse proxy) or when serving https here.
+        "secure": bool(getattr(settings, "web_cookie_secure", False) or request.secure),
+    }
+
+
+async def issue_session(request: web.Request) -> web.Response:
+    """``POST /session``: return a signed session token and set it as a cookie.
+
+    The body (``text/plain`` JSON, so cross-origin portals need no CORS preflight) may
+    hold ``{"token": <previous token>}`` to continue that session, or ``{"new": true}``
+    to start afresh (the widget's reset button). Without a valid token the session
+    cookie, if valid, is continued; otherwise a new random id is drawn. The response is
+    ``{"token": ...}`` (a fresh token, same id) and the same token as an ``HttpOnly``,
+    ``SameSite=Strict`` cookie.
+
+    Refuses (403) an Origin not in ``settings.web_allowed_origins``, (413) a large body,
+    (400) a body that is not a JSON object.
+    """
+    app = request.app
+    settings = app[SETTINGS_KEY]
+    origin = request.headers.get("Origin", "")
+    if origin not in settings.web_allowed_origins:
+        log.warning("session: refused origin %r", origin[:100])
+        raise web.HTTPForbidden(text="origin not allowed")
+    if (request.content_length or 0) > MAX_SESSION_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_SESSION_BODY, actual_size=request.content_length or 0)
+    raw = await request.content.read(MAX_SESSION_BODY + 1)
+    if len(raw) > MAX_SESSION_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_SESSION_BODY, actual_size=len(raw))
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="JSON object expected") from exc
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="JSON object expected")
+    signer = app[SIGNER_KEY]
+    session_id = None
+    if body.get("new") is not True:
+        session_id = signer.verify(body.get("token")) or signer.verify(request.cookies.get(COOKIE_NAME))
+    renewed = session_id is not None
+    session_id = session_id or new_session_id()
+    token = signer.issue(session_id)
+    resp = web.json_response(
+        {"token": token},
+        headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": origin, "Vary": "Origin"},
+    )
+    resp.set_cookie(COOKIE_NAME, token, **_cookie_attributes(request, settings, signer.max_age_s))
+    log.info("session: %s", "renewed" if renewed else "issued")
+    return resp
+
+
 class _RateLimiter:
     """Token bucket for one connection's user messages."""
 
@@ -174,7 +240,9 @@ class _RateLimiter:
         return False
 
 
-async def _browser_to_upstream(ws: web.WebSocketResponse, upstream, conn: dict, offered: OfferedPayloads) -> None:
+async def _browser_to_upstream(
+    ws: web.WebSocketResponse, upstream, conn: dict, offered: OfferedPayloads, signer: SessionSigner
+) -> None:
     limiter = _RateLimiter()
     async for msg in ws:
         if msg.type != WSMsgType.TEXT:
@@ -184,9 +252,16 @@ async def _browser_to_upstream(ws: web.WebSocketResponse, upstream, conn: dict, 
             return
         try:
             frame = parse_client_frame(msg.data)
-            if frame.event == "user_uttered" and frame.session_id != conn["session"]:
-                # Only the session Rasa confirmed on this connection may speak on it.
-                raise FrameRejected("message for another session")
+            if frame.event == "connect" and conn["session"] is None:
+                # The token in the CONNECT auth wins (cross-site embeds have no cookie);
+                # otherwise the cookie read at the upgrade.
+                token = frame.auth.get("token")
+                conn["session"] = signer.verify(token) if token is not None else conn["cookie_session"]
+                if conn["session"] is None:
+                    await ws.send_str(SESSION_REFUSED_FRAME)
+                    raise FrameRejected("no valid session token or cookie")
+            elif frame.event and conn["session"] is None:
+                raise FrameRejected("event before CONNECT")
         except FrameRejected as exc:
             log.warning("socket.io proxy: closing on rejected frame (%s)", exc)
             await ws.close(code=1008)
@@ -199,7 +274,8 @@ async def _browser_to_upstream(ws: web.WebSocketResponse, upstream, conn: dict, 
                 log.warning("socket.io proxy: dropped a message over the rate limit")
                 continue
         conn["in"] += 1
-        await upstream.send_str(frame.wire)
+        # Whatever session id the browser named, Rasa hears the one bound to this connection.
+        await upstream.send_str(frame.for_session(conn["session"]) if conn["session"] else frame.wire)
 
 
 async def _upstream_to_browser(ws: web.WebSocketResponse, upstream, conn: dict, offered: OfferedPayloads) -> None:
@@ -207,9 +283,7 @@ async def _upstream_to_browser(ws: web.WebSocketResponse, upstream, conn: dict, 
         if msg.type != WSMsgType.TEXT:
             return
         event = parse_upstream_frame(msg.data)
-        if event and event[0] == "session_confirm" and isinstance(event[1], str) and SESSION_ID_RE.match(event[1]):
-            conn["session"] = event[1]
-        elif event and event[0] == "bot_uttered" and conn["session"]:
+        if event and event[0] == "bot_uttered" and conn["session"]:
             offered.add(conn["session"], offered_payloads(event[1]))
         conn["out"] += 1
         await ws.send_str(msg.data)
@@ -246,13 +320,15 @@ async def socketio_proxy(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadGateway(text="chat service unavailable") from exc
     state["connections"] += 1
     state["sockets"].add(ws)
-    conn = {"in": 0, "out": 0, "session": None}
+    signer = app[SIGNER_KEY]
+    conn = {"in": 0, "out": 0, "session": None, "cookie_session": signer.verify(request.cookies.get(COOKIE_NAME))}
+    state["conns"][ws] = conn  # [human loop] trainers' messages are pushed by session id
     offered = app[OFFERED_KEY]
     log.info("socket.io proxy: opened (origin %s, %d open)", origin, state["connections"])
     try:
         await ws.prepare(request)
         tasks = [
-            asyncio.create_task(_browser_to_upstream(ws, upstream, conn, offered)),
+            asyncio.create_task(_browser_to_upstream(ws, upstream, conn, offered, signer)),
             asyncio.create_task(_upstream_to_browser(ws, upstream, conn, offered)),
         ]
         # Whichever side ends first ends the relay; the other is cancelled and closed.
@@ -263,6 +339,7 @@ async def socketio_proxy(request: web.Request) -> web.StreamResponse:
     finally:
         state["connections"] -= 1
         state["sockets"].discard(ws)
+        state["conns"].pop(ws, None)
         await upstream.close()
         await ws.close()
         log.info("socket.io proxy: closed (%d frames in, %d out)", conn["in"], conn["out"])
@@ -275,6 +352,19 @@ async def _close_sockets(app: web.Application) -> None:
         await ws.close(code=1001, message=b"server shutdown")
 
 
+async def _trainer_push_ctx(app: web.Application):
+    """[human loop] Push trainers' waiting messages to connected sessions (bot/handoff/web_push.py)."""
+    from bot.handoff.web_push import connected_sessions, outbox_taker, push_forever
+
+    conns = app[STATE_KEY]["conns"]
+    task = asyncio.create_task(push_forever(lambda: connected_sessions(conns),
+                                            outbox_taker(app[SETTINGS_KEY].database_url)))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _client_ctx(app: web.Application):
     app[CLIENT_KEY] = ClientSession(timeout=ClientTimeout(total=None, connect=UPSTREAM_CONNECT_TIMEOUT_S))
     yield
@@ -285,7 +375,8 @@ def create_app(settings: Settings, web_dir: Path = WEB_DIR) -> web.Application:
     """Build the page server application.
 
     Args:
-        settings: Runtime settings (``rasa_url``, ``web_allowed_origins``, ``web_frame_ancestors``).
+        settings: Runtime settings (``rasa_url``, ``web_allowed_origins``, ``web_frame_ancestors``,
+            ``web_session_secret``, ``web_session_max_age_s``, ``web_cookie_secure``).
         web_dir: Folder holding ``demo/``, ``widget/`` and ``node_modules/``.
 
     Returns:
@@ -293,20 +384,23 @@ def create_app(settings: Settings, web_dir: Path = WEB_DIR) -> web.Application:
     """
     app = web.Application(middlewares=[_headers_middleware(settings)], client_max_size=64 * 1024)
     app[SETTINGS_KEY] = settings
-    app[STATE_KEY] = {"connections": 0, "sockets": set()}
+    app[STATE_KEY] = {"connections": 0, "sockets": set(), "conns": {}}
     app[OFFERED_KEY] = OfferedPayloads()
+    app[SIGNER_KEY] = SessionSigner(settings.web_session_secret, int(settings.web_session_max_age_s))
     app[FILES_KEY] = {
         "demo": _allowed_files(web_dir / "demo"),
         "widget": _allowed_files(web_dir / "widget"),
         "vendor": _vendor_files(web_dir / "node_modules"),
     }
     app.cleanup_ctx.append(_client_ctx)
+    app.cleanup_ctx.append(_trainer_push_ctx)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/demo/{name}", _static("demo", "no-cache"))
     app.router.add_get("/widget/{name}", _static("widget", "no-cache"))
     app.router.add_get("/vendor/{name}", _static("vendor", "public, max-age=86400"))
+    app.router.add_post("/session", issue_session)
     app.router.add_get("/socket.io/", socketio_proxy)
     return app
 
@@ -315,6 +409,8 @@ def main() -> None:
     """Run the page server on ``settings.web_host:settings.web_port``."""
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.logging_setup import install_redaction  # personal data masked in every log line
+    install_redaction()
     log.info("web: http://%s:%d/ -> Rasa %s", settings.web_host, settings.web_port, settings.rasa_url)
     web.run_app(
         create_app(settings),

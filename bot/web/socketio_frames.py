@@ -6,19 +6,23 @@ through only the small protocol the widget speaks (Engine.IO 4 over WebSocket,
 socket.io default namespace):
 
 * ``3``              Engine.IO pong (answer to the server's ping)
-* ``40`` / ``40{}``  socket.io CONNECT to the default namespace (auth payload dropped)
+* ``40`` / ``40{..}`` socket.io CONNECT to the default namespace; the auth payload
+  may carry the session ``token`` (see :mod:`bot.web.sessions`) and is never forwarded
 * ``41``             socket.io DISCONNECT
-* ``42["session_request", {"session_id": <id or null>}]``
-* ``42["user_uttered", {"message": str, "session_id": <id>, "customData": {"language": ..}}]``
+* ``42["session_request", {..}]``
+* ``42["user_uttered", {"message": str, "customData": {"language": ..}}]``
 
 Events are re-serialised from the validated fields only, so extra keys (for
-example arbitrary Rasa metadata) never reach the dialogue engine. Anything else
-is rejected with :class:`FrameRejected`.
+example arbitrary Rasa metadata) never reach the dialogue engine. Any
+``session_id`` the browser sends is ignored: :meth:`ClientFrame.for_session` fills
+in the id the page server bound to the connection. Anything else is rejected with
+:class:`FrameRejected`.
 
 Rasa treats a message like ``/intent{"slot": "value"}`` as that intent with those
 entities, which fill slots. Such messages are only forwarded when the bot offered
 exactly that payload as a button in the same session (see :class:`OfferedPayloads`);
-plain ``/intent`` shortcuts carry no entities and pass.
+plain ``/intent`` shortcuts carry no entities and pass, and so does the widget's own
+language switch (``/choose_language{"language":"hi"}``, see :data:`WIDGET_PAYLOADS`).
 """
 
 from __future__ import annotations
@@ -26,15 +30,19 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_MESSAGE_CHARS = 2000
-# Rasa issues ``uuid.uuid4().hex`` when the browser asks for a new session; the widget
-# only ever stores ids Rasa issued. Requiring exactly that shape keeps web senders
-# unguessable and stops a browser claiming another channel's sender id (e.g. Telegram).
+# Session ids are issued by the page server (:func:`bot.web.sessions.new_session_id`), in
+# the shape Rasa itself issues (``uuid.uuid4().hex``).
 SESSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 LANGUAGES = frozenset({"en", "hi"})
 _ENTITY_PAYLOAD_RE = re.compile(r"^\s*/[^\s{]+\s*[{\[@]")  # /intent{..}, /intent[..], /intent@0.9
+# Entity payloads the widget itself sends (its language switch), allowed without an offer.
+WIDGET_PAYLOADS = frozenset(
+    f'/choose_language{{"language":{sep}"{lang}"}}' for lang in LANGUAGES for sep in ("", " ")
+)
+MAX_AUTH_CHARS = 512
 
 
 class FrameRejected(ValueError):
@@ -46,27 +54,51 @@ class ClientFrame:
     """A validated browser frame.
 
     Attributes:
-        wire: The text to forward upstream.
-        event: ``"session_request"``, ``"user_uttered"`` or ``""`` for control frames.
+        wire: The text to forward upstream (events: without a session id yet).
+        event: ``"connect"``, ``"session_request"``, ``"user_uttered"`` or ``""`` for
+            other control frames.
+        message: The user's message (``user_uttered``).
+        language: ``customData.language`` when valid (``user_uttered``).
+        auth: The CONNECT auth payload (``connect``); never forwarded.
     """
 
     wire: str
     event: str = ""
-    session_id: str | None = None
     message: str = ""
+    language: str | None = None
+    auth: dict = field(default_factory=dict)
+
+    def for_session(self, session_id: str) -> str:
+        """Return the wire text with ``session_id`` as the Rasa session.
+
+        Args:
+            session_id: The id the page server bound to this connection.
+
+        Returns:
+            The frame to send upstream.
+        """
+        if self.event == "session_request":
+            return "42" + json.dumps(["session_request", {"session_id": session_id}])
+        if self.event == "user_uttered":
+            payload: dict = {"message": self.message, "session_id": session_id}
+            if self.language:
+                payload["customData"] = {"language": self.language}
+            return "42" + json.dumps(["user_uttered", payload], ensure_ascii=False)
+        return self.wire
 
 
-def _session_id(value: object, *, required: bool) -> str | None:
-    if value is None and not required:
-        return None
-    if isinstance(value, str) and SESSION_ID_RE.match(value):
-        return value
-    raise FrameRejected("bad session id")
-
-
-def _event(name: str, payload: dict) -> ClientFrame:
-    wire = "42" + json.dumps([name, payload], ensure_ascii=False)
-    return ClientFrame(wire, name, payload.get("session_id"), payload.get("message", ""))
+def _connect(text: str) -> ClientFrame:
+    auth: object = {}
+    if text != "40":
+        if len(text) > MAX_AUTH_CHARS:
+            raise FrameRejected("auth payload too large")
+        try:
+            auth = json.loads(text[2:])
+        except ValueError as exc:
+            raise FrameRejected("malformed connect") from exc
+    if not isinstance(auth, dict):
+        raise FrameRejected("malformed connect")
+    return ClientFrame("40", "connect", auth=auth)
 
 
 def parse_client_frame(text: str) -> ClientFrame:
@@ -76,7 +108,7 @@ def parse_client_frame(text: str) -> ClientFrame:
         text: The raw WebSocket text frame.
 
     Returns:
-        The canonical frame to send to Rasa.
+        The canonical frame; events still need :meth:`ClientFrame.for_session`.
 
     Raises:
         FrameRejected: If the frame is not part of the widget's protocol.
@@ -86,8 +118,7 @@ def parse_client_frame(text: str) -> ClientFrame:
     if text == "41":
         return ClientFrame("41")
     if text == "40" or (text.startswith("40{") and text.endswith("}")):
-        # The auth payload is dropped: Rasa's channel has no use for it here.
-        return ClientFrame("40")
+        return _connect(text)
     if not text.startswith("42["):
         raise FrameRejected("unsupported packet")
     try:
@@ -98,16 +129,14 @@ def parse_client_frame(text: str) -> ClientFrame:
         raise FrameRejected("malformed event")
     name, data = packet
     if name == "session_request":
-        return _event("session_request", {"session_id": _session_id(data.get("session_id"), required=False)})
+        return ClientFrame("", "session_request")
     if name == "user_uttered":
         message = data.get("message")
         if not isinstance(message, str) or not message.strip() or len(message) > MAX_MESSAGE_CHARS:
             raise FrameRejected("bad message")
-        payload: dict = {"message": message, "session_id": _session_id(data.get("session_id"), required=True)}
         custom = data.get("customData")
-        if isinstance(custom, dict) and custom.get("language") in LANGUAGES:
-            payload["customData"] = {"language": custom["language"]}
-        return _event("user_uttered", payload)
+        language = custom.get("language") if isinstance(custom, dict) else None
+        return ClientFrame("", "user_uttered", message, language if language in LANGUAGES else None)
     raise FrameRejected("unsupported event")
 
 
@@ -176,9 +205,12 @@ class OfferedPayloads:
             message: The message text.
 
         Returns:
-            True for ordinary text and plain ``/intent``; for entity payloads only if offered.
+            True for ordinary text, plain ``/intent`` and the widget's own language switch;
+            for other entity payloads only if offered.
         """
-        return not needs_offer(message) or message in self._by_session.get(session_id, ())
+        if not needs_offer(message) or message in WIDGET_PAYLOADS:
+            return True
+        return message in self._by_session.get(session_id, ())
 
 
 def offered_payloads(data: object) -> list[str]:

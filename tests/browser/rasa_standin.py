@@ -11,8 +11,8 @@ events as Rasa 3.6's ``SocketIOInput`` with ``session_persistence: true``:
   exactly like ``SocketIOOutput.send_text_with_buttons``.
 
 Its replies are scripted (see :meth:`RasaStandIn.reply_for`); it has no NLU and no
-dialogue. The full-stack browser test against the real Rasa is the lead's
-(tests/integration), and is what proves the production path.
+dialogue. ``test_widget_fullstack.py`` runs the widget against the real Rasa and
+action server, and is what proves the production path.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Browser tests of the embeddable chat widget, through the real page server and its proxy.
 
 The upstream is :mod:`rasa_standin` (a scripted stand-in for Rasa's socket.io channel),
-so these tests check the widget and the page server in isolation; the full-stack test
-against a trained Rasa lives with the integration tests.
+so these tests check the widget and the page server in isolation; the full-stack tests
+against a trained Rasa are in test_widget_fullstack.py.
 """
 
 from __future__ import annotations
@@ -10,10 +10,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import SCREENSHOT_DIR
 from rasa_standin import HINDI_REPLY
 
+from bot.config import PROJECT_ROOT
+
 pytestmark = pytest.mark.browser
+
+# Not imported from conftest: "conftest" names whichever test folder's conftest loaded last.
+SCREENSHOT_DIR = PROJECT_ROOT / ".state" / "screenshots"
 
 SHADOW = "document.querySelector('[data-tutor-widget]').shadowRoot"
 
@@ -74,7 +78,7 @@ def test_question_reply_and_buttons_send_payloads(servers, context):
     expect(page.get_by_role("button", name="B) 60 days")).to_be_disabled()
 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT_DIR / "widget-en.png"))
+    page.screenshot(path=str(SCREENSHOT_DIR / "standin-widget-en.png"))  # the README ones come from the real stack
     assert not [e for e in csp_errors if "Content Security Policy" in e], csp_errors
 
 
@@ -169,7 +173,7 @@ def test_hindi_reply_renders_with_devanagari_font(servers, context):
     families = {f["familyName"] for f in fonts if f["glyphCount"] > 0}
     assert families & {"Noto Sans Devanagari", "Lohit Devanagari"}, families
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT_DIR / "widget-hi.png"))
+    page.screenshot(path=str(SCREENSHOT_DIR / "standin-widget-hi.png"))
 
 
 def test_hindi_interface_and_theme_on_a_cross_origin_portal(servers, context):

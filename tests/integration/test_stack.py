@@ -98,14 +98,16 @@ def test_question_over_socketio_through_the_page_server(stack) -> None:
             if "📖" in (data.get("text") or ""):
                 got.set()
 
-        session = uuid.uuid4().hex
-        await client.connect(f"http://127.0.0.1:{stack.web_port}", transports=["websocket"],
-                             socketio_path="/socket.io",
-                             headers={"Origin": f"http://127.0.0.1:{stack.web_port}"})
-        await client.emit("session_request", {"session_id": session})
+        origin = f"http://127.0.0.1:{stack.web_port}"
+        # The page server issues the session (POST /session); the socket carries its token.
+        request = urllib.request.Request(f"{origin}/session", data=b"{}", headers={"Origin": origin})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            token = json.loads(resp.read())["token"]
+        await client.connect(origin, transports=["websocket"], socketio_path="/socket.io",
+                             headers={"Origin": origin}, auth={"token": token})
+        await client.emit("session_request", {})
         await asyncio.sleep(0.5)
-        await client.emit("user_uttered", {"message": "how much casual leave can I take in a year?",
-                                           "session_id": session})
+        await client.emit("user_uttered", {"message": "how much casual leave can I take in a year?"})
         try:
             await asyncio.wait_for(got.wait(), 60)
         finally:

@@ -7,8 +7,8 @@ import json
 
 import httpx
 import pytest
-from conftest import free_port
 from rasa_stand_in import RasaStandIn
+from tg_harness import free_port
 
 from bot.channels.rasa_client import RasaClient, RasaError, RasaUnavailable
 

@@ -11,11 +11,22 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import ACTION_TOKEN, TOKEN, Harness
 from fake_bot_api import FakeBotApi
 from rasa_stand_in import QUIZ_PAYLOAD
+from tg_harness import ACTION_TOKEN, TOKEN, Harness
 
-from bot.channels.telegram_bridge import APOLOGY, BRIDGE_KEY, COMMANDS, main, webhook_secret
+from bot.channels import telegram_bridge
+from bot.channels.rate_limit import ChatRateLimiter
+from bot.channels.telegram_bridge import (
+    APOLOGY,
+    BRIDGE_KEY,
+    COMMANDS,
+    NO_REPLY,
+    NOT_AVAILABLE,
+    SLOW_DOWN,
+    main,
+    webhook_secret,
+)
 from bot.channels.telegram_format import MAX_CALLBACK_BYTES, MAX_MESSAGE_LENGTH, telegram_length
 from bot.config import PROJECT_ROOT
 
@@ -262,6 +273,81 @@ def test_unknown_command_and_non_text_get_a_local_answer(harness: Harness) -> No
         assert h.rasa.received == []
 
     harness.run(scenario)
+
+
+def test_a_flooding_chat_is_told_to_slow_down_and_rasa_is_spared(harness: Harness) -> None:
+    harness.env = {"TELEGRAM_RATE_BURST": "4", "TELEGRAM_RATE_PER_MIN": "6"}  # 4 at once, then 1 per 10 s
+
+    async def scenario(h: Harness) -> None:
+        async with h.bridge():
+            for i in range(1, 21):
+                h.tg.push_update(msg(i, CHAT_A, f"flood {i}"))
+            h.tg.push_update(msg(100, CHAT_B, "a calm learner"))
+            await h.until(lambda: len(h.tg.sent_texts(CHAT_A)) >= 5 and h.tg.sent_texts(CHAT_B))
+            await asyncio.sleep(0.5)  # room for wrongly forwarded or extra notes to show up
+        flooded = [m for m in h.rasa.messages() if m.startswith("flood")]
+        assert flooded == ["flood 1", "flood 2", "flood 3", "flood 4"]  # the burst, in order
+        texts = h.tg.sent_texts(CHAT_A)
+        assert texts.count(SLOW_DOWN) == 1  # one note per episode, not one per dropped message
+        assert texts[:4] == [f"You said: flood {i}" for i in range(1, 5)] and texts[4] == SLOW_DOWN
+        # Other chats have their own budget.
+        assert h.tg.sent_texts(CHAT_B) == ["You said: a calm learner"]
+
+    harness.run(scenario)
+
+
+def test_chat_rate_limiter_refills_and_warns_once_per_episode() -> None:
+    now = [0.0]
+    limiter = ChatRateLimiter(burst=2, per_s=0.5, max_chats=2, clock=lambda: now[0])
+    assert [limiter.check(1) for _ in range(4)] == [(True, False), (True, False), (False, True), (False, False)]
+    now[0] = 2.0  # one message refilled
+    assert limiter.check(1) == (True, False)
+    assert limiter.check(1) == (False, True)  # a new episode warns again
+    limiter.check(2)
+    limiter.check(3)  # chat 1 is forgotten (least recently used) and starts full
+    assert limiter.check(1) == (True, False)
+
+
+def test_an_empty_rasa_reply_gets_a_note_not_silence(harness: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        async with h.bridge():
+            h.tg.push_update(msg(1, CHAT_A, "/progress"))  # stand-in: no reply for unknown intents
+            await h.until(lambda: h.tg.sent_texts(CHAT_A))
+        assert h.rasa.messages() == ["/show_progress"]
+        assert h.tg.sent_texts(CHAT_A) == [NO_REPLY]
+
+    harness.run(scenario)
+
+
+def test_a_command_whose_intent_the_domain_lacks_is_answered_locally(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    domain = tmp_path / "domain.yml"
+    domain.write_text("version: '3.1'\nintents:\n  - greet\n  - choose_language:\n      use_entities: [language]\n")
+    monkeypatch.setattr(telegram_bridge, "DOMAIN_PATH", domain)
+
+    async def scenario(h: Harness) -> None:
+        async with h.bridge():
+            h.tg.push_update(msg(1, CHAT_A, "/plan"))  # show_plan: not built in this "model"
+            h.tg.push_update(msg(2, CHAT_A, "/start"))
+            await h.until(lambda: len(h.tg.sent_texts(CHAT_A)) == 2)
+        assert h.rasa.messages() == ["/greet"]  # Rasa never saw the unknown intent
+        assert h.tg.sent_texts(CHAT_A)[0] == NOT_AVAILABLE
+
+    harness.run(scenario)
+
+
+def test_domain_intents_reads_plain_and_configured_intents(tmp_path: Path) -> None:
+    domain = tmp_path / "domain"
+    domain.mkdir()
+    (domain / "a.yml").write_text("intents:\n  - greet\n  - quiz_me:\n      use_entities: [quiz_topic]\n")
+    (domain / "b.yml").write_text("responses: {}\n")
+    assert telegram_bridge.domain_intents(domain) == {"greet", "quiz_me"}
+    (domain / "c.yml").write_text("intents: [unclosed\n")
+    assert telegram_bridge.domain_intents(domain) is None  # unreadable: send everything to Rasa
+    # The project's own domain knows every command's intent (the features exist).
+    known = telegram_bridge.domain_intents()
+    assert known is not None and {c.intent.lstrip("/") for c in COMMANDS} <= known
 
 
 def test_main_without_token_refuses_to_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -47,7 +47,8 @@ async def test_answer_with_citation_and_buttons(retriever: Retriever) -> None:
     assert len(messages) == 1
     text = messages[0]["text"]
     assert "Rs. 10" in text and "📖 **Source:** RTI for Public Information Officers — 1. Fees" in text
-    assert [b["payload"] for b in messages[0]["buttons"]] == ["/show_more", "/show_full_passage"]
+    assert [b["payload"] for b in messages[0]["buttons"]][:2] == ["/show_more", "/show_full_passage"]
+    assert [b["payload"] for b in messages[0]["buttons"]][-2:] == ['/feedback{"feedback": "up"}', '/feedback{"feedback": "down"}']
     assert SlotSet("last_query", "What fee does an RTI applicant pay?") in events
     assert SlotSet("last_sources", ["modules/rti.md"]) in events
 

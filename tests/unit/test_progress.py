@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from bot.learning import Learning
 from learning_support import *  # noqa: F403  (pytest fixtures: db_url, clock, bank, learning)
 from learning_support import FakeClock
+
+from bot.learning import Learning
 
 RIGHT = {"rti-001": "B", "rti-002": "true", "rti-003": "A, C", "rti-004": "FAA", "eth-001": "B", "eth-002": "false"}
 WRONG = {"rti-001": "A", "rti-002": "false", "rti-003": "B", "rti-004": "the PIO", "eth-001": "A", "eth-002": "yes"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
-from bot.learning import Learning, NoQuestionsError, ReviewScheduler, SchedulerConfig
 from learning_support import *  # noqa: F403  (pytest fixtures: db_url, clock, bank, learning)
 from learning_support import START, FakeClock
+
+from bot.learning import Learning, NoQuestionsError, ReviewScheduler, SchedulerConfig
 
 
 def test_intervals_grow_with_repeated_success() -> None:

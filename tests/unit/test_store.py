@@ -41,7 +41,11 @@ def test_migrations_are_idempotent_and_match_models(db_url: str) -> None:
         assert current_revision(engine) is None
         migrate(engine)
         migrate(engine)  # second start-up: nothing to do, no error
-        assert current_revision(engine) == "0001"
+        from alembic.script import ScriptDirectory
+
+        from bot.store.migrate import alembic_config
+
+        assert current_revision(engine) == ScriptDirectory.from_config(alembic_config()).get_current_head()
         with engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     finally:

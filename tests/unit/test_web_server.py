@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
 from bot.web import server as web_server
+from bot.web.sessions import COOKIE_NAME, SessionSigner
 from bot.web.socketio_frames import FrameRejected, OfferedPayloads, needs_offer, parse_client_frame
 
 ORIGIN = "http://portal.example"
@@ -153,11 +154,17 @@ def utter(message: str, session_id: str = SID) -> str:
     return "42" + json.dumps(["user_uttered", {"message": message, "session_id": session_id}])
 
 
-async def open_session(ws) -> None:
-    """Engine.IO open, then the widget's session handshake."""
+def token_for(client: TestClient, session_id: str = SID) -> str:
+    """A valid token for ``session_id``, signed by the page server under test."""
+    return client.server.app[web_server.SIGNER_KEY].issue(session_id)
+
+
+async def open_session(ws, client: TestClient, session_id: str = SID) -> None:
+    """Engine.IO open, socket.io CONNECT with the session token, then the session handshake."""
     assert (await ws.receive_str()).startswith('0{"sid"')
-    await ws.send_str(f'42["session_request",{{"session_id":"{SID}"}}]')
-    assert await ws.receive_str() == f'42["session_confirm","{SID}"]'
+    await ws.send_str("40" + json.dumps({"token": token_for(client, session_id)}))
+    await ws.send_str('42["session_request",{}]')
+    assert await ws.receive_str() == f'42["session_confirm","{session_id}"]'
 
 
 class FakeUpstream:
@@ -183,7 +190,9 @@ class FakeUpstream:
             if msg.type == WSMsgType.TEXT:
                 self.frames.append(msg.data)
                 if msg.data.startswith('42["session_request"'):
-                    await ws.send_str(f'42["session_confirm","{SID}"]')
+                    # Like Rasa with session_persistence: confirm the id it was given.
+                    session_id = json.loads(msg.data[2:])[1]["session_id"]
+                    await ws.send_str(f'42["session_confirm","{session_id}"]')
                 elif msg.data.startswith('42["user_uttered"'):
                     await ws.send_str(BOT_REPLY)
         self.closed.set()
@@ -237,7 +246,7 @@ def test_relays_both_ways_and_canonicalises_events():
     async def body(client: TestClient, upstream: FakeUpstream) -> None:
         ws = await client.ws_connect(WS_PATH, headers={"Origin": ORIGIN})
         assert (await ws.receive_str()).startswith('0{"sid"')
-        await ws.send_str("40")
+        await ws.send_str("40" + json.dumps({"token": token_for(client)}))
         await ws.send_str(f'42["session_request",{{"session_id":"{SID}","customData":{{"x":1}}}}]')
         assert await ws.receive_str() == f'42["session_confirm","{SID}"]'
         utter = {"message": "What is RTI?", "session_id": SID, "customData": {"language": "hi", "x": 1}, "extra": 2}
@@ -256,23 +265,159 @@ def test_relays_both_ways_and_canonicalises_events():
     run_proxy(body)
 
 
-def test_messages_for_another_session_close_the_connection():
+def test_session_ids_named_by_the_browser_are_replaced_by_the_bound_one():
+    other = "f" * 32
+
     async def body(client: TestClient, upstream: FakeUpstream) -> None:
         ws = await client.ws_connect(WS_PATH, headers={"Origin": ORIGIN})
-        await open_session(ws)
-        await ws.send_str(utter("hi", session_id="f" * 32))
+        assert (await ws.receive_str()).startswith('0{"sid"')
+        await ws.send_str("40" + json.dumps({"token": token_for(client)}))
+        # Asking to join another learner's session confirms our own.
+        await ws.send_str(f'42["session_request",{{"session_id":"{other}"}}]')
+        assert await ws.receive_str() == f'42["session_confirm","{SID}"]'
+        await ws.send_str(utter("hi", session_id=other))
+        await ws.send_str("42" + json.dumps(["user_uttered", {"message": "no id"}]))
+        assert await ws.receive_str() == BOT_REPLY
+        assert await ws.receive_str() == BOT_REPLY
+        await ws.close()
+        await asyncio.wait_for(upstream.closed.wait(), 5)
+        events = [json.loads(f[2:])[1] for f in upstream.frames if f.startswith("42")]
+        assert [e["session_id"] for e in events] == [SID, SID, SID]
+        assert other not in "".join(upstream.frames)
+
+    run_proxy(body)
+
+
+@pytest.mark.parametrize("auth", ["", '{"token":"v1.bad"}', "tampered", "other secret", "expired", '{"x":1}'])
+def test_connect_without_a_valid_token_is_refused_before_rasa_hears_anything(auth):
+    async def body(client: TestClient, upstream: FakeUpstream) -> None:
+        token = token_for(client)
+        frames = {
+            "tampered": "40" + json.dumps({"token": token[:-1] + ("A" if token[-1] != "A" else "B")}),
+            "other secret": "40" + json.dumps({"token": SessionSigner("another secret").issue(SID)}),
+            "expired": "40" + json.dumps({"token": client.server.app[web_server.SIGNER_KEY].issue(SID, now=1.0)}),
+        }
+        ws = await client.ws_connect(WS_PATH, headers={"Origin": ORIGIN})
+        assert (await ws.receive_str()).startswith('0{"sid"')
+        await ws.send_str(frames.get(auth, "40" + auth))
+        assert await ws.receive_str() == web_server.SESSION_REFUSED_FRAME
         await ws.receive()
         assert ws.close_code == 1008
         await asyncio.wait_for(upstream.closed.wait(), 5)
-        assert not any("user_uttered" in f for f in upstream.frames)
+        assert upstream.frames == []
 
     run_proxy(body)
+
+
+def test_events_before_connect_are_refused():
+    async def body(client: TestClient, upstream: FakeUpstream) -> None:
+        ws = await client.ws_connect(WS_PATH, headers={"Origin": ORIGIN})
+        await ws.receive_str()
+        await ws.send_str('42["session_request",{}]')
+        await ws.receive()
+        assert ws.close_code == 1008
+        await asyncio.wait_for(upstream.closed.wait(), 5)
+        assert upstream.frames == []
+
+    run_proxy(body)
+
+
+def test_session_cookie_binds_the_connection_without_a_token():
+    async def body(client: TestClient, upstream: FakeUpstream) -> None:
+        resp = await client.post("/session", data="{}", headers={"Origin": ORIGIN})
+        session_id = client.server.app[web_server.SIGNER_KEY].verify((await resp.json())["token"])
+        ws = await client.ws_connect(WS_PATH, headers={"Origin": ORIGIN})  # the jar sends the cookie
+        assert (await ws.receive_str()).startswith('0{"sid"')
+        await ws.send_str("40")
+        await ws.send_str('42["session_request",{"session_id":null}]')
+        assert await ws.receive_str() == f'42["session_confirm","{session_id}"]'
+        await ws.close()
+
+    run_proxy(body)
+
+
+# ---------------------------------------------------------------- POST /session
+
+
+def test_session_endpoint_issues_renews_and_resets():
+    async def body(client: TestClient, upstream: FakeUpstream) -> None:
+        signer = client.server.app[web_server.SIGNER_KEY]
+        resp = await client.post("/session", data="", headers={"Origin": ORIGIN, "Content-Type": "text/plain"})
+        assert resp.status == 200
+        assert resp.headers["Access-Control-Allow-Origin"] == ORIGIN
+        assert resp.headers["Cache-Control"] == "no-store"
+        token = (await resp.json())["token"]
+        first = signer.verify(token)
+        assert first is not None and len(first) == 32
+        cookie = resp.cookies[COOKIE_NAME]
+        assert cookie.value == token
+        assert cookie["httponly"] is True and cookie["samesite"] == "Strict" and cookie["path"] == "/"
+        assert not cookie["secure"]  # plain http and WEB_COOKIE_SECURE unset
+        # The token continues the session (a fresh token, same id).
+        client.session.cookie_jar.clear()
+        again = await client.post("/session", data=json.dumps({"token": token}), headers={"Origin": ORIGIN})
+        assert signer.verify((await again.json())["token"]) == first
+        # So does the cookie alone (a same-site page whose localStorage was cleared).
+        by_cookie = await client.post("/session", data="{}", headers={"Origin": ORIGIN})
+        assert signer.verify((await by_cookie.json())["token"]) == first
+        # A forged token or "new" starts a different session.
+        client.session.cookie_jar.clear()
+        forged = await client.post("/session", data=json.dumps({"token": token[:-2] + "xx"}), headers={"Origin": ORIGIN})
+        assert signer.verify((await forged.json())["token"]) not in (None, first)
+        new = await client.post("/session", data=json.dumps({"new": True, "token": token}), headers={"Origin": ORIGIN})
+        assert signer.verify((await new.json())["token"]) not in (None, first)
+
+    run_proxy(body)
+
+
+@pytest.mark.parametrize(
+    "headers, data, status",
+    [
+        ({"Origin": "http://evil.example"}, "{}", 403),
+        ({}, "{}", 403),
+        ({"Origin": ORIGIN}, "[1]", 400),
+        ({"Origin": ORIGIN}, "not json", 400),
+        ({"Origin": ORIGIN}, json.dumps({"token": "x" * 2000}), 413),
+    ],
+)
+def test_session_endpoint_refuses_foreign_origins_and_bad_bodies(headers, data, status):
+    async def body(client: TestClient, upstream: FakeUpstream) -> None:
+        resp = await client.post("/session", data=data, headers=headers)
+        assert resp.status == status
+        assert COOKIE_NAME not in resp.cookies
+
+    run_proxy(body)
+
+
+def test_secure_cookie_when_configured(web_dir):
+    async def body(client: TestClient) -> None:
+        resp = await client.post("/session", data="{}", headers={"Origin": ORIGIN})
+        assert resp.cookies[COOKIE_NAME]["secure"] is True
+
+    run_with_client(web_server.create_app(make_settings(web_cookie_secure=True), web_dir=web_dir), body)
+
+
+def test_session_signer_refuses_forgeries():
+    signer = SessionSigner("secret", max_age_s=100)
+    token = signer.issue(SID, now=1000)
+    assert signer.verify(token, now=1050) == SID
+    assert signer.verify(token, now=1101) is None  # expired
+    version, sid, issued, sig = token.split(".")
+    assert signer.verify(".".join([version, "f" * 32, issued, sig]), now=1050) is None  # another id
+    assert signer.verify(".".join([version, sid, "3e9", sig]), now=1050) is None  # another time
+    assert SessionSigner("other").verify(token, now=1050) is None
+    for bad in (None, 12, "", SID, token + "x", token.upper()):
+        assert signer.verify(bad, now=1050) is None
+    with pytest.raises(ValueError):
+        signer.issue("../telegram-1")
+    with pytest.raises(ValueError):
+        SessionSigner("")
 
 
 def test_entity_payloads_pass_only_when_the_bot_offered_them():
     async def body(client: TestClient, upstream: FakeUpstream) -> None:
         ws = await client.ws_connect(WS_PATH, headers={"Origin": ORIGIN})
-        await open_session(ws)
+        await open_session(ws, client)
         await ws.send_str(utter(QUIZ_PAYLOAD))  # not offered yet: dropped
         await ws.send_str(utter('/inform{"role":"admin"}'))  # never offered: dropped
         await ws.send_str(utter("/quiz_me"))  # plain intent shortcut: passes
@@ -290,7 +435,7 @@ def test_entity_payloads_pass_only_when_the_bot_offered_them():
 @pytest.mark.parametrize(
     "frame, code",
     [
-        ('42["session_request",{"session_id":"../../telegram-123"}]', 1008),
+        ('42["user_uttered",{"message":"hi"}]', 1008),  # before CONNECT
         ('42["evil_event",{}]', 1008),
         ("4" + "x" * 9000, 1009),  # over the 8 KB frame cap
     ],
@@ -312,7 +457,7 @@ def test_bad_or_oversized_frames_close_both_sides(frame, code):
 def test_user_messages_over_the_rate_limit_are_dropped():
     async def body(client: TestClient, upstream: FakeUpstream) -> None:
         ws = await client.ws_connect(WS_PATH, headers={"Origin": ORIGIN})
-        await open_session(ws)
+        await open_session(ws, client)
         for _ in range(web_server.RATE_BURST + 5):
             await ws.send_str(utter("hi"))
         for _ in range(web_server.RATE_BURST):
@@ -345,23 +490,37 @@ def test_rasa_down_gives_502():
 # ---------------------------------------------------------------- frame filter
 
 
+BOUND = "b" * 32
+
+
 @pytest.mark.parametrize(
     "frame, wire",
     [
         ("3", "3"),
         ("40", "40"),
-        ('40{"token":"x"}', "40"),
+        ('40{"token":"x"}', "40"),  # the auth payload never reaches Rasa
         ("41", "41"),
-        ('42["session_request",{"session_id":null}]', '42["session_request", {"session_id": null}]'),
-        (f'42["session_request",{{"session_id":"{SID}","x":1}}]', f'42["session_request", {{"session_id": "{SID}"}}]'),
+        ('42["session_request",{"session_id":null}]', f'42["session_request", {{"session_id": "{BOUND}"}}]'),
+        (f'42["session_request",{{"session_id":"{SID}","x":1}}]', f'42["session_request", {{"session_id": "{BOUND}"}}]'),
         (
             f'42["user_uttered",{{"message":"नमस्ते","session_id":"{SID}"}}]',
-            f'42["user_uttered", {{"message": "नमस्ते", "session_id": "{SID}"}}]',
+            f'42["user_uttered", {{"message": "नमस्ते", "session_id": "{BOUND}"}}]',
         ),
+        (
+            '42["user_uttered",{"message":"hi","session_id":"telegram-1","customData":{"language":"hi","x":1}}]',
+            f'42["user_uttered", {{"message": "hi", "session_id": "{BOUND}", "customData": {{"language": "hi"}}}}]',
+        ),
+        ('42["user_uttered",{"message":"hi","customData":{"language":"fr"}}]',
+         f'42["user_uttered", {{"message": "hi", "session_id": "{BOUND}"}}]'),
     ],
 )
-def test_frame_filter_accepts_the_widget_protocol(frame, wire):
-    assert parse_client_frame(frame).wire == wire
+def test_frame_filter_accepts_the_widget_protocol_and_binds_the_session(frame, wire):
+    assert parse_client_frame(frame).for_session(BOUND) == wire
+
+
+def test_connect_frame_exposes_the_auth_token():
+    assert parse_client_frame('40{"token":"abc"}').auth == {"token": "abc"}
+    assert parse_client_frame("40").auth == {}
 
 
 @pytest.mark.parametrize(
@@ -377,13 +536,11 @@ def test_frame_filter_accepts_the_widget_protocol(frame, wire):
         "42not json",
         '42["user_uttered"]',
         '42["user_uttered","text"]',
-        '42["user_uttered",{"message":"hi"}]',  # session id is required
-        '42["user_uttered",{"message":"hi","session_id":"123456"}]',  # e.g. a Telegram user id
-        f'42["user_uttered",{{"message":"hi","session_id":"{SID.upper()}"}}]',
+        '40["token"]',
+        '40{"token":"' + "x" * 600 + '"}',
         f'42["user_uttered",{{"message":"","session_id":"{SID}"}}]',
         f'42["user_uttered",{{"message":123,"session_id":"{SID}"}}]',
         '42["user_uttered",{"message":"' + "a" * 2001 + f'","session_id":"{SID}"}}]',
-        '42["session_request",{"session_id":12}]',
         '42["bot_uttered",{"text":"spoofed"}]',
     ],
 )
@@ -401,3 +558,8 @@ def test_offered_payloads_are_bounded():
     assert not offered.allows("a", "/z{3}")  # oldest session forgotten
     assert offered.allows("c", "/c{1}") and offered.allows("c", "any plain text")
     assert needs_offer('/inform{"a":1}') and needs_offer("/greet@0.99") and not needs_offer("/greet")
+    # The widget's own language switch needs no offer; other languages or slots do.
+    assert offered.allows("x", '/choose_language{"language":"hi"}')
+    assert offered.allows("x", '/choose_language{"language": "en"}')
+    assert not offered.allows("x", '/choose_language{"language":"fr"}')
+    assert not offered.allows("x", '/choose_language{"language":"hi","role":"admin"}')

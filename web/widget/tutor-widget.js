@@ -22,6 +22,7 @@
   var REPLY_TIMEOUT_MS = 30000;
   var TRANSCRIPT_MAX = 100;
   var SESSION_RE = /^[0-9a-f]{32}$/;
+  var TOKEN_RE = /^v1\.[0-9a-f]{32}\.[0-9a-f]{1,12}\.[A-Za-z0-9_-]{43}$/;
   var COLOR_RE = /^#[0-9a-fA-F]{3,8}$/;
   var SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -43,6 +44,9 @@
       welcome: "Namaste! I am your course tutor. Ask me a question about your course material, or say **quiz me** to practise.",
       you: "You",
       tutor: "Tutor",
+      switchTo: "हिंदी",
+      switchLabel: "हिंदी में उत्तर पाएँ (reply in Hindi)",
+      chosen: "Reply in English",
     },
     hi: {
       title: "कर्मयोगी ट्यूटर",
@@ -61,6 +65,9 @@
       welcome: "नमस्ते! मैं आपका पाठ्यक्रम ट्यूटर हूँ। अपने पाठ्यक्रम से कोई भी प्रश्न पूछें, या अभ्यास के लिए **quiz me** लिखें।",
       you: "आप",
       tutor: "ट्यूटर",
+      switchTo: "English",
+      switchLabel: "Reply in English (अंग्रेज़ी में उत्तर)",
+      chosen: "हिंदी में उत्तर दें",
     },
   };
 
@@ -167,10 +174,16 @@
 
   function Widget(options) {
     this.server = String(options.server).replace(/\/+$/, "");
-    this.lang = STRINGS[options.language] ? options.language : "en";
+    this.keyLang = "tutorWidget.lang." + this.server;
+    var ls = storage("localStorage");
+    var savedLang = ls && ls.getItem(this.keyLang);
+    // A language the learner switched to wins over the page's default.
+    this.lang = STRINGS[savedLang] ? savedLang : STRINGS[options.language] ? options.language : "en";
     this.t = STRINGS[this.lang];
+    this.customTitle = options.title;
     this.title = options.title || this.t.title;
     this.keySession = "tutorWidget.session." + this.server;
+    this.keyToken = "tutorWidget.token." + this.server;
     this.keyTranscript = "tutorWidget.transcript." + this.server;
     this.keyOpen = "tutorWidget.open." + this.server;
     this.socket = null;
@@ -197,8 +210,11 @@
       "aria-controls": panelId,
     }, [icon(ICONS.chat)]);
     this.statusEl = el("p", { className: "tw-status", text: t.connecting });
+    this.titleEl = el("h2", { className: "tw-title", text: this.title });
     this.resetBtn = el("button", { type: "button", className: "tw-icon-btn tw-reset", "aria-label": t.reset, title: t.reset }, [icon(ICONS.reset)]);
     this.closeBtn = el("button", { type: "button", className: "tw-icon-btn tw-close", "aria-label": t.close, title: t.close }, [icon(ICONS.close)]);
+    this.langBtn = el("button", { type: "button", className: "tw-lang", lang: this.lang === "en" ? "hi" : "en",
+      "aria-label": t.switchLabel, title: t.switchLabel, text: t.switchTo });
     this.log = el("div", {
       className: "tw-log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
       "aria-label": this.title, tabindex: "0",
@@ -221,8 +237,8 @@
     }, [
       el("header", { className: "tw-header" }, [
         el("div", { className: "tw-avatar", "aria-hidden": "true" }, [icon(ICONS.chat)]),
-        el("div", { className: "tw-heading" }, [el("h2", { className: "tw-title", text: this.title }), this.statusEl]),
-        this.resetBtn, this.closeBtn,
+        el("div", { className: "tw-heading" }, [this.titleEl, this.statusEl]),
+        this.langBtn, this.resetBtn, this.closeBtn,
       ]),
       this.log, this.typing, this.form, this.counter,
     ]);
@@ -236,6 +252,7 @@
     this.launcher.addEventListener("click", function () { self.panel.hidden ? self.open(true) : self.close(); });
     this.closeBtn.addEventListener("click", function () { self.close(); });
     this.resetBtn.addEventListener("click", function () { self.reset(); });
+    this.langBtn.addEventListener("click", function () { self.switchLanguage(self.lang === "en" ? "hi" : "en"); });
     this.panel.addEventListener("keydown", function (e) { if (e.key === "Escape") self.close(); });
     this.form.addEventListener("submit", function (e) { e.preventDefault(); self.sendTyped(); });
     this.input.addEventListener("keydown", function (e) {
@@ -268,34 +285,79 @@
 
   /* ----- connection ----- */
 
-  Widget.prototype.storedSession = function () {
+  Widget.prototype.storedToken = function () {
     var ls = storage("localStorage");
-    var id = ls && ls.getItem(this.keySession);
-    return id && SESSION_RE.test(id) ? id : null;
+    var token = ls && ls.getItem(this.keyToken);
+    return token && TOKEN_RE.test(token) ? token : null;
+  };
+
+  /**
+   * Ask the page server for this browser's session token (POST /session).
+   * The server issues the session id; the widget never invents one. Same-site pages also
+   * get it as an HttpOnly cookie; cross-site embeds rely on the token kept here.
+   */
+  Widget.prototype.fetchToken = function (fresh) {
+    var self = this;
+    var body = fresh ? { "new": true } : { token: this.storedToken() };
+    // text/plain keeps this a "simple" request: no CORS preflight from portals.
+    return fetch(this.server + "/session", {
+      method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "Content-Type": "text/plain" }, body: JSON.stringify(body),
+    }).then(function (resp) {
+      if (!resp.ok) throw new Error("session refused (" + resp.status + ")");
+      return resp.json();
+    }).then(function (data) {
+      if (!data || !TOKEN_RE.test(data.token || "")) throw new Error("bad session token");
+      self.token = data.token;
+      var ls = storage("localStorage");
+      if (ls) ls.setItem(self.keyToken, data.token);
+      return data.token;
+    });
   };
 
   Widget.prototype.connect = function () {
-    if (this.socket || !this.libs) return;
+    if (this.socket || this.connecting || !this.libs) return;
+    var self = this;
+    this.connecting = true;
+    this.fetchToken(false).then(function () {
+      self.connecting = false;
+      self.openSocket();
+    }, function () {
+      self.connecting = false;
+      self.setReady(false, self.t.reconnecting);
+      setTimeout(function () { if (!self.panel.hidden) self.connect(); }, 5000);
+    });
+  };
+
+  Widget.prototype.openSocket = function () {
     var self = this;
     var socket = this.libs.io(this.server, {
       path: "/socket.io", transports: ["websocket"],
       reconnection: true, reconnectionDelay: 1000, reconnectionDelayMax: 10000,
+      // Read on every (re)connect, so a renewed token is used.
+      auth: function (cb) { cb({ token: self.token }); },
     });
     this.socket = socket;
+    this.refusals = 0;
     socket.on("connect", function () {
-      // Rasa (session_persistence) issues an id for null and re-joins an existing one.
-      socket.emit("session_request", { session_id: self.storedSession() });
+      // The page server fills in the session bound to our token; no id is sent.
+      socket.emit("session_request", {});
     });
     socket.on("session_confirm", function (id) {
       var sessionId = typeof id === "string" ? id : id && id.session_id;
       if (!SESSION_RE.test(sessionId || "")) return;
       var ls = storage("localStorage");
       if (ls) {
-        if (ls.getItem(self.keySession) !== sessionId) self.clearTranscript();
+        var previous = ls.getItem(self.keySession);
+        if (previous && previous !== sessionId) self.clearTranscript();
         ls.setItem(self.keySession, sessionId);
       }
-      self.sessionId = sessionId;
+      self.refusals = 0;
       self.setReady(true);
+      if (self.pendingLanguage) {
+        self.send(self.pendingLanguage, self.t.chosen);
+        self.pendingLanguage = null;
+      }
     });
     socket.on("bot_uttered", function (msg) { self.onBotMessage(msg); });
     socket.on("disconnect", function (reason) {
@@ -304,7 +366,50 @@
       // socket.io retries lost transports itself, but not a server-initiated disconnect.
       if (reason === "io server disconnect") setTimeout(function () { socket.connect(); }, 2000);
     });
-    socket.on("connect_error", function () { self.setReady(false, self.t.reconnecting); });
+    socket.on("connect_error", function (err) {
+      self.setReady(false, self.t.reconnecting);
+      // The server refused our token (expired, or its secret changed): get a new session.
+      if (err && err.message === "session invalid" && self.refusals++ < 3) {
+        self.fetchToken(true).then(function () { socket.connect(); }, function () { /* retried on reopen */ });
+      }
+    });
+  };
+
+  /** Switch the interface and the tutor's reply language (en/hi). */
+  Widget.prototype.switchLanguage = function (lang) {
+    if (!STRINGS[lang] || lang === this.lang) return;
+    var payload = '/choose_language{"language":"' + lang + '"}';
+    this.lang = lang;
+    this.t = STRINGS[lang];
+    var ls = storage("localStorage");
+    if (ls) ls.setItem(this.keyLang, lang);
+    this.applyStrings();
+    // Tell Rasa too, so answers follow; shown as the learner's choice in the transcript.
+    // Offline: sent as soon as the session is confirmed.
+    this.pendingLanguage = this.send(payload, this.t.chosen) ? null : payload;
+  };
+
+  /** Re-label every interface string after a language switch. */
+  Widget.prototype.applyStrings = function () {
+    var t = this.t;
+    this.title = this.customTitle || t.title;
+    this.rootEl.setAttribute("lang", this.lang);
+    this.titleEl.textContent = this.title;
+    this.panel.setAttribute("aria-label", this.title);
+    this.log.setAttribute("aria-label", this.title);
+    this.launcher.setAttribute("aria-label", this.panel.hidden ? t.open : t.close);
+    [[this.resetBtn, t.reset], [this.closeBtn, t.close], [this.sendBtn, t.send]].forEach(function (p) {
+      p[0].setAttribute("aria-label", p[1]);
+      p[0].setAttribute("title", p[1]);
+    });
+    this.langBtn.textContent = t.switchTo;
+    this.langBtn.setAttribute("lang", this.lang === "en" ? "hi" : "en");
+    this.langBtn.setAttribute("aria-label", t.switchLabel);
+    this.langBtn.setAttribute("title", t.switchLabel);
+    this.input.setAttribute("placeholder", t.placeholder);
+    this.input.setAttribute("aria-label", t.inputLabel);
+    this.typing.querySelector(".tw-sr").textContent = t.typing;
+    this.setStatus(this.ready ? t.online : t.connecting, !this.ready);
   };
 
   Widget.prototype.setReady = function (ready, text) {
@@ -342,9 +447,7 @@
   Widget.prototype.send = function (payload, shown) {
     if (!this.ready) return false;
     this.addEntry({ from: "user", text: shown });
-    this.socket.emit("user_uttered", {
-      message: payload, session_id: this.sessionId, customData: { language: this.lang },
-    });
+    this.socket.emit("user_uttered", { message: payload, customData: { language: this.lang } });
     this.showTyping(true);
     return true;
   };
@@ -461,16 +564,19 @@
 
   /** Forget this browser's session (e.g. on a shared computer) and start afresh. */
   Widget.prototype.reset = function () {
+    var self = this;
     var ls = storage("localStorage");
-    if (ls) ls.removeItem(this.keySession);
+    if (ls) { ls.removeItem(this.keySession); ls.removeItem(this.keyToken); }
+    this.token = null;
     this.clearTranscript();
     this.showTyping(false);
     if (this.socket) {
       this.setReady(false);
       this.socket.disconnect();
       this.socket = null;
-      this.connect();
     }
+    // A new server-issued session (this also replaces the session cookie).
+    this.fetchToken(true).then(function () { self.connect(); }, function () { self.connect(); });
     this.input.focus();
   };
 

@@ -1,0 +1,95 @@
+"""Data-rights actions: consent to the privacy notice, delete my data, export my data.
+
+Thin: the logic is in :mod:`bot.privacy`. Services are injectable for tests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import AllSlotsReset, EventType, Restarted
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import language_of, learner_key
+from bot.i18n import t
+
+log = logging.getLogger(__name__)
+
+
+def _default_learning():
+    from bot.services import get_learning
+
+    return get_learning()
+
+
+class ActionRecordConsent(Action):
+    """Store whether the learner accepted the privacy notice (intent ``consent_accept``/``consent_decline``)."""
+
+    def __init__(self, learning: Callable[[], Any] = _default_learning) -> None:
+        self._learning = learning
+
+    def name(self) -> str:
+        return "action_record_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        from bot.privacy import record_consent
+
+        accepted = (tracker.latest_message.get("intent") or {}).get("name") == "consent_accept"
+        learning = self._learning()
+        channel, sender = learner_key(tracker)
+        learner_id = learning.learner(channel, sender)
+        record_consent(learning, learner_id, accepted)
+        dispatcher.utter_message(text=t("privacy_consent_accepted" if accepted else "privacy_consent_declined",
+                                        language_of(tracker)))
+        return []
+
+
+class ActionDeleteMyData(Action):
+    """Erase the learner from every store, confirm, and restart the conversation."""
+
+    def __init__(self, learning: Callable[[], Any] = _default_learning) -> None:
+        self._learning = learning
+
+    def name(self) -> str:
+        return "action_delete_my_data"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        from bot.config import load_settings
+        from bot.privacy import erase_learner, tracker_db_url
+
+        language = language_of(tracker)
+        settings = load_settings()
+        channel, sender = learner_key(tracker)
+        report = erase_learner(self._learning(), channel, sender, tracker_url=tracker_db_url(),
+                               bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token)
+        if report.complete:
+            dispatcher.utter_message(text=t("privacy_deleted", language))
+        else:
+            dispatcher.utter_message(text=t("privacy_delete_incomplete", language))
+        # The conversation itself: a fresh tracker (in-memory store) and no slots carried over.
+        return [AllSlotsReset(), Restarted()]
+
+
+class ActionExportMyData(Action):
+    """Send the learner everything stored about them (JSON attachment + short summary)."""
+
+    def __init__(self, learning: Callable[[], Any] = _default_learning) -> None:
+        self._learning = learning
+
+    def name(self) -> str:
+        return "action_export_my_data"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        from bot.privacy import export_learner, tracker_db_url
+
+        language = language_of(tracker)
+        channel, sender = learner_key(tracker)
+        data = export_learner(self._learning(), channel, sender, tracker_url=tracker_db_url())
+        rows = sum(len(v) for v in (data.get("learner") or {}).values() if isinstance(v, list))
+        dispatcher.utter_message(text=t("privacy_export_ready", language, rows=rows),
+                                 json_message={"export": json.loads(json.dumps(data, default=str))})
+        return []

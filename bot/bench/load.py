@@ -1,0 +1,204 @@
+"""Load benchmark: our tutor against Rasa's own demo bot (``rasa init``) in the same run.
+
+``make bench`` calls :func:`main`. For each bot it starts the server on loopback, warms it
+up, then runs closed-loop async clients (1, 4 and 16 concurrent learners, each replaying
+realistic conversations over the REST channel) for a fixed time per level, and prints
+throughput (messages/s) and p50/p95 latency per level, the ratio of our throughput to the
+demo bot's (the floor: Rasa's dialogue engine on the same machine), the resident memory of
+each process before and after, and latency versus conversation length (first ten turns of
+one long conversation against its last ten: with tracker sessions it must not grow).
+
+The demo bot is created once under ``.state/bench/rasa-demo`` (``rasa init --no-prompt``
+trains it) and reused. Environment: ``BENCH_LOAD_SECONDS`` (per level, default 15),
+``BENCH_LOAD_LEVELS`` (default ``1,4,16``), ``BENCH_LONG_TURNS`` (default 60),
+``BENCH_MODEL`` (our model, default ``models/tutor.tar.gz``). The table is also written to
+``.state/bench/load.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import PROJECT_ROOT, load_settings
+from bot.runner import RASA_BIN, Stack, free_port, wait_http
+
+DEMO_DIR = PROJECT_ROOT / ".state" / "bench" / "rasa-demo"
+# A learner's conversation: questions, the privacy notice, a short quiz (answers by button
+# payload, as the widget and Telegram send them), another question, thanks.
+OUR_TURNS = ["hello", "what is the fee for an RTI application?", "show more", "/consent_accept", "/quiz_me",
+             '/answer_quiz{"quiz_answer":"A"}', '/answer_quiz{"quiz_answer":"B"}',
+             "how many days of casual leave can I take?", "who is the first appellate authority under RTI?", "thanks"]
+DEMO_TURNS = ["hello", "I am sad", "yes", "are you a bot?", "great", "bye"]
+
+
+@dataclass
+class Level:
+    concurrency: int
+    messages: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+
+    @property
+    def throughput(self) -> float:
+        return self.messages / self.seconds
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, MiB."""
+    total = 0
+    pids = [pid]
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+async def _learner(client, url: str, turns: list[str], name: str, deadline: float, latencies: list[float],
+                   errors: list[int]) -> None:
+    for n in itertools.count():
+        sender = f"{name}-{n}"
+        for text in turns:
+            if time.monotonic() >= deadline:
+                return
+            start = time.monotonic()
+            try:
+                resp = await client.post(url, json={"sender": sender, "message": text})
+                ok = resp.status_code == 200 and bool(resp.json())
+            except Exception:
+                ok = False
+            (latencies.append((time.monotonic() - start) * 1000) if ok else errors.append(1))
+
+
+async def run_level(base_url: str, turns: list[str], concurrency: int, seconds: float) -> Level:
+    """Closed-loop load: ``concurrency`` learners replaying ``turns`` for ``seconds``."""
+    import httpx
+
+    url = base_url + "/webhooks/rest/webhook"
+    latencies: list[float] = []
+    errors: list[int] = []
+    limits = httpx.Limits(max_connections=concurrency + 4)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        start = time.monotonic()
+        deadline = start + seconds
+        await asyncio.gather(*(_learner(client, url, turns, f"bench-{concurrency}-{i}-{int(start)}", deadline,
+                                        latencies, errors) for i in range(concurrency)))
+        elapsed = time.monotonic() - start
+    q = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else [float("nan")] * 19
+    return Level(concurrency, len(latencies), len(errors), elapsed, statistics.median(latencies) if latencies
+                 else float("nan"), q[18])
+
+
+async def long_conversation(base_url: str, turns: list[str], total: int) -> tuple[float, float]:
+    """p50 latency (ms) of the first ten and the last ten turns of one ``total``-turn conversation."""
+    import httpx
+
+    url = base_url + "/webhooks/rest/webhook"
+    sender = f"bench-long-{int(time.time())}"
+    lat = []
+    async with httpx.AsyncClient(timeout=60) as client:
+        for text in itertools.islice(itertools.cycle(turns), total):
+            start = time.monotonic()
+            await client.post(url, json={"sender": sender, "message": text})
+            lat.append((time.monotonic() - start) * 1000)
+    return statistics.median(lat[:10]), statistics.median(lat[-10:])
+
+
+def ensure_demo_bot() -> Path:
+    """The demo bot's trained model (created and trained once with ``rasa init``)."""
+    models = sorted((DEMO_DIR / "models").glob("*.tar.gz"))
+    if models:
+        return models[-1]
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    print("creating Rasa's demo bot (rasa init, trains once, ~1 min)...", flush=True)
+    subprocess.run([str(RASA_BIN), "init", "--no-prompt", "--init-dir", str(DEMO_DIR)], cwd=DEMO_DIR, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1200)
+    return sorted((DEMO_DIR / "models").glob("*.tar.gz"))[-1]
+
+
+def _measure(name: str, base_url: str, turns: list[str], pids: dict[str, int], levels: list[int],
+             seconds: float, long_turns: int) -> dict:
+    before = {k: rss_mb(p) for k, p in pids.items()}
+    asyncio.run(run_level(base_url, turns, 2, 5))  # warm-up (first turns load lazy parts)
+    results = [asyncio.run(run_level(base_url, turns, c, seconds)) for c in levels]
+    first, last = asyncio.run(long_conversation(base_url, turns, long_turns))
+    after = {k: rss_mb(p) for k, p in pids.items()}
+    return {"name": name, "levels": results, "rss_before": before, "rss_after": after, "long": (first, last)}
+
+
+def _bench_demo(levels: list[int], seconds: float, long_turns: int) -> dict:
+    model = ensure_demo_bot()
+    port = free_port()
+    log = open(PROJECT_ROOT / ".state" / "bench" / "rasa-demo.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen([str(RASA_BIN), "run", "--interface", "127.0.0.1", "--port", str(port), "--model",
+                             str(model)], cwd=DEMO_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", 300, proc)
+        return _measure("rasa demo bot", f"http://127.0.0.1:{port}", DEMO_TURNS, {"rasa": proc.pid}, levels,
+                        seconds, long_turns)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _bench_tutor(levels: list[int], seconds: float, long_turns: int) -> dict:
+    model = Path(os.environ.get("BENCH_MODEL") or PROJECT_ROOT / "models" / "tutor.tar.gz")
+    stack = Stack(rasa_port=free_port(), action_port=free_port(), web=False, model=model,
+                  log_dir=PROJECT_ROOT / ".state" / "bench" / "logs",
+                  env={"DATABASE_URL": f"sqlite:///{PROJECT_ROOT / '.state' / 'bench' / 'learners.db'}"})
+    with stack:
+        pids = {"rasa": stack.processes["rasa"].pid, "action server": stack.processes["action-server"].pid}
+        return _measure("karmayogi tutor", f"http://127.0.0.1:{stack.rasa_port}", OUR_TURNS, pids, levels, seconds,
+                        long_turns)
+
+
+def report(ours: dict, floor: dict) -> str:
+    lines = ["Load benchmark (REST channel, closed-loop clients, this machine)", "",
+             "| bot | learners | msg/s | p50 ms | p95 ms | errors | vs demo msg/s |", "|---|---|---|---|---|---|---|"]
+    for res in (floor, ours):
+        for mine, base in zip(res["levels"], floor["levels"], strict=True):
+            lines.append(f"| {res['name']} | {mine.concurrency} | {mine.throughput:.1f} | {mine.p50_ms:.0f} | "
+                         f"{mine.p95_ms:.0f} | {mine.errors} | {mine.throughput / base.throughput:.2f} |")
+    lines += ["", "| bot | process | RSS before MiB | RSS after MiB |", "|---|---|---|---|"]
+    for res in (floor, ours):
+        for k in res["rss_before"]:
+            lines.append(f"| {res['name']} | {k} | {res['rss_before'][k]:.0f} | {res['rss_after'][k]:.0f} |")
+    lines += ["", "Latency vs conversation length (p50 ms, first 10 turns -> last 10 turns of one long conversation):"]
+    for res in (floor, ours):
+        lines.append(f"- {res['name']}: {res['long'][0]:.0f} -> {res['long'][1]:.0f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run both benchmarks one after the other (never at once: 2 cores) and print the tables."""
+    levels = [int(x) for x in os.environ.get("BENCH_LOAD_LEVELS", "1,4,16").split(",")]
+    seconds = float(os.environ.get("BENCH_LOAD_SECONDS", "15"))
+    long_turns = int(os.environ.get("BENCH_LONG_TURNS", "60"))
+    (PROJECT_ROOT / ".state" / "bench").mkdir(parents=True, exist_ok=True)
+    load_settings()
+    floor = _bench_demo(levels, seconds, long_turns)
+    ours = _bench_tutor(levels, seconds, long_turns)
+    table = report(ours, floor)
+    print(table, flush=True)
+    (PROJECT_ROOT / ".state" / "bench" / "load.md").write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Query-latency benchmark: the full pipeline against a raw dense search, same run.
+
+For indexes of 10k and 100k chunks it measures, per query, p50/p95 of
+
+- **pipeline**: :meth:`Retriever.search` as the tutor runs it - glossary expansion,
+  query embedding with every configured embedder, flat FAISS search per embedder,
+  BM25, score fusion, the evidence gate;
+- **raw**: one query embedding plus one flat FAISS inner-product search
+  (``IndexFlatIP``, top 10), for each embedder, and for both together (the dense work
+  any two-model search must do);
+
+and prints the ratio pipeline / raw (target: within 2x).
+
+The synthetic indexes are written in the project's own index format (so the real
+:class:`Retriever` loads them). Chunk texts recombine real sentences of
+``../shared/corpus`` (so BM25 sees a realistic vocabulary and posting lengths);
+vectors are real chunk embeddings from the ``make eval`` cache (the corpus index,
+else the largest one cached), tiled with small Gaussian perturbation and re-normalised
+up to 10k / 100k rows - a flat search costs the same whatever the vectors, and
+embedding 100k chunks with two models on a 2-core machine would take hours.
+Indexes are cached under ``.state/bench/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bot.config import PROJECT_ROOT
+
+SIZES = (10_000, 100_000)
+STATE = PROJECT_ROOT / ".state" / "bench"
+CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
+EVAL_STATE = PROJECT_ROOT / ".state" / "eval"
+WORDS_PER_CHUNK = 120
+ROUNDS = 3  # timed passes over the query list
+
+
+class _Named:
+    """Stands in for an embedder where only the name is recorded (vectors are given)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+def _sentences() -> list[str]:
+    from bot.knowledge.chunking import split_sentences
+
+    out: list[str] = []
+    for path in sorted(CORPUS.glob("*.md")):
+        for paragraph in path.read_text(encoding="utf-8").split("\n\n"):
+            out.extend(s for s in split_sentences(paragraph) if 5 <= len(s.split()) <= 60)
+    return out
+
+
+def _real_vectors(names: list[str]) -> dict[str, np.ndarray]:
+    """Real chunk embeddings to tile from: the largest ``make eval`` index, else embed a sample now."""
+    from bot.knowledge.index import current_version_dir
+
+    for folder in ("corpus", "cranfield", "milpac", "kb"):
+        live = current_version_dir(EVAL_STATE / folder)
+        if live is not None and all((live / f"vectors-{n}.npy").exists() for n in names):
+            return {n: np.load(live / f"vectors-{n}.npy") for n in names}
+    from bot.knowledge.embedders import make_embedder
+
+    sample = _sentences()[:512]
+    print("  (no eval index cached: embedding 512 sentences for the vector pool)", file=sys.stderr)
+    return {n: make_embedder(n).embed_passages(sample) for n in names}
+
+
+def build_index(size: int, names: list[str], seed: int = 7) -> Path:
+    """Write (once) a synthetic index of ``size`` chunks; returns its folder."""
+    from bot.knowledge.chunking import Chunk
+    from bot.knowledge.embedders import normalise
+    from bot.knowledge.index import UpdateReport, _write_version, current_version_dir
+
+    folder = STATE / f"index-{size}-{'-'.join(names)}"
+    if current_version_dir(folder) is not None:
+        return folder
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    sentences = _sentences()
+    chunks = []
+    for i in range(size):
+        words, parts = 0, []
+        while words < WORDS_PER_CHUNK:
+            sentence = rng.choice(sentences)
+            parts.append(sentence)
+            words += len(sentence.split())
+        document = i // 40
+        chunks.append(Chunk(id=f"b{i}", source=f"doc{document:05d}.md", title=f"Synthetic document {document}",
+                            heading_path=[f"Section {i % 40}"], anchor=f"Section {i % 40}",
+                            text=" ".join(parts), position=i % 40))
+    pool = _real_vectors(names)
+    noise = np.random.default_rng(seed)
+    vectors = {}
+    for name, base in pool.items():
+        tiled = base[np.arange(size) % len(base)]
+        vectors[name] = normalise(tiled + noise.normal(0, 0.02, tiled.shape).astype(np.float32))
+    _write_version(folder, CORPUS, chunks, vectors, [_Named(n) for n in names],  # type: ignore[list-item]
+                   {}, UpdateReport(version=""))
+    print(f"  built synthetic index of {size} chunks in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    return folder
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"p50_ms": 1000 * statistics.median(ordered),
+            "p95_ms": 1000 * ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]}
+
+
+def _queries() -> list[str]:
+    from bot.evaluation.sets import kb_questions
+
+    return [q["question"] for q in kb_questions()["in_scope"]][:60]
+
+
+def bench_size(size: int, names: list[str], embedders: dict) -> dict:
+    """Timings for one index size (the same queries, interleaved, in one process)."""
+    import faiss
+
+    from bot.knowledge.search import Retriever
+
+    folder = build_index(size, names)
+    retriever = Retriever(folder, embedders=embedders, check_interval=3600)
+    index = retriever.index
+    flat = {}
+    for name in names:  # the raw baseline: a plain flat index over the same vectors
+        flat[name] = faiss.IndexFlatIP(index.vectors[name].shape[1])
+        flat[name].add(np.ascontiguousarray(index.vectors[name]))
+    queries = _queries()
+    for query in queries[:5]:  # warm up models, caches, lazy imports
+        retriever.search(query)
+        for name in names:
+            flat[name].search(embedders[name].embed_queries([query]), 10)
+    pipeline: list[float] = []
+    raw: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(ROUNDS):
+        for query in queries:
+            started = time.perf_counter()
+            retriever.search(query)
+            pipeline.append(time.perf_counter() - started)
+            for name in names:
+                started = time.perf_counter()
+                flat[name].search(embedders[name].embed_queries([query]), 10)
+                raw[name].append(time.perf_counter() - started)
+    both = [sum(raw[n][i] for n in names) for i in range(len(pipeline))]
+    result = {"chunks": size, "queries": len(pipeline), "pipeline": _percentiles(pipeline),
+              "raw": {n: _percentiles(v) for n, v in raw.items()}}
+    if len(names) > 1:
+        result["raw"]["+".join(names)] = _percentiles(both)
+    return result
+
+
+def run(sizes=SIZES) -> dict:
+    from bot.config import load_settings
+    from bot.knowledge.embedders import make_embedder
+
+    names = [n.strip() for n in load_settings().embedder.split(",") if n.strip()]
+    embedders = {n: make_embedder(n) for n in names}
+    return {"embedders": names, "sizes": [bench_size(size, names, embedders) for size in sizes]}
+
+
+def table(result: dict) -> str:
+    lines = ["Query latency (ms): pipeline = embed + hybrid search + gate; raw = embed + flat FAISS top-10",
+             f"{'chunks':>8}  {'measure':28} {'p50':>8} {'p95':>8}  {'pipeline/raw p50':>16}"]
+    for size in result["sizes"]:
+        p50 = size["pipeline"]["p50_ms"]
+        lines.append(f"{size['chunks']:>8}  {'pipeline':28} {p50:8.1f} {size['pipeline']['p95_ms']:8.1f}")
+        for name, values in size["raw"].items():
+            ratio = p50 / values["p50_ms"] if values["p50_ms"] else float("nan")
+            lines.append(f"{'':>8}  {'raw ' + name:28} {values['p50_ms']:8.1f} {values['p95_ms']:8.1f}  {ratio:16.2f}x")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Run the query benchmark, print the table and write ``.state/bench/query.json``."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    sizes = tuple(int(s) for s in os.environ.get("BENCH_QUERY_SIZES", "").split(",") if s) or SIZES
+    result = run(sizes)
+    print(table(result))
+    STATE.mkdir(parents=True, exist_ok=True)
+    (STATE / "query.json").write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

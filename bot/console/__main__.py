@@ -1,0 +1,5 @@
+"""``python -m bot.console`` serves the trainer console."""
+
+from bot.console.server import main
+
+main()

@@ -1,0 +1,459 @@
+"""The trainer console web app (aiohttp, server-rendered HTML, no JavaScript).
+
+Routes (all but ``/login``, ``/healthz`` and ``/console.css`` need a logged-in trainer;
+``/accounts`` needs the admin role):
+
+- ``GET /queue`` list and filter queue items; ``GET /items/{id}`` one item with an
+  answer form; ``POST /items/{id}/answer`` (``answer``, ``add_to_kb``), ``/close``.
+- ``GET /handoffs`` live chats; ``GET /handoffs/{id}`` transcript; ``POST .../reply``, ``.../end``.
+- ``GET /analytics`` charts and tables; ``GET /analytics/{table}.csv`` CSV export.
+- ``GET|POST /accounts`` list and create trainer accounts (admin).
+
+Security: unauthenticated GETs are redirected to the login page, other requests get
+401; wrong role 403; every POST needs the session's CSRF token (403 otherwise) and a
+same-origin ``Origin`` header when the browser sends one; cookies are HttpOnly and
+SameSite=Strict; a strict Content-Security-Policy; every value shown is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from html import escape
+from typing import Any
+from urllib.parse import quote, urlencode, urlparse
+
+from aiohttp import web
+
+from bot.console import charts
+from bot.console.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, ConsoleSession, Sessions, same_token
+from bot.console.passwords import DUMMY_HASH, hash_password, verify_password
+from bot.handoff.analytics import all_tables
+from bot.handoff.service import HumanLoop
+from bot.handoff.settings import HumanLoopSettings
+
+log = logging.getLogger(__name__)
+SESSION_KEY = web.RequestKey("console_state", dict)
+CONSOLE_KEY: web.AppKey = web.AppKey("console", object)
+PUBLIC = {"/login", "/healthz", "/console.css", "/favicon.ico"}
+ADMIN_ONLY = ("/accounts",)
+MAX_BODY = 256 * 1024
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#1a3c6e;color:#fff;padding:.6em 1em;display:flex;gap:1.2em;align-items:center;flex-wrap:wrap}
+header a,header button{color:#fff;background:none;border:0;font:inherit;cursor:pointer;text-decoration:underline}
+main{padding:1em;max-width:1100px}
+table{border-collapse:collapse;width:100%;background:#fff}
+td,th{border:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
+.msg{white-space:pre-wrap;background:#fff;border:1px solid #ddd;padding:.5em;margin:.3em 0}
+.learner{border-left:4px solid #1a3c6e}.trainer{border-left:4px solid #2e7d32}
+textarea{width:100%;min-height:8em}.error{color:#b00020}.ok{color:#2e7d32}
+form.inline{display:inline}.chart{background:#fff;border:1px solid #ddd;margin:.5em 0}
+"""
+
+
+def h(value: Any) -> str:
+    """HTML-escape any value (None shows as an empty string)."""
+    return "" if value is None else escape(str(value), quote=True)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an open redirect to another site would help phishing.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/queue"
+    return target
+
+
+class Console:
+    """Request handlers bound to one :class:`HumanLoop`.
+
+    Args:
+        loop: the human loop (its store also feeds the analytics).
+        settings: human-loop settings (cookie flags, session lifetime).
+    """
+
+    def __init__(self, loop: HumanLoop, settings: HumanLoopSettings) -> None:
+        self.loop = loop
+        self.settings = settings
+        self.sessions = Sessions(settings.console_session_hours * 3600)
+
+    # ------------------------------------------------------------------ frame
+    def page(self, title: str, body: str, session: ConsoleSession | None, status: int = 200) -> web.Response:
+        nav = ""
+        if session is not None:
+            admin = '<a href="/accounts">Accounts</a>' if session.role == "admin" else ""
+            nav = (f'<a href="/queue">Queue</a><a href="/handoffs">Live chats</a><a href="/analytics">Analytics</a>'
+                   f'{admin}<span>Signed in as {h(session.username)} ({h(session.role)})</span>'
+                   f'<form class="inline" method="post" action="/logout">{self.csrf_field(session)}'
+                   f'<button type="submit">Log out</button></form>')
+        html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{h(title)} - Tutor console'
+                f'</title><meta name="viewport" content="width=device-width, initial-scale=1">'
+                f'<link rel="stylesheet" href="/console.css"></head><body><header><strong>Tutor console</strong>'
+                f'{nav}</header><main><h1>{h(title)}</h1>{body}</main></body></html>')
+        return web.Response(text=html, content_type="text/html", status=status)
+
+    @staticmethod
+    def csrf_field(session: ConsoleSession) -> str:
+        return f'<input type="hidden" name="csrf" value="{h(session.csrf)}">'
+
+    def _set_cookie(self, response: web.StreamResponse, name: str, value: str, max_age: int | None) -> None:
+        response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Strict", path="/",
+                            secure=self.settings.console_cookie_secure)
+
+    # ------------------------------------------------------------------ login
+    async def login_form(self, request: web.Request, error: str = "", status: int = 200) -> web.Response:
+        # Reuse the visitor's token: a second login page (another tab, the favicon request
+        # redirected here) must not invalidate the form already shown.
+        existing = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        token = existing if 20 <= len(existing) <= 64 and existing.replace("-", "").replace("_", "").isalnum() \
+            else secrets.token_urlsafe(24)
+        next_path = _safe_next(request.query.get("next"))
+        body = (f'{f"<p class=error>{h(error)}</p>" if error else ""}'
+                f'<form method="post" action="/login?{h(urlencode({"next": next_path}))}">'
+                f'<input type="hidden" name="csrf" value="{h(token)}">'
+                f'<p><label>User name <input name="username" autocomplete="username" required></label></p>'
+                f'<p><label>Password <input name="password" type="password" autocomplete="current-password" '
+                f'required></label></p><p><button type="submit">Sign in</button></p></form>')
+        response = self.page("Sign in", body, None, status)
+        self._set_cookie(response, LOGIN_CSRF_COOKIE, token, 600)
+        return response
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        if not same_token(form.get("csrf"), request.cookies.get(LOGIN_CSRF_COOKIE)):
+            return await self.login_form(request, "Your sign-in form expired; please try again.", 403)
+        username = str(form.get("username") or "").strip()[:64]
+        password = str(form.get("password") or "")[:1024]
+        if self.sessions.locked(username):
+            return await self.login_form(request, "Too many failed attempts; wait a few minutes.", 429)
+        account = await asyncio.to_thread(self.loop.store.account, username)
+        stored = account["password_hash"] if account else DUMMY_HASH
+        ok = await asyncio.to_thread(verify_password, password, stored)
+        if not (account and ok):
+            self.sessions.failed(username)
+            log.info("console: failed sign-in")
+            return await self.login_form(request, "Wrong user name or password.", 401)
+        self.sessions.succeeded(username)
+        session = self.sessions.create(account["username"], account["role"])
+        response = web.HTTPSeeOther(_safe_next(request.query.get("next")))
+        self._set_cookie(response, SESSION_COOKIE, session.id, None)
+        response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
+        log.info("console: %s signed in", account["username"])
+        raise response
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        self.sessions.drop(request.cookies.get(SESSION_COOKIE))
+        response = web.HTTPSeeOther("/login")
+        response.del_cookie(SESSION_COOKIE, path="/")
+        raise response
+
+    # ------------------------------------------------------------------ queue
+    async def queue(self, request: web.Request) -> web.Response:
+        session = request[SESSION_KEY]["session"]
+        status = request.query.get("status", "open")
+        kind = request.query.get("kind") or None
+        text = (request.query.get("q") or "").strip()[:200] or None
+        items = await asyncio.to_thread(self.loop.store.list_items, None if status == "all" else status, kind, text)
+
+        def option(value: str, label: str, current: str | None) -> str:
+            selected = " selected" if (current or "") == value else ""
+            return f'<option value="{h(value)}"{selected}>{h(label)}</option>'
+
+        filters = (f'<form method="get" action="/queue"><label>Status <select name="status">'
+                   f'{option("open", "open", status)}{option("answered", "answered", status)}'
+                   f'{option("closed", "closed", status)}{option("all", "all", status)}</select></label> '
+                   f'<label>Kind <select name="kind">{option("", "any", kind)}'
+                   f'{option("unanswered", "not covered", kind)}{option("request", "asked for trainer", kind)}'
+                   f'{option("thumbs_down", "rated 👎", kind)}</select></label> '
+                   f'<label>Contains <input name="q" value="{h(text)}"></label> <button>Filter</button></form>')
+        rows = "".join(
+            f'<tr><td><a href="/items/{i.id}">#{i.id}</a></td><td>{h(i.question)}</td><td>{h(i.kind)}</td>'
+            f'<td>{i.ask_count}</td><td>{h(", ".join(i.sources))}</td><td>{h(i.status)}</td>'
+            f'<td>{h(_when(i.updated_at))}</td></tr>' for i in items)
+        table = (f'<table><thead><tr><th>Ref</th><th>Question</th><th>Kind</th><th>Askers</th><th>Candidate sources'
+                 f'</th><th>Status</th><th>Last asked</th></tr></thead><tbody>{rows}</tbody></table>'
+                 if items else "<p>Nothing here.</p>")
+        return self.page("Questions for trainers", filters + table, session)
+
+    async def item(self, request: web.Request) -> web.Response:
+        session = request[SESSION_KEY]["session"]
+        item = await asyncio.to_thread(self.loop.store.get_item, int(request.match_info["id"]))
+        if item is None:
+            raise web.HTTPNotFound(text="no such item")
+        askers = "".join(f'<li>{h(a["channel"])} learner {h(a["sender"][:12])}… asked “{h(a["question"])}” '
+                         f'at {h(_when(a["asked_at"]))}{" - answer sent" if a["notified_at"] else ""}</li>'
+                         for a in item.askers)
+        body = (f'<p><strong>Question:</strong></p><div class="msg">{h(item.question)}</div>'
+                f'<p>Kind: {h(item.kind)} · Status: {h(item.status)} · Language: {h(item.language)} · '
+                f'Askers: {item.ask_count}</p><p>Candidate sources: {h(", ".join(item.sources) or "none")}</p>'
+                f'<ul>{askers}</ul>')
+        if item.answer:
+            body += (f'<h2>Answer by {h(item.answered_by)} ({h(_when(item.answered_at))})</h2>'
+                     f'<div class="msg trainer answer">{h(item.answer)}</div>'
+                     f'<p>{"Knowledge-base entry: " + h(item.kb_path) if item.kb_path else "Not added to the knowledge base."}</p>')
+        body += (f'<h2>{"Answer again" if item.answer else "Answer"}</h2>'
+                 f'<form method="post" action="/items/{item.id}/answer">{self.csrf_field(session)}'
+                 f'<p><textarea name="answer" required maxlength="8000"></textarea></p>'
+                 f'<p><label><input type="checkbox" name="add_to_kb" value="1"> Add to knowledge base '
+                 f'(writes a reviewed FAQ document the tutor will cite)</label></p>'
+                 f'<p><button type="submit">Send answer to {item.ask_count} learner(s)</button></p></form>')
+        if item.status == "open":
+            body += (f'<form method="post" action="/items/{item.id}/close">{self.csrf_field(session)}'
+                     f'<button type="submit">Close without answering</button></form>')
+        return self.page(f"Question #{item.id}", body, session)
+
+    async def answer(self, request: web.Request) -> web.StreamResponse:
+        session = request[SESSION_KEY]["session"]
+        form = request[SESSION_KEY]["form"]
+        item_id = int(request.match_info["id"])
+        text = str(form.get("answer") or "")[:8000]
+        try:
+            result = await asyncio.to_thread(self.loop.answer_item, item_id, text, session.username,
+                                             form.get("add_to_kb") == "1")
+        except KeyError as exc:
+            raise web.HTTPNotFound(text="no such item") from exc
+        except ValueError as exc:
+            return self.page("Answer not sent", f'<p class="error">{h(exc)}</p><p><a href="/items/{item_id}">'
+                                                f'Back</a></p>', session, 400)
+        kb = f" Added to the knowledge base as {h(result.kb_path.name)}." if result.kb_path else ""
+        body = (f'<p class="ok">Answer sent: {len(result.delivered)} delivered now, {len(result.queued)} '
+                f'waiting for the learner\'s next message.{kb}</p>'
+                f'<div class="msg trainer answer">{h(result.item.answer)}</div>'
+                f'<p><a href="/items/{item_id}">Back to question #{item_id}</a> · <a href="/queue">Queue</a></p>')
+        return self.page(f"Answered #{item_id}", body, session)
+
+    async def close(self, request: web.Request) -> web.StreamResponse:
+        await asyncio.to_thread(self.loop.store.close_item, int(request.match_info["id"]))
+        raise web.HTTPSeeOther("/queue")
+
+    # --------------------------------------------------------------- handoffs
+    async def handoffs(self, request: web.Request) -> web.Response:
+        session = request[SESSION_KEY]["session"]
+        status = request.query.get("status", "active")
+        rows = await asyncio.to_thread(self.loop.store.list_handoffs, None if status == "all" else status)
+        table = "".join(f'<tr><td><a href="/handoffs/{r["id"]}">#{r["id"]}</a></td><td>{h(r["channel"])}</td>'
+                        f'<td>{h(r["status"])}</td><td>{h(_when(r["started_at"]))}</td></tr>' for r in rows)
+        body = ('<p><a href="/handoffs?status=all">Show ended chats too</a></p>'
+                + (f'<table><thead><tr><th>Chat</th><th>Channel</th><th>Status</th><th>Started</th></tr></thead>'
+                   f'<tbody>{table}</tbody></table>' if rows else "<p>No live chats.</p>"))
+        return self.page("Live chats with learners", body, session)
+
+    async def handoff(self, request: web.Request) -> web.Response:
+        session = request[SESSION_KEY]["session"]
+        data = await asyncio.to_thread(self.loop.store.get_handoff, int(request.match_info["id"]))
+        if data is None:
+            raise web.HTTPNotFound(text="no such chat")
+        messages = "".join(f'<div class="msg {h(m["author"])}"><small>{h(m["author"])}'
+                           f'{" " + h(m["trainer"]) if m["trainer"] else ""} · {h(_when(m["at"]))}</small>\n'
+                           f'{h(m["text"])}</div>' for m in data["messages"])
+        body = (f'<p>{h(data["channel"])} learner · status {h(data["status"])} · started {h(_when(data["started_at"]))}'
+                f'{" · question #" + str(data["item_id"]) if data["item_id"] else ""}</p>{messages or "<p>No messages yet.</p>"}'
+                f'<p><a href="/handoffs/{data["id"]}">Refresh</a></p>')
+        if data["status"] == "active":
+            body += (f'<form method="post" action="/handoffs/{data["id"]}/reply">{self.csrf_field(session)}'
+                     f'<p><textarea name="text" required maxlength="4000"></textarea></p>'
+                     f'<p><button type="submit">Send to learner</button></p></form>'
+                     f'<form method="post" action="/handoffs/{data["id"]}/end">{self.csrf_field(session)}'
+                     f'<button type="submit">End chat (the tutor takes over again)</button></form>')
+        return self.page(f"Live chat #{data['id']}", body, session)
+
+    async def handoff_reply(self, request: web.Request) -> web.StreamResponse:
+        session = request[SESSION_KEY]["session"]
+        handoff_id = int(request.match_info["id"])
+        try:
+            await asyncio.to_thread(self.loop.trainer_message, handoff_id,
+                                    str(request[SESSION_KEY]["form"].get("text") or "")[:4000], session.username)
+        except KeyError as exc:
+            raise web.HTTPNotFound(text="no such chat") from exc
+        except ValueError as exc:
+            return self.page("Not sent", f'<p class="error">{h(exc)}</p>', session, 400)
+        raise web.HTTPSeeOther(f"/handoffs/{handoff_id}")
+
+    async def handoff_end(self, request: web.Request) -> web.StreamResponse:
+        session = request[SESSION_KEY]["session"]
+        handoff_id = int(request.match_info["id"])
+        await asyncio.to_thread(self.loop.end_by_trainer, handoff_id, session.username)
+        raise web.HTTPSeeOther(f"/handoffs/{handoff_id}")
+
+    # -------------------------------------------------------------- analytics
+    async def analytics(self, request: web.Request) -> web.Response:
+        session = request[SESSION_KEY]["session"]
+        tables = await asyncio.to_thread(all_tables, self.loop.store.factory)
+        per_day = tables["questions_per_day"]
+        answered = sum(r[1] for r in per_day.rows)
+        declined = sum(r[2] for r in per_day.rows)
+        parts = [f'<p>Last {len(per_day.rows)} days: {answered} answered, {declined} declined '
+                 f'(<a href="/analytics/questions_per_day.csv">CSV</a>).</p>',
+                 charts.stacked_days(per_day.rows, "Questions per day: answered (green) and declined (red)")]
+        worst = tables["worst_rated_sources"]
+        parts.append('<h2>Worst-rated sources</h2>')
+        parts.append(charts.hbars([(r[0], r[1]) for r in worst.rows if r[1]], "Thumbs-down per source")
+                     if any(r[1] for r in worst.rows) else "<p>No thumbs-down yet.</p>")
+        for name, title in (("worst_rated_sources", None), ("top_unanswered", "Top unanswered questions"),
+                            ("worst_rated_answers", "Worst-rated answers"),
+                            ("quiz_items", "Quiz items: difficulty (share correct) and discrimination"),
+                            ("active_learners", "Active learners"),
+                            ("completion_by_group", "Completion by role and department")):
+            table = tables[name]
+            if title:
+                parts.append(f"<h2>{h(title)}</h2>")
+            parts.append(self._table_html(table.columns, table.rows)
+                         + f'<p><a href="/analytics/{h(name)}.csv">Download CSV</a></p>')
+        return self.page("Analytics", "".join(parts), session)
+
+    @staticmethod
+    def _table_html(columns: list[str], rows: list[list[Any]]) -> str:
+        if not rows:
+            return "<p>No data yet.</p>"
+        head = "".join(f"<th>{h(c)}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(f"<td>{h(c)}</td>" for c in row) + "</tr>" for row in rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    async def analytics_csv(self, request: web.Request) -> web.Response:
+        tables = await asyncio.to_thread(all_tables, self.loop.store.factory)
+        table = tables.get(request.match_info["name"])
+        if table is None:
+            raise web.HTTPNotFound(text="no such table")
+        return web.Response(text=table.to_csv(), content_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{table.name}.csv"'})
+
+    # --------------------------------------------------------------- accounts
+    async def accounts(self, request: web.Request, message: str = "", status: int = 200) -> web.Response:
+        session = request[SESSION_KEY]["session"]
+        rows = await asyncio.to_thread(self.loop.store.list_accounts)
+        table = self._table_html(["user", "role", "active", "created"],
+                                 [[r["username"], r["role"], r["active"], _when(r["created_at"])] for r in rows])
+        body = (f'{message}{table}<h2>New account</h2><form method="post" action="/accounts">'
+                f'{self.csrf_field(session)}<p><label>User name <input name="username" required maxlength="64" '
+                f'pattern="[A-Za-z0-9._-]+"></label></p><p><label>Password (10+ characters) <input name="password" '
+                f'type="password" required minlength="10"></label></p><p><label>Role <select name="role">'
+                f'<option value="trainer">trainer</option><option value="admin">admin</option></select></label></p>'
+                f'<p><button type="submit">Create</button></p></form>')
+        return self.page("Trainer accounts", body, session, status)
+
+    async def create_account(self, request: web.Request) -> web.Response:
+        form = request[SESSION_KEY]["form"]
+        username = str(form.get("username") or "").strip()
+        try:
+            if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
+                raise ValueError("user names use letters, digits, dot, dash or underscore")
+            digest = await asyncio.to_thread(hash_password, str(form.get("password") or ""))
+            await asyncio.to_thread(self.loop.store.create_account, username, digest,
+                                    str(form.get("role") or "trainer"))
+        except ValueError as exc:
+            return await self.accounts(request, f'<p class="error">{h(exc)}</p>', 400)
+        return await self.accounts(request, f'<p class="ok">Account {h(username)} created.</p>')
+
+    # ------------------------------------------------------------------- misc
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPSeeOther("/queue")
+
+    @staticmethod
+    async def css(request: web.Request) -> web.Response:
+        return web.Response(text=CSS, content_type="text/css", headers={"Cache-Control": "no-cache"})
+
+    @staticmethod
+    async def favicon(request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    @staticmethod
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+
+def _security_headers(response: web.StreamResponse) -> None:
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+                                "frame-ancestors 'none'; base-uri 'none'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # not "no-referrer": with it browsers send "Origin: null" on form posts, which we refuse.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Cache-Control", "no-store")
+
+
+def _origin_ok(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin is None  # "null" origins (sandboxed frames, file://) are refused
+    return urlparse(origin).netloc == request.host
+
+
+def _middleware(console: Console) -> Callable:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+        try:
+            response = await _guarded(console, request, handler)
+        except web.HTTPException as exc:
+            _security_headers(exc)
+            raise
+        _security_headers(response)
+        return response
+
+    return middleware
+
+
+async def _guarded(console: Console, request: web.Request, handler) -> web.StreamResponse:
+    if request.method == "POST" and not _origin_ok(request):
+        raise web.HTTPForbidden(text="cross-origin request refused")
+    if request.path in PUBLIC:
+        return await handler(request)
+    session = console.sessions.get(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        if request.method == "GET":
+            raise web.HTTPSeeOther("/login?" + urlencode({"next": request.path_qs}, quote_via=quote))
+        raise web.HTTPUnauthorized(text="sign in first")
+    if request.path.startswith(ADMIN_ONLY) and session.role != "admin":
+        raise web.HTTPForbidden(text="this page is for administrators")
+    state: dict[str, Any] = {"session": session, "form": {}}
+    if request.method == "POST":
+        form = await request.post()
+        if not same_token(form.get("csrf"), session.csrf):
+            raise web.HTTPForbidden(text="missing or wrong CSRF token")
+        state["form"] = form
+    request[SESSION_KEY] = state
+    return await handler(request)
+
+
+def create_app(loop: HumanLoop, settings: HumanLoopSettings) -> web.Application:
+    """Build the console application.
+
+    Args:
+        loop: the human loop to operate on.
+        settings: human-loop settings.
+
+    Returns:
+        An aiohttp application.
+    """
+    console = Console(loop, settings)
+    app = web.Application(middlewares=[_middleware(console)], client_max_size=MAX_BODY)
+    app[CONSOLE_KEY] = console
+    r = app.router
+    r.add_get("/", console.index)
+    r.add_get("/healthz", console.healthz)
+    r.add_get("/console.css", console.css)
+    r.add_get("/favicon.ico", console.favicon)
+    r.add_get("/login", console.login_form)
+    r.add_post("/login", console.login)
+    r.add_post("/logout", console.logout)
+    r.add_get("/queue", console.queue)
+    r.add_get(r"/items/{id:\d+}", console.item)
+    r.add_post(r"/items/{id:\d+}/answer", console.answer)
+    r.add_post(r"/items/{id:\d+}/close", console.close)
+    r.add_get("/handoffs", console.handoffs)
+    r.add_get(r"/handoffs/{id:\d+}", console.handoff)
+    r.add_post(r"/handoffs/{id:\d+}/reply", console.handoff_reply)
+    r.add_post(r"/handoffs/{id:\d+}/end", console.handoff_end)
+    r.add_get("/analytics", console.analytics)
+    r.add_get(r"/analytics/{name:[a-z_]+}.csv", console.analytics_csv)
+    r.add_get("/accounts", console.accounts)
+    r.add_post("/accounts", console.create_account)
+    return app

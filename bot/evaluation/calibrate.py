@@ -1,0 +1,205 @@
+"""Calibrate the evidence gate: ``python -m bot.evaluation.calibrate [--write]``.
+
+Fits a small L2-regularised logistic model over retrieval features (see
+:func:`bot.knowledge.search.gate_features`) on the ``split: dev`` questions of
+``tests/data/kb_questions.yml`` (in scope = 1, out of scope = 0), sweeps the
+probability threshold on dev, picks the one that maximises the worse of
+"in-scope answered" and "out-of-scope declined" (then their sum, then the middle of
+the tied range, for a margin), and reports the held-out ``split: test`` honestly.
+With ``--write`` the model is stored in ``bot/knowledge/gate.json``. numpy only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.config import PROJECT_ROOT
+
+
+@dataclass
+class Sample:
+    question: str
+    features: dict[str, float]
+    label: int  # 1 in scope, 0 out of scope
+    split: str
+    lang: str
+    top_scores: dict[str, float]
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50) -> tuple[np.ndarray, float]:
+    """Newton-Raphson for L2-regularised logistic regression (bias not penalised).
+
+    Args:
+        x: standardised features, shape (n, d).
+        y: labels 0/1, shape (n,).
+        l2: penalty on the weights.
+        iterations: Newton steps (converges in far fewer on these sizes).
+
+    Returns:
+        ``(weights, bias)``.
+    """
+    n, d = x.shape
+    design = np.hstack([x, np.ones((n, 1))])
+    theta = np.zeros(d + 1)
+    penalty = np.full(d + 1, l2)
+    penalty[-1] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(design @ theta)))
+        gradient = design.T @ (p - y) + penalty * theta
+        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty) + 1e-9 * np.eye(d + 1)
+        step = np.linalg.solve(hessian, gradient)
+        theta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return theta[:-1], float(theta[-1])
+
+
+def rates(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
+    """``(in-scope answered, out-of-scope declined)`` at a threshold."""
+    answer = probabilities >= threshold
+    inside, outside = labels == 1, labels == 0
+    answered = float(answer[inside].mean()) if inside.any() else 0.0
+    declined = float((~answer[outside]).mean()) if outside.any() else 0.0
+    return answered, declined
+
+
+def choose_threshold(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, list[tuple[float, float, float]]]:
+    """The threshold maximising min(answered, declined), then their sum; middle of ties.
+
+    Returns:
+        ``(threshold, sweep)`` where ``sweep`` lists ``(threshold, answered, declined)``.
+    """
+    candidates = np.unique(np.concatenate([[0.0, 1.0], probabilities]))
+    mids = (candidates[:-1] + candidates[1:]) / 2  # between observed probabilities
+    sweep = [(float(t), *rates(probabilities, labels, t)) for t in mids]
+    best = max((min(a, d), a + d) for _, a, d in sweep)
+    tied = [t for t, a, d in sweep if (min(a, d), a + d) == best]
+    return float(np.median(tied)), sweep
+
+
+def collect(retriever, questions: dict) -> list[Sample]:
+    """Search every labelled question and keep the gate features."""
+    samples = []
+    for label, key in ((1, "in_scope"), (0, "out_of_scope")):
+        for item in questions[key]:
+            result = retriever.search(item["question"])
+            samples.append(Sample(item["question"], result.features, label, item.get("split", "dev"),
+                                  item.get("lang", "en"), result.top_scores))
+    return samples
+
+
+def calibrate(samples: list[Sample], features: tuple[str, ...], l2: float = 1.0,
+              embedders: tuple[str, ...] = ("minilm", "e5")):
+    """Fit on the dev samples and choose the threshold on dev.
+
+    Returns:
+        ``(GateModel, sweep)``.
+    """
+    from bot.knowledge.search import GateModel
+
+    dev = [s for s in samples if s.split == "dev"]
+    x = np.array([[s.features.get(f, 0.0) for f in features] for s in dev])
+    y = np.array([s.label for s in dev], dtype=float)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    weights, bias = fit_logistic((x - mean) / scale, y, l2=l2)
+    model = GateModel(features, tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, weights)),
+                      bias, 0.5, embedders)
+    probabilities = np.array([model.probability(s.features) for s in dev])
+    threshold, sweep = choose_threshold(probabilities, y)
+    return GateModel(model.features, model.mean, model.scale, model.weights, model.bias, threshold,
+                     embedders), sweep
+
+
+def evaluate(model, samples: list[Sample], split: str) -> dict:
+    chosen = [s for s in samples if s.split == split]
+    p = np.array([model.probability(s.features) for s in chosen])
+    y = np.array([s.label for s in chosen])
+    answered, declined = rates(p, y, model.threshold)
+    wrong = [f"{s.question} ({'in' if s.label else 'out'}, p={pi:.2f})"
+             for s, pi in zip(chosen, p, strict=False) if (pi >= model.threshold) != bool(s.label)]
+    return {"in_scope_answered": answered, "out_of_scope_declined": declined,
+            "in_scope": int((y == 1).sum()), "out_of_scope": int((y == 0).sum()), "wrong": wrong}
+
+
+def threshold_rule_sweep(samples: list[Sample]) -> tuple[dict, dict]:
+    """The old rule (any embedder above its threshold) tuned on dev, for comparison."""
+    from bot.knowledge.search import Gate
+
+    dev = [s for s in samples if s.split == "dev"]
+    best = None
+    for t_mini in np.arange(0.30, 0.70, 0.01):
+        for t_e5 in np.arange(0.80, 0.92, 0.0025):
+            gate = Gate({"minilm": float(t_mini), "e5": float(t_e5)})
+            ok = [gate.answerable(s.top_scores, s.question) for s in dev]
+            a = np.mean([o for o, s in zip(ok, dev, strict=False) if s.label == 1])
+            d = np.mean([not o for o, s in zip(ok, dev, strict=False) if s.label == 0])
+            key = (min(a, d), a + d)
+            if best is None or key > best[0]:
+                best = (key, float(t_mini), float(t_e5))
+    gate = Gate({"minilm": best[1], "e5": best[2]})
+    out = {}
+    for split in ("dev", "test"):
+        chosen = [s for s in samples if s.split == split]
+        ok = [gate.answerable(s.top_scores, s.question) for s in chosen]
+        out[split] = (float(np.mean([o for o, s in zip(ok, chosen, strict=False) if s.label == 1])),
+                      float(np.mean([not o for o, s in zip(ok, chosen, strict=False) if s.label == 0])))
+    return {"minilm": best[1], "e5": best[2]}, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from bot.evaluation.runner import Workspace
+    from bot.evaluation.sets import kb_questions
+    from bot.knowledge.search import GATE_FEATURES, GATE_FILE, Gate
+
+    parser = argparse.ArgumentParser(prog="python -m bot.evaluation.calibrate", description=__doc__)
+    parser.add_argument("--write", action="store_true", help=f"store the model in {GATE_FILE}")
+    parser.add_argument("--l2", type=float, default=1.0, help="L2 penalty on the standardised weights")
+    parser.add_argument("--features", default=",".join(GATE_FEATURES))
+    parser.add_argument("--state", default=str(PROJECT_ROOT / ".state" / "eval"))
+    args = parser.parse_args(argv)
+
+    workspace = Workspace.create(Path(args.state))
+    retriever = workspace.retriever("kb")
+    retriever.gate = Gate(model=None)  # features do not depend on the gate; keep the search plain
+    samples = collect(retriever, kb_questions())
+    workspace.save()
+    features = tuple(f.strip() for f in args.features.split(",") if f.strip())
+    model, sweep = calibrate(samples, features, l2=args.l2)
+
+    print("threshold sweep on dev (p >= t answers): t  in-scope-answered  out-of-scope-declined")
+    for t, a, d in sweep[:: max(1, len(sweep) // 25)]:
+        print(f"  {t:.3f}  {a:6.1%}  {d:6.1%}")
+    print(f"\nlogistic gate, threshold {model.threshold:.3f}; weights (standardised):")
+    for name, w in zip(model.features, model.weights, strict=False):
+        print(f"  {name:15} {w:+.3f}")
+    results = {split: evaluate(model, samples, split) for split in ("dev", "test")}
+    for split, r in results.items():
+        print(f"{split:5} in-scope answered {r['in_scope_answered']:.1%} ({r['in_scope']})  "
+              f"out-of-scope declined {r['out_of_scope_declined']:.1%} ({r['out_of_scope']})")
+        for wrong in r["wrong"]:
+            print(f"        wrong: {wrong}")
+    thresholds, old = threshold_rule_sweep(samples)
+    print(f"\nfor comparison, per-embedder threshold rule tuned on dev {thresholds}: "
+          + ", ".join(f"{s} answered {a:.1%} declined {d:.1%}" for s, (a, d) in old.items()))
+    if args.write:
+        payload = {"model": model.to_dict(), "calibrated_on": "tests/data/kb_questions.yml split=dev",
+                   "dev": {k: v for k, v in results["dev"].items() if k != "wrong"},
+                   "test": {k: v for k, v in results["test"].items() if k != "wrong"},
+                   "fallback_thresholds": thresholds}
+        GATE_FILE.write_text(json.dumps(payload, indent=1) + "\n")
+        print(f"written {GATE_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

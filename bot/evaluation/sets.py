@@ -1,0 +1,283 @@
+"""The evaluation sets: where their passages come from and how a hit is judged.
+
+Every set is retrieved over an index built by the project's own loader, chunker
+and index (:func:`bot.knowledge.index.update_index`), so the chunks are the ones
+the tutor would serve. A set names its index (several sets share the corpus
+index) and gives, per query, a ``judge`` that returns the relevance gain of a
+retrieved chunk.
+
+- ``kb``: our labelled questions (``tests/data/kb_questions.yml``) over
+  ``knowledge_base/``; a chunk is relevant when it lies in the gold document under
+  the gold heading (or one of the ``also`` alternatives).
+- ``constitution``: ``../shared/eval/qa/constitution_qa_with_gold_article.jsonl``
+  (``match_coverage >= 0.5`` and not ``tie``) over ``../shared/corpus``; a chunk is
+  relevant when its heading path names the gold article / schedule paragraph.
+  A deterministic subsample (by hash of ``qid``) keeps the run short.
+- ``cghs``, ``pension``, ``training``: the FAQ sets over ``../shared/corpus`` (the
+  whole corpus, not only the FAQ's own document); relevant = the chunk contains the
+  gold answer text (normalised). Pension rows with ``answer_ok == false`` (a table
+  lost in conversion) are skipped.
+- ``milpac-hi`` / ``milpac-en``: MILPaC bilingual FAQs (CCI and IP); the English
+  answers are indexed, one document per answer, and queried with the Hindi
+  (resp. English) questions; relevant = a chunk of the gold answer's document.
+- ``cranfield``: the BEIR-format Cranfield collection, one document per abstract,
+  graded qrels (nDCG@10 reported too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bot.config import PROJECT_ROOT
+from bot.evaluation.metrics import contains_answer
+from bot.knowledge.chunking import Chunk
+
+SHARED = PROJECT_ROOT.parent / "shared"
+QUESTIONS = PROJECT_ROOT / "tests" / "data" / "kb_questions.yml"
+
+Judge = Callable[[Chunk], float]
+
+
+@dataclass
+class Query:
+    """One evaluation question."""
+
+    text: str
+    judge: Judge
+    lang: str = "en"
+    split: str = ""
+    ideal: list[float] = field(default_factory=lambda: [1.0])  # gains of all relevant items (nDCG)
+    qid: str = ""
+
+
+@dataclass
+class EvalSet:
+    """A named query set over one index.
+
+    ``unit`` is ``chunk`` (each relevant chunk counts) or ``source`` (results are
+    de-duplicated by document first: the documents are the judged items).
+    """
+
+    name: str
+    index: str
+    queries: list[Query]
+    unit: str = "chunk"
+    english: bool = True
+    graded: bool = False
+    note: str = ""
+
+
+@dataclass
+class IndexSpec:
+    """Where an index's documents come from: a folder, generated on first use if needed."""
+
+    name: str
+    folder: Callable[[Path], Path]  # state dir -> knowledge folder to index
+
+
+def _stable_sample(items: list, key: Callable, n: int | None) -> list:
+    """A deterministic subsample: the ``n`` items with the smallest key hash, in original order."""
+    if n is None or len(items) <= n:
+        return items
+    ranked = sorted(range(len(items)), key=lambda i: hashlib.sha1(str(key(items[i])).encode()).hexdigest())
+    keep = set(ranked[:n])
+    return [item for i, item in enumerate(items) if i in keep]
+
+
+def _jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write only when the content differs, so the incremental index sees no change."""
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------- indexes
+def _kb_folder(_: Path) -> Path:
+    return PROJECT_ROOT / "knowledge_base"
+
+
+def _corpus_folder(_: Path) -> Path:
+    return SHARED / "corpus"
+
+
+def _milpac_rows() -> list[dict]:
+    rows = []
+    for name in ("cci", "ip"):
+        for row in _jsonl(SHARED / "eval" / "multilingual" / f"milpac_{name}_faq_qa_en_hi.jsonl"):
+            if row.get("answer_en") and row.get("question_hi") and row.get("question_en"):
+                rows.append({**row, "doc": f"{name}-{_slug(row['id'])}.md"})
+    return rows
+
+
+def _milpac_folder(state: Path) -> Path:
+    folder = state / "docs" / "milpac"
+    for row in _milpac_rows():
+        # The title carries no words of the question: only the answer is evidence.
+        _write_if_changed(folder / row["doc"], f"---\ntitle: \"FAQ answer {row['doc'][:-3]}\"\nlanguage: en\n---\n\n"
+                                               f"{row['answer_en'].strip()}\n")
+    return folder
+
+
+def _cranfield_folder(state: Path) -> Path:
+    folder = state / "docs" / "cranfield"
+    for row in _jsonl(SHARED / "eval" / "cranfield" / "corpus.jsonl"):
+        title = (row.get("title") or "").strip().replace('"', "'") or f"Cranfield {row['_id']}"
+        _write_if_changed(folder / f"{_slug(row['_id'])}.md",
+                          f"---\ntitle: \"{title}\"\nlanguage: en\n---\n\n{row['text'].strip()}\n")
+    return folder
+
+
+def _slug(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", str(value))
+
+
+INDEXES = {
+    "kb": IndexSpec("kb", _kb_folder),
+    "corpus": IndexSpec("corpus", _corpus_folder),
+    "milpac": IndexSpec("milpac", _milpac_folder),
+    "cranfield": IndexSpec("cranfield", _cranfield_folder),
+}
+
+
+# ---------------------------------------------------------------- query sets
+def kb_questions(path: Path = QUESTIONS) -> dict[str, list[dict]]:
+    """The labelled questions: ``{"in_scope": [...], "out_of_scope": [...]}``."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _norm_heading(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def kb_judge(item: dict) -> Judge:
+    """Relevant when the chunk is in the gold document under the gold heading (or an ``also``)."""
+    gold = [(item["source"], _norm_heading(item["heading"]))]
+    gold += [(a["source"], _norm_heading(a["heading"])) for a in item.get("also") or []]
+
+    def judge(chunk: Chunk) -> float:
+        path = {_norm_heading(h) for h in chunk.heading_path}
+        return 1.0 if any(chunk.source == s and h in path for s, h in gold) else 0.0
+
+    return judge
+
+
+def load_kb(limit: int | None = None) -> EvalSet:
+    items = kb_questions()["in_scope"]
+    queries = [Query(i["question"], kb_judge(i), i.get("lang", "en"), i.get("split", ""), qid=i["question"])
+               for i in items]
+    return EvalSet("kb", "kb", _stable_sample(queries, lambda q: q.qid, limit), english=False,
+                   note="labelled questions over knowledge_base/ (en, hi, hinglish)")
+
+
+
+def constitution_judge(gold_unit: str) -> Judge:
+    """Relevant when the chunk's heading path names the gold article or schedule paragraph."""
+    article = re.fullmatch(r"Article (\d+[A-Z]*)", gold_unit)
+    schedule = re.fullmatch(r"(\w+) Schedule(?: para (\d+[A-Z]*))?", gold_unit)
+
+    def judge(chunk: Chunk) -> float:
+        if not chunk.source.startswith("constitution"):
+            return 0.0
+        path = chunk.heading_path
+        if article:
+            pattern = re.compile(rf"^(?:\[?\s*)?Article {re.escape(article.group(1))}(?![0-9A-Z])", re.I)
+            return 1.0 if any(pattern.search(h) for h in path) else 0.0
+        if schedule:
+            name = f"{schedule.group(1)} schedule".lower()
+            in_schedule = any(name in h.lower() for h in path)
+            if not in_schedule:
+                return 0.0
+            if schedule.group(2) is None:
+                return 1.0
+            para = re.compile(rf"^(?:Article |Rule |Section )?{re.escape(schedule.group(2))}(?![0-9A-Z])")
+            return 1.0 if any(para.search(h) for h in path) else 0.0
+        return 0.0
+
+    return judge
+
+
+def load_constitution(limit: int | None = 300) -> EvalSet:
+    rows = [r for r in _jsonl(SHARED / "eval" / "qa" / "constitution_qa_with_gold_article.jsonl")
+            if r.get("gold_unit") and r.get("match_coverage", 0) >= 0.5 and not r.get("tie")]
+    rows = _stable_sample(rows, lambda r: r["qid"], limit)
+    queries = [Query(r["question"], constitution_judge(r["gold_unit"]), qid=r["qid"]) for r in rows]
+    return EvalSet("constitution", "corpus", queries,
+                   note=f"{len(queries)} rows (deterministic subsample by qid hash) of coverage>=0.5, no tie")
+
+
+def answer_judge(answer: str) -> Judge:
+    return lambda chunk: 1.0 if contains_answer(chunk.text, answer) else 0.0
+
+
+def load_faq(name: str, filename: str, limit: int | None = None) -> EvalSet:
+    rows = [r for r in _jsonl(SHARED / "eval" / "qa" / filename) if r.get("answer_ok", True) is not False]
+    rows = _stable_sample(rows, lambda r: r["qid"], limit)
+    queries = [Query(r["question"], answer_judge(r["answer"]), qid=r["qid"]) for r in rows]
+    return EvalSet(name, "corpus", queries, note=f"{filename} over the whole corpus; hit = chunk contains the answer")
+
+
+def load_milpac(lang: str, limit: int | None = None) -> EvalSet:
+    rows = _stable_sample(_milpac_rows(), lambda r: r["doc"], limit)
+    queries = [Query(r[f"question_{lang}"], _source_judge(f"{r['doc']}"), lang=lang, qid=r["doc"]) for r in rows]
+    return EvalSet(f"milpac-{lang}", "milpac", queries, unit="source", english=lang == "en",
+                   note=f"MILPaC CCI+IP FAQs: {'Hindi' if lang == 'hi' else 'English'} questions -> English answers")
+
+
+def _source_judge(source: str) -> Judge:
+    return lambda chunk: 1.0 if chunk.source == source else 0.0
+
+
+def load_cranfield(limit: int | None = None) -> EvalSet:
+    base = SHARED / "eval" / "cranfield"
+    qrels: dict[str, dict[str, float]] = {}
+    with open(base / "qrels" / "test.tsv", encoding="utf-8") as handle:
+        next(handle)
+        for line in handle:
+            qid, doc, score = line.split()
+            if float(score) > 0:
+                qrels.setdefault(qid, {})[f"{_slug(doc)}.md"] = float(score)
+    queries = []
+    for row in _jsonl(base / "queries.jsonl"):
+        gold = qrels.get(str(row["_id"]))
+        if not gold:
+            continue
+        queries.append(Query(row["text"], (lambda g: lambda chunk: g.get(chunk.source, 0.0))(gold),
+                             ideal=list(gold.values()), qid=str(row["_id"])))
+    return EvalSet("cranfield", "cranfield", _stable_sample(queries, lambda q: q.qid, limit), unit="source",
+                   graded=True, note="BEIR Cranfield, graded qrels")
+
+
+SET_NAMES = ["kb", "constitution", "cghs", "pension", "training", "milpac-hi", "milpac-en", "cranfield"]
+
+
+def load_set(name: str, quick: bool = False) -> EvalSet:
+    """Load one set by name; ``quick`` takes a small deterministic subsample.
+
+    Raises:
+        KeyError: unknown set name.
+    """
+    small = 40 if quick else None
+    loaders: dict[str, Callable[[], EvalSet]] = {
+        "kb": lambda: load_kb(None),
+        "constitution": lambda: load_constitution(60 if quick else 300),
+        "cghs": lambda: load_faq("cghs", "cghs_faq_qa.jsonl", small),
+        "pension": lambda: load_faq("pension", "dopw_pension_faq_qa.jsonl", small),
+        "training": lambda: load_faq("training", "dopt_ltdp_training_faq_qa.jsonl", small),
+        "milpac-hi": lambda: load_milpac("hi", small),
+        "milpac-en": lambda: load_milpac("en", small),
+        "cranfield": lambda: load_cranfield(60 if quick else None),
+    }
+    return loaders[name]()

@@ -1,0 +1,95 @@
+"""Deciding whether two learners asked the same question (queue de-duplication).
+
+The retriever's sentence embedder is used when it loads (paraphrases match); otherwise,
+and in unit tests, a lexical measure (word and character-trigram overlap) is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+_WORD = re.compile(r"[\w\u0900-\u0963\u0966-\u097F]+")
+_STOP = frozenset(["a", "an", "the", "is", "are", "was", "what", "how", "do", "does", "can", "i", "my", "me", "to", "of", "for", "in", "on", "at", "and", "or", "be", "it", "this", "that", "with", "by", "from", "please", "tell", "about", "kya", "hai", "ka", "ki", "ke"])
+
+
+class Similarity(Protocol):
+    """Scores how alike a question is to each of several others (0..1)."""
+
+    threshold: float
+
+    def scores(self, question: str, others: Sequence[str]) -> list[float]:
+        """One score per element of ``others``."""
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def _trigrams(text: str) -> set[str]:
+    squashed = " ".join(_WORD.findall(text.lower()))
+    return {squashed[i:i + 3] for i in range(max(0, len(squashed) - 2))}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+class LexicalSimilarity:
+    """Mean of content-word Jaccard and character-trigram Jaccard.
+
+    Args:
+        threshold: score at or above which two questions count as the same.
+    """
+
+    def __init__(self, threshold: float = 0.6) -> None:
+        self.threshold = threshold
+
+    def scores(self, question: str, others: Sequence[str]) -> list[float]:
+        words, grams = _words(question), _trigrams(question)
+        return [(_jaccard(words, _words(o)) + _jaccard(grams, _trigrams(o))) / 2 for o in others]
+
+
+class EmbeddingSimilarity:
+    """Cosine similarity of sentence embeddings.
+
+    Args:
+        embed: function returning L2-normalised query vectors for a list of texts.
+        threshold: cosine at or above which two questions count as the same.
+    """
+
+    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], threshold: float = 0.82) -> None:
+        self.embed = embed
+        self.threshold = threshold
+
+    def scores(self, question: str, others: Sequence[str]) -> list[float]:
+        if not others:
+            return []
+        vectors = np.asarray(self.embed([question, *others]), dtype=np.float32)
+        return [float(v) for v in vectors[1:] @ vectors[0]]
+
+
+def default_similarity(embedder_name: str, threshold: float, lexical_threshold: float) -> Similarity:
+    """The retriever's embedder if it loads, else the lexical measure.
+
+    Args:
+        embedder_name: e.g. ``minilm``.
+        threshold: cosine threshold for the embedder.
+        lexical_threshold: threshold for the lexical fallback.
+
+    Returns:
+        A :class:`Similarity`.
+    """
+    try:
+        from bot.services import get_retriever
+
+        embedder = get_retriever().embedder(embedder_name)
+        return EmbeddingSimilarity(embedder.embed_queries, threshold)
+    except Exception as exc:  # no model installed, no index yet: lexical is still useful
+        log.warning("queue de-duplication falls back to lexical similarity: %s", exc)
+        return LexicalSimilarity(lexical_threshold)

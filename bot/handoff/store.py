@@ -1,0 +1,381 @@
+"""Data access for the human loop: queue, askers, outbox, live handoffs, feedback, accounts.
+
+Each method opens its own short transaction through the session factory, so the store
+can be shared by the action server's threads and the console's request handlers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.handoff.hours import utcnow
+from bot.handoff.similarity import LexicalSimilarity, Similarity
+from bot.store.engine import session_scope
+from bot.store.handoff_models import (
+    SENDER_TABLES,
+    Feedback,
+    Handoff,
+    HandoffMessage,
+    Outbox,
+    QuestionLog,
+    QueueAsker,
+    QueueItem,
+    TrainerAccount,
+)
+
+#: Open items compared against a new question when de-duplicating.
+DEDUP_WINDOW = 500
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass
+class ItemView:
+    """A queue item as the console and CLI show it."""
+
+    id: int
+    kind: str
+    question: str
+    language: str
+    sources: list[str]
+    status: str
+    ask_count: int
+    created_at: datetime
+    updated_at: datetime
+    answer: str | None = None
+    answered_by: str | None = None
+    answered_at: datetime | None = None
+    kb_path: str | None = None
+    askers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _view(item: QueueItem, askers: Sequence[QueueAsker] = ()) -> ItemView:
+    return ItemView(
+        id=item.id, kind=item.kind, question=item.question, language=item.language, sources=list(item.sources or []),
+        status=item.status, ask_count=item.ask_count, created_at=item.created_at, updated_at=item.updated_at,
+        answer=item.answer, answered_by=item.answered_by, answered_at=item.answered_at, kb_path=item.kb_path,
+        askers=[{"sender": a.sender, "channel": a.channel, "question": a.question, "asked_at": a.asked_at,
+                 "notified_at": a.notified_at} for a in askers],
+    )
+
+
+class HandoffStore:
+    """Human-loop tables behind one session factory.
+
+    Args:
+        factory: session factory (see :func:`bot.store.session_factory`).
+        similarity: decides whether a new question repeats an open one.
+        clock: returns the current aware UTC time (tests pass a fixed clock).
+    """
+
+    def __init__(self, factory: sessionmaker[Session], similarity: Similarity | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.factory = factory
+        self.similarity = similarity or LexicalSimilarity()
+        self.clock = clock
+
+    # ----------------------------------------------------------------- queue
+    def add_question(self, kind: str, sender: str, channel: str, question: str, sources: Sequence[str] = (),
+                     language: str = "en") -> tuple[int, bool]:
+        """File a question, merging it into an open item that asks the same thing.
+
+        Args:
+            kind: ``unanswered`` (below the evidence gate), ``request`` (asked for a
+                trainer) or ``thumbs_down`` (an answer rated bad).
+            sender: the learner's pseudonymous id.
+            channel: ``telegram``, ``socketio``, ``rest``...
+            question: the learner's wording.
+            sources: candidate documents the retriever found.
+            language: the learner's language.
+
+        Returns:
+            ``(item id, merged)`` - merged is True when an existing item was reused.
+        """
+        question = " ".join(question.split())[:MAX_QUESTION_CHARS] or "(no question given)"
+        now = self.clock()
+        with session_scope(self.factory) as s:
+            open_items = s.scalars(select(QueueItem).where(QueueItem.status == "open")
+                                   .order_by(QueueItem.updated_at.desc()).limit(DEDUP_WINDOW)).all()
+            match = self._best_match(question, open_items)
+            if match is None:
+                item = QueueItem(kind=kind, question=question, language=language, sources=list(sources),
+                                 status="open", ask_count=0, created_at=now, updated_at=now)
+                s.add(item)
+                s.flush()
+            else:
+                item = match
+                item.sources = list(dict.fromkeys([*(item.sources or []), *sources]))
+                if kind == "request" and item.kind != "request":
+                    item.kind = "request"  # an explicit request outranks a silent decline
+            existing = s.scalars(select(QueueAsker).where(QueueAsker.item_id == item.id,
+                                                          QueueAsker.sender == sender)).one_or_none()
+            if existing is None:
+                s.add(QueueAsker(item_id=item.id, sender=sender, channel=channel, question=question, asked_at=now))
+                item.ask_count = (item.ask_count or 0) + 1
+            item.updated_at = now
+            return item.id, match is not None
+
+    def _best_match(self, question: str, items: Sequence[QueueItem]) -> QueueItem | None:
+        if not items:
+            return None
+        scores = self.similarity.scores(question, [i.question for i in items])
+        best = max(range(len(items)), key=scores.__getitem__)
+        return items[best] if scores[best] >= self.similarity.threshold else None
+
+    def list_items(self, status: str | None = "open", kind: str | None = None, text: str | None = None,
+                   limit: int = 200) -> list[ItemView]:
+        """Queue items, most asked and most recent first.
+
+        Args:
+            status: ``open``, ``answered``, ``closed`` or None for all.
+            kind: filter on kind, or None.
+            text: case-insensitive substring of the question, or None.
+            limit: most rows returned.
+        """
+        query = select(QueueItem)
+        if status:
+            query = query.where(QueueItem.status == status)
+        if kind:
+            query = query.where(QueueItem.kind == kind)
+        if text:
+            query = query.where(func.lower(QueueItem.question).contains(text.lower()))
+        query = query.order_by(QueueItem.ask_count.desc(), QueueItem.updated_at.desc()).limit(limit)
+        with session_scope(self.factory) as s:
+            return [_view(i) for i in s.scalars(query).all()]
+
+    def get_item(self, item_id: int) -> ItemView | None:
+        """One item with its askers, or None."""
+        with session_scope(self.factory) as s:
+            item = s.get(QueueItem, item_id)
+            if item is None:
+                return None
+            askers = s.scalars(select(QueueAsker).where(QueueAsker.item_id == item_id)
+                               .order_by(QueueAsker.asked_at)).all()
+            return _view(item, askers)
+
+    def mark_answered(self, item_id: int, answer: str, trainer: str, kb_path: str | None) -> ItemView:
+        """Record the trainer's answer on an item.
+
+        Raises:
+            KeyError: no such item.
+        """
+        now = self.clock()
+        with session_scope(self.factory) as s:
+            item = s.get(QueueItem, item_id)
+            if item is None:
+                raise KeyError(item_id)
+            item.status, item.answer, item.answered_by = "answered", answer, trainer
+            item.answered_at, item.updated_at, item.kb_path = now, now, kb_path
+        view = self.get_item(item_id)
+        assert view is not None
+        return view
+
+    def close_item(self, item_id: int) -> None:
+        """Close an item without answering (e.g. spam)."""
+        with session_scope(self.factory) as s:
+            s.execute(update(QueueItem).where(QueueItem.id == item_id).values(status="closed",
+                                                                              updated_at=self.clock()))
+
+    def mark_notified(self, item_id: int, sender: str) -> None:
+        """Note that the answer reached (or was queued for) one asker."""
+        with session_scope(self.factory) as s:
+            s.execute(update(QueueAsker).where(QueueAsker.item_id == item_id, QueueAsker.sender == sender)
+                      .values(notified_at=self.clock()))
+
+    # ---------------------------------------------------------------- outbox
+    def enqueue(self, sender: str, channel: str, text: str, delivered: bool = False) -> int:
+        """Keep a message for a learner (delivered=True records one already sent)."""
+        now = self.clock()
+        with session_scope(self.factory) as s:
+            row = Outbox(sender=sender, channel=channel, text=text, created_at=now,
+                         delivered_at=now if delivered else None, attempts=1 if delivered else 0)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def take_pending(self, sender: str) -> list[str]:
+        """Undelivered messages for a learner, oldest first, marked delivered."""
+        now = self.clock()
+        with session_scope(self.factory) as s:
+            rows = s.scalars(select(Outbox).where(Outbox.sender == sender, Outbox.delivered_at.is_(None))
+                             .order_by(Outbox.id)).all()
+            for row in rows:
+                row.delivered_at, row.attempts = now, row.attempts + 1
+            return [row.text for row in rows]
+
+    def take_pending_many(self, senders: Sequence[str]) -> dict[str, list[str]]:
+        """Undelivered messages for several learners at once (marked delivered), by sender."""
+        now = self.clock()
+        found: dict[str, list[str]] = {}
+        senders = list(senders)
+        with session_scope(self.factory) as s:
+            for start in range(0, len(senders), 500):  # keep IN (...) lists bounded
+                rows = s.scalars(select(Outbox).where(Outbox.sender.in_(senders[start:start + 500]),
+                                                      Outbox.delivered_at.is_(None)).order_by(Outbox.id)).all()
+                for row in rows:
+                    row.delivered_at, row.attempts = now, row.attempts + 1
+                    found.setdefault(row.sender, []).append(row.text)
+        return found
+
+    def pending_count(self, sender: str) -> int:
+        """How many messages wait for a learner."""
+        with session_scope(self.factory) as s:
+            return int(s.scalar(select(func.count()).select_from(Outbox)
+                                .where(Outbox.sender == sender, Outbox.delivered_at.is_(None))) or 0)
+
+    # -------------------------------------------------------------- handoffs
+    def start_handoff(self, sender: str, channel: str, item_id: int | None) -> int:
+        """Open a live handoff (or return the learner's open one)."""
+        with session_scope(self.factory) as s:
+            current = s.scalars(select(Handoff).where(Handoff.sender == sender, Handoff.status == "active")).first()
+            if current is not None:
+                return current.id
+            row = Handoff(sender=sender, channel=channel, status="active", item_id=item_id, started_at=self.clock())
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def active_handoff(self, sender: str) -> dict[str, Any] | None:
+        """The learner's active handoff as a dict, or None."""
+        with session_scope(self.factory) as s:
+            row = s.scalars(select(Handoff).where(Handoff.sender == sender, Handoff.status == "active")).first()
+            return None if row is None else self._handoff_dict(row)
+
+    def latest_handoff(self, sender: str) -> dict[str, Any] | None:
+        """The learner's most recent handoff (any status), or None."""
+        with session_scope(self.factory) as s:
+            row = s.scalars(select(Handoff).where(Handoff.sender == sender).order_by(Handoff.id.desc())).first()
+            return None if row is None else self._handoff_dict(row)
+
+    @staticmethod
+    def _handoff_dict(row: Handoff) -> dict[str, Any]:
+        return {"id": row.id, "sender": row.sender, "channel": row.channel, "status": row.status,
+                "item_id": row.item_id, "started_at": row.started_at, "ended_at": row.ended_at,
+                "ended_by": row.ended_by}
+
+    def get_handoff(self, handoff_id: int) -> dict[str, Any] | None:
+        """A handoff with its messages, or None."""
+        with session_scope(self.factory) as s:
+            row = s.get(Handoff, handoff_id)
+            if row is None:
+                return None
+            data = self._handoff_dict(row)
+            data["messages"] = [{"author": m.author, "trainer": m.trainer, "text": m.text, "at": m.created_at}
+                                for m in s.scalars(select(HandoffMessage).where(HandoffMessage.handoff_id == row.id)
+                                                   .order_by(HandoffMessage.id)).all()]
+            return data
+
+    def list_handoffs(self, status: str | None = "active", limit: int = 100) -> list[dict[str, Any]]:
+        """Handoffs, newest first."""
+        query = select(Handoff).order_by(Handoff.id.desc()).limit(limit)
+        if status:
+            query = query.where(Handoff.status == status)
+        with session_scope(self.factory) as s:
+            return [self._handoff_dict(r) for r in s.scalars(query).all()]
+
+    def add_handoff_message(self, handoff_id: int, sender: str, author: str, text: str,
+                            trainer: str | None = None) -> None:
+        """Append a message to a handoff's transcript."""
+        with session_scope(self.factory) as s:
+            s.add(HandoffMessage(handoff_id=handoff_id, sender=sender, author=author, trainer=trainer,
+                                 text=text[:MAX_QUESTION_CHARS * 2], created_at=self.clock()))
+
+    def end_handoff(self, handoff_id: int, by: str) -> bool:
+        """End a handoff; returns False if it was not active."""
+        with session_scope(self.factory) as s:
+            result = s.execute(update(Handoff).where(Handoff.id == handoff_id, Handoff.status == "active")
+                               .values(status="ended", ended_at=self.clock(), ended_by=by))
+            return bool(result.rowcount)
+
+    # ------------------------------------------------------ feedback, logging
+    def add_feedback(self, sender: str, channel: str, question: str, sources: Sequence[str], positive: bool) -> int:
+        """Store one rating of an answer with the documents it cited."""
+        with session_scope(self.factory) as s:
+            row = Feedback(sender=sender, channel=channel, question=question[:MAX_QUESTION_CHARS],
+                           sources=list(sources), positive=positive, created_at=self.clock())
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def log_question(self, sender: str, channel: str, question: str, answered: bool,
+                     sources: Sequence[str] = ()) -> None:
+        """Log one knowledge question and whether it was answered (analytics)."""
+        with session_scope(self.factory) as s:
+            s.add(QuestionLog(sender=sender, channel=channel, question=question[:MAX_QUESTION_CHARS],
+                              answered=answered, sources=list(sources), asked_at=self.clock()))
+
+    # -------------------------------------------------------------- accounts
+    def create_account(self, username: str, password_hash: str, role: str) -> int:
+        """Create a trainer account.
+
+        Raises:
+            ValueError: bad role or user name taken.
+        """
+        if role not in ("trainer", "admin"):
+            raise ValueError("role must be trainer or admin")
+        try:
+            with session_scope(self.factory) as s:
+                row = TrainerAccount(username=username, password_hash=password_hash, role=role, active=True,
+                                     created_at=self.clock())
+                s.add(row)
+                s.flush()
+                return row.id
+        except IntegrityError as exc:
+            raise ValueError(f"user {username!r} exists") from exc
+
+    def set_password(self, username: str, password_hash: str) -> bool:
+        """Replace an account's password hash; False if no such account."""
+        with session_scope(self.factory) as s:
+            result = s.execute(update(TrainerAccount).where(TrainerAccount.username == username)
+                               .values(password_hash=password_hash))
+            return bool(result.rowcount)
+
+    def account(self, username: str) -> dict[str, Any] | None:
+        """An active account as a dict, or None."""
+        with session_scope(self.factory) as s:
+            row = s.scalars(select(TrainerAccount).where(TrainerAccount.username == username,
+                                                         TrainerAccount.active.is_(True))).one_or_none()
+            return None if row is None else {"username": row.username, "password_hash": row.password_hash,
+                                             "role": row.role}
+
+    def list_accounts(self) -> list[dict[str, Any]]:
+        """All accounts (no hashes)."""
+        with session_scope(self.factory) as s:
+            return [{"username": r.username, "role": r.role, "active": r.active, "created_at": r.created_at}
+                    for r in s.scalars(select(TrainerAccount).order_by(TrainerAccount.username)).all()]
+
+    # ---------------------------------------------------------------- privacy
+    def erase_sender(self, sender: str) -> dict[str, int]:
+        """Delete every human-loop row of one learner; drop items nobody else asked.
+
+        Returns:
+            Rows deleted per table.
+        """
+        counts: dict[str, int] = {}
+        with session_scope(self.factory) as s:
+            item_ids = list(s.scalars(select(QueueAsker.item_id).where(QueueAsker.sender == sender)))
+            for table in SENDER_TABLES:
+                counts[table.__tablename__] = s.execute(delete(table).where(table.sender == sender)).rowcount or 0
+            orphaned = 0
+            for item_id in item_ids:
+                left = s.scalar(select(func.count()).select_from(QueueAsker).where(QueueAsker.item_id == item_id))
+                if not left:
+                    orphaned += s.execute(delete(QueueItem).where(QueueItem.id == item_id)).rowcount or 0
+                else:
+                    s.execute(update(QueueItem).where(QueueItem.id == item_id).values(ask_count=left))
+            counts["queue_items"] = orphaned
+        return counts
+
+    def purge_older_than(self, days: int) -> int:
+        """Delete question-log and feedback rows older than ``days`` (retention)."""
+        cutoff = self.clock() - timedelta(days=days)
+        with session_scope(self.factory) as s:
+            n = s.execute(delete(QuestionLog).where(QuestionLog.asked_at < cutoff)).rowcount or 0
+            n += s.execute(delete(Feedback).where(Feedback.created_at < cutoff)).rowcount or 0
+            return n

@@ -1,0 +1,117 @@
+"""Deliver due onboarding lessons: ``python -m bot.plans.onboarding_worker``.
+
+Every ``ONBOARDING_POLL_S`` seconds (default 60) it prepares the lessons that are due
+(:meth:`bot.plans.onboarding.Onboarding.prepare_due`) and
+
+- pushes Telegram learners' lessons through the bridge's loopback ``/proactive``
+  endpoint (:class:`bot.handoff.delivery.TelegramProactive`, Bearer action token);
+- leaves web learners' lessons pending: ``action_onboarding_deliver`` hands them over
+  at the learner's next turn (Rasa offers no push into a socket.io conversation here).
+
+A lesson the bridge cannot deliver (bridge down, chat unknown) also stays pending, so
+the learner still gets it when they next write. Several workers may run against one
+PostgreSQL database: preparation locks the learner's track row.
+
+Usage::
+
+    python -m bot.plans.onboarding_worker [--once]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.i18n import t
+from bot.plans.onboarding import DueLesson
+
+log = logging.getLogger(__name__)
+
+
+class Push(Protocol):
+    """Pushes a message to one learner now (see :class:`bot.handoff.delivery.TelegramProactive`)."""
+
+    def push(self, sender: str, text: str, buttons: list[dict[str, Any]] | None = None) -> bool:
+        """Return True when delivered."""
+
+
+@dataclass
+class RunResult:
+    """What one pass did."""
+
+    prepared: int = 0
+    pushed: int = 0
+    pending: int = 0
+
+
+def deliver(due: list[DueLesson], plans: Any, telegram: Push | None) -> RunResult:
+    """Send prepared lessons: Telegram now, others at the learner's next turn.
+
+    Args:
+        due: Lessons from :meth:`Onboarding.prepare_due`.
+        plans: The :class:`bot.plans.service.Plans` (to record delivery).
+        telegram: The Telegram push, or None when no bridge runs.
+
+    Returns:
+        Counts of prepared, pushed and pending lessons.
+    """
+    result = RunResult(prepared=len(due))
+    for item in due:
+        if item.channel == "telegram" and telegram is not None:
+            text = item.lesson.as_markdown(lambda key, language=item.language, **v: t(key, language, **v))
+            if telegram.push(item.external_id, text, item.lesson.buttons()):
+                plans.onboarding.mark_delivered(item.lesson.lesson_id, "telegram")
+                result.pushed += 1
+                continue
+        result.pending += 1
+    return result
+
+
+def run_once(plans: Any, telegram: Push | None) -> RunResult:
+    """Prepare and deliver everything due now."""
+    return deliver(plans.onboarding.prepare_due(), plans, telegram)
+
+
+def telegram_push(settings: Any) -> Push | None:
+    """The bridge's proactive endpoint, or None when no Telegram bot is configured."""
+    if not settings.telegram_token:
+        return None
+    from bot.handoff.delivery import TelegramProactive
+
+    url = f"http://127.0.0.1:{settings.telegram_proactive_port}/proactive"
+    return TelegramProactive(url, settings.action_token)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the delivery loop until SIGINT/SIGTERM (or one pass with ``--once``)."""
+    parser = argparse.ArgumentParser(prog="python -m bot.plans.onboarding_worker")
+    parser.add_argument("--once", action="store_true", help="one pass, then exit")
+    args = parser.parse_args(argv)
+    from bot.config import load_settings
+    from bot.plans.service import get_plans
+
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    plans, push = get_plans(), telegram_push(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while True:
+        try:
+            result = run_once(plans, push)
+            if result.prepared:
+                log.info("onboarding: %d prepared, %d pushed to Telegram, %d pending for the next turn",
+                         result.prepared, result.pushed, result.pending)
+        except Exception:  # one bad pass must not end the loop
+            log.exception("onboarding delivery pass failed")
+        if args.once or stop.wait(settings.onboarding_poll_s):
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,463 @@
+"""The role model: roles, their activities and competencies, and module prerequisites.
+
+Trainers keep it in ``knowledge_base/roles/`` as YAML, one role per file, plus
+``prerequisites.yml``. :func:`load_roles` reads and checks the folder and reports every
+problem with file and line, so ``kb validate`` can show trainers exactly what to fix.
+
+A role file::
+
+    id: section-officer
+    name: Section Officer
+    name_hi: अनुभाग अधिकारी
+    aliases: ["SO", "अनुभाग अधिकारी"]
+    tags: []                 # extra role tags of documents that suit this role
+    activities: [...]
+    competencies:
+      - name: Office procedure
+        type: functional     # behavioural | functional | domain
+        priority: 3          # 1 useful .. 3 essential
+        target: 0.8          # mastery to reach (default 0.8)
+        measured_by: [...]   # quiz competencies that measure it (default: its name)
+        modules: [office-procedure]
+        quizzes: [office-procedure]
+    onboarding:              # only for new-recruit tracks
+      days: 10
+      modules: [...]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+COMPETENCY_TYPES = ("behavioural", "functional", "domain")
+PREREQUISITES_FILE = "prerequisites.yml"
+DEFAULT_TARGET = 0.8
+_ROLE_KEYS = {"id", "name", "name_hi", "level", "description", "aliases", "tags", "activities",
+              "competencies", "onboarding"}
+_COMPETENCY_KEYS = {"name", "type", "priority", "target", "measured_by", "modules", "quizzes"}
+
+
+@dataclass(frozen=True)
+class RoleProblem:
+    """A mistake in a role file, with where it is."""
+
+    source: str
+    message: str
+    line: int | None = None
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{self.severity.upper()}: {where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Competency:
+    """A competency a role needs and what builds it."""
+
+    name: str
+    type: str
+    priority: int
+    target: float
+    measured_by: tuple[str, ...]
+    modules: tuple[str, ...]
+    quizzes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Onboarding:
+    """A new-recruit track: how many days and which modules the daily lessons draw on."""
+
+    days: int
+    modules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Role:
+    """One role of the role model."""
+
+    id: str
+    name: str
+    name_hi: str
+    level: str
+    description: str
+    aliases: tuple[str, ...]
+    tags: tuple[str, ...]
+    activities: tuple[str, ...]
+    competencies: tuple[Competency, ...]
+    onboarding: Onboarding | None = None
+    source: str = ""
+
+    def display(self, language: str = "en") -> str:
+        """The role's name in ``language`` (Hindi falls back to English)."""
+        return self.name_hi if language == "hi" and self.name_hi else self.name
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """Modules named by the competencies, in file order, without repeats."""
+        seen: dict[str, None] = {}
+        for competency in self.competencies:
+            for module in competency.modules:
+                seen.setdefault(module, None)
+        return tuple(seen)
+
+    @property
+    def search_tags(self) -> tuple[str, ...]:
+        """Document ``roles:`` tags that count as this role for search boosting."""
+        return (self.id, *self.tags)
+
+
+@dataclass
+class RoleModel:
+    """All roles and the module prerequisites."""
+
+    roles: dict[str, Role] = field(default_factory=dict)
+    prerequisites: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def get(self, role_id: str | None) -> Role | None:
+        """The role with this id, or None."""
+        return self.roles.get(role_id or "")
+
+    def __len__(self) -> int:
+        return len(self.roles)
+
+
+class _Lines:
+    """Values of a YAML document together with the line of every mapping key."""
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple, int] = {}
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        self.data = self._build(node, ()) if node is not None else None
+
+    def _build(self, node: yaml.Node, path: tuple) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out = {}
+            for key_node, value_node in node.value:
+                key = yaml.SafeLoader(key_node.value).construct_object(key_node) \
+                    if not isinstance(key_node, yaml.ScalarNode) else key_node.value
+                out[key] = self._build(value_node, (*path, key))
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self._build(child, (*path, i)) for i, child in enumerate(node.value)]
+        # Scalars: let the safe constructor type them (ints, floats, bools, strings).
+        loader = yaml.SafeLoader("")
+        try:
+            return loader.construct_object(node, deep=True)
+        finally:
+            loader.dispose()
+
+    def line(self, *path: Any) -> int | None:
+        """Line of the key or item at ``path`` (or of its closest parent)."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+
+
+def load_roles(
+    folder: Path,
+    *,
+    modules: set[str] | None = None,
+    quiz_modules: set[str] | None = None,
+    base: Path | None = None,
+) -> tuple[RoleModel, list[RoleProblem]]:
+    """Read and check every role file in ``folder``.
+
+    Args:
+        folder: ``knowledge_base/roles``.
+        modules: Known module ids; when given, unknown ones are reported.
+        quiz_modules: Module ids that have a quiz bank; when given, unknown ones are reported.
+        base: Folder that sources in problems are relative to (default: ``folder``'s parent).
+
+    Returns:
+        ``(model, problems)``: the valid roles (a role with errors is left out) and
+        every problem found.
+    """
+    folder = Path(folder)
+    base = Path(base) if base else folder.parent
+    model = RoleModel()
+    problems: list[RoleProblem] = []
+    if not folder.is_dir():
+        return model, problems
+    aliases: dict[str, str] = {}
+    for path in sorted(folder.glob("*.y*ml")):
+        source = _relative(path, base)
+        try:
+            doc = _Lines(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            problems.append(RoleProblem(source, f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                                        mark.line + 1 if mark else None))
+            continue
+        if path.name == PREREQUISITES_FILE:
+            model.prerequisites, found = _prerequisites(doc, source, modules)
+            problems += found
+            continue
+        role, found = _role(doc, source, modules, quiz_modules)
+        problems += found
+        if role is None:
+            continue
+        if role.id in model.roles:
+            problems.append(RoleProblem(source, f"role id {role.id!r} is also used by {model.roles[role.id].source}",
+                                        doc.line("id")))
+            continue
+        for i, alias in enumerate((role.name, role.name_hi, *role.aliases)):
+            key = alias.casefold().strip()
+            if key and aliases.get(key, role.id) != role.id:
+                problems.append(RoleProblem(source, f"alias {alias!r} also names role {aliases[key]!r}",
+                                            doc.line("aliases", i - 2) if i >= 2 else doc.line("name"),
+                                            severity="warning"))
+            aliases.setdefault(key, role.id)
+        model.roles[role.id] = role
+    problems += _cycles(model.prerequisites, _relative(folder / PREREQUISITES_FILE, base))
+    return model, problems
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _role(doc: _Lines, source: str, modules: set[str] | None,
+          quiz_modules: set[str] | None) -> tuple[Role | None, list[RoleProblem]]:
+    data = doc.data
+    problems: list[RoleProblem] = []
+
+    def error(message: str, *path: Any, severity: str = "error") -> None:
+        problems.append(RoleProblem(source, message, doc.line(*path), severity))
+
+    if not isinstance(data, dict):
+        error("a role file must be a mapping with id, name and competencies")
+        return None, problems
+    for key in data:
+        if key not in _ROLE_KEYS:
+            error(f"unknown key {key!r}", key, severity="warning")
+    role_id = data.get("id")
+    if not isinstance(role_id, str) or not role_id.strip() or role_id != role_id.strip().lower() or " " in role_id:
+        error("id must be a lower-case name without spaces, e.g. section-officer", "id")
+    for key in ("name",):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            error(f"{key} is required", key)
+    for key in ("aliases", "tags", "activities"):
+        if key in data and not _names(data[key]):
+            error(f"{key} must be a list of texts", key)
+    comps_raw = data.get("competencies")
+    competencies: list[Competency] = []
+    if not isinstance(comps_raw, list) or not comps_raw:
+        error("competencies must be a non-empty list", "competencies")
+        comps_raw = []
+    seen: set[str] = set()
+    for i, raw in enumerate(comps_raw):
+        competency = _competency(raw, i, doc, error, modules, quiz_modules)
+        if competency is None:
+            continue
+        if competency.name.casefold() in seen:
+            error(f"competency {competency.name!r} is listed twice", "competencies", i)
+            continue
+        seen.add(competency.name.casefold())
+        competencies.append(competency)
+    onboarding = None
+    if "onboarding" in data:
+        onboarding = _onboarding(data["onboarding"], doc, error, modules)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return Role(
+        id=role_id,
+        name=data["name"].strip(),
+        name_hi=str(data.get("name_hi") or "").strip(),
+        level=str(data.get("level") or ""),
+        description=str(data.get("description") or "").strip(),
+        aliases=tuple(a.strip() for a in data.get("aliases") or ()),
+        tags=tuple(data.get("tags") or ()),
+        activities=tuple(data.get("activities") or ()),
+        competencies=tuple(competencies),
+        onboarding=onboarding,
+        source=source,
+    ), problems
+
+
+def _competency(raw: Any, i: int, doc: _Lines, error: Any, modules: set[str] | None,
+                quiz_modules: set[str] | None) -> Competency | None:
+    where = ("competencies", i)
+    if not isinstance(raw, dict):
+        error("each competency must be a mapping with name, type, modules", *where)
+        return None
+    for key in raw:
+        if key not in _COMPETENCY_KEYS:
+            error(f"unknown competency key {key!r}", *where, key, severity="warning")
+    ok = True
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        error("competency name is required", *where)
+        ok = False
+    if raw.get("type") not in COMPETENCY_TYPES:
+        error(f"type must be one of {', '.join(COMPETENCY_TYPES)}, got {raw.get('type')!r}", *where, "type")
+        ok = False
+    priority = raw.get("priority", 2)
+    if not isinstance(priority, int) or isinstance(priority, bool) or not 1 <= priority <= 3:
+        error(f"priority must be 1, 2 or 3, got {priority!r}", *where, "priority")
+        ok = False
+    target = raw.get("target", DEFAULT_TARGET)
+    if not isinstance(target, (int, float)) or isinstance(target, bool) or not 0 < target <= 1:
+        error(f"target must be a number between 0 and 1, got {target!r}", *where, "target")
+        ok = False
+    lists = {}
+    for key in ("modules", "quizzes", "measured_by"):
+        value = raw.get(key, [])
+        if not _names(value):
+            error(f"{key} must be a list of names", *where, key)
+            ok = False
+            value = []
+        lists[key] = value
+    if not lists["modules"] and not lists["quizzes"]:
+        error("a competency needs at least one module or quiz bank that builds it", *where)
+        ok = False
+    for j, module in enumerate(lists["modules"]):
+        if modules is not None and module not in modules:
+            error(f"module {module!r} is not a module in knowledge_base/modules", *where, "modules", j)
+            ok = False
+    for j, bank in enumerate(lists["quizzes"]):
+        if quiz_modules is not None and bank not in quiz_modules:
+            error(f"quiz bank {bank!r} does not exist (no quiz file has module: {bank})", *where, "quizzes", j)
+            ok = False
+    if not ok:
+        return None
+    return Competency(name.strip(), raw["type"], priority, float(target),
+                      tuple(lists["measured_by"]) or (name.strip(),), tuple(lists["modules"]),
+                      tuple(lists["quizzes"]))
+
+
+def _onboarding(raw: Any, doc: _Lines, error: Any, modules: set[str] | None) -> Onboarding | None:
+    if not isinstance(raw, dict):
+        error("onboarding must be a mapping with days and modules", "onboarding")
+        return None
+    days = raw.get("days")
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 90:
+        error(f"onboarding days must be a whole number from 1 to 90, got {days!r}", "onboarding", "days")
+        return None
+    mods = raw.get("modules")
+    if not _names(mods) or not mods:
+        error("onboarding modules must be a non-empty list of module ids", "onboarding", "modules")
+        return None
+    for j, module in enumerate(mods):
+        if modules is not None and module not in modules:
+            error(f"module {module!r} is not a module in knowledge_base/modules", "onboarding", "modules", j)
+            return None
+    return Onboarding(days, tuple(mods))
+
+
+def _prerequisites(doc: _Lines, source: str,
+                   modules: set[str] | None) -> tuple[dict[str, tuple[str, ...]], list[RoleProblem]]:
+    problems: list[RoleProblem] = []
+    data = doc.data if isinstance(doc.data, dict) else {}
+    raw = data.get("prerequisites")
+    if not isinstance(raw, dict):
+        problems.append(RoleProblem(source, "expected a mapping 'prerequisites: {module: [modules it needs]}'",
+                                    doc.line("prerequisites")))
+        return {}, problems
+    out: dict[str, tuple[str, ...]] = {}
+    for module, needs in raw.items():
+        if not _names(needs):
+            problems.append(RoleProblem(source, f"prerequisites of {module!r} must be a list of module ids",
+                                        doc.line("prerequisites", module)))
+            continue
+        bad = [m for m in (module, *needs) if modules is not None and m not in modules]
+        if bad:
+            problems.append(RoleProblem(source, f"unknown module(s) {', '.join(map(repr, bad))}",
+                                        doc.line("prerequisites", module)))
+            continue
+        if module in needs:
+            problems.append(RoleProblem(source, f"module {module!r} cannot need itself",
+                                        doc.line("prerequisites", module)))
+            continue
+        out[module] = tuple(needs)
+    return out, problems
+
+
+def _cycles(prerequisites: dict[str, tuple[str, ...]], source: str) -> list[RoleProblem]:
+    """Report prerequisite cycles (a plan could never order them)."""
+    state: dict[str, int] = {}
+    found: list[RoleProblem] = []
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for need in prerequisites.get(module, ()):
+            if state.get(need) == 1:
+                cycle = trail[trail.index(need):] + [need] if need in trail else [module, need]
+                found.append(RoleProblem(source, "prerequisite cycle: " + " -> ".join(cycle)))
+            elif need not in state:
+                visit(need, [*trail, need])
+        state[module] = 2
+
+    for module in sorted(prerequisites):
+        if module not in state:
+            visit(module, [module])
+    return found
+
+
+def load_default_roles(kb_dir: Path) -> tuple[RoleModel, list[RoleProblem]]:
+    """Load ``<kb_dir>/roles`` checked against the modules and quiz banks in ``kb_dir``.
+
+    Args:
+        kb_dir: The knowledge folder.
+
+    Returns:
+        ``(model, problems)`` as :func:`load_roles`.
+    """
+    kb_dir = Path(kb_dir)
+    return load_roles(kb_dir / "roles", modules=known_modules(kb_dir), quiz_modules=known_quiz_modules(kb_dir),
+                      base=kb_dir)
+
+
+def known_modules(kb_dir: Path) -> set[str]:
+    """Module ids declared in the front matter of ``<kb_dir>/modules/*.md`` (cheap: front matter only)."""
+    return set(module_titles(kb_dir))
+
+
+def module_titles(kb_dir: Path) -> dict[str, str]:
+    """``{module id: document title}`` from the front matter of ``<kb_dir>/modules/*.md``.
+
+    Superseded documents are left out: a plan never sends a learner to a lapsed circular.
+    """
+    found: dict[str, str] = {}
+    for path in sorted((Path(kb_dir) / "modules").glob("*.md")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        meta = None
+        if text.startswith("---"):
+            end = text.find("\n---", 3)
+            try:
+                meta = yaml.safe_load(text[3:end]) if end > 0 else None
+            except yaml.YAMLError:
+                meta = None
+        meta = meta if isinstance(meta, dict) else {}
+        if meta.get("superseded_by"):
+            continue
+        found[str(meta.get("module") or path.stem)] = str(meta.get("title") or path.stem)
+    return found
+
+
+def known_quiz_modules(kb_dir: Path) -> set[str]:
+    """Module ids that have a quiz bank in ``<kb_dir>/quizzes``."""
+    found: set[str] = set()
+    for path in sorted((Path(kb_dir) / "quizzes").glob("*.y*ml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            continue
+        if isinstance(data, dict) and data.get("module"):
+            found.add(str(data["module"]))
+    return found

@@ -1,0 +1,161 @@
+"""The plans facade used by the actions: role model, learner profile, plan, onboarding.
+
+The role model is re-read when trainers edit ``knowledge_base/roles/`` (checked by file
+times on each use, which is cheap), like the quiz banks in :mod:`bot.services`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.learning import Learning
+from bot.plans.onboarding import LessonChunk, Onboarding, chunks_from_index
+from bot.plans.plan import Plan, build_plan
+from bot.plans.roles import RoleModel, known_quiz_modules, load_default_roles, module_titles
+from bot.store import Learner, session_factory, session_scope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the store knows about a learner's job and language."""
+
+    learner_id: int
+    role: str | None
+    department: str | None
+    language: str | None
+
+
+def _signature(kb_dir: Path) -> tuple:
+    files = [*sorted((kb_dir / "roles").glob("*.y*ml")), *sorted((kb_dir / "modules").glob("*.md")),
+             *sorted((kb_dir / "quizzes").glob("*.y*ml"))]
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files if p.exists())
+
+
+class Plans:
+    """Role model, profiles and plans over one :class:`Learning`.
+
+    Args:
+        learning: The learning service (store and quiz bank).
+        kb_dir: The knowledge folder (roles, modules, quizzes).
+        chunks: Lesson material for onboarding (default: the live index).
+        onboarding_days: Overrides every track's length (``ONBOARDING_DAYS``).
+    """
+
+    def __init__(self, learning: Learning, kb_dir: Path, *,
+                 chunks: Callable[[], Sequence[LessonChunk]] | None = None,
+                 onboarding_days: int | None = None) -> None:
+        self.learning = learning
+        self.kb_dir = Path(kb_dir)
+        self._chunks = chunks or _index_chunks
+        self._onboarding_days = onboarding_days
+        self._lock = threading.Lock()
+        self._loaded: tuple | None = None
+        self._model = RoleModel()
+        self._titles: dict[str, str] = {}
+        self._quiz_modules: set[str] = set()
+        self._sessions = session_factory(learning.engine)
+        self._onboarding: Onboarding | None = None
+
+    # ------------------------------------------------------------------ role model
+
+    @property
+    def roles(self) -> RoleModel:
+        """The current role model (reloaded after edits)."""
+        signature = _signature(self.kb_dir)
+        with self._lock:
+            if signature != self._loaded:
+                model, problems = load_default_roles(self.kb_dir)
+                for problem in problems:
+                    log.warning("role model: %s", problem)
+                self._model, self._titles = model, module_titles(self.kb_dir)
+                self._quiz_modules = known_quiz_modules(self.kb_dir)
+                self._loaded = signature
+                if self._onboarding is not None:
+                    self._onboarding.roles = model
+            return self._model
+
+    @property
+    def onboarding(self) -> Onboarding:
+        """The onboarding service over the same store and role model."""
+        model = self.roles
+        if self._onboarding is None:
+            self._onboarding = Onboarding(self.learning, model, self._chunks, default_days=self._onboarding_days)
+        return self._onboarding
+
+    # ------------------------------------------------------------------ profile
+
+    def learner(self, channel: str, external_id: str) -> int:
+        """The learner id for a channel identity (created when new)."""
+        return self.learning.learner(channel, external_id)
+
+    def find_learner(self, channel: str, external_id: str) -> int | None:
+        """The learner id for a channel identity, or None (never creates a learner)."""
+        with session_scope(self._sessions) as s:
+            return s.scalar(select(Learner.id).where(Learner.channel == channel, Learner.external_id == external_id))
+
+    def profile(self, learner_id: int) -> Profile:
+        """The learner's stored role, department and language.
+
+        Raises:
+            KeyError: Unknown learner.
+        """
+        with session_scope(self._sessions) as s:
+            row = s.get(Learner, learner_id)
+            if row is None:
+                raise KeyError(learner_id)
+            return Profile(row.id, row.role, row.department, row.language)
+
+    def save_profile(self, learner_id: int, **fields: str | None) -> None:
+        """Store ``role``, ``department`` and/or ``language`` (None values are left alone)."""
+        values = {k: v for k, v in fields.items() if v is not None}
+        if values:
+            self.learning.update_profile(learner_id, **values)
+
+    # ------------------------------------------------------------------ plans
+
+    def plan(self, learner_id: int, role_id: str) -> Plan:
+        """The learner's current plan for ``role_id``.
+
+        Raises:
+            KeyError: The role is not in the role model.
+        """
+        model = self.roles
+        role = model.get(role_id)
+        if role is None:
+            raise KeyError(role_id)
+        progress = self.learning.progress(learner_id)
+        return build_plan(role, model, progress, self._titles, self._quiz_modules)
+
+
+def _index_chunks() -> list[LessonChunk]:
+    from bot.services import get_retriever  # lazy: opens the index on first use
+
+    return chunks_from_index(get_retriever().index)
+
+
+_holder_lock = threading.Lock()
+_holder: dict[int, Plans] = {}
+
+
+def get_plans() -> Plans:
+    """The shared :class:`Plans` over :func:`bot.services.get_learning` (one per Learning)."""
+    from bot.config import load_settings
+    from bot.services import get_learning
+
+    learning = get_learning()
+    with _holder_lock:
+        plans = _holder.get(id(learning))
+        if plans is None:
+            settings = load_settings()
+            plans = Plans(learning, settings.kb_dir, onboarding_days=settings.onboarding_days or None)
+            _holder.clear()
+            _holder[id(learning)] = plans
+        return plans

@@ -1,0 +1,304 @@
+"""Learners' data rights (India's DPDP Act 2023): consent, erasure, export, retention.
+
+Where a learner's data lives, and how each store is erased:
+
+==========================  ===============================  ===================================
+store                       what                             erased by
+==========================  ===============================  ===================================
+learner store (SQL)         profile, attempts, review state, :meth:`bot.learning.Learning.erase`
+                            mastery, quiz sessions
+human-loop tables (same DB) queue askers, handoffs, outbox,  :meth:`bot.handoff.store.HandoffStore.erase_sender`
+                            feedback, question log
+Rasa tracker (scaled mode)  conversation events (PostgreSQL  ``DELETE FROM events WHERE sender_id``
+                            ``events`` table)                (:func:`erase_tracker_events`)
+Rasa tracker (one machine)  in-memory events                 a ``Restarted`` + slot reset from the
+                                                             action; gone at the next Rasa restart
+Telegram bridge             pseudonym -> chat id mapping      ``POST /forget`` on the bridge's
+                                                             loopback port (:func:`forget_in_bridge`)
+==========================  ===============================  ===================================
+
+The Telegram bridge's de-duplication keys are update ids (no learner data) and expire on
+their own; the pseudonym mapping is the only link back to a person there.
+
+Consent: nothing about a learner's progress is stored before they accept the notice;
+quiz and review actions call :func:`has_consent` first and show the notice otherwise.
+
+CLI::
+
+    python -m bot.privacy purge --older-than-days N   # retention job (default TUTOR_RETENTION_DAYS)
+    python -m bot.privacy erase --channel telegram --sender tg-...
+    python -m bot.privacy export --channel socketio --sender abc
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+log = logging.getLogger("bot.privacy")
+
+#: Default retention of inactive learners' data, days (``TUTOR_RETENTION_DAYS``).
+DEFAULT_RETENTION_DAYS = 365
+
+
+@dataclass
+class ErasureReport:
+    """Rows (or keys) removed per store; ``errors`` names stores that could not be reached."""
+
+    removed: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.errors
+
+
+# ---------------------------------------------------------------------- consent
+
+
+def has_consent(learning: Any, learner_id: int) -> bool:
+    """True when the learner accepted the privacy notice (progress may be stored).
+
+    Args:
+        learning: A :class:`bot.learning.Learning`.
+        learner_id: Learner id from ``learning.learner(channel, external_id)``.
+    """
+    from bot.store.engine import session_scope
+    from bot.store.models import Learner
+
+    with session_scope(learning._sessions) as s:
+        row = s.get(Learner, learner_id)
+        return bool(row is not None and row.consent)
+
+
+def record_consent(learning: Any, learner_id: int, accepted: bool) -> None:
+    """Store the learner's answer to the notice (timestamped by ``update_profile``)."""
+    learning.update_profile(learner_id, consent=bool(accepted))
+
+
+# ---------------------------------------------------------------------- settings from the environment
+
+
+def tracker_db_url() -> str | None:
+    """SQLAlchemy URL of Rasa's SQL tracker store (scaled mode), or None on one machine.
+
+    From :attr:`bot.config.Settings.tracker_db_url` (``TRACKER_DATABASE_URL`` or the
+    ``TRACKER_DB_*`` variables that ``endpoints.scaled.yml`` uses).
+    """
+    from bot.config import load_settings
+
+    return load_settings().tracker_db_url or None
+
+
+def retention_days() -> int:
+    """``TUTOR_RETENTION_DAYS`` (default :data:`DEFAULT_RETENTION_DAYS`)."""
+    from bot.config import load_settings
+
+    return load_settings().retention_days
+
+
+# ---------------------------------------------------------------------- the stores
+
+
+def _engine(url: str):
+    from bot.store.engine import make_engine
+
+    return make_engine(url)
+
+
+def erase_tracker_events(url: str, sender: str) -> int:
+    """Delete every Rasa tracker event of ``sender`` from the SQL tracker store.
+
+    Args:
+        url: SQLAlchemy URL of the tracker database.
+        sender: Rasa sender id.
+
+    Returns:
+        Rows deleted.
+    """
+    from sqlalchemy import text
+
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:
+            return conn.execute(text("DELETE FROM events WHERE sender_id = :s"), {"s": sender}).rowcount or 0
+    finally:
+        engine.dispose()
+
+
+def count_tracker_events(url: str, sender: str) -> int:
+    """Number of tracker events stored for ``sender`` (tests, export)."""
+    from sqlalchemy import text
+
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}).scalar())
+    finally:
+        engine.dispose()
+
+
+def forget_in_bridge(sender: str, port: int, token: str, timeout: float = 5.0) -> bool:
+    """Ask the Telegram bridge to drop its pseudonym -> chat mapping for ``sender``.
+
+    Returns:
+        True if a mapping was removed.
+
+    Raises:
+        OSError: the bridge is not reachable (caller decides whether it must be).
+    """
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/forget", data=json.dumps({"sender": sender}).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        return bool(json.load(resp).get("forgotten"))
+
+
+def _handoff_store(learning: Any):
+    try:
+        from bot.handoff.store import HandoffStore
+    except ImportError:  # the human-loop package is optional
+        return None
+    from bot.store.engine import session_factory
+
+    return HandoffStore(session_factory(learning.engine))
+
+
+def _find_learner(learning: Any, channel: str, sender: str) -> int | None:
+    from sqlalchemy import select
+
+    from bot.store.engine import session_scope
+    from bot.store.models import Learner
+
+    with session_scope(learning._sessions) as s:
+        return s.scalars(select(Learner.id).where(Learner.channel == channel, Learner.external_id == sender)).first()
+
+
+def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str | None = None,
+                  bridge_port: int | None = None, bridge_token: str | None = None) -> ErasureReport:
+    """Erase one learner from every store (see the module docstring).
+
+    Args:
+        learning: The learner store service.
+        channel / sender: The learner's key (``actions.common.learner_key``).
+        tracker_url: SQL tracker store URL (scaled mode); None: in-memory tracker.
+        bridge_port / bridge_token: the Telegram bridge's loopback endpoint, for ``tg-`` senders.
+
+    Returns:
+        What was removed where; stores that failed are in ``errors`` (the caller tells the
+        learner erasure is incomplete rather than confirming it).
+    """
+    report = ErasureReport()
+    learner_id = _find_learner(learning, channel, sender)
+    if learner_id is not None:
+        for table, n in learning.erase(learner_id).items():
+            report.removed[table] = report.removed.get(table, 0) + n
+    handoff = _handoff_store(learning)
+    if handoff is not None:
+        try:
+            for table, n in handoff.erase_sender(sender).items():
+                report.removed[table] = n
+        except Exception as exc:  # e.g. tables not migrated in an old database
+            report.errors["handoff"] = type(exc).__name__
+    if tracker_url:
+        try:
+            report.removed["tracker_events"] = erase_tracker_events(tracker_url, sender)
+        except Exception as exc:
+            report.errors["tracker"] = type(exc).__name__
+    if sender.startswith("tg-") and bridge_port and bridge_token:
+        try:
+            report.removed["telegram_mapping"] = int(forget_in_bridge(sender, bridge_port, bridge_token))
+        except (OSError, urllib.error.URLError) as exc:
+            report.errors["telegram_bridge"] = type(exc).__name__
+    log.info("erasure: %d rows removed, incomplete stores: %s", sum(report.removed.values()),
+             ",".join(report.errors) or "none")
+    return report
+
+
+def export_learner(learning: Any, channel: str, sender: str, *, tracker_url: str | None = None) -> dict[str, Any]:
+    """All data the tutor holds about one learner, as JSON-ready data."""
+    learner_id = _find_learner(learning, channel, sender)
+    data: dict[str, Any] = {"learner": learning.export(learner_id) if learner_id is not None else {}}
+    if tracker_url:
+        data["conversation_events"] = count_tracker_events(tracker_url, sender)
+    return data
+
+
+def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None,
+          now: datetime | None = None) -> dict[str, int]:
+    """Retention job: erase learners inactive for ``older_than_days`` and old tracker events.
+
+    Returns:
+        ``{"learners": n, "tracker_events": m}``.
+    """
+    from sqlalchemy import or_, select, text
+
+    from bot.store.engine import session_scope
+    from bot.store.models import Learner
+
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    with session_scope(learning._sessions) as s:
+        stale = s.execute(select(Learner.id, Learner.external_id).where(
+            or_(Learner.last_seen_at < cutoff, (Learner.last_seen_at.is_(None)) & (Learner.created_at < cutoff))
+        )).all()
+    handoff = _handoff_store(learning)
+    for learner_id, sender in stale:
+        learning.erase(learner_id)
+        if handoff is not None:
+            handoff.erase_sender(sender)
+    result = {"learners": len(stale), "tracker_events": 0}
+    if tracker_url:
+        engine = _engine(tracker_url)
+        try:
+            with engine.begin() as conn:
+                result["tracker_events"] = conn.execute(
+                    text("DELETE FROM events WHERE timestamp < :t"), {"t": cutoff.timestamp()}).rowcount or 0
+        finally:
+            engine.dispose()
+    log.info("retention purge (%d days): %d learners, %d tracker events", older_than_days, result["learners"],
+             result["tracker_events"])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.privacy", description="Learners' data rights.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("purge", help="erase data of learners inactive for N days")
+    p.add_argument("--older-than-days", type=int, default=None)
+    for name in ("erase", "export"):
+        q = sub.add_parser(name)
+        q.add_argument("--channel", required=True)
+        q.add_argument("--sender", required=True)
+    args = parser.parse_args(argv)
+    from bot.learning import Learning
+    from bot.logging_setup import configure_logging
+
+    configure_logging()
+    learning, _ = Learning.from_settings()
+    url = tracker_db_url()
+    if args.command == "purge":
+        print(json.dumps(purge(learning, args.older_than_days or retention_days(), tracker_url=url)))
+    elif args.command == "erase":
+        from bot.config import load_settings
+
+        settings = load_settings()
+        report = erase_learner(learning, args.channel, args.sender, tracker_url=url,
+                               bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token)
+        print(json.dumps({"removed": report.removed, "errors": report.errors}))
+        return 0 if report.complete else 1
+    else:
+        print(json.dumps(export_learner(learning, args.channel, args.sender, tracker_url=url), default=str, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Debian's PostgreSQL, Redis and nginx as child services on loopback.
+
+Each class owns one server process started from the Debian binaries (no systemd: the
+machines here and in CI have none). Used by ``make run-scaled`` (persistent folder under
+``.state/scaled``) and by the ``scaled`` tests (a temporary folder).
+
+When running as root, PostgreSQL runs as the ``postgres`` user (initdb refuses root).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A service binary is missing or a server did not start."""
+
+
+def _postgres_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4]))
+    if not found:
+        raise ServiceError("PostgreSQL binaries not found: apt-get install -y postgresql")
+    return Path(found[-1]).parent
+
+
+def _run_as_postgres() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError as exc:
+        raise ServiceError("no 'postgres' user: install Debian's postgresql package") from exc
+    return ["runuser", "-u", "postgres", "--"]
+
+
+@dataclass
+class PostgresCluster:
+    """A PostgreSQL cluster in ``root`` with password (SCRAM) authentication.
+
+    Args:
+        root: Folder for the data directory, socket and log (created if missing).
+        port: TCP port on 127.0.0.1.
+        user / password: Application role created on first start (owner of ``databases``).
+        databases: Databases created on first start.
+        durable: ``False`` switches fsync off (tests: faster, data is thrown away).
+    """
+
+    root: Path
+    port: int
+    user: str
+    password: str
+    databases: tuple[str, ...] = ("rasa", "learners")
+    durable: bool = True
+    _bin: Path = field(default_factory=_postgres_bin, repr=False)
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "server.log"
+
+    def url(self, database: str, driver: str = "psycopg") -> str:
+        """SQLAlchemy URL of one database for the application role."""
+        return f"postgresql+{driver}://{self.user}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def _pg(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([*_run_as_postgres(), *args], capture_output=True, text=True, timeout=timeout)
+
+    def init(self) -> bool:
+        """Create the cluster, role and databases unless they exist.
+
+        Returns:
+            True if a new cluster was created.
+        """
+        if (self.data / "PG_VERSION").exists():
+            return False
+        self.root.mkdir(parents=True, exist_ok=True)
+        if _run_as_postgres():
+            shutil.chown(self.root, "postgres", "postgres")
+        superpw = self.root / "superuser.pw"
+        superpw.write_text(os.urandom(16).hex())
+        os.chmod(superpw, 0o600)
+        if _run_as_postgres():
+            shutil.chown(superpw, "postgres", "postgres")
+        done = self._pg(str(self._bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=scram-sha-256",
+                        f"--pwfile={superpw}", "-E", "UTF8", "--locale=C.UTF-8", *([] if self.durable else ["--no-sync"]))
+        if done.returncode != 0:
+            raise ServiceError(f"initdb failed: {done.stderr[-1500:]}")
+        self.start()
+        # Local socket, peer... no: the cluster uses SCRAM everywhere, so pass the superuser password.
+        env_pw = superpw.read_text()
+        statements = [f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'"]
+        statements += [f"CREATE DATABASE {db} OWNER {self.user}" for db in self.databases]
+        for sql in statements:
+            result = subprocess.run(
+                [str(self._bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
+                 "-v", "ON_ERROR_STOP=1", "-c", sql],
+                capture_output=True, text=True, timeout=60, env={**os.environ, "PGPASSWORD": env_pw},
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise ServiceError(f"{sql.split(' PASSWORD')[0]} failed: {result.stderr[-500:]}")
+        return True
+
+    def start(self) -> None:
+        """Start the server (no-op if it is running); waits until it accepts connections."""
+        if self.running():
+            return
+        options = f"-k {self.root} -h 127.0.0.1 -p {self.port}" + ("" if self.durable else " -F")
+        done = self._pg(str(self._bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.log),
+                        "-w", "-t", "60", "start", timeout=90)
+        if done.returncode != 0:
+            tail = self.log.read_text()[-1500:] if self.log.exists() else done.stderr
+            raise ServiceError(f"PostgreSQL did not start: {tail}")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``mode``: smart | fast | immediate)."""
+        if self.running():
+            self._pg(str(self._bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", timeout=60)
+
+    def restart(self) -> None:
+        """Fast restart: every client connection is cut."""
+        self.stop("fast")
+        self.start()
+
+    def running(self) -> bool:
+        return self.data.exists() and self._pg(str(self._bin / "pg_ctl"), "-D", str(self.data), "status").returncode == 0
+
+
+@dataclass
+class RedisServer:
+    """``redis-server`` on 127.0.0.1 with a password and no persistence (locks only).
+
+    Args:
+        root: Folder for its log.
+        port: TCP port.
+        password: ``requirepass``.
+    """
+
+    root: Path
+    port: int
+    password: str
+    process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 20) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not Path(binary).exists():
+            raise ServiceError("redis-server not found: apt-get install -y redis-server")
+        self.root.mkdir(parents=True, exist_ok=True)
+        config = "\n".join([
+            "bind 127.0.0.1", f"port {self.port}", f"requirepass {self.password}", 'save ""', "appendonly no",
+            "protected-mode yes", f"dir {self.root}", f"logfile {self.root / 'redis.log'}", "daemonize no",
+        ]) + "\n"  # fmt: skip
+        conf = self.root / "redis.conf"
+        conf.write_text(config)
+        os.chmod(conf, 0o600)  # holds the password
+        self.process = subprocess.Popen([binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServiceError(f"redis-server exited: see {self.root / 'redis.log'}")
+            if self.ping():
+                return
+            time.sleep(0.2)
+        raise ServiceError("redis-server did not answer PING")
+
+    def ping(self) -> bool:
+        """True when the server answers an authenticated PING."""
+        import socket
+
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(f"AUTH {self.password}\r\nPING\r\n".encode())
+                data = b""
+                while b"PONG" not in data and len(data) < 200:
+                    chunk = sock.recv(100)
+                    if not chunk:
+                        break
+                    data += chunk
+                return b"+PONG" in data
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self.process = None
+
+
+@dataclass
+class NginxServer:
+    """nginx in the foreground with a generated configuration (see :mod:`bot.scaled.nginx`).
+
+    Args:
+        root: Folder for the config, pid, logs and temp files.
+        config: The full nginx.conf text.
+    """
+
+    root: Path
+    config: str
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not Path(binary).exists():
+            raise ServiceError("nginx not found: apt-get install -y nginx")
+        self.root.mkdir(parents=True, exist_ok=True)
+        conf = self.root / "nginx.conf"
+        conf.write_text(self.config)
+        os.chmod(conf, 0o600)  # holds the action token check
+        check = subprocess.run([binary, "-t", "-q", "-p", str(self.root), "-c", str(conf)], capture_output=True,
+                               text=True, timeout=30)
+        if check.returncode != 0:
+            raise ServiceError(f"nginx configuration rejected: {check.stderr[-1500:]}")
+        self.process = subprocess.Popen([binary, "-p", str(self.root), "-c", str(conf), "-g", "daemon off;"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(0.3)
+        if self.process.poll() is not None:
+            raise ServiceError(f"nginx exited: see {self.root / 'error.log'}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGQUIT)  # graceful: finish open requests
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self.process = None

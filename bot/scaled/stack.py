@@ -1,0 +1,299 @@
+"""The scaled-mode process layout (``make run-scaled``) and its start/stop logic.
+
+::
+
+    browser --> nginx public door --> web page server --socket.io--+
+    bridge ---------------------------------------- REST ----------+--> nginx Rasa balancer
+                                                   (hash of sender id) --> Rasa replica 1 | 2
+    Rasa replicas --> nginx action balancer (5 s, apology) --> action server 1 | 2
+    Rasa replicas: tracker store = PostgreSQL db "rasa", lock store = Redis
+    action servers: learner store = PostgreSQL db "learners"
+
+Only the public door may listen beyond loopback. Services (PostgreSQL, Redis) are started
+here from Debian's binaries unless ``external`` is set, in which case their addresses come
+from the environment (``TRACKER_DB_*``, ``DATABASE_URL``, ``REDIS_*``) - the layout of
+``deploy/``. Before any Rasa process starts, :meth:`ScaledStack.preflight` connects to every
+database and to Redis with the configured credentials and fails loudly: Rasa's own SQL
+tracker store would otherwise retry a wrong database forever and never come up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.config import PROJECT_ROOT, load_settings
+from bot.runner import RASA_BIN, free_port, wait_http
+from bot.scaled.nginx import NginxLayout, render
+from bot.scaled.services import NginxServer, PostgresCluster, RedisServer, ServiceError
+
+PYTHON = sys.executable
+ENDPOINTS = PROJECT_ROOT / "endpoints.scaled.yml"
+CREDENTIALS = PROJECT_ROOT / "credentials.scaled.yml"  # REST answers 503 when a store fails
+
+
+class PreflightError(RuntimeError):
+    """A database or Redis is unreachable or refuses the configured credentials."""
+
+
+def _secret(folder: Path, name: str) -> str:
+    path = folder / name
+    if path.exists():
+        return path.read_text().strip()
+    folder.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(16)  # hex: safe inside URLs and config files
+    path.write_text(value)
+    os.chmod(path, 0o600)
+    return value
+
+
+@dataclass
+class Ports:
+    """Every TCP port of the layout (all 127.0.0.1 except ``public`` when configured)."""
+
+    public: int = 8080
+    rasa_lb: int = 5005
+    action_lb: int = 5055
+    rasa: tuple[int, ...] = (5105, 5106)
+    action: tuple[int, ...] = (5155, 5156)
+    web: tuple[int, ...] = (8180,)
+    postgres: int = 5433
+    redis: int = 6380
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Free ports for every slot (tests and parallel stacks)."""
+        return cls(public=free_port(), rasa_lb=free_port(), action_lb=free_port(),
+                   rasa=(free_port(), free_port()), action=(free_port(), free_port()), web=(free_port(),),
+                   postgres=free_port(), redis=free_port())  # fmt: skip
+
+
+@dataclass
+class ScaledStack:
+    """PostgreSQL + Redis + nginx + two Rasa replicas + two action servers + web page server.
+
+    Args:
+        root: State folder (PostgreSQL data, secrets, nginx files, logs).
+        ports: Port layout.
+        model: Trained Rasa model.
+        env: Extra environment for the application processes (e.g. ``TUTOR_INDEX_DIR``).
+        external: Use the databases and Redis named in the environment instead of
+            starting them (``TRACKER_DB_HOST/PORT/NAME/USER/PASSWORD``, ``DATABASE_URL``,
+            ``REDIS_HOST/PORT/PASSWORD``).
+        durable: fsync PostgreSQL (off in tests).
+        watch: run the knowledge-folder watcher in the first action server (only one
+            replica may re-index a shared index folder).
+        telegram: also start the Telegram bridge (needs ``TELEGRAM_BOT_TOKEN``).
+        action_timeout_s: nginx's wait for an action server before apologising.
+    """
+
+    root: Path = PROJECT_ROOT / ".state" / "scaled"
+    ports: Ports = field(default_factory=Ports)
+    model: Path = PROJECT_ROOT / "models" / "tutor.tar.gz"
+    env: dict[str, str] = field(default_factory=dict)
+    external: bool = False
+    durable: bool = True
+    watch: bool = True
+    telegram: bool = False
+    action_timeout_s: int = 5
+    log_sender: bool = False
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    postgres: PostgresCluster | None = None
+    redis: RedisServer | None = None
+    nginx: NginxServer | None = None
+
+    # ------------------------------------------------------------------ configuration
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "logs"
+
+    def service_env(self) -> dict[str, str]:
+        """Connection settings of the tracker database, learner database and Redis."""
+        if self.external:
+            names = ["TRACKER_DB_HOST", "TRACKER_DB_PORT", "TRACKER_DB_NAME", "TRACKER_DB_USER",
+                     "TRACKER_DB_PASSWORD", "DATABASE_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"]
+            merged = {**os.environ, **self.env}
+            missing = [n for n in names if not merged.get(n)]
+            if missing:
+                raise PreflightError(f"external services: set {', '.join(missing)}")
+            return {n: merged[n] for n in names}
+        secrets_dir = self.root / "secrets"
+        pg_password, redis_password = _secret(secrets_dir, "postgres_password"), _secret(secrets_dir, "redis_password")
+        values = {
+            "TRACKER_DB_HOST": "127.0.0.1", "TRACKER_DB_PORT": str(self.ports.postgres), "TRACKER_DB_NAME": "rasa",
+            "TRACKER_DB_USER": "tutor", "TRACKER_DB_PASSWORD": pg_password,
+            "DATABASE_URL": f"postgresql+psycopg://tutor:{pg_password}@127.0.0.1:{self.ports.postgres}/learners",
+            "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.ports.redis), "REDIS_PASSWORD": redis_password,
+        }  # fmt: skip
+        # A caller (e.g. a test of a misconfigured start) may override any of them.
+        values.update({k: v for k, v in self.env.items() if k in values})
+        return values
+
+    def environment(self) -> dict[str, str]:
+        """Environment of every application process."""
+        settings = load_settings()
+        env = {**os.environ, **self.env, **self.service_env()}
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env["ACTION_SERVER_TOKEN"] = self.env.get("ACTION_SERVER_TOKEN") or settings.action_token
+        env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.ports.action_lb}/webhook"
+        env["RASA_URL"] = f"http://127.0.0.1:{self.ports.rasa_lb}"
+        env.setdefault("WEB_ALLOWED_ORIGINS",
+                       f"http://127.0.0.1:{self.ports.public},http://localhost:{self.ports.public}")
+        return env
+
+    # ------------------------------------------------------------------ checks
+
+    def preflight(self, env: dict[str, str] | None = None, timeout_s: int = 5) -> None:
+        """Connect to both databases and Redis with the configured credentials.
+
+        Raises:
+            PreflightError: naming the service, address and the driver's error.
+        """
+        import psycopg
+
+        env = env or self.service_env()
+        tracker = (f"host={env['TRACKER_DB_HOST']} port={env['TRACKER_DB_PORT']} dbname={env['TRACKER_DB_NAME']} "
+                   f"user={env['TRACKER_DB_USER']} connect_timeout={timeout_s}")
+        checks = [("tracker database", tracker, env["TRACKER_DB_PASSWORD"])]
+        from sqlalchemy.engine import make_url
+
+        learners = make_url(env["DATABASE_URL"])
+        if learners.get_backend_name() == "postgresql":
+            conninfo = (f"host={learners.host} port={learners.port or 5432} dbname={learners.database} "
+                        f"user={learners.username} connect_timeout={timeout_s}")
+            checks.append(("learner database", conninfo, learners.password or ""))
+        for what, conninfo, password in checks:
+            try:
+                with psycopg.connect(conninfo, password=password) as conn:
+                    conn.execute("SELECT 1")
+            except psycopg.Error as exc:
+                where = conninfo.split(" connect_timeout")[0]
+                raise PreflightError(f"scaled mode cannot use the {what} ({where}): {exc}".strip()) from exc
+        redis = RedisServer(self.root, int(env["REDIS_PORT"]), env["REDIS_PASSWORD"])
+        if env["REDIS_HOST"] not in ("127.0.0.1", "localhost"):
+            return  # the PING helper speaks to loopback only; Rasa reports remote Redis errors itself
+        if not redis.ping():
+            raise PreflightError(f"scaled mode cannot use Redis at {env['REDIS_HOST']}:{env['REDIS_PORT']} "
+                                 "(not running or wrong password)")
+
+    # ------------------------------------------------------------------ processes
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.processes[name] = process
+        return process
+
+    def start_services(self) -> None:
+        """Start (or just check, when ``external``) PostgreSQL and Redis, migrate the learner store."""
+        env = self.service_env()
+        if not self.external:
+            self.postgres = PostgresCluster(self.root / "pg", self.ports.postgres, "tutor", env["TRACKER_DB_PASSWORD"],
+                                            durable=self.durable)
+            if not self.postgres.init():
+                self.postgres.start()
+            self.redis = RedisServer(self.root / "redis", self.ports.redis, env["REDIS_PASSWORD"])
+            self.redis.start()
+        self.preflight(env)
+        from bot.store.migrate import migrate
+
+        migrate(env["DATABASE_URL"])  # once, before two action servers race to do it
+
+    def start_action_server(self, index: int) -> subprocess.Popen:
+        env = {**self.environment(), "ACTION_PORT": str(self.ports.action[index])}
+        command = [PYTHON, "-m", "bot.action_server", "--host", "127.0.0.1", "--port", str(self.ports.action[index])]
+        if index > 0 or not self.watch:
+            command.append("--no-watch")
+        return self._spawn(f"action-{index + 1}", command, env)
+
+    def start_rasa(self, index: int) -> subprocess.Popen:
+        port = self.ports.rasa[index]
+        return self._spawn(f"rasa-{index + 1}", [
+            str(RASA_BIN), "run", "--interface", "127.0.0.1", "--port", str(port), "--model", str(self.model),
+            "--endpoints", str(ENDPOINTS), "--credentials", str(CREDENTIALS),
+            "--log-file", str(self.log_dir / f"rasa-{index + 1}-debug.log"),
+        ], self.environment())  # fmt: skip
+
+    def start(self, timeout: float = 300.0) -> None:
+        """Start everything and wait for every health check.
+
+        Raises:
+            PreflightError: a database or Redis is unusable (nothing else is started).
+            ServiceError: PostgreSQL, Redis or nginx did not start.
+            RuntimeError: an application process did not come up (everything is stopped).
+        """
+        if not RASA_BIN.exists():
+            raise RuntimeError(f"{RASA_BIN} missing: run `make install`")
+        if not self.model.exists():
+            raise RuntimeError(f"no trained model at {self.model}: run `make train`")
+        try:
+            self.start_services()
+            layout = NginxLayout(self.root / "nginx", self.ports.rasa_lb, self.ports.action_lb, self.ports.public,
+                                 self.ports.rasa, self.ports.action, self.ports.web,
+                                 action_timeout_s=self.action_timeout_s, log_sender=self.log_sender)
+            self.nginx = NginxServer(layout.root, render(layout))
+            self.nginx.start()
+            env = self.environment()
+            actions = [self.start_action_server(i) for i in range(len(self.ports.action))]
+            rasas = [self.start_rasa(i) for i in range(len(self.ports.rasa))]
+            webs = [self._spawn(f"web-{i + 1}", [PYTHON, "-m", "bot.web.server"], {**env, "WEB_PORT": str(p)})
+                    for i, p in enumerate(self.ports.web)]
+            if self.telegram:
+                self._spawn("telegram", [PYTHON, "-m", "bot.channels.telegram_bridge"], env)
+            for port, process in zip(self.ports.action, actions, strict=True):
+                wait_http(f"http://127.0.0.1:{port}/health", timeout, process)
+            for port, process in zip(self.ports.rasa, rasas, strict=True):
+                wait_http(f"http://127.0.0.1:{port}/", timeout, process)
+            for port, process in zip(self.ports.web, webs, strict=True):
+                wait_http(f"http://127.0.0.1:{port}/healthz", timeout, process)
+        except BaseException:
+            self.stop()
+            raise
+
+    def signal(self, name: str, signum: int = signal.SIGKILL) -> None:
+        """Send a signal to one application process's group (fault-injection tests)."""
+        os.killpg(self.processes[name].pid, signum)
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop the application processes, then nginx, Redis and PostgreSQL."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGCONT)  # a test may have paused it
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + grace
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        self.processes.clear()
+        for service in (self.nginx, self.redis):
+            if service is not None:
+                service.stop()
+        if self.postgres is not None:
+            with contextlib.suppress(ServiceError, subprocess.SubprocessError):
+                self.postgres.stop()
+
+    def __enter__(self) -> ScaledStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

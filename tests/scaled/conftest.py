@@ -1,0 +1,57 @@
+"""The ``scaled_stack`` fixture: scaled mode (PostgreSQL, Redis, nginx, 2 Rasa + 2 action
+servers, web page server) on free loopback ports, started once for the ``scaled`` tests.
+
+Needs Debian's ``postgresql``, ``redis-server`` and ``nginx`` (``.ci/run`` installs them)
+and the trained model (``TUTOR_TEST_MODEL`` or ``models/tutor.tar.gz``). The action servers
+read the project's index (``make index``) without watching it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+
+def _missing_binaries() -> list[str]:
+    import glob
+
+    missing = [b for b in ("redis-server", "nginx") if not (shutil.which(b) or Path(f"/usr/sbin/{b}").exists()
+                                                            or Path(f"/usr/bin/{b}").exists())]
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        missing.append("postgresql")
+    return missing
+
+
+@pytest.fixture(scope="module")
+def scaled_stack():
+    from bot.config import PROJECT_ROOT, load_settings
+    from bot.scaled.stack import Ports, ScaledStack
+
+    missing = _missing_binaries()
+    if missing:
+        pytest.fail(f"scaled tests need Debian packages: apt-get install -y {' '.join(missing)}")
+    model = Path(os.environ.get("TUTOR_TEST_MODEL") or PROJECT_ROOT / "models" / "tutor.tar.gz")
+    if not model.exists():
+        pytest.fail(f"no trained model at {model}: run `make train`")
+    root = Path(tempfile.mkdtemp(prefix="tutor-scaled-"))
+    root.chmod(0o755)  # PostgreSQL runs as 'postgres' when the tests run as root
+    stack = ScaledStack(
+        root=root, ports=Ports.free(), model=model, durable=False, watch=False, log_sender=True,
+        env={"ACTION_SERVER_TOKEN": secrets.token_urlsafe(24), "TUTOR_INDEX_DIR": str(load_settings().index_dir),
+             "TUTOR_STATE_DIR": str(root / "state")},
+    )  # fmt: skip
+    try:
+        stack.start(timeout=300)
+    except BaseException:
+        for log in sorted(stack.log_dir.glob("*.log")):
+            print(f"===== {log.name}\n{log.read_text(errors='replace')[-3000:]}")
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    yield stack
+    stack.stop()
+    shutil.rmtree(root, ignore_errors=True)

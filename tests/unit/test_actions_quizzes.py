@@ -1,0 +1,171 @@
+"""Quiz actions on tracker dicts with a real learner store (SQLite) and fixture banks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.quizzes import (
+    ActionCheckAnswer,
+    ActionResumeQuiz,
+    ActionShowProgress,
+    ActionSkipQuestion,
+    ActionStartQuiz,
+    ActionStartQuizOnThis,
+    ActionStartReview,
+    ActionStopQuiz,
+)
+from bot.learning import Learning, QuizBank
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "quizzes"
+TITLES = {"modules/rti-for-pios.md": "RTI for Public Information Officers"}
+
+
+@pytest.fixture
+def learning(tmp_path: Path) -> Learning:
+    bank, problems = QuizBank.load(DATA)
+    assert not problems
+    learning = Learning(f"sqlite:///{tmp_path / 'learners.db'}", bank, seed=3)
+    learning.learner("socketio", "learner-q", consent=True)  # accepted the privacy notice
+    return learning
+
+
+def tracker(text: str = "", intent: str = "quiz_me", entities: list | None = None, **slots) -> Tracker:
+    base = {"language": "en", "quiz_active": False, "quiz_item_id": None, "last_sources": None}
+    base.update(slots)
+    return Tracker.from_dict({
+        "sender_id": "learner-q", "slots": base,
+        "latest_message": {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": entities or []},
+        "events": [{"event": "user", "text": text, "input_channel": "socketio",
+                    "parse_data": {"intent": {"name": intent}, "entities": entities or []}}],
+        "paused": False, "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
+    })
+
+
+def slot(events, name):
+    values = [e["value"] for e in events if e.get("event") == "slot" and e.get("name") == name]
+    return values[-1] if values else None
+
+
+async def run(action, t: Tracker):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, t, {})
+    return dispatcher.messages, events
+
+
+def wrong_answer(item) -> str:
+    """A recognisable wrong answer for any item type."""
+    if item.type == "single":
+        return "ABCDEFGH"[(item.options.index(item.answer) + 1) % len(item.options)]
+    return {"multiple": "B, D", "true_false": "false" if item.answer is True else "true",
+            "short": "no idea at all"}[item.type]
+
+
+def answer_entity(value: str) -> list[dict]:
+    return [{"entity": "quiz_answer", "value": value}]
+
+
+async def test_full_quiz_with_right_and_wrong_answers_then_summary(learning: Learning) -> None:
+    messages, events = await run(ActionStartQuiz(learning, TITLES),
+                                 tracker("quiz me on RTI", entities=[{"entity": "quiz_topic", "value": "RTI"}]))
+    assert "**Question 1 of" in messages[-1]["text"]
+    assert [b["title"] for b in messages[-1]["buttons"]][-2:] == ["Skip", "Stop quiz"]
+    assert slot(events, "quiz_active") is True
+    item_id = slot(events, "quiz_item_id")
+    seen_right = seen_wrong = False
+    for _ in range(10):
+        item = learning.bank.get(item_id)
+        correct = {"single": "B", "true_false": "true", "multiple": "A, C", "short": "FAA"}[item.type] \
+            if item.id.startswith("rti") else "A"
+        reply = correct if not seen_right else ("zzz" if item.type == "short" else ("false" if item.type == "true_false" else "D"))
+        messages, events = await run(ActionCheckAnswer(learning, TITLES),
+                                     tracker(reply, "answer_quiz", answer_entity(reply), quiz_active=True,
+                                             quiz_item_id=item_id))
+        feedback = messages[0]["text"]
+        seen_right |= feedback.startswith("✅ **Correct!**")
+        seen_wrong |= feedback.startswith("❌ **Not quite.**")
+        if "📖 **Source:**" in feedback:
+            assert "RTI for Public Information Officers —" in feedback  # cited by title, not path
+        if slot(events, "quiz_active") is False:
+            assert "Quiz finished" in messages[-1]["text"]
+            break
+        item_id = slot(events, "quiz_item_id")
+    assert seen_right and seen_wrong
+
+
+async def test_retried_answer_is_not_counted_twice(learning: Learning) -> None:
+    _, events = await run(ActionStartQuiz(learning, TITLES), tracker("quiz me"))
+    item_id = slot(events, "quiz_item_id")
+    t = tracker("A", "answer_quiz", answer_entity("A"), quiz_active=True, quiz_item_id=item_id)
+    await run(ActionCheckAnswer(learning, TITLES), t)
+    await run(ActionCheckAnswer(learning, TITLES), t)  # Rasa retried the same turn
+    learner = learning.learner("socketio", "learner-q")
+    assert learning.progress(learner).total_answered == 1
+
+
+async def test_stop_mid_way_and_resume(learning: Learning) -> None:
+    _, events = await run(ActionStartQuiz(learning, TITLES), tracker("quiz me"))
+    first = slot(events, "quiz_item_id")
+    await run(ActionSkipQuestion(learning, TITLES), tracker("skip", "skip_question", quiz_active=True, quiz_item_id=first))
+    messages, events = await run(ActionStopQuiz(learning, TITLES), tracker("stop quiz", "stop_quiz", quiz_active=True))
+    assert "Quiz paused" in messages[0]["text"] and "resume quiz" in messages[0]["text"]
+    assert SlotSet("quiz_active", False) in events
+    messages, events = await run(ActionResumeQuiz(learning, TITLES), tracker("resume quiz", "resume_quiz"))
+    assert messages[0]["text"].startswith("Welcome back")
+    assert "**Question 2 of" in messages[1]["text"]
+    assert slot(events, "quiz_active") is True
+
+
+async def test_unrecognised_typed_answer_asks_again_without_recording(learning: Learning) -> None:
+    _, events = await run(ActionStartQuiz(learning, TITLES), tracker("quiz me"))
+    item_id = slot(events, "quiz_item_id")
+    messages, events = await run(ActionCheckAnswer(learning, TITLES),
+                                 tracker("what is the weather", "ask_question", quiz_active=True, quiz_item_id=item_id))
+    item = learning.bank.get(item_id)
+    if item.type != "short":  # a short answer accepts any text as an attempt
+        assert messages[0]["text"].startswith("Please answer")
+        assert slot(events, "quiz_item_id") == item_id
+        assert learning.progress(learning.learner("socketio", "learner-q")).total_answered == 0
+
+
+async def test_quiz_on_this_uses_the_sources_just_shown(learning: Learning) -> None:
+    messages, events = await run(ActionStartQuizOnThis(learning, TITLES),
+                                 tracker("quiz me on this", "quiz_me_on_this", last_sources=["modules/rti-for-pios.md"]))
+    assert slot(events, "quiz_active") is True
+    assert learning.bank.get(slot(events, "quiz_item_id")).source_document == "modules/rti-for-pios.md"
+    messages, events = await run(ActionStartQuizOnThis(learning, TITLES),
+                                 tracker("quiz me on this", "quiz_me_on_this", last_sources=["modules/unknown.md"]))
+    assert "no quiz questions on that passage" in messages[0]["text"]
+    assert slot(events, "quiz_active") is False
+
+
+async def test_review_and_progress_in_hindi(learning: Learning) -> None:
+    messages, _ = await run(ActionStartReview(learning, TITLES), tracker("पुनरावृत्ति", "review", language="hi"))
+    assert "दोहराने के लिए कुछ नहीं" in messages[0]["text"]
+    _, events = await run(ActionStartQuiz(learning, TITLES), tracker("quiz", language="hi"))
+    item = learning.bank.get(slot(events, "quiz_item_id"))
+    messages, _ = await run(ActionCheckAnswer(learning, TITLES),
+                            tracker("x", "answer_quiz", answer_entity(wrong_answer(item)), language="hi",
+                                    quiz_active=True, quiz_item_id=item.id))
+    assert messages[0]["text"].startswith("❌ **सही नहीं।**")
+    messages, _ = await run(ActionShowProgress(learning, TITLES), tracker("मेरी प्रगति", "show_progress", language="hi"))
+    assert messages[0]["text"].startswith("**आपकी प्रगति**")
+
+
+async def test_no_quiz_before_the_privacy_notice_is_accepted(tmp_path: Path) -> None:
+    bank, _ = QuizBank.load(DATA)
+    fresh = Learning(f"sqlite:///{tmp_path / 'fresh.db'}", bank)
+    dispatcher = CollectingDispatcher()
+    events = await ActionStartQuiz(fresh, TITLES).run(dispatcher, tracker("quiz me"), {})
+    assert dispatcher.messages[0]["response"] == "utter_privacy_notice"
+    assert slot(events, "quiz_active") is False
+
+
+async def test_answer_without_a_quiz_says_so(learning: Learning) -> None:
+    messages, events = await run(ActionCheckAnswer(learning, TITLES), tracker("B", "answer_quiz", answer_entity("B")))
+    assert "no quiz in progress" in messages[0]["text"]
+    assert slot(events, "quiz_active") is False

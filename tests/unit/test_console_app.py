@@ -1,0 +1,160 @@
+"""The trainer console over HTTP: authentication, roles, CSRF, escaping, answering, analytics."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.console.app import create_app
+from bot.console.passwords import hash_password, verify_password
+from bot.handoff.settings import HumanLoopSettings
+from tests.unit.handoff_support import FakePush, make_loop
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+async def console(tmp_path: Path):
+    loop, _ = make_loop(tmp_path, push=FakePush())
+    loop.store.create_account("asha", hash_password(PASSWORD), "trainer")
+    loop.store.create_account("root", hash_password(PASSWORD), "admin")
+    client = TestClient(TestServer(create_app(loop, HumanLoopSettings())))
+    await client.start_server()
+    client.loop_ = loop  # type: ignore[attr-defined]
+    yield client
+    await client.close()
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+async def login(client: TestClient, user: str = "asha", password: str = PASSWORD) -> str:
+    page = await (await client.get("/login")).text()
+    resp = await client.post("/login?next=/queue", data={"csrf": csrf_of(page), "username": user,
+                                                         "password": password}, allow_redirects=False)
+    assert resp.status == 303, await resp.text()
+    return csrf_of(await (await client.get("/queue")).text())
+
+
+def test_password_hashing() -> None:
+    stored = hash_password(PASSWORD)
+    assert stored.startswith("scrypt$") and PASSWORD not in stored
+    assert verify_password(PASSWORD, stored) and not verify_password("wrong password!", stored)
+    assert not verify_password(PASSWORD, "garbage")
+    with pytest.raises(ValueError):
+        hash_password("short")
+
+
+async def test_anonymous_access_is_refused(console: TestClient) -> None:
+    for path in ("/queue", "/items/1", "/handoffs", "/analytics", "/analytics/top_unanswered.csv", "/accounts"):
+        resp = await console.get(path, allow_redirects=False)
+        assert resp.status == 303 and resp.headers["Location"].startswith("/login?next="), path
+    for path in ("/items/1/answer", "/items/1/close", "/handoffs/1/reply", "/handoffs/1/end", "/accounts"):
+        resp = await console.post(path, data={"answer": "x"}, allow_redirects=False)
+        assert resp.status == 401, path
+    assert (await console.get("/healthz")).status == 200
+
+
+async def test_wrong_password_and_login_csrf(console: TestClient) -> None:
+    page = await (await console.get("/login")).text()
+    resp = await console.post("/login", data={"csrf": csrf_of(page), "username": "asha", "password": "nope nope nope"})
+    assert resp.status == 401 and "Wrong user name or password" in await resp.text()
+    resp = await console.post("/login", data={"csrf": "forged", "username": "asha", "password": PASSWORD})
+    assert resp.status == 403
+    assert (await console.get("/queue", allow_redirects=False)).status == 303
+
+
+async def test_trainer_cannot_use_admin_pages(console: TestClient) -> None:
+    csrf = await login(console, "asha")
+    assert (await console.get("/accounts")).status == 403
+    resp = await console.post("/accounts", data={"csrf": csrf, "username": "eve", "password": "x" * 12,
+                                                 "role": "admin"})
+    assert resp.status == 403
+    assert [a["username"] for a in console.loop_.store.list_accounts()] == ["asha", "root"]
+
+
+async def test_admin_creates_accounts(console: TestClient) -> None:
+    csrf = await login(console, "root")
+    resp = await console.post("/accounts", data={"csrf": csrf, "username": "new.trainer",
+                                                 "password": "long enough pw", "role": "trainer"})
+    assert resp.status == 200 and "Account new.trainer created" in await resp.text()
+    assert console.loop_.store.account("new.trainer")["role"] == "trainer"
+
+
+async def test_csrf_and_origin_are_enforced(console: TestClient) -> None:
+    ref = console.loop_.record_unanswered("web-1", "Unknown rule?", [], "socketio")
+    csrf = await login(console)
+    resp = await console.post(f"/items/{ref}/answer", data={"answer": "x"})
+    assert resp.status == 403
+    resp = await console.post(f"/items/{ref}/answer", data={"csrf": "wrong", "answer": "x"})
+    assert resp.status == 403
+    resp = await console.post(f"/items/{ref}/answer", data={"csrf": csrf, "answer": "x"},
+                              headers={"Origin": "https://evil.example"})
+    assert resp.status == 403
+    assert console.loop_.store.get_item(ref).status == "open"
+
+
+async def test_answer_is_escaped_delivered_and_added_to_kb(console: TestClient) -> None:
+    loop = console.loop_
+    ref = loop.record_unanswered("web-1", "What about <img src=x onerror=alert(1)>?", ["modules/a.md"], "socketio")
+    csrf = await login(console)
+    queue = await (await console.get("/queue")).text()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in queue and "<img src=x" not in queue
+    answer = '<script>alert("pwned")</script> Use form **X**.'
+    resp = await console.post(f"/items/{ref}/answer", data={"csrf": csrf, "answer": answer, "add_to_kb": "1"})
+    html = await resp.text()
+    assert resp.status == 200 and "1 waiting" in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in html
+    item_page = await (await console.get(f"/items/{ref}")).text()
+    assert "<script>alert" not in item_page and "&lt;script&gt;" in item_page
+    assert "Knowledge-base entry: faq/q" in item_page
+    assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
+    assert loop.pending_for("web-1")[0].endswith(answer)
+    assert list((loop.kb_dir / "faq").glob("*.md"))
+
+
+async def test_live_chat_reply_and_end(console: TestClient) -> None:
+    loop = console.loop_
+    request = loop.request_trainer("tg-abc", "help with leave", "rest")
+    loop.relay("tg-abc", "I need <b>help</b>")
+    csrf = await login(console)
+    listing = await (await console.get("/handoffs")).text()
+    assert f"/handoffs/{request.handoff_id}" in listing
+    page = await (await console.get(f"/handoffs/{request.handoff_id}")).text()
+    assert "I need &lt;b&gt;help&lt;/b&gt;" in page
+    await console.post(f"/handoffs/{request.handoff_id}/reply", data={"csrf": csrf, "text": "Hello from Asha"})
+    assert any("Hello from Asha" in text for _, text in loop.push.sent)
+    await console.post(f"/handoffs/{request.handoff_id}/end", data={"csrf": csrf})
+    assert loop.store.active_handoff("tg-abc") is None
+    assert "closed the chat" in loop.push.sent[-1][1]
+
+
+async def test_analytics_page_has_svg_charts_and_csv(console: TestClient) -> None:
+    loop = console.loop_
+    loop.record_answered("web-1", "RTI fee?", ["modules/rti.md"])
+    loop.record_unanswered("web-2", "cricket score?", [], "socketio")
+    loop.feedback("web-1", "socketio", "RTI fee?", ["modules/rti.md"], False)
+    await login(console)
+    html = await (await console.get("/analytics")).text()
+    assert html.count("<svg") == 2 and "modules/rti.md" in html
+    resp = await console.get("/analytics/questions_per_day.csv")
+    assert resp.headers["Content-Type"].startswith("text/csv")
+    assert (await resp.text()).splitlines()[0] == "day,answered,declined"
+    assert (await console.get("/analytics/nothing.csv")).status == 404
+
+
+async def test_logout_ends_the_session(console: TestClient) -> None:
+    csrf = await login(console)
+    await console.post("/logout", data={"csrf": csrf})
+    assert (await console.get("/queue", allow_redirects=False)).status == 303
+
+
+async def test_open_redirects_are_refused(console: TestClient) -> None:
+    page = await (await console.get("/login")).text()
+    resp = await console.post("/login?next=//evil.example/x", data={"csrf": csrf_of(page), "username": "asha",
+                                                                    "password": PASSWORD}, allow_redirects=False)
+    assert resp.headers["Location"] == "/queue"

@@ -1,0 +1,107 @@
+"""The evaluation harness: metrics, judges, the pipelines on a tiny index, the report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from bot.evaluation import report as reporting
+from bot.evaluation.metrics import contains_answer, hit_at, mrr_at, ndcg_at, normalise_text, summarise
+from bot.evaluation.runner import CachedEmbedder, evaluate_set
+from bot.evaluation.sets import EvalSet, Query, _stable_sample, constitution_judge, kb_judge
+from bot.knowledge.chunking import Chunk
+from bot.knowledge.index import update_index
+from bot.knowledge.search import Gate, Retriever
+from tests.conftest import FakeEmbedder
+
+
+def chunk(source: str = "modules/rti.md", headings: list[str] | None = None, text: str = "") -> Chunk:
+    return Chunk(id="x", source=source, title="T", heading_path=headings or [], anchor="", text=text)
+
+
+def test_ranking_metrics() -> None:
+    gains = [0, 0, 1, 0, 1]
+    assert hit_at(gains, 1) == 0 and hit_at(gains, 3) == 1 and hit_at([], 5) == 0
+    assert mrr_at(gains, 10) == pytest.approx(1 / 3)
+    assert mrr_at(gains, 2) == 0
+    assert ndcg_at([3, 2], [3, 2], 10) == pytest.approx(1.0)
+    swapped = ndcg_at([2, 3], [3, 2], 10)
+    expected = (3 + 7 / math.log2(3)) / (7 + 3 / math.log2(3))
+    assert swapped == pytest.approx(expected)
+    assert ndcg_at([0, 0], [], 10) == 0.0
+    assert summarise([{"a": 1.0}, {"a": 0.0}]) == {"a": 0.5}
+
+
+def test_answer_matching_is_robust_to_ligatures_and_chunk_boundaries() -> None:
+    answer = "Any person, consumer or their association can ﬁle Information before the Commission."
+    assert normalise_text("ﬁle  Information!") == "file information"
+    assert contains_answer("Q: who? Any person, consumer or their association can file information before the "
+                           "Commission. More text.", answer)
+    long_answer = " ".join(f"word{i}" for i in range(200))
+    middle = " ".join(f"word{i}" for i in range(60, 140))
+    assert contains_answer(middle, long_answer)  # a chunk lying inside a long answer counts
+    assert not contains_answer("something else entirely about pensions and gratuity rules", answer)
+
+
+def test_constitution_judge_matches_articles_and_schedule_paragraphs_exactly() -> None:
+    judge = constitution_judge("Article 21")
+    src = "constitution-of-india-2024.md"
+    assert judge(chunk(src, ["PART III", "Article 21 (Protection of life and personal liberty)"])) == 1
+    assert judge(chunk(src, ["PART III", "Article 21A (Right to education)"])) == 0
+    assert judge(chunk("other.md", ["Article 21 (x)"])) == 0
+    para = constitution_judge("Sixth Schedule para 3")
+    assert para(chunk(src, ["SIXTH SCHEDULE", "Article 3 (Powers of the District Councils)"])) == 1
+    assert para(chunk(src, ["SEVENTH SCHEDULE", "Article 3 (x)"])) == 0
+    assert constitution_judge("First Schedule")(chunk(src, ["FIRST SCHEDULE", "I. THE STATES"])) == 1
+
+
+def test_kb_judge_accepts_alternatives() -> None:
+    judge = kb_judge({"source": "modules/rti.md", "heading": "1. Fees",
+                      "also": [{"source": "modules/rti-hi.md", "heading": "3. शुल्क"}]})
+    assert judge(chunk("modules/rti.md", ["RTI", "1. Fees"])) == 1
+    assert judge(chunk("modules/rti-hi.md", ["3. शुल्क"])) == 1
+    assert judge(chunk("modules/rti.md", ["2. Time limits"])) == 0
+
+
+def test_stable_sample_is_deterministic_and_keeps_order() -> None:
+    items = list(range(100))
+    first = _stable_sample(items, str, 10)
+    assert first == _stable_sample(items, str, 10) and first == sorted(first) and len(first) == 10
+
+
+@pytest.fixture
+def two_model_retriever(kb_dir: Path, tmp_path: Path) -> Retriever:
+    embedders = [FakeEmbedder("minilm"), FakeEmbedder("e5", dim=48)]
+    update_index(kb_dir, tmp_path / "idx", embedders)
+    cached = {e.name: CachedEmbedder(e, tmp_path / f"{e.name}.npz") for e in embedders}
+    return Retriever(tmp_path / "idx", cached, Gate({"minilm": 0.3, "e5": 0.3}), check_interval=0)
+
+
+def test_all_pipelines_run_on_the_same_chunks(two_model_retriever: Retriever) -> None:
+    def anchor_is(anchor: str):
+        return lambda c: 1.0 if c.anchor == anchor else 0.0
+    eval_set = EvalSet("tiny", "kb", [
+        Query("within how many days must the PIO reply", anchor_is("2. Time limits")),
+        Query("casual leave days in a calendar year", anchor_is("1. Casual leave")),
+    ])
+    result = evaluate_set(eval_set, two_model_retriever, ["hybrid", "bm25", "minilm", "e5"])
+    assert set(result["pipelines"]) == {"hybrid", "bm25", "minilm", "e5"}
+    for metrics in result["pipelines"].values():
+        assert metrics["hit@10"] == 1.0  # four chunks: everything is found within 10
+    assert result["pipelines"]["bm25"]["hit@1"] == 1.0
+    text = reporting.render_text({"sets": [result]})
+    assert "hybrid" in text and "tiny" in text
+    markdown = reporting.render_markdown({"sets": [result], "gate": {}})
+    assert markdown.startswith("| set | n | pipeline |")
+
+
+def test_query_vectors_are_cached_on_disk(tmp_path: Path) -> None:
+    inner = FakeEmbedder("e5")
+    cached = CachedEmbedder(inner, tmp_path / "q.npz")
+    first = cached.embed_queries(["rti fee", "leave"])
+    cached.save()
+    again = CachedEmbedder(FakeEmbedder("e5"), tmp_path / "q.npz")
+    assert (again.embed_queries(["rti fee"])[0] == first[0]).all()
+    assert again.inner.calls == 0 and not again._dirty

@@ -1,0 +1,161 @@
+"""The evidence gate: calibration logic, the stored model, glossary expansion, and the
+real-index quality check (marked ``model``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.evaluation.calibrate import Sample, calibrate, choose_threshold, fit_logistic, rates
+from bot.knowledge.index import update_index
+from bot.knowledge.search import GATE_FEATURES, GATE_FILE, Gate, GateModel, Retriever, fuse
+from bot.knowledge.text import Glossary, GlossaryError, cached_glossary
+from tests.conftest import FakeEmbedder, write
+
+# ---------------------------------------------------------------- calibration
+
+
+def test_logistic_fit_separates_a_separable_set() -> None:
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(-2, 0.5, (40, 2)), rng.normal(2, 0.5, (40, 2))])
+    y = np.r_[np.zeros(40), np.ones(40)]
+    weights, bias = fit_logistic(x, y, l2=0.1)
+    predicted = 1 / (1 + np.exp(-(x @ weights + bias))) >= 0.5
+    assert (predicted == y.astype(bool)).mean() == 1.0
+    assert weights[0] > 0 and weights[1] > 0
+
+
+def test_threshold_maximises_the_worse_rate_and_takes_the_middle_of_ties() -> None:
+    p = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    threshold, sweep = choose_threshold(p, y)
+    assert 0.3 < threshold < 0.7  # any cut in the gap separates; the middle keeps a margin
+    assert rates(p, y, threshold) == (1.0, 1.0)
+    assert all(0 <= a <= 1 and 0 <= d <= 1 for _, a, d in sweep)
+
+
+def test_calibrate_fits_on_dev_only() -> None:
+    def sample(score: float, label: int, split: str) -> Sample:
+        return Sample("q", {"e5_top": score, "minilm_top": score}, label, split, "en", {})
+    dev = [sample(0.9, 1, "dev"), sample(0.85, 1, "dev"), sample(0.5, 0, "dev"), sample(0.55, 0, "dev")]
+    # A contradicting test split must not influence the fit.
+    test = [sample(0.9, 0, "test"), sample(0.5, 1, "test")]
+    model, _ = calibrate(dev + test, ("e5_top", "minilm_top"), l2=0.1)
+    assert model.probability({"e5_top": 0.9, "minilm_top": 0.9}) >= model.threshold
+    assert model.probability({"e5_top": 0.5, "minilm_top": 0.5}) < model.threshold
+
+
+# ---------------------------------------------------------------- gate decisions
+
+MODEL = GateModel(features=("e5_top",), mean=(0.8,), scale=(0.05,), weights=(3.0,), bias=0.0,
+                  threshold=0.5, embedders=("minilm", "e5"))
+
+
+def test_gate_uses_the_model_when_its_embedders_are_there() -> None:
+    gate = Gate(model=MODEL)
+    assert gate.decide({"e5_top": 0.9}, {"minilm": 0.1, "e5": 0.9}, "q") is True
+    assert gate.decide({"e5_top": 0.7}, {"minilm": 0.9, "e5": 0.7}, "q") is False
+
+
+def test_gate_falls_back_to_thresholds_for_other_embedders() -> None:
+    gate = Gate({"fake": 0.3}, model=MODEL)
+    assert gate.decide({}, {"fake": 0.5}, "q") is True
+    assert gate.decide({}, {"fake": 0.1}, "q") is False
+
+
+def test_model_round_trips_and_the_shipped_model_is_consistent() -> None:
+    assert GateModel.from_dict(MODEL.to_dict()) == MODEL
+    stored = json.loads(GATE_FILE.read_text())
+    model = GateModel.from_dict(stored["model"])
+    assert set(model.features) <= set(GATE_FEATURES)
+    assert len(model.weights) == len(model.features) == len(model.mean) == len(model.scale)
+    assert 0 < model.threshold < 1
+
+
+def test_env_thresholds_switch_the_model_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUTOR_GATE", "minilm:0.5")
+    gate = Gate.from_env()
+    assert gate.model is None and gate.threshold("minilm") == 0.5
+    monkeypatch.delenv("TUTOR_GATE")
+    assert Gate.from_env().model is not None
+
+
+def test_fusion_ignores_minilm_for_devanagari_queries() -> None:
+    dense = {"minilm": np.array([0.9, 0.1, 0.2]), "e5": np.array([0.80, 0.86, 0.81])}
+    bm25 = np.zeros(3)
+    assert int(np.argmax(fuse(dense, bm25, devanagari=False, weights={"minilm": 5, "e5": 1}))) == 0
+    assert int(np.argmax(fuse(dense, bm25, devanagari=True, weights={"minilm": 5, "e5": 1}))) == 1
+
+
+# ---------------------------------------------------------------- glossary
+
+
+def test_glossary_expands_short_forms_as_typed() -> None:
+    glossary = Glossary({"CL": "casual leave", "GeM": "government e-marketplace"})
+    assert glossary.expand("how many CLs in a year") == "how many CLs (casual leave) in a year"
+    assert glossary.expand("buying on gem portal") == "buying on gem (government e-marketplace) portal"
+    assert glossary.expand("the cl key") == "the cl key"  # two letters: only as typed
+    assert glossary.expand("casual leave CL") == "casual leave CL"  # already spelled out
+    assert glossary.expand("CLEAR rules") == "CLEAR rules"  # whole words only
+
+
+def test_glossary_file_errors_are_reported(tmp_path: Path) -> None:
+    bad = write(tmp_path / "glossary.yml", "terms:\n  'C L': casual leave\n")
+    with pytest.raises(GlossaryError, match="not a short form"):
+        Glossary.load(bad)
+    write(tmp_path / "g2.yml", "terms: [CL]\n")
+    with pytest.raises(GlossaryError, match="mapping"):
+        Glossary.load(tmp_path / "g2.yml")
+    assert Glossary.load(tmp_path / "missing.yml").terms == {}
+
+
+def test_a_broken_glossary_edit_keeps_the_last_good_one(tmp_path: Path) -> None:
+    import os
+
+    path = write(tmp_path / "glossary.yml", "terms:\n  CL: casual leave\n")
+    assert cached_glossary(path).terms == {"CL": "casual leave"}
+    path.write_text("terms: [oops\n")
+    os.utime(path, (1, 1))
+    assert cached_glossary(path).terms == {"CL": "casual leave"}
+
+
+def test_shipped_glossary_parses() -> None:
+    from bot.config import PROJECT_ROOT
+
+    glossary = Glossary.load(PROJECT_ROOT / "knowledge_base" / "glossary.yml")
+    assert glossary.terms["CL"] == "casual leave"
+
+
+def test_retriever_searches_with_the_glossary(kb_dir: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    write(kb_dir / "glossary.yml", "terms:\n  CL: casual leave\n")
+    update_index(kb_dir, tmp_path / "idx", [fake_embedder])
+    retriever = Retriever(tmp_path / "idx", {"fake": fake_embedder}, Gate({"fake": 0.3}), check_interval=0)
+    result = retriever.search("CL per year?")
+    assert result.query == "CL per year?"  # the learner's words are kept
+    assert result.hits[0].chunk.anchor == "1. Casual leave"
+    assert result.features["vocab_coverage"] > 0.5
+
+
+# ---------------------------------------------------------------- the real index
+
+
+@pytest.mark.model
+def test_gate_on_the_real_index_meets_the_targets_on_the_held_out_split() -> None:
+    """In-scope answered and out-of-scope declined on ``split: test`` (built by ``make index``)."""
+    from bot.config import load_settings
+    from bot.evaluation.gate_eval import gate_metrics
+    from bot.knowledge.index import current_version_dir
+
+    index_dir = load_settings().index_dir
+    if current_version_dir(index_dir) is None:
+        pytest.skip(f"no index at {index_dir}: run `make index`")
+    metrics = gate_metrics(Retriever(index_dir))["test"]
+    assert metrics["in_scope_answered"] >= IN_SCOPE_TARGET, metrics["wrongly_declined"]
+    assert metrics["out_of_scope_declined"] >= OUT_OF_SCOPE_TARGET, metrics["wrongly_answered"]
+
+
+IN_SCOPE_TARGET = 0.9
+OUT_OF_SCOPE_TARGET = 0.9

@@ -1,0 +1,79 @@
+"""Redaction of personal data in logs, nginx routing config, and erasure/purge on SQLite."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.logging_setup import RedactingFilter, redact
+from bot.scaled.nginx import NginxLayout, render
+
+
+def test_redact_masks_personal_data_but_keeps_ports():
+    out = redact("chat 123456789 a.b@gov.in +91 98765 43210 9876543210 1234 5678 9012 ABCDE1234F port 5005")
+    assert "123456789" not in out and "id#" in out
+    assert "<email>" in out and out.count("<phone>") == 2 and "<aadhaar>" in out and "<pan>" in out
+    assert "5005" in out
+    assert redact("user 123456789") == redact("user 123456789")  # stable tag: logs stay correlatable
+
+
+def test_filter_rewrites_records_with_args():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "mail %s from %d", ("me@x.in", 987654321), None)
+    RedactingFilter().filter(record)
+    assert record.getMessage().startswith("mail <email> from id#")
+
+
+def test_nginx_config_routes_by_sender_and_apologises(tmp_path: Path):
+    conf = render(NginxLayout(tmp_path, 1, 2, 3, (11, 12), (21, 22), (31,), action_timeout_s=4))
+    assert "hash $tutor_key consistent" in conf and "$request_body" in conf
+    assert "proxy_read_timeout 4s" in conf and "utter_service_unavailable" in conf
+    assert "location / { return 403; }" in conf
+    # Per-learner rate limit: a hop that reads the body, then limit_req keyed by the copied sender.
+    assert "limit_req_zone $http_x_tutor_sender" in conf and "proxy_set_header X-Tutor-Sender $tutor_key" in conf
+    assert "listen 127.0.0.1:" in conf and "0.0.0.0" not in conf  # every door on loopback here
+
+
+def test_deploy_nginx_conf_is_the_rendered_compose_layout():
+    from bot.config import PROJECT_ROOT
+    from bot.scaled.nginx import compose_layout
+
+    conf = (PROJECT_ROOT / "deploy" / "nginx.conf").read_text()
+    assert conf == render(compose_layout()), "regenerate: python -m bot.scaled.nginx > deploy/nginx.conf"
+    assert "server rasa-1:5005" in conf and "server actions-2:5055" in conf
+
+
+def _learning(tmp_path: Path):
+    from bot.learning import Learning, QuizBank
+
+    bank, _ = QuizBank.load(tmp_path / "none")
+    return Learning(f"sqlite:///{tmp_path / 'l.db'}", bank)
+
+
+def test_consent_erase_and_export(tmp_path: Path):
+    from bot.privacy import erase_learner, export_learner, has_consent, record_consent
+
+    learning = _learning(tmp_path)
+    lid = learning.learner("socketio", "abc")
+    assert not has_consent(learning, lid)
+    record_consent(learning, lid, True)
+    assert has_consent(learning, lid)
+    assert export_learner(learning, "socketio", "abc")["learner"]
+    report = erase_learner(learning, "socketio", "abc")
+    assert report.complete and report.removed.get("learners") == 1
+    assert export_learner(learning, "socketio", "abc")["learner"] == {}
+
+
+def test_purge_erases_only_inactive_learners(tmp_path: Path):
+    from bot.privacy import purge
+
+    learning = _learning(tmp_path)
+    old = learning.learner("rest", "old")
+    learning.learner("rest", "new")
+    assert purge(learning, 365)["learners"] == 0  # both were seen just now
+    result = purge(learning, 30, now=datetime.now(UTC) + timedelta(days=40))
+    assert result["learners"] == 2
+    with pytest.raises(KeyError):
+        learning.export(old)
