@@ -23,7 +23,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run chat index train test test-unit test-rasa test-integration test-browser \
+.PHONY: help install run chat index train test test-unit test-rasa test-e2e test-integration test-browser \
         validate eval calibrate bench lint clean run-scaled test-scaled
 
 help: ## Show this help
@@ -76,8 +76,8 @@ validate: install ## Check knowledge-base documents, quiz banks and Rasa trainin
 	$(VENV)/bin/kb validate
 	$(RASA) data validate --quiet
 
-test: install index train ## Run every test: unit, Rasa data + conversation tests, integration, browser
-	$(MAKE) --no-print-directory test-unit test-rasa test-integration test-browser test-scaled
+test: install index train ## Run every test: unit, Rasa data + conversation tests, integration + browser, scaled
+	$(MAKE) --no-print-directory test-unit test-rasa test-e2e test-scaled
 
 test-unit: $(VENV)/.installed ## Unit tests (fake embedder) and real-model tests
 	$(PY) -m pytest -q -m "not integration and not browser and not scaled" tests
@@ -87,6 +87,9 @@ test-rasa: $(RASA_VENV)/.installed $(MODEL) ## rasa data validate + conversation
 	$(RASA) test core --stories tests/ --model $(MODEL) --fail-on-prediction-errors --out results/core
 	$(RASA) test nlu --nlu tests/nlu --model $(MODEL) --out results/nlu
 	$(PY) tests/rasa/check_nlu_results.py results/nlu
+
+test-e2e: install $(MODEL) ## Integration and browser tests together (one real stack for both)
+	$(PY) -m pytest -q -m "integration or browser" tests
 
 test-integration: install $(MODEL) ## Real action server + Rasa on free loopback ports, chatting over REST and socket.io
 	$(PY) -m pytest -q -m integration tests

@@ -48,8 +48,7 @@ class PlansMixin:
     def plans(self) -> Plans:
         if self._injected is not None:
             return self._injected
-        from bot.plans.service import get_plans
-        from bot.services import get_learning  # noqa: F401  (lazy: opens the store on first use)
+        from bot.plans.service import get_plans  # lazy: opens the store on first use
 
         return get_plans()
 

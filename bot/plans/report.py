@@ -71,7 +71,7 @@ def plan_summary(plans: Any, *, role: str | None = None, department: str | None 
         dept_name = (dept or "").strip() or UNSET_DEPARTMENT
         if department and dept_name.casefold() != department.casefold():
             continue
-        key = (role_id, dept_name)
+        key = (role_id, dept_name.casefold())  # "Revenue" and "revenue " are one department
         group = groups.setdefault(key, GroupSummary(role_id, role_obj.name, dept_name))
         plan = plans.plan(learner_id, role_id)
         group.learners += 1
@@ -87,7 +87,7 @@ def plan_summary(plans: Any, *, role: str | None = None, department: str | None 
         means = sorted(((sum(v) / len(v), name, len(v)) for name, v in mastery[key].items()))
         group.weakest = [{"competency": name, "mastery": round(mean, 3), "learners": n}
                          for mean, name, n in means[:weakest]]
-    return [groups[k] for k in sorted(groups)]
+    return [groups[k] for k in sorted(groups, key=lambda k: (k[0], k[1] == UNSET_DEPARTMENT.casefold(), k[1]))]
 
 
 def summary_text(groups: list[GroupSummary]) -> str:

@@ -139,8 +139,8 @@ class _Lines:
         if isinstance(node, yaml.MappingNode):
             out = {}
             for key_node, value_node in node.value:
-                key = yaml.SafeLoader(key_node.value).construct_object(key_node) \
-                    if not isinstance(key_node, yaml.ScalarNode) else key_node.value
+                # Keys are plain names here; a complex key is kept as text so it is reported, not fatal.
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
                 out[key] = self._build(value_node, (*path, key))
                 self.lines[(*path, key)] = key_node.start_mark.line + 1
             return out
@@ -192,6 +192,7 @@ def load_roles(
     if not folder.is_dir():
         return model, problems
     aliases: dict[str, str] = {}
+    prerequisite_lines: _Lines | None = None
     for path in sorted(folder.glob("*.y*ml")):
         source = _relative(path, base)
         try:
@@ -202,6 +203,7 @@ def load_roles(
                                         mark.line + 1 if mark else None))
             continue
         if path.name == PREREQUISITES_FILE:
+            prerequisite_lines = doc
             model.prerequisites, found = _prerequisites(doc, source, modules)
             problems += found
             continue
@@ -221,7 +223,7 @@ def load_roles(
                                             severity="warning"))
             aliases.setdefault(key, role.id)
         model.roles[role.id] = role
-    problems += _cycles(model.prerequisites, _relative(folder / PREREQUISITES_FILE, base))
+    problems += _cycles(model.prerequisites, _relative(folder / PREREQUISITES_FILE, base), prerequisite_lines)
     return model, problems
 
 
@@ -388,7 +390,7 @@ def _prerequisites(doc: _Lines, source: str,
     return out, problems
 
 
-def _cycles(prerequisites: dict[str, tuple[str, ...]], source: str) -> list[RoleProblem]:
+def _cycles(prerequisites: dict[str, tuple[str, ...]], source: str, doc: _Lines | None = None) -> list[RoleProblem]:
     """Report prerequisite cycles (a plan could never order them)."""
     state: dict[str, int] = {}
     found: list[RoleProblem] = []
@@ -398,7 +400,8 @@ def _cycles(prerequisites: dict[str, tuple[str, ...]], source: str) -> list[Role
         for need in prerequisites.get(module, ()):
             if state.get(need) == 1:
                 cycle = trail[trail.index(need):] + [need] if need in trail else [module, need]
-                found.append(RoleProblem(source, "prerequisite cycle: " + " -> ".join(cycle)))
+                found.append(RoleProblem(source, "prerequisite cycle: " + " -> ".join(cycle),
+                                         doc.line("prerequisites", module) if doc else None))
             elif need not in state:
                 visit(need, [*trail, need])
         state[module] = 2

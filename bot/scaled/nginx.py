@@ -23,7 +23,8 @@
    action (``DEFAULT_REQUEST_TIMEOUT``, hard-coded in ``RemoteAction``) and then drops the
    turn silently. Here nginx gives up after ``action_timeout_s`` (or at once when no action
    server is reachable) and answers Rasa with a valid action response that utters
-   ``utter_service_unavailable``, so the learner gets a short apology within seconds and
+   ``utter_service_unavailable`` (also when an action fails with HTTP 500, e.g. while the
+   learner database restarts), so the learner gets a short apology within seconds and
    no events are applied (no half-written quiz state in the tracker; the learner store
    writes in one transaction, and a killed action server's transaction rolls back).
    The Bearer token is checked by the action servers themselves (401 passes through).
@@ -190,7 +191,10 @@ http {{
       proxy_next_upstream error;
       proxy_next_upstream_tries 2;
       proxy_pass http://actions;
-      error_page 502 503 504 = @apology;
+      # 500: an action crashed (e.g. the learner database is down); its events were not applied.
+      # 401 and rasa_sdk's 400/404 pass through unchanged.
+      proxy_intercept_errors on;
+      error_page 500 502 503 504 = @apology;
     }}
     location @apology {{
       default_type application/json;

@@ -144,6 +144,8 @@ class ScaledStack:
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # No telemetry or crash reports (they would carry conversation data off the machine).
+        env.setdefault("RASA_TELEMETRY_ENABLED", "false")
         env["ACTION_SERVER_TOKEN"] = self.env.get("ACTION_SERVER_TOKEN") or settings.action_token
         env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.ports.action_lb}/webhook"
         env["RASA_URL"] = f"http://127.0.0.1:{self.ports.rasa_lb}"

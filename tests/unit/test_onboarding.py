@@ -159,3 +159,18 @@ def test_track_length_and_track_choice(kb_learning, clock: FakeClock) -> None:
     text = lesson.as_markdown(lambda key, **v: __import__("bot.i18n", fromlist=["t"]).t(key, "en", **v))
     assert text.startswith("📘 **Day 1 of 4: Office Procedure") and "📖 **Source:**" in text
     assert "Check your understanding:" in text
+
+
+def test_erasing_a_learner_removes_their_onboarding(plans: Plans) -> None:
+    from sqlalchemy import func, select
+
+    from bot.store import session_factory, session_scope
+    from bot.store.plans_models import PLANS_LEARNER_TABLES
+
+    learner = plans.learner("telegram", "tg-erase")
+    plans.onboarding.start(learner)
+    plans.onboarding.prepare(learner)
+    plans.learning.erase(learner)
+    with session_scope(session_factory(plans.learning.engine)) as s:
+        for model in PLANS_LEARNER_TABLES:  # gone through ON DELETE CASCADE
+            assert s.scalar(select(func.count()).select_from(model).where(model.learner_id == learner)) == 0

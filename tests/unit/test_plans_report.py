@@ -16,19 +16,27 @@ from bot.plans.service import Plans
 from bot.store import current_revision, make_engine, migrate
 
 
+def wrong(item) -> str:
+    """A recognisable wrong answer to a bank item."""
+    if item.type == "true_false":
+        return "true" if item.answer is False else "false"
+    if item.type in ("single", "multiple"):
+        right = item.answer if isinstance(item.answer, (list, tuple)) else [item.answer]
+        return next("ABCDEF"[i] for i, o in enumerate(item.options) if o not in right)
+    return "no idea at all"
+
+
 def master(plans: Plans, learner: int, module: str, right: bool) -> None:
+    """Answer every question of a module twice, all right or all wrong."""
     for _ in range(2):
         question = plans.learning.start_quiz(learner, module=module, n=20)
         while question is not None:
             item = plans.learning.bank.by_id[question.item_id]
-            if right:
-                response = item.answer[0] if item.type == "short" else item.answer
-            else:
-                response = "zzz" if item.type in ("short", "multiple") else (
-                    "true" if item.answer is False else "false") if item.type == "true_false" else next(
-                    "ABCD"[i] for i, o in enumerate(item.options) if o != item.answer)
-            question = plans.learning.answer(plans.learner_id if False else learner, response,
-                                             item_id=question.item_id).question
+            response = (item.answer[0] if item.type == "short" else item.answer) if right else wrong(item)
+            outcome = plans.learning.answer(learner, response, item_id=question.item_id)
+            if not outcome.recognised:  # never loop on a reply the checker cannot read
+                outcome = plans.learning.skip(learner, item_id=question.item_id)
+            question = outcome.question
 
 
 def test_summary_per_role_and_department(plans: Plans) -> None:
@@ -45,17 +53,15 @@ def test_summary_per_role_and_department(plans: Plans) -> None:
 
     groups = plan_summary(plans)
     assert [(g.role, g.department, g.learners) for g in groups] == [
-        ("public-information-officer", "Revenue", 1), ("public-information-officer", "revenue", 1),
-        ("section-officer", "(not given)", 1)] or [(g.role, g.learners) for g in groups] == [
-        ("public-information-officer", 2), ("section-officer", 1)]
-    pio = [g for g in groups if g.role == "public-information-officer"]
-    assert sum(g.learners for g in pio) == 2
+        ("public-information-officer", "Revenue", 2), ("section-officer", "(not given)", 1)]
+    pio = groups[0]
+    assert pio.mean_completion == 10.0  # one of the two mastered 1 of 5 steps
     so = next(g for g in groups if g.role == "section-officer")
     assert so.onboarding_active == 1 and so.mean_completion == 0.0
     assert len(so.weakest) == 3 and all(w["mastery"] == 0.0 for w in so.weakest)
 
     only = plan_summary(plans, role="public-information-officer", department="REVENUE")
-    assert sum(g.learners for g in only) >= 1 and all(g.role == "public-information-officer" for g in only)
+    assert [(g.role, g.learners) for g in only] == [("public-information-officer", 2)]
     text = summary_text(groups)
     assert "Public Information Officer / Revenue" in text and "weakest:" in text
 
