@@ -12,7 +12,7 @@ from actions.common import detect_language, language_of, latest_text
 from bot.i18n import available_languages
 
 #: Slots that survive a new session: who the learner is and how they like to be talked to.
-CARRIED_SLOTS = ("language", "language_chosen")
+CARRIED_SLOTS = ("language", "language_chosen", "role")
 
 
 class ActionSessionStart(Action):

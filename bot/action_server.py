@@ -93,6 +93,12 @@ def _warm_up() -> None:
         log.info("retriever ready: index %s", retriever.index.version)
     except Exception as exc:  # serve anyway: actions answer with a clear error
         log.error("knowledge index not ready (%s); answers will fail until `kb ingest` runs", exc)
+    try:  # the learner store too: its first use (migration check) takes seconds on a busy machine
+        from bot.services import get_learning
+
+        get_learning()
+    except Exception as exc:  # serve anyway: quiz actions fail (and nginx apologises in scaled mode)
+        log.error("learner store not ready (%s)", type(exc).__name__)
 
 
 def main() -> None:

@@ -81,6 +81,7 @@ class Stack:
     web: bool = True
     telegram: bool = False
     console: bool = False  # [human loop] trainer console (bot.console), loopback
+    workers: bool = True  # background jobs: onboarding lessons (bot.plans.onboarding_worker)
     console_port: int = 8090
     log_dir: Path = PROJECT_ROOT / ".state" / "logs"
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -130,6 +131,8 @@ class Stack:
                 web = self._spawn("web", [PYTHON, "-m", "bot.web.server"], env)
             if self.telegram:
                 self._spawn("telegram", [PYTHON, "-m", "bot.channels.telegram_bridge"], env)
+            if self.workers:
+                self._spawn("onboarding-worker", [PYTHON, "-m", "bot.plans.onboarding_worker"], env)
             if self.console:
                 console = self._spawn("console", [PYTHON, "-m", "bot.console", "--port", str(self.console_port)], env)
             wait_http(f"http://127.0.0.1:{self.action_port}/health", timeout, action)

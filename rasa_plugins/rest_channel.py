@@ -29,6 +29,27 @@ from sanic.response import HTTPResponse
 log = logging.getLogger(__name__)
 
 
+def _causes(exc: BaseException, limit: int = 4) -> str:
+    """Qualified class names along the exception chain, e.g. ``LockError <- ConnectionError``.
+
+    Args:
+        exc: The exception raised by the turn.
+        limit: Longest chain shown.
+
+    Returns:
+        ``"rasa.core.lock_store.LockError <- redis.exceptions.ConnectionError"`` and the like
+        (Rasa wraps the store's own error, which names the service that failed).
+    """
+    names: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(names) < limit:
+        seen.add(id(current))
+        names.append(f"{type(current).__module__}.{type(current).__name__}")
+        current = current.__cause__ or current.__context__
+    return " <- ".join(names)
+
+
 class TutorRestInput(RestInput):
     """``rest`` channel whose failed turns answer HTTP 503 (see the module docstring)."""
 
@@ -66,8 +87,7 @@ class TutorRestInput(RestInput):
                 return response.json({"error": "timeout"}, status=503)
             except Exception as exc:  # noqa: BLE001 - any store failure is an outage for the caller
                 # The exception type only: the message may quote the learner's text.
-                log.error("rest turn failed: %s.%s", type(exc).__module__, type(exc).__name__,
-                          exc_info=log.isEnabledFor(logging.DEBUG))
+                log.error("rest turn failed: %s", _causes(exc), exc_info=log.isEnabledFor(logging.DEBUG))
                 return response.json({"error": "unavailable"}, status=503)
             return response.json(collector.messages)
 

@@ -192,6 +192,7 @@ def main() -> None:
     seconds = float(os.environ.get("BENCH_LOAD_SECONDS", "15"))
     long_turns = int(os.environ.get("BENCH_LONG_TURNS", "60"))
     (PROJECT_ROOT / ".state" / "bench").mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")  # both bots' Rasa: no calls home
     load_settings()
     floor = _bench_demo(levels, seconds, long_turns)
     ours = _bench_tutor(levels, seconds, long_turns)

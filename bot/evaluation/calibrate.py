@@ -22,7 +22,6 @@ import numpy as np
 
 from bot.config import PROJECT_ROOT
 
-
 #: Chosen by leave-one-out cross-validation on the dev split (BM25's top score added
 #: nothing there); L2 penalty likewise. The test split played no part in the choice.
 DEFAULT_FEATURES = ("e5_top", "minilm_top", "devanagari", "vocab_coverage", "hit_coverage")

@@ -188,7 +188,9 @@ http {{
       proxy_connect_timeout 1s;
       proxy_send_timeout {layout.action_timeout_s}s;
       proxy_read_timeout {layout.action_timeout_s}s;
-      proxy_next_upstream error;
+      # A replica that timed out is skipped for fail_timeout (a hung server costs one wait, not
+      # one per action of the turn); the timed-out POST itself is not re-sent (non-idempotent).
+      proxy_next_upstream error timeout;
       proxy_next_upstream_tries 2;
       proxy_pass http://actions;
       # 500: an action crashed (e.g. the learner database is down); its events were not applied.
@@ -233,5 +235,14 @@ def compose_layout() -> NginxLayout:
                        internal_host="0.0.0.0")
 
 
-if __name__ == "__main__":  # python -m bot.scaled.nginx > deploy/nginx.conf
-    print(render(compose_layout()), end="")
+def kubernetes_layout() -> NginxLayout:
+    """The layout of ``deploy/kubernetes/tutor.yaml``: headless Services, which nginx resolves to
+    every pod when it starts (reload the ``tutor-lb`` pods after scaling Rasa or the actions)."""
+    return NginxLayout(Path("/tmp"), 5005, 5055, 8080, ("rasa:5005",), ("actions:5055",), ("web:8180",),
+                       public_host="0.0.0.0", internal_host="0.0.0.0")
+
+
+if __name__ == "__main__":  # python -m bot.scaled.nginx [--kubernetes] > deploy/nginx.conf
+    import sys
+
+    print(render(kubernetes_layout() if "--kubernetes" in sys.argv[1:] else compose_layout()), end="")

@@ -3,7 +3,8 @@ servers, web page server) on free loopback ports, started once for the ``scaled`
 
 Needs Debian's ``postgresql``, ``redis-server`` and ``nginx`` (``.ci/run`` installs them)
 and the trained model (``TUTOR_TEST_MODEL`` or ``models/tutor.tar.gz``). The action servers
-read the project's index (``make index``) without watching it.
+read the project's index (``make index``) without watching it. ``TUTOR_SCALED_KEEP=1`` keeps
+the stack's folder (logs, nginx access log) after the tests.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def scaled_stack():
     root = Path(tempfile.mkdtemp(prefix="tutor-scaled-"))
     root.chmod(0o755)  # PostgreSQL runs as 'postgres' when the tests run as root
     stack = ScaledStack(
-        root=root, ports=Ports.free(), model=model, durable=False, watch=False, log_sender=True,
+        # 10 s action timeout: a real answer takes up to ~5 s on a loaded 2-core test machine.
+        root=root, ports=Ports.free(), model=model, durable=False, watch=False, log_sender=True, action_timeout_s=10,
         env={"ACTION_SERVER_TOKEN": secrets.token_urlsafe(24), "TUTOR_INDEX_DIR": str(load_settings().index_dir),
              "TUTOR_STATE_DIR": str(root / "state")},
     )  # fmt: skip
@@ -54,4 +56,7 @@ def scaled_stack():
         raise
     yield stack
     stack.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    if os.environ.get("TUTOR_SCALED_KEEP"):  # debugging: keep logs, nginx access log, PostgreSQL log
+        print(f"scaled stack files kept in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)

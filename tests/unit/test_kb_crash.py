@@ -33,7 +33,7 @@ def test_kill_9_at_random_points_always_leaves_the_last_good_version_loadable(tm
     body = "The officer shall keep the register of receipts up to date. " * 30
     for n in range(40):
         write(kb / "modules" / f"doc{n:02d}.md", f"# Document {n}\n\n## 1. Topic {n}\n\n{body}\nCode word w{n}x0.\n")
-    assert _ingest(kb, index).wait(120) == 0
+    assert _ingest(kb, index).wait(300) == 0
     rng = random.Random(7)
     finished = killed = 0
     for round_ in range(1, KILLS + 1):
@@ -48,7 +48,7 @@ def test_kill_9_at_random_points_always_leaves_the_last_good_version_loadable(tm
             killed += 1
         else:
             finished += 1
-        process.wait(30)
+        process.wait(120)
         live = current_version_dir(index)
         assert live is not None and not live.name.startswith("."), f"round {round_}: no live version"
         validate_version(live)
@@ -56,7 +56,7 @@ def test_kill_9_at_random_points_always_leaves_the_last_good_version_loadable(tm
         assert hits, f"round {round_}: search found nothing in {live.name}"
     assert killed >= KILLS // 2, f"only {killed} runs were killed mid-way ({finished} finished first)"
     # The next complete run publishes the newest content and clears crash leftovers.
-    assert _ingest(kb, index).wait(120) == 0
+    assert _ingest(kb, index).wait(300) == 0
     versions = index / "versions"
     assert not list(versions.glob(".v*")) and not list(index.glob(".CURRENT.*"))
     retriever = Retriever(index, check_interval=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
-from bot.store import handoff_models  # noqa: E402,F401  (human-loop tables in the metadata)
+from bot.store import handoff_models, plans_models  # noqa: E402,F401  (human-loop and plans tables in the metadata)
 from bot.store.engine import make_engine
 from bot.store.models import Base
 
