@@ -218,6 +218,18 @@ class ActionPlansTurn(PlansAction):
             log.exception("action_plans_turn failed")
             return []
 
+    def _review_reminder(self, dispatcher: CollectingDispatcher, tracker: Tracker, learner: int) -> None:
+        """[quizzes] Hand over a review reminder waiting for this (web) learner, once."""
+        from bot.learning.reminders import pending_message
+
+        learning = self.plans.learning
+        intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+        # Not while a question waits for an answer; on "review" itself the reminder is moot.
+        busy = learning.current_question(learner) is not None
+        message = pending_message(learning, learner, language_of(tracker), hold=busy)
+        if message is not None and intent != "review":
+            dispatcher.utter_message(text=message[0], buttons=message[1])
+
     def _turn(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         channel, external_id = learner_key(tracker)
         learner = self.plans.find_learner(channel, external_id)
@@ -228,6 +240,7 @@ class ActionPlansTurn(PlansAction):
             role = self.plans.roles.get(self.plans.profile(learner).role)
             if role is not None:
                 events.append(SlotSet("role", role.id))
+        self._review_reminder(dispatcher, tracker, learner)
         onboarding = self.plans.onboarding
         if onboarding.status(learner) is None:
             return events

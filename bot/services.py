@@ -38,7 +38,9 @@ class _LearningHolder:
     def _bank_signature(folder: Path) -> tuple:
         if not folder.is_dir():
             return ()
-        return tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.yml")))
+        # rglob: trainers approving generated items edit quizzes/generated/*.quiz.yml
+        return tuple(sorted((str(p.relative_to(folder)), p.stat().st_mtime_ns, p.stat().st_size)
+                            for p in folder.rglob("*.yml")))
 
     def get(self):
         from bot.learning import Learning, QuizBank

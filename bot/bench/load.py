@@ -11,8 +11,9 @@ one long conversation against its last ten: with tracker sessions it must not gr
 The demo bot is created once under ``.state/bench/rasa-demo`` (``rasa init --no-prompt``
 trains it) and reused. Environment: ``BENCH_LOAD_SECONDS`` (per level, default 15),
 ``BENCH_LOAD_LEVELS`` (default ``1,4,16``), ``BENCH_LONG_TURNS`` (default 60),
-``BENCH_MODEL`` (our model, default ``models/tutor.tar.gz``). The table is also written to
-``.state/bench/load.md``.
+``BENCH_MODEL`` (our model, default ``models/tutor.tar.gz``), ``BENCH_THREADS`` (math threads
+per process for both bots, default 1 as in scaled mode; ``default`` leaves the libraries'
+own). The table is also written to ``.state/bench/load.md``.
 """
 
 from __future__ import annotations
@@ -170,7 +171,8 @@ def _bench_tutor(levels: list[int], seconds: float, long_turns: int) -> dict:
 
 
 def report(ours: dict, floor: dict) -> str:
-    lines = ["Load benchmark (REST channel, closed-loop clients, this machine)", "",
+    lines = [f"Load benchmark (REST channel, closed-loop clients, this machine, {os.cpu_count()} CPUs, "
+             f"math threads per process: {os.environ.get('OMP_NUM_THREADS', 'library default')})", "",
              "| bot | learners | msg/s | p50 ms | p95 ms | errors | vs demo msg/s |", "|---|---|---|---|---|---|---|"]
     for res in (floor, ours):
         for mine, base in zip(res["levels"], floor["levels"], strict=True):
@@ -193,6 +195,13 @@ def main() -> None:
     long_turns = int(os.environ.get("BENCH_LONG_TURNS", "60"))
     (PROJECT_ROOT / ".state" / "bench").mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")  # both bots' Rasa: no calls home
+    # Both bots as deployed in scaled mode: one math thread per process (BENCH_THREADS=default
+    # keeps the libraries' own pools, which oversubscribe the cores: ~3x slower at 4 learners).
+    if os.environ.get("BENCH_THREADS", "1") != "default":
+        from bot.scaled.stack import SINGLE_THREAD_ENV
+
+        for name in SINGLE_THREAD_ENV:
+            os.environ.setdefault(name, os.environ.get("BENCH_THREADS", "1"))
     load_settings()
     floor = _bench_demo(levels, seconds, long_turns)
     ours = _bench_tutor(levels, seconds, long_turns)

@@ -191,6 +191,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate_quiz(args: argparse.Namespace) -> int:
+    from bot.learning.generate import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kb", description="Manage the tutor's knowledge base.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rollback)
     p = common(sub.add_parser("watch", help="re-index whenever the folder changes"))
     p.set_defaults(func=cmd_watch)
+    from bot.learning.generate import build_parser as generate_parser  # stdlib-only at import
+
+    p = sub.add_parser("generate-quiz", parents=[generate_parser()], add_help=False,
+                       help="generate cloze questions from the material for trainers to review")
+    p.set_defaults(func=cmd_generate_quiz)
     return parser
 
 

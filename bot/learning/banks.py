@@ -38,7 +38,10 @@ _ITEM_KEYS = {
     "source",
     "competencies",
     "difficulty",
+    "generated",  # true for questions made by bot.learning.generate
+    "status",  # generated items: pending | approved | rejected (only approved are served)
 }
+GENERATED_STATUSES = ("pending", "approved", "rejected")
 _FILE_KEYS = {"module", "title", "items", "language", "version", "description"}
 
 
@@ -89,6 +92,8 @@ class QuizItem:
     difficulty: int = 1
     file: str = ""
     line: int = 0
+    generated: bool = False
+    status: str = ""
 
     @property
     def answer_text(self) -> str:
@@ -322,6 +327,16 @@ def _parse_item(node: Any, module: str, title: str, ctx: _FileContext) -> QuizIt
     if not isinstance(difficulty, int) or isinstance(difficulty, bool) or not 1 <= difficulty <= 5:
         fail("difficulty", "'difficulty' must be a whole number from 1 to 5")
         return None
+    generated = _scalar(fields.get("generated"))
+    if generated is not None and not isinstance(generated, bool):
+        fail("generated", "'generated' must be true or false")
+        return None
+    status = _scalar(fields.get("status"))
+    if status is not None and status not in GENERATED_STATUSES:
+        fail("status", f"'status' must be one of {', '.join(GENERATED_STATUSES)} (got {status!r})")
+        return None
+    if status is not None and not generated:
+        ctx.warn(_line(fields["status"][1]), "'status' only applies to generated items; ignored", item_id)
     return QuizItem(
         id=item_id,
         module=module,
@@ -337,6 +352,9 @@ def _parse_item(node: Any, module: str, title: str, ctx: _FileContext) -> QuizIt
         difficulty=difficulty,
         file=ctx.path,
         line=line or 0,
+        generated=bool(generated),
+        # An unreviewed generated item is pending: it must never reach learners by default.
+        status=(status or "pending") if generated else "",
     )
 
 
@@ -387,13 +405,18 @@ class QuizBank:
 
     @classmethod
     def load(cls, folder: str | Path, base: str | Path | None = None) -> tuple[QuizBank, list[Problem]]:
-        """Load a folder of banks (see :func:`load_banks`).
+        """Load a folder of banks (see :func:`load_banks`) with the items learners may get.
+
+        Generated items (``generated: true``) are served only when a trainer approved
+        them and their source sentence (the explanation) is still in the source document
+        under ``base`` (default: the folder's parent, the knowledge folder); a stale
+        approved item is reported as a warning.
 
         Returns:
             ``(bank, problems)``.
         """
         items, problems = load_banks(folder, base)
-        return cls(items), problems
+        return cls(servable_items(items, Path(base) if base is not None else Path(folder).parent, problems)), problems
 
     def get(self, item_id: str) -> QuizItem | None:
         """Return the item with this id, or None (e.g. removed from the bank since)."""
@@ -445,6 +468,37 @@ class QuizBank:
         if strong:
             return strong
         return [i for i in self.items if hits(i.question) or hits(i.source_anchor)]
+
+
+def servable_items(items: list[QuizItem], kb_dir: Path, problems: list[Problem] | None = None) -> list[QuizItem]:
+    """Drop generated items that are not approved or whose source sentence is gone.
+
+    Args:
+        items: Validated items.
+        kb_dir: The knowledge folder the items' ``source.document`` paths are relative to.
+        problems: Warnings about stale approved items are appended here.
+
+    Returns:
+        Hand-written items and approved, current generated items, in order.
+    """
+    if not any(i.generated for i in items):
+        return list(items)
+    from bot.learning.generate import Material  # lazy: only when generated banks exist
+
+    material = Material(kb_dir)
+    kept: list[QuizItem] = []
+    for item in items:
+        if item.generated:
+            if item.status != "approved":
+                continue
+            if not material.contains(item.source_document, item.explanation):
+                if problems is not None:
+                    problems.append(Problem(item.file, item.line, "source sentence no longer in "
+                                            f"{item.source_document or 'the material'}; item not served",
+                                            item.id, "warning"))
+                continue
+        kept.append(item)
+    return kept
 
 
 def _norm_path(path: str) -> str:

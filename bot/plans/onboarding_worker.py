@@ -9,7 +9,8 @@ Every ``ONBOARDING_POLL_S`` seconds (default 60) it prepares the lessons that ar
   at the learner's next turn (Rasa offers no push into a socket.io conversation here).
 
 A lesson the bridge cannot deliver (bridge down, chat unknown) also stays pending, so
-the learner still gets it when they next write. Several workers may run against one
+the learner still gets it when they next write. Each pass also sends review reminders
+(:func:`bot.learning.reminders.run_once`, at most one a day per learner). Several workers may run against one
 PostgreSQL database: preparation locks the learner's track row.
 
 Usage::
@@ -109,6 +110,15 @@ def main(argv: list[str] | None = None) -> int:
                          result.prepared, result.pushed, result.pending)
         except Exception:  # one bad pass must not end the loop
             log.exception("onboarding delivery pass failed")
+        try:  # [quizzes] review reminders ride on the same loop: no extra process for `make run`
+            from bot.learning.reminders import run_once as remind_once
+
+            reminded = remind_once(plans.learning, push)
+            if reminded.prepared:
+                log.info("review reminders: %d prepared, %d pushed to Telegram, %d pending for the next turn",
+                         reminded.prepared, reminded.pushed, reminded.pending)
+        except Exception:
+            log.exception("review reminder pass failed")
         if args.once or stop.wait(settings.onboarding_poll_s):
             return 0
 

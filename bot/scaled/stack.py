@@ -37,6 +37,9 @@ from bot.scaled.services import NginxServer, PostgresCluster, RedisServer, Servi
 PYTHON = sys.executable
 ENDPOINTS = PROJECT_ROOT / "endpoints.scaled.yml"
 CREDENTIALS = PROJECT_ROOT / "credentials.scaled.yml"  # REST answers 503 when a store fails
+#: Thread-pool sizes of OpenMP/MKL (torch, numpy, faiss) and TensorFlow (Rasa), set to 1.
+SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS",
+                     "TF_INTER_OP_PARALLELISM_THREADS")
 
 
 class PreflightError(RuntimeError):
@@ -146,6 +149,11 @@ class ScaledStack:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         # No telemetry or crash reports (they would carry conversation data off the machine).
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+        # One math thread per process: several processes share the cores, and each library's
+        # own thread pool per process oversubscribes them (measured: ~3x the throughput at 4
+        # concurrent learners on 2 cores, see bot/bench/load.py). Scale with replicas instead.
+        for name in SINGLE_THREAD_ENV:
+            env.setdefault(name, "1")
         env["ACTION_SERVER_TOKEN"] = self.env.get("ACTION_SERVER_TOKEN") or settings.action_token
         env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.ports.action_lb}/webhook"
         env["RASA_URL"] = f"http://127.0.0.1:{self.ports.rasa_lb}"

@@ -17,6 +17,7 @@ learner/session/item/attempt_no), ``review_states`` (FSRS card per learner and i
 
 from bot.store import handoff_models as _handoff_models  # noqa: E402,F401  [human loop] registers its tables in Base.metadata
 from bot.store import plans_models as _plans_models  # noqa: E402,F401  [plans] registers its tables in Base.metadata
+from bot.store import reminder_models as _reminder_models  # noqa: E402,F401  [quizzes] review reminders table
 from bot.store.engine import make_engine, normalise_url, session_factory, session_scope
 from bot.store.migrate import current_revision, migrate
 from bot.store.models import (

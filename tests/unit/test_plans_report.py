@@ -102,7 +102,7 @@ def test_report_cli_prints_json(plans: Plans, tmp_path: Path, monkeypatch: pytes
 def test_migration_creates_the_onboarding_tables(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     migrate(engine)
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) >= "0003"  # later features add migrations on top
     tables = set(inspect(engine).get_table_names())
     assert {"onboarding_tracks", "onboarding_lessons", "learners"} <= tables
     migrate(engine)  # idempotent
