@@ -77,7 +77,7 @@ validate: install ## Check knowledge-base documents, quiz banks and Rasa trainin
 	$(RASA) data validate --quiet
 
 test: install index train ## Run every test: unit, Rasa data + conversation tests, integration + browser, scaled
-	$(MAKE) --no-print-directory test-unit test-rasa test-e2e
+	$(MAKE) --no-print-directory test-unit test-rasa test-e2e test-scaled
 
 test-unit: $(VENV)/.installed ## Unit tests (fake embedder) and real-model tests
 	$(PY) -m pytest -q -m "not integration and not browser and not scaled" tests

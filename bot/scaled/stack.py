@@ -30,16 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, load_settings
-from bot.runner import RASA_BIN, free_port, wait_http
+from bot.runner import RASA_BIN, SINGLE_THREAD_ENV, free_port, wait_http
 from bot.scaled.nginx import NginxLayout, render
 from bot.scaled.services import NginxServer, PostgresCluster, RedisServer, ServiceError
 
 PYTHON = sys.executable
 ENDPOINTS = PROJECT_ROOT / "endpoints.scaled.yml"
 CREDENTIALS = PROJECT_ROOT / "credentials.scaled.yml"  # REST answers 503 when a store fails
-#: Thread-pool sizes of OpenMP/MKL (torch, numpy, faiss) and TensorFlow (Rasa), set to 1.
-SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS",
-                     "TF_INTER_OP_PARALLELISM_THREADS")
 
 
 class PreflightError(RuntimeError):

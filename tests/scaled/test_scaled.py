@@ -146,6 +146,17 @@ def restart_action_servers(stack) -> None:
     restarted = [stack.start_action_server(0), stack.start_action_server(1)]
     for port, process in zip(stack.ports.action, restarted, strict=True):
         wait_http(f"http://127.0.0.1:{port}/health", 180, process)
+    # nginx skips a replica for fail_timeout (10 s) after it failed: wait until the balancer
+    # reaches both again (consecutive health checks through it, round robin).
+    ok, deadline = 0, time.monotonic() + 30
+    while ok < 4 and time.monotonic() < deadline:
+        try:
+            up = httpx.get(f"http://127.0.0.1:{stack.ports.action_lb}/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            up = False
+        ok = ok + 1 if up else 0
+        time.sleep(0.5 if up else 1)
+    assert ok >= 4, "the action balancer does not reach the restarted action servers"
 
 
 def test_action_servers_killed_mid_quiz_apology_and_no_half_written_state(scaled_stack):
