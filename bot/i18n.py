@@ -7,7 +7,7 @@ falls back to English, so adding a language never breaks a reply.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -16,7 +16,7 @@ LOCALES = Path(__file__).with_name("locales")
 DEFAULT_LANGUAGE = "en"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _catalogue(language: str) -> dict[str, str]:
     path = LOCALES / f"{language}.yml"
     if not path.exists():

@@ -16,6 +16,7 @@ The same :class:`Stack` is used by the integration tests with free ports.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -110,7 +111,7 @@ class Stack:
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps writing to it
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         self.processes[name] = process
@@ -157,19 +158,15 @@ class Stack:
         """Stop every process: SIGTERM, then SIGKILL after ``grace`` seconds."""
         for process in self.processes.values():
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + grace
         for process in self.processes.values():
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 process.wait(5)
         self.processes.clear()
 

@@ -68,7 +68,7 @@ def test_action_server_refuses_calls_without_the_token(stack) -> None:
 def _listening(port: int) -> set[str]:
     """Local addresses listening on ``port`` (from /proc/net/tcp and tcp6)."""
     addresses = set()
-    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             local, state = line.split()[1], line.split()[3]
             address, hex_port = local.split(":")
