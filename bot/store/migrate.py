@@ -1,11 +1,17 @@
 """Apply the alembic migrations programmatically (no alembic.ini needed).
 
-Called once at start-up by every process that uses the store. On PostgreSQL an
-advisory lock serialises concurrent start-ups of several replicas.
+Called once at start-up by every process that uses the store. Several processes
+start together (action server, console, workers, replicas), so upgrades are
+serialised: on PostgreSQL by an advisory lock, on a SQLite file by an exclusive lock
+on a file beside it (pysqlite runs DDL outside a transaction, so two processes would
+otherwise both try to create the same table).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -49,7 +55,7 @@ def migrate(url_or_engine: str | Engine, revision: str = "head") -> None:
 
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     try:
-        with engine.begin() as connection:
+        with _sqlite_file_lock(engine), engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
             cfg = alembic_config()
@@ -58,6 +64,23 @@ def migrate(url_or_engine: str | Engine, revision: str = "head") -> None:
     finally:
         if isinstance(url_or_engine, str):
             engine.dispose()
+
+
+@contextlib.contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """Hold an exclusive lock on ``<database>.migrate.lock`` for a file SQLite database."""
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    lock_path = Path(database).expanduser().with_name(Path(database).name + ".migrate.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def current_revision(engine: Engine) -> str | None:
