@@ -69,6 +69,19 @@ class KnowledgeAction(Action, abc.ABC):
     def name(self) -> str:
         """The action's name in the domain."""
 
+    def repeat_last_search(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                           language: str) -> SearchResult | None:
+        """The search for the learner's last question, or None after telling them why not."""
+        query = tracker.get_slot("last_query")
+        if not query:
+            dispatcher.utter_message(text=t("no_question_yet", language))
+            return None
+        try:
+            return self.search(query, tracker)
+        except IndexError_:
+            dispatcher.utter_message(text=t("index_unavailable", language))
+            return None
+
     def search(self, query: str, tracker: Tracker) -> SearchResult:
         return self.retriever.search(query, k=5, role=tracker.get_slot("role"))
 
@@ -155,16 +168,10 @@ class ActionShowMore(KnowledgeAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         language = language_of(tracker)
-        query = tracker.get_slot("last_query")
-        if not query:
-            dispatcher.utter_message(text=t("no_question_yet", language))
+        result = self.repeat_last_search(dispatcher, tracker, language)
+        if result is None:
             return []
         rank = int(tracker.get_slot("answer_rank") or 0) + 1
-        try:
-            result = self.search(query, tracker)
-        except IndexError_:
-            dispatcher.utter_message(text=t("index_unavailable", language))
-            return []
         answer = compose_answer(result, self.retriever, rank=rank, language=language) if result.answerable else None
         if answer is None:
             dispatcher.utter_message(text=t("no_more_results", language),
@@ -185,16 +192,10 @@ class ActionShowFullPassage(KnowledgeAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         language = language_of(tracker)
-        query = tracker.get_slot("last_query")
-        if not query:
-            dispatcher.utter_message(text=t("no_question_yet", language))
+        result = self.repeat_last_search(dispatcher, tracker, language)
+        if result is None:
             return []
         rank = int(tracker.get_slot("answer_rank") or 0)
-        try:
-            result = self.search(query, tracker)
-        except IndexError_:
-            dispatcher.utter_message(text=t("index_unavailable", language))
-            return []
         if not result.answerable or rank >= len(result.hits):
             dispatcher.utter_message(text=t("no_more_results", language))
             return []

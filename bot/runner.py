@@ -66,6 +66,25 @@ def wait_http(url: str, timeout: float, process: subprocess.Popen | None = None)
     raise RuntimeError(f"{url} did not come up within {timeout:.0f} s")
 
 
+def stop_process_groups(processes: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
+    """Stop each process's group: SIGCONT (a test may have paused it) and SIGTERM, then
+    SIGKILL for those still running after ``grace`` seconds. Empties ``processes``."""
+    for process in processes.values():
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGCONT)
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes.values():
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+    processes.clear()
+
+
 @dataclass
 class Stack:
     """The tutor's processes: action server, Rasa, web page server, Telegram bridge.
@@ -156,19 +175,7 @@ class Stack:
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop every process: SIGTERM, then SIGKILL after ``grace`` seconds."""
-        for process in self.processes.values():
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for process in self.processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-        self.processes.clear()
+        stop_process_groups(self.processes, grace)
 
     def __enter__(self) -> Stack:
         self.start()

@@ -25,12 +25,11 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, load_settings
-from bot.runner import RASA_BIN, SINGLE_THREAD_ENV, free_port, wait_http
+from bot.runner import RASA_BIN, SINGLE_THREAD_ENV, free_port, stop_process_groups, wait_http
 from bot.scaled.nginx import NginxLayout, render
 from bot.scaled.services import NginxServer, PostgresCluster, RedisServer, ServiceError
 
@@ -275,22 +274,7 @@ class ScaledStack:
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop the application processes, then nginx, Redis and PostgreSQL."""
-        for process in self.processes.values():
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGCONT)  # a test may have paused it
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + grace
-        for process in self.processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-        self.processes.clear()
+        stop_process_groups(self.processes, grace)
         for service in (self.nginx, self.redis):
             if service is not None:
                 service.stop()
