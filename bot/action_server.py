@@ -111,7 +111,7 @@ def main() -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from bot.logging_setup import install_redaction  # personal data masked in every log line
     install_redaction()
-    for noisy in ("sentence_transformers", "faiss", "bm25s", "transformers", "sanic.access"):
+    for noisy in ("sentence_transformers", "faiss", "transformers", "sanic.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     app = create_app(settings, watch=not args.no_watch)
     log.info("action server on http://%s:%d/webhook", args.host, args.port)

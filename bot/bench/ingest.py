@@ -6,10 +6,10 @@ Two questions, each answered against a baseline measured in the same run:
    chunk, embed, write FAISS + BM25, validate, publish) against the embedder's raw
    throughput on the same chunks (``embed_passages`` alone). The difference is the
    pipeline's overhead; the target is under 20 %.
-2. **One-file edit in a large KB**: knowledge folders of 250 and 1,000 documents are
-   generated from corpus text; after a full build, one file is edited and the update
+2. **One-file edit in a large KB**: knowledge folders of 250, 1,000 and 4,000 documents
+   are generated from corpus text; after a full build, one file is edited and the update
    timed, beside a no-change scan (the manifest scan alone). The edit should cost the
-   scan plus the changed chunks, not grow with the folder's size.
+   scan plus the changed chunks: "edit - scan" must stay flat as the folder grows.
 
 Run with ``python -m bot.bench.ingest`` (or ``make bench``). Settings (environment):
 ``BENCH_EMBEDDER`` (default ``minilm``) for part 1; part 2 uses the deterministic
@@ -32,7 +32,7 @@ from pathlib import Path
 from bot.config import PROJECT_ROOT, load_settings
 
 CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
-SIZES = (250, 1000)
+SIZES = (250, 1000, 4000)
 
 
 def _corpus_key(corpus: Path, embedder: str) -> str:
@@ -180,11 +180,13 @@ def table(result: dict) -> str:
         "",
         "One-file edit (build and edit with the hash embedder; '+model' adds the real model's time",
         "for the re-embedded chunks at the raw rate above)",
-        f"  {'documents':>9} {'chunks':>7} {'build s':>8} {'scan s':>8} {'edit s':>8} {'embedded':>9} {'+model s':>9}",
+        f"  {'documents':>9} {'chunks':>7} {'build s':>8} {'scan s':>8} {'edit s':>8} {'edit-scan':>10} "
+        f"{'embedded':>9} {'+model s':>9}",
     ]
     for row in result["one_edit"]:
         lines.append(f"  {row['documents']:>9} {row['chunks']:>7} {row['build_s']:>8} {row['scan_s']:>8} "
-                     f"{row['edit_s']:>8} {row['edit_embedded']:>9} {row['edit_with_model_s']:>9}")
+                     f"{row['edit_s']:>8} {row['edit_s'] - row['scan_s']:>10.3f} {row['edit_embedded']:>9} "
+                     f"{row['edit_with_model_s']:>9}")
     return "\n".join(lines)
 
 

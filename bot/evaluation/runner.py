@@ -131,10 +131,10 @@ def rank_hybrid(retriever: Retriever, query: str, depth: int) -> list[int]:
 def rank_bm25(retriever: Retriever, query: str, depth: int) -> list[int]:
     """BM25 alone over the same chunks and tokenisation (the query as typed)."""
     index = retriever.index
-    tokens = [t for t in tokenize(query) if t in index.vocab]
-    if not tokens or index.bm25 is None:
+    tokens = [t for t in tokenize(query) if t in index.lexical]
+    if not tokens:
         return []
-    scores = index.bm25.get_scores(tokens)
+    scores = index.lexical.get_scores(tokens)
     top = np.argsort(-scores, kind="stable")[:depth]
     return [int(r) for r in top if scores[r] > 0]
 

@@ -3,8 +3,9 @@
 Documents are split on their headings and on the numbering that government texts
 use for provisions ("7. Disposal of request.-", "Rule 43", "Article 311"), then each
 section is cut into chunks of whole sentences under a word cap. Every chunk knows
-its document, heading path, page and a human anchor for the citation, e.g.
-"Right to Information Act, 2005 - Section 7 (Disposal of request)".
+its document, heading path, page and a human anchor for the citation, down to the
+sub-section and clause the chunk starts in, e.g. "Section 7(1) (Disposal of request)"
+or "Section 7(3)(a)-(b)" for a chunk that spans clauses (a) and (b).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any
 from bot.knowledge.documents import Block, Document
 
 MAX_WORDS = 160
+#: Bumped whenever chunks of the same document would come out differently; an index
+#: built by another version re-chunks every document on its next update.
+CHUNKER_VERSION = 2
 #: Metadata copied from the document onto each chunk (used for warnings and boosts).
 CHUNK_META_KEYS = ("module", "course", "roles", "competencies", "language", "effective",
                    "expires", "superseded_by", "issued", "source_url")
@@ -46,6 +50,15 @@ _FOOTNOTE = re.compile(r"^(?:Subs?|Ins|Added|Omitted|Rep|Renumbered|Inserted|Sub
                        r"The words|Now|See|Vide|Cl|Clause|Earlier)\b")
 # Headings under which numbering restarts and is not a Section/Rule/Article of the text.
 _APPENDIX = re.compile(r"\b(?:SCHEDULE|APPENDIX|ANNEX(?:URE)?|FORM)\b", re.IGNORECASE)
+# Sub-divisions of a provision at the start of a paragraph: "(1)" / "( 2 )" sub-sections,
+# "(a)" clauses, "(i)" sub-clauses; the opening paragraph "7. Disposal of request.-(1) ..."
+# starts sub-section (1).
+_SUBSECTION = re.compile(r"^\s*\(\s*(\d{1,3}[A-Z]{0,2})\s*\)")
+_OPENING_SUBSECTION = re.compile(
+    r"^\s*\d{1,3}[A-Z]{0,2}\s*\.[^\n]{0,160}?(?:[\u2014\u2013]|(?<![^\s.:])-|-(?!\w))\s*\(\s*(\d{1,3}[A-Z]{0,2})\s*\)")
+_CLAUSE = re.compile(r"^\s*\(\s*([a-z]{1,2}|[ivx]{1,6})\s*\)")
+_ROMAN = re.compile(r"^[ivx]+$")
+_NUMBERED_ANCHOR = re.compile(r"^((?:Section|Rule|Article|Regulation) \d{1,3}[A-Z]{0,2})(.*)$", re.DOTALL)
 #: How far a provision number may jump ahead of the previous one (larger jumps are
 #: footnote or table numbers, not the next provision).
 MAX_PROVISION_JUMP = 60
@@ -126,8 +139,9 @@ def chunk_document(document: Document, max_words: int = MAX_WORDS) -> list[Chunk
     sections = _sections(document)
     meta = {k: document.meta[k] for k in CHUNK_META_KEYS if document.meta.get(k) not in (None, "", [])}
     chunks: list[Chunk] = []
-    for heading_path, anchor, page, paragraphs in sections:
-        for text in _pack(paragraphs, max_words):
+    for heading_path, section_anchor, page, paragraphs in sections:
+        for text, first, last in _pack(paragraphs, max_words):
+            anchor = with_subdivision(section_anchor, first, last)
             position = len(chunks)
             digest = hashlib.sha256(
                 "\x1f".join([document.source, str(position), *heading_path, text]).encode()
@@ -140,15 +154,79 @@ def chunk_document(document: Document, max_words: int = MAX_WORDS) -> list[Chunk
     return chunks
 
 
-def _sections(document: Document) -> list[tuple[list[str], str, int | None, list[str]]]:
+Label = tuple[str, ...]  # ("3", "a") is sub-section (3), clause (a); () is none
+Paragraphs = list[tuple[str, Label]]
+
+
+def _marker(paragraph: str, opening: bool) -> tuple[str, str] | None:
+    """``("sub", "2")`` or ``("clause", "b")`` for a paragraph that opens a sub-division."""
+    plain = re.sub(r"\*+", "", paragraph[:240])
+    match = (_OPENING_SUBSECTION.match(plain) if opening else None) or _SUBSECTION.match(plain)
+    if match:
+        return "sub", match.group(1)
+    match = _CLAUSE.match(plain)
+    return ("clause", match.group(1)) if match else None
+
+
+def _next_label(label: Label, paragraph: str, opening: bool, upcoming: str = "") -> Label:
+    """The sub-division a paragraph belongs to, given the one before it.
+
+    Only markers that continue the sequence count: sub-section (n) or (nA) after (n-1)
+    or (n), clause (a) first and then the next letter. Anything else (the (a)-(d) of a
+    list nested in a clause, roman sub-items, a reference) leaves the paragraph in the
+    sub-division it is in, so an anchor is never more precise than the text supports.
+    """
+    marker = _marker(paragraph, opening)
+    if marker is None:
+        return () if opening else label  # "Provided that ..." stays in its sub-division
+    kind, mark = marker
+    sub = label[0] if label else ""
+    clause = label[1] if len(label) > 1 else ""
+    if kind == "sub":
+        number = int(re.match(r"\d+", mark).group())
+        previous = int(re.match(r"\d+", sub).group()) if sub else 0
+        # a jump of a few allows for omitted sub-sections ("(2)* * *" in amended texts)
+        return (mark,) if previous <= number <= previous + 3 else label
+    if len(mark) != 1:
+        return label  # (ii), (iv), (aa): sub-items, not the next clause
+    expected = "a" if not clause else chr(ord(clause) + 1)
+    if mark != expected:
+        return label
+    if mark == "i" and _marker(upcoming, False) == ("clause", "ii"):
+        return label  # "(i) ... (ii) ..." is a roman list, not clause (i) after (h)
+    return (sub, mark)
+
+
+def with_subdivision(anchor: str, first: Label, last: Label) -> str:
+    """``anchor`` narrowed to the sub-divisions a chunk covers.
+
+    Examples: ("Section 7 (Disposal of request)", ("1",), ("1",)) gives
+    "Section 7(1) (Disposal of request)"; first ("3", "a") and last ("3", "b") give
+    "Section 7(3)(a)–(b)"; a chunk that starts in (1) and ends inside (1)(b) is
+    "Section 7(1)". Anchors without a provision number are returned unchanged.
+    """
+    match = _NUMBERED_ANCHOR.match(anchor)
+    if not match or not first:
+        return anchor
+    suffix = "".join(f"({part})" for part in first if part)
+    if last and last[:len(first)] != first:
+        common = 0
+        while common < min(len(first), len(last)) and first[common] == last[common]:
+            common += 1
+        suffix += "–" + "".join(f"({part})" for part in last[common:] if part)
+    return f"{match.group(1)}{suffix}{match.group(2)}"
+
+
+def _sections(document: Document) -> list[tuple[list[str], str, int | None, Paragraphs]]:
     """Group paragraphs under their heading path; numbered provisions open sections too."""
     word = provision_word(document.title)
     stack: list[tuple[int, str]] = []  # (level, heading)
     provision: str | None = None
     last_number = 0  # provision numbers only go up (footnotes and tables restart at 1)
-    sections: list[tuple[list[str], str, int | None, list[str]]] = []
-    current: list[str] = []
+    sections: list[tuple[list[str], str, int | None, Paragraphs]] = []
+    current: Paragraphs = []
     current_page: int | None = None
+    label: Label = ()
 
     def path() -> list[str]:
         headings = [h for _, h in stack if h != document.title]
@@ -161,11 +239,11 @@ def _sections(document: Document) -> list[tuple[list[str], str, int | None, list
             sections.append((heading_path, anchor, current_page, list(current)))
             current.clear()
 
-    for block in document.blocks:
+    for number, block in enumerate(document.blocks):
         in_appendix = any(_APPENDIX.search(h) for _, h in stack)
         if block.level:
             flush()
-            provision = None
+            provision, label = None, ()
             while stack and stack[-1][0] >= block.level:
                 stack.pop()
             heading = re.sub(r"\s+", " ", block.text).strip()
@@ -180,12 +258,15 @@ def _sections(document: Document) -> list[tuple[list[str], str, int | None, list
         if found:
             flush()
             provision, last_number = found
+        if word:
+            upcoming = document.blocks[number + 1].text if number + 1 < len(document.blocks) else ""
+            label = _next_label(() if found else label, block.text, bool(found), upcoming)
         if not current:
             current_page = block.page
         elif block.page is not None and current_page is not None and block.page != current_page:
             flush()  # a chunk cites one page
             current_page = block.page
-        current.append(block.text)
+        current.append((block.text, label))
     flush()
     return sections
 
@@ -224,34 +305,42 @@ def _match_provision(text: str, word: str, last_number: int, in_appendix: bool) 
     return (f"{number}. {name}" if name else None) and (f"{number}. {name}", value)
 
 
-def _pack(paragraphs: list[str], max_words: int) -> list[str]:
-    """Pack whole sentences into chunks under ``max_words``; keep list items as lines."""
-    units: list[str] = []
-    for paragraph in paragraphs:
+def _pack(paragraphs: Paragraphs, max_words: int) -> list[tuple[str, Label, Label]]:
+    """Pack whole sentences into chunks under ``max_words``; keep list items as lines.
+
+    Returns:
+        ``(text, first label, last label)`` per chunk: the sub-divisions it starts and ends in.
+    """
+    units: Paragraphs = []
+    for paragraph, label in paragraphs:
         if re.match(r"^\s*([-*•]|\d+[.)]|\(\w{1,4}\))\s", paragraph) and len(paragraph.split()) <= max_words:
-            units.append(re.sub(r"\s*\n\s*", " ", paragraph.strip()))
+            units.append((re.sub(r"\s*\n\s*", " ", paragraph.strip()), label))
         else:
-            units.extend(split_sentences(paragraph))
-    chunks: list[str] = []
-    current: list[str] = []
+            units.extend((sentence, label) for sentence in split_sentences(paragraph))
+    chunks: list[tuple[str, Label, Label]] = []
+    current: Paragraphs = []
     count = 0
-    for unit in units:
+
+    def emit() -> None:
+        chunks.append((_join([unit for unit, _ in current]), current[0][1], current[-1][1]))
+
+    for unit, label in units:
         words = unit.split()
         while len(words) > max_words:  # a run-on "sentence" (tables, lists flattened by PDF)
             if current:
-                chunks.append(_join(current))
+                emit()
                 current, count = [], 0
-            chunks.append(" ".join(words[:max_words]))
+            chunks.append((" ".join(words[:max_words]), label, label))
             words = words[max_words:]
             unit = " ".join(words)
         if count + len(words) > max_words and current:
-            chunks.append(_join(current))
+            emit()
             current, count = [], 0
         if words:
-            current.append(unit)
+            current.append((unit, label))
             count += len(words)
     if current:
-        chunks.append(_join(current))
+        emit()
     return chunks
 
 
@@ -263,4 +352,5 @@ def _join(units: list[str]) -> str:
     return out.strip()
 
 
-__all__ = ["Block", "Chunk", "chunk_document", "split_sentences", "provision_word"]
+__all__ = ["CHUNKER_VERSION", "Block", "Chunk", "chunk_document", "split_sentences", "provision_word",
+           "with_subdivision"]

@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=load_settings().log_level, format="%(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    for noisy in ("sentence_transformers", "faiss", "bm25s", "httpx", "transformers"):
+    for noisy in ("sentence_transformers", "faiss", "httpx", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "search" and not args.query and not args.stdin:
         build_parser().error("search needs a QUERY or --stdin")

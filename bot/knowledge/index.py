@@ -8,13 +8,14 @@ Layout under the index folder::
                              embedders, counts, timings
         chunks.jsonl         the chunks, in index row order
         vectors-<embedder>.npy, faiss-<embedder>.index
-        bm25/                the lexical index (bm25s)
+        lexical/             the BM25 index (term frequencies, see lexical.py)
     .lock                    serialises writers (readers never lock)
 
 An update scans the folder, re-reads only files whose size or mtime changed (and
 re-chunks only those whose content hash changed), and embeds only chunks whose text
-is new: vectors are reused by content hash, so an edit, a rename or a delete costs
-what changed, not the size of the knowledge base. The new version is written to a
+is new: vectors, BM25 term rows and serialised chunk lines are reused by content
+hash, so an edit, a rename or a delete costs what changed plus copying, not
+re-processing, the rest of the knowledge base. The new version is written to a
 temporary folder, validated (counts match, each chunk's own vector finds it), renamed
 into place and only then named in ``CURRENT``; a crash at any point leaves the
 previous version live. Older versions are kept for rollback (``KEEP_VERSIONS``).
@@ -36,15 +37,20 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.knowledge.chunking import Chunk, chunk_document
+from bot.knowledge.chunking import CHUNKER_VERSION, Chunk, chunk_document
 from bot.knowledge.embedders import Embedder
+from bot.knowledge.lexical import LexicalIndex
 from bot.knowledge.loader import LoadFailure, discover, load_safely
 from bot.knowledge.text import tokenize
 
 log = logging.getLogger(__name__)
 
 KEEP_VERSIONS = 3
-FORMAT_VERSION = 1
+#: Layout of a version folder (2: the project's incremental BM25 in lexical/, was bm25s).
+#: A version in another layout or from another chunker is upgraded on the next update:
+#: documents are chunked again and the lexical index rebuilt, but vectors are still
+#: reused by content hash, so an upgrade does not re-embed the knowledge base.
+FORMAT_VERSION = 2
 
 
 class IndexError_(Exception):
@@ -110,8 +116,13 @@ def read_meta(version_dir: Path) -> dict:
 
 
 def read_chunks(version_dir: Path) -> list[Chunk]:
+    return [chunk for chunk, _ in _read_chunk_lines(version_dir)]
+
+
+def _read_chunk_lines(version_dir: Path) -> list[tuple[Chunk, str]]:
+    """Each chunk with its serialised line (reused as is when the chunk is unchanged)."""
     with open(version_dir / "chunks.jsonl", encoding="utf-8") as handle:
-        return [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+        return [(Chunk.from_dict(json.loads(line)), line) for line in handle if line.strip()]
 
 
 class _WriterLock:
@@ -161,14 +172,15 @@ def update_index(
         previous = _Previous.load(previous_dir, embedders) if previous_dir and not force else _Previous.empty()
         report = UpdateReport(version=previous.version or "", previous_failed=dict(previous.failures))
         documents, chunks = _scan(kb_dir, previous, report, progress)
-        if not report.touched and previous.version and not force:
+        if not report.touched and previous.version and not force and not previous.stale:
             report.unchanged = len(documents)
             report.chunks = len(chunks)
             report.seconds = time.perf_counter() - started
             _prune(index_dir, keep=KEEP_VERSIONS)  # clears what a killed run left behind
             return report
-        vectors = _embed(chunks, embedders, previous, report, progress)
-        version = _write_version(index_dir, kb_dir, chunks, vectors, embedders, documents, report)
+        keys = [previous.keys.get(id(c)) or vector_key(c) for c in chunks]
+        vectors = _embed(chunks, keys, embedders, previous, report, progress)
+        version = _write_version(index_dir, kb_dir, chunks, keys, vectors, embedders, documents, report, previous)
         report.version = version
         report.chunks = len(chunks)
         report.seconds = time.perf_counter() - started
@@ -184,6 +196,16 @@ class _Previous:
     vectors: dict[str, dict[str, np.ndarray]]  # embedder -> vector key -> vector
     failures: dict[str, str] = field(default_factory=dict)
     failed_files: dict[str, dict] = field(default_factory=dict)
+    lexical: LexicalIndex | None = None
+    #: vector key -> row in ``lexical`` of a chunk with that text.
+    lexical_rows: dict[str, int] = field(default_factory=dict)
+    #: id() of each previous chunk object -> its line in chunks.jsonl. The objects are
+    #: reused in the new chunk list and live as long as this record, so ids stay unique.
+    lines: dict[int, str] = field(default_factory=dict)
+    #: id() of each previous chunk object -> its vector key (hashing every chunk again costs).
+    keys: dict[int, str] = field(default_factory=dict)
+    #: Written by another chunker or layout: every document must be chunked again.
+    stale: bool = False
 
     @classmethod
     def empty(cls) -> _Previous:
@@ -193,11 +215,16 @@ class _Previous:
     def load(cls, version_dir: Path, embedders: list[Embedder]) -> _Previous:
         try:
             meta = read_meta(version_dir)
-            if meta.get("format") != FORMAT_VERSION or meta.get("embedders") != [e.name for e in embedders]:
+            if meta.get("embedders") != [e.name for e in embedders]:
                 log.info("index built with %s; rebuilding for %s", meta.get("embedders"),
                          [e.name for e in embedders])
                 return cls.empty()
-            chunks = read_chunks(version_dir)
+            stale = meta.get("format") != FORMAT_VERSION or meta.get("chunker") != CHUNKER_VERSION
+            if stale:
+                log.info("index %s has layout %s, chunker %s: re-chunking every document (vectors reused)",
+                         meta.get("version"), meta.get("format"), meta.get("chunker"))
+            with_lines = _read_chunk_lines(version_dir)
+            chunks = [chunk for chunk, _ in with_lines]
             by_source: dict[str, list[Chunk]] = {}
             for chunk in chunks:
                 by_source.setdefault(chunk.source, []).append(chunk)
@@ -206,8 +233,16 @@ class _Previous:
             for embedder in embedders:
                 matrix = np.load(version_dir / f"vectors-{_safe(embedder.name)}.npy")
                 vectors[embedder.name] = dict(zip(keys, matrix, strict=True))
+            if stale:
+                return cls(meta["version"], meta["documents"], {}, vectors, stale=True)
+            lexical = LexicalIndex.load(version_dir / "lexical")
+            if lexical.size != len(chunks):
+                raise ValueError(f"lexical index has {lexical.size} rows for {len(chunks)} chunks")
             return cls(meta["version"], meta["documents"], by_source, vectors,
-                       dict(meta.get("failures") or {}), dict(meta.get("failed_files") or {}))
+                       dict(meta.get("failures") or {}), dict(meta.get("failed_files") or {}),
+                       lexical, {key: row for row, key in enumerate(keys)},
+                       {id(chunk): line for chunk, line in with_lines},
+                       {id(chunk): key for chunk, key in zip(chunks, keys, strict=True)})
         except Exception as exc:  # a damaged previous version must not block a rebuild
             log.warning("previous index version unreadable (%s); rebuilding", exc)
             return cls.empty()
@@ -282,10 +317,9 @@ def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport,
     return documents, chunks
 
 
-def _embed(chunks: list[Chunk], embedders: list[Embedder], previous: _Previous,
+def _embed(chunks: list[Chunk], keys: list[str], embedders: list[Embedder], previous: _Previous,
            report: UpdateReport, progress: Callable[[str, int, int], None] | None) -> dict[str, np.ndarray]:
     """Vectors for every chunk and embedder, embedding only content not seen before."""
-    keys = [vector_key(c) for c in chunks]
     out: dict[str, np.ndarray] = {}
     started = time.perf_counter()
     for embedder in embedders:
@@ -309,8 +343,10 @@ def _embed(chunks: list[Chunk], embedders: list[Embedder], previous: _Previous,
     return out
 
 
-def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], vectors: dict[str, np.ndarray],
-                   embedders: list[Embedder], documents: dict[str, dict], report: UpdateReport) -> str:
+def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], keys: list[str],
+                   vectors: dict[str, np.ndarray],
+                   embedders: list[Embedder], documents: dict[str, dict], report: UpdateReport,
+                   previous: _Previous) -> str:
     """Write, validate, publish. Returns the new version name."""
     import faiss  # lazy: heavy
 
@@ -321,7 +357,8 @@ def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], vectors: 
     try:
         with open(staging / "chunks.jsonl", "w", encoding="utf-8") as handle:
             for chunk in chunks:
-                handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+                line = previous.lines.get(id(chunk))
+                handle.write(line if line is not None else json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
         for embedder in embedders:
             matrix = vectors[embedder.name]
             np.save(staging / f"vectors-{_safe(embedder.name)}.npy", matrix)
@@ -329,16 +366,17 @@ def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], vectors: 
             if len(matrix):
                 index.add(matrix)
             faiss.write_index(index, str(staging / f"faiss-{_safe(embedder.name)}.index"))
-        _write_bm25(staging / "bm25", chunks)
+        _lexical_rows(chunks, keys, previous).save(staging / "lexical")
         meta = {
-            "format": FORMAT_VERSION, "version": version, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "format": FORMAT_VERSION, "chunker": CHUNKER_VERSION, "version": version, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "kb_dir": str(kb_dir), "embedders": [e.name for e in embedders],
             "dims": {e.name: int(vectors[e.name].shape[1]) for e in embedders},
             "chunk_count": len(chunks), "documents": documents, "failures": report.failed,
             "failed_files": report.failed_files,
             "last_update": report.to_dict() | {"version": version},
         }
-        (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+        # No indent: json's C encoder only runs without one, and the manifest grows with the KB.
+        (staging / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, separators=(",", ":")))
         _fsync_tree(staging)
         validate_version(staging)
         final = versions / version
@@ -350,15 +388,13 @@ def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], vectors: 
         raise
 
 
-def _write_bm25(folder: Path, chunks: list[Chunk]) -> None:
-    import bm25s  # lazy
-
-    corpus = [tokenize(c.embed_text) or ["∅"] for c in chunks]
-    retriever = bm25s.BM25()
-    if corpus:
-        retriever.index(corpus, show_progress=False)
-    folder.mkdir()
-    retriever.save(str(folder))
+def _lexical_rows(chunks: list[Chunk], keys: list[str], previous: _Previous) -> LexicalIndex:
+    """The BM25 index of ``chunks``: rows of unchanged text copied, new text tokenised."""
+    rows: list[int | list[str]] = []
+    for chunk, key in zip(chunks, keys, strict=True):
+        row = previous.lexical_rows.get(key) if previous.lexical is not None else None
+        rows.append(row if row is not None else tokenize(chunk.embed_text))
+    return LexicalIndex.build(rows, previous.lexical)
 
 
 def validate_version(version_dir: Path) -> None:
@@ -370,16 +406,23 @@ def validate_version(version_dir: Path) -> None:
     import faiss
 
     meta = read_meta(version_dir)
-    chunks = read_chunks(version_dir)
-    if len(chunks) != meta["chunk_count"]:
-        raise IndexError_(f"{version_dir.name}: {len(chunks)} chunks, manifest says {meta['chunk_count']}")
+    with open(version_dir / "chunks.jsonl", encoding="utf-8") as handle:
+        count = sum(1 for line in handle if line.strip())
+    if count != meta["chunk_count"]:
+        raise IndexError_(f"{version_dir.name}: {count} chunks, manifest says {meta['chunk_count']}")
+    try:
+        lexical = LexicalIndex.load(version_dir / "lexical")
+    except (OSError, ValueError) as exc:
+        raise IndexError_(f"{version_dir.name}: lexical index unreadable ({exc})") from exc
+    if lexical.size != count:
+        raise IndexError_(f"{version_dir.name}: lexical index has {lexical.size} rows for {count} chunks")
     for name in meta["embedders"]:
         index = faiss.read_index(str(version_dir / f"faiss-{_safe(name)}.index"))
         matrix = np.load(version_dir / f"vectors-{_safe(name)}.npy", mmap_mode="r")
-        if index.ntotal != len(chunks) or matrix.shape[0] != len(chunks):
-            raise IndexError_(f"{version_dir.name}: {name} holds {index.ntotal} vectors for {len(chunks)} chunks")
-        if len(chunks):
-            probe = np.asarray(matrix[len(chunks) // 2 : len(chunks) // 2 + 1])
+        if index.ntotal != count or matrix.shape[0] != count:
+            raise IndexError_(f"{version_dir.name}: {name} holds {index.ntotal} vectors for {count} chunks")
+        if count:
+            probe = np.asarray(matrix[count // 2 : count // 2 + 1])
             scores, rows = index.search(probe, 1)
             if scores[0][0] < 0.99:  # its own vector must be its nearest neighbour
                 raise IndexError_(f"{version_dir.name}: canary search failed for {name}")

@@ -30,6 +30,7 @@ import numpy as np
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.embedders import Embedder, make_embedder
 from bot.knowledge.index import IndexError_, _safe, current_version_dir, read_chunks, read_meta
+from bot.knowledge.lexical import LexicalIndex
 from bot.knowledge.text import cached_glossary, tokenize
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,6 @@ class LoadedIndex:
     """One immutable index version in memory."""
 
     def __init__(self, version_dir: Path):
-        import bm25s
         import faiss
 
         self.dir = version_dir
@@ -194,11 +194,9 @@ class LoadedIndex:
         self.vectors = {n: np.load(version_dir / f"vectors-{_safe(n)}.npy", mmap_mode="r")
                         for n in self.embedder_names}
         self.faiss = {n: faiss.read_index(str(version_dir / f"faiss-{_safe(n)}.index")) for n in self.embedder_names}
-        if len(self.chunks):
-            self.bm25 = bm25s.BM25.load(str(version_dir / "bm25"))
-            self.vocab = set(self.bm25.vocab_dict)
-        else:
-            self.bm25, self.vocab = None, set()
+        #: BM25 over the same chunks; ``term in index.lexical`` asks whether the material uses a word.
+        self.lexical = LexicalIndex.load(version_dir / "lexical")
+        self.lexical.get_scores([])  # build the by-term view now, not in the first learner's query
         self.row_by_id = {c.id: i for i, c in enumerate(self.chunks)}
         kb_dir = self.meta.get("kb_dir")
         self.glossary_path: Path | None = Path(kb_dir) / GLOSSARY_NAME if kb_dir else None
@@ -334,10 +332,10 @@ class Retriever:
 
     @staticmethod
     def _bm25(index: LoadedIndex, query: str, allowed: set[int] | None) -> list[tuple[int, float]]:
-        tokens = [t for t in tokenize(query) if t in index.vocab]
-        if not tokens or index.bm25 is None:
+        tokens = [t for t in tokenize(query) if t in index.lexical]
+        if not tokens:
             return []
-        scores = index.bm25.get_scores(tokens)
+        scores = index.lexical.get_scores(tokens)
         if allowed is not None:
             mask = np.zeros(len(scores), dtype=bool)
             mask[list(allowed)] = True
@@ -406,7 +404,7 @@ def gate_features(index: LoadedIndex, query: str, top_scores: dict[str, float],
         "e5_top": float(top_scores.get("e5", 0.0)),
         "minilm_top": 0.0 if devanagari else float(top_scores.get("minilm", 0.0)),
         "devanagari": 1.0 if devanagari else 0.0,
-        "vocab_coverage": len(words & index.vocab) / len(words) if words else 0.0,
+        "vocab_coverage": sum(w in index.lexical for w in words) / len(words) if words else 0.0,
         "hit_coverage": len(words & top_words) / len(words) if words else 0.0,
         "bm25_top": float(np.log1p(lexical[0][1])) if lexical else 0.0,
     }

@@ -72,8 +72,53 @@ def test_numbered_provisions_of_an_act_become_section_anchors(tmp_path: Path) ->
         7. Disposal of request. -(1) The PIO shall reply within thirty days.
         """)
     chunks = chunk_document(load_document(tmp_path / "act.md", tmp_path))
-    assert [c.anchor for c in chunks] == ["Section 6 (Request for obtaining information)",
-                                          "Section 7 (Disposal of request)"]
+    assert [c.anchor for c in chunks] == ["Section 6(1) (Request for obtaining information)",
+                                          "Section 7(1) (Disposal of request)"]
+
+
+def test_chunks_are_anchored_to_the_sub_section_and_clause_they_cover(tmp_path: Path) -> None:
+    filler = " ".join(["The officer shall act on it without delay."] * 3)  # one chunk per paragraph
+    write(tmp_path / "act.md", f"""
+        # The Right to Information Act, 2005
+
+        7. Disposal of request. -(1) The PIO shall reply within thirty days. {filler}
+
+        Provided that life or liberty requests are answered within forty-eight hours. {filler}
+
+        (2) If the PIO fails to decide in time, the request is deemed refused. {filler}
+
+        (3) Where further fees are charged, the PIO shall send an intimation giving -
+
+        (a) the details of further fees with the calculations. {filler}
+
+        (b) information about the right to a review. {filler}
+
+        (i) first item of a list inside the clause. {filler}
+
+        (ii) second item of that list. {filler}
+
+        8. Exemption from disclosure of information. -Nothing in this Act obliges disclosure.
+        """)
+    chunks = chunk_document(load_document(tmp_path / "act.md", tmp_path), max_words=40)
+    by_start = {c.text.split()[0] if not c.text.startswith("7.") else "7.": c.anchor for c in chunks}
+    assert by_start["7."] == "Section 7(1) (Disposal of request)"
+    assert by_start["Provided"] == "Section 7(1) (Disposal of request)"  # a proviso stays in (1)
+    assert by_start["(2)"] == "Section 7(2) (Disposal of request)"
+    assert by_start["(a)"] == "Section 7(3)(a) (Disposal of request)"
+    # "(i)" followed by "(ii)" is a list inside (b), not clause (i): the anchor stays at (b).
+    assert by_start["(i)"] == by_start["(ii)"] == "Section 7(3)(b) (Disposal of request)"
+    assert by_start["8."] == "Section 8 (Exemption from disclosure of information)"
+
+
+def test_a_chunk_spanning_sub_sections_names_the_range() -> None:
+    from bot.knowledge.chunking import with_subdivision
+
+    anchor = "Section 7 (Disposal of request)"
+    assert with_subdivision(anchor, ("2",), ("3",)) == "Section 7(2)–(3) (Disposal of request)"
+    assert with_subdivision(anchor, ("3", "a"), ("3", "b")) == "Section 7(3)(a)–(b) (Disposal of request)"
+    assert with_subdivision(anchor, ("1",), ("1", "b")) == "Section 7(1) (Disposal of request)"
+    assert with_subdivision(anchor, (), ("2",)) == anchor
+    assert with_subdivision("2. Time limits", ("1",), ("1",)) == "2. Time limits"
 
 
 def test_long_sections_split_on_sentences_under_the_cap(tmp_path: Path) -> None:
