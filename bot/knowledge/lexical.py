@@ -151,6 +151,21 @@ class LexicalIndex:
         """The terms that occur in at least one chunk."""
         return (self.vocab_list[i] for i in np.flatnonzero(self.doc_freq))
 
+    def idf(self, term: str) -> float:
+        """The term's BM25 idf; a term no chunk uses gets the idf of a term used once."""
+        tid = self.term_id.get(term)
+        df = int(self.doc_freq[tid]) if tid is not None else 0
+        return float(np.log1p((self.size - max(df, 1) + 0.5) / (max(df, 1) + 0.5))) if self.size else 0.0
+
+    def cooccur(self, first: str, second: str) -> bool:
+        """Whether some chunk contains both terms."""
+        if first not in self or second not in self:
+            return False
+        columns = self._statistics()[0]
+        rows = [columns.indices[columns.indptr[t]:columns.indptr[t + 1]]
+                for t in (self.term_id[first], self.term_id[second])]
+        return bool(np.intersect1d(rows[0], rows[1], assume_unique=True).size)
+
     def get_scores(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every chunk for a tokenised query (repeated tokens count again).
 

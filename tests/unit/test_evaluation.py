@@ -105,3 +105,20 @@ def test_query_vectors_are_cached_on_disk(tmp_path: Path) -> None:
     again = CachedEmbedder(FakeEmbedder("e5"), tmp_path / "q.npz")
     assert (again.embed_queries(["rti fee"])[0] == first[0]).all()
     assert again.inner.calls == 0 and not again._dirty
+
+
+def test_every_labelled_question_points_at_a_real_section_of_the_knowledge_base() -> None:
+    """A typo in a gold heading would silently count as a retrieval miss in `make eval`."""
+    from bot.config import PROJECT_ROOT
+    from bot.evaluation.sets import kb_judge, kb_questions
+    from bot.knowledge.chunking import chunk_document
+    from bot.knowledge.documents import load_document
+
+    kb = PROJECT_ROOT / "knowledge_base"
+    chunks = [c for path in sorted((kb / "modules").glob("*.md")) for c in chunk_document(load_document(path, kb))]
+    questions = kb_questions()
+    unmatched = [item["question"] for item in questions["in_scope"] if not any(map(kb_judge(item), chunks))]
+    assert not unmatched
+    assert {item["split"] for item in questions["in_scope"] + questions["out_of_scope"]} == {"dev", "test"}
+    texts = [item["question"] for item in questions["in_scope"] + questions["out_of_scope"]]
+    assert len(texts) == len(set(texts)), "a question is labelled twice"
