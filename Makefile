@@ -82,7 +82,8 @@ test: install index train ## Run every test: unit, Rasa data + conversation test
 test-unit: $(VENV)/.installed ## Unit tests (fake embedder) and real-model tests
 	$(PY) -m pytest -q -m "not integration and not browser and not scaled" tests
 
-test-rasa: $(RASA_VENV)/.installed $(MODEL) ## rasa data validate + conversation tests (tests/test_*.yml)
+test-rasa: $(RASA_VENV)/.installed $(MODEL) ## rasa_plugins tests, rasa data validate, conversation tests (tests/test_*.yml)
+	$(RASA_VENV)/bin/python -m pytest --noconftest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/rasa
 	$(RASA) data validate --quiet
 	$(RASA) test core --stories tests/ --model $(MODEL) --fail-on-prediction-errors --out results/core
 	$(RASA) test nlu --nlu tests/nlu --model $(MODEL) --out results/nlu

@@ -20,6 +20,9 @@ from stack_fixture import stack  # noqa: F401  (the real stack, shared by integr
 
 from bot.knowledge.embedders import Embedder, normalise
 
+#: tests/rasa/ runs in the Rasa environment (``make test-rasa``), not in this one.
+collect_ignore = ["rasa"]
+
 
 class FakeEmbedder(Embedder):
     """Hashed bag-of-words vectors (64 dims), normalised: cosine ~ word overlap."""

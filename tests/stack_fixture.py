@@ -55,6 +55,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
             "TUTOR_KB_DIR": str(kb_dir), "TUTOR_INDEX_DIR": str(index_dir), "TUTOR_STATE_DIR": str(state_dir),
             "DATABASE_URL": f"sqlite:///{state_dir / 'learners.db'}", "ACTION_SERVER_TOKEN": token,
             "WEB_ALLOWED_ORIGINS": f"http://127.0.0.1:{web_port}",
+            # Short sessions: every multi-turn flow in the e2e tests crosses session rollovers.
+            "TUTOR_SESSION_TURNS": "4", "TUTOR_SESSION_KEEP_TURNS": "2",
         },
         log_dir=root / "logs",
     )

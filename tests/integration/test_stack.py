@@ -51,6 +51,35 @@ def test_show_more_pages_to_another_passage(stack) -> None:
     assert more.split("📖")[0] != first.split("📖")[0]
 
 
+def test_a_long_conversation_carries_on_across_session_rollovers(stack) -> None:
+    """The stack rolls sessions over every 4 messages: quiz, paging and language survive."""
+    import re
+
+    sender = f"t-{uuid.uuid4().hex[:8]}"
+    chat(stack, "reply in hindi", sender)  # explicit language choice (turn 1)
+    chat(stack, "/consent_accept", sender)
+    replies = chat(stack, "/quiz_me", sender)
+    numbers = []
+    for _ in range(4):  # four of the five answers: a rollover falls after the first
+        headers = re.findall(r"(?:प्रश्न|Question) (\d+)", text_of(replies))
+        assert headers, text_of(replies)
+        numbers.append(int(headers[-1]))
+        buttons = [b["payload"] for r in replies for b in r.get("buttons", [])]
+        # A short-answer question has no answer buttons: type an answer instead.
+        answer = next((b for b in buttons if b.startswith("/answer_quiz")), "तीस दिन")
+        replies = chat(stack, answer, sender)
+        assert re.search(r"✅|❌", text_of(replies)), text_of(replies)  # still marked as a quiz answer
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)  # the quiz moved on, never restarted
+    paused = text_of(chat(stack, "/stop_quiz", sender))
+    assert "प्रश्नोत्तरी रुकी: 4 में से" in paused, paused  # all four answers counted, in Hindi
+    first = text_of(chat(stack, "आकस्मिक अवकाश कितने दिन का होता है", sender))
+    for _ in range(3):
+        chat(stack, "धन्यवाद", sender)  # a rollover between the question and "show more"
+    more = text_of(chat(stack, "show more", sender))
+    assert more.split("📖")[0] != first.split("📖")[0] and "📖" in more
+    assert re.search("[\u0900-\u097F]", more.split("📖")[0])  # still in Hindi
+
+
 def test_hindi_greeting_gets_a_hindi_reply(stack) -> None:
     assert "नमस्ते" in text_of(chat(stack, "नमस्ते"))
 
