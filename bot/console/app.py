@@ -83,7 +83,7 @@ class Console:
     def __init__(self, loop: HumanLoop, settings: HumanLoopSettings) -> None:
         self.loop = loop
         self.settings = settings
-        self.sessions = Sessions(settings.console_session_hours * 3600)
+        self.sessions = Sessions(settings.console_session_hours * 3600, loop.store)
 
     # ------------------------------------------------------------------ frame
     def page(self, title: str, body: str, session: ConsoleSession | None, status: int = 200) -> web.Response:

@@ -1,18 +1,23 @@
-"""Console sessions, CSRF tokens and login throttling (in memory, one console process).
+"""Console sessions, CSRF tokens and login throttling.
 
 A session id is a random 256-bit token in an HttpOnly, SameSite=Strict cookie; the
-server keeps ``id -> (user, role, csrf token, expiry)``. Every POST must carry the
-session's CSRF token in a form field (the login form uses a double-submit cookie).
-Restarting the console logs everybody out, which is acceptable for a trainers' tool.
+server keeps ``sha256(id) -> (user, role, csrf token, expiry)`` in the database (table
+``console_sessions``), so sessions survive a console restart and any console replica
+accepts them, and a copy of the database holds no usable session ids. Every POST must
+carry the session's CSRF token in a form field (the login form uses a double-submit
+cookie). Failed-login counts stay in the process: they only slow down guessing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 SESSION_COOKIE = "tutor_console"
 LOGIN_CSRF_COOKIE = "tutor_console_login"
@@ -32,16 +37,33 @@ class ConsoleSession:
     expires: float
 
 
+class SessionTable(Protocol):
+    """Where sessions live (:class:`bot.handoff.store.HandoffStore` in the product)."""
+
+    def save_console_session(self, token_hash: str, username: str, role: str, csrf: str,
+                             expires_at: datetime) -> None: ...
+
+    def console_session(self, token_hash: str) -> dict[str, Any] | None: ...
+
+    def drop_console_session(self, token_hash: str) -> None: ...
+
+
+def token_hash(session_id: str) -> str:
+    """What the database keys a session by."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
 class Sessions:
-    """Server-side session table.
+    """Server-side sessions plus login throttling.
 
     Args:
         lifetime_s: seconds a session lasts from login.
+        table: where sessions are stored.
     """
 
-    def __init__(self, lifetime_s: float) -> None:
+    def __init__(self, lifetime_s: float, table: SessionTable) -> None:
         self.lifetime_s = lifetime_s
-        self._sessions: dict[str, ConsoleSession] = {}
+        self.table = table
         self._failures: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
@@ -49,25 +71,23 @@ class Sessions:
         """Start a session for a verified user."""
         session = ConsoleSession(secrets.token_urlsafe(32), username, role, secrets.token_urlsafe(32),
                                  time.time() + self.lifetime_s)
-        with self._lock:
-            self._sessions[session.id] = session
+        self.table.save_console_session(token_hash(session.id), username, role, session.csrf,
+                                        datetime.fromtimestamp(session.expires, UTC))
         return session
 
     def get(self, session_id: str | None) -> ConsoleSession | None:
         """The live session for a cookie value, or None (expired sessions are dropped)."""
-        if not session_id:
+        if not session_id or len(session_id) > 128:
             return None
-        with self._lock:
-            session = self._sessions.get(session_id)
-            if session is not None and session.expires < time.time():
-                del self._sessions[session_id]
-                return None
-            return session
+        row = self.table.console_session(token_hash(session_id))
+        if row is None:
+            return None
+        return ConsoleSession(session_id, row["username"], row["role"], row["csrf"], row["expires_at"].timestamp())
 
     def drop(self, session_id: str | None) -> None:
         """Log out."""
-        with self._lock:
-            self._sessions.pop(session_id or "", None)
+        if session_id:
+            self.table.drop_console_session(token_hash(session_id))
 
     def locked(self, username: str) -> bool:
         """Whether too many recent failures block this user name for now."""

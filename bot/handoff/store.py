@@ -20,6 +20,7 @@ from bot.handoff.similarity import LexicalSimilarity, Similarity
 from bot.store.engine import session_scope
 from bot.store.handoff_models import (
     SENDER_TABLES,
+    ConsoleSessionRow,
     Feedback,
     Handoff,
     HandoffMessage,
@@ -349,6 +350,31 @@ class HandoffStore:
         with session_scope(self.factory) as s:
             return [{"username": r.username, "role": r.role, "active": r.active, "created_at": r.created_at}
                     for r in s.scalars(select(TrainerAccount).order_by(TrainerAccount.username)).all()]
+
+    # ------------------------------------------------------- console sessions
+    def save_console_session(self, token_hash: str, username: str, role: str, csrf: str,
+                             expires_at: datetime) -> None:
+        """Store a new console session (and drop expired ones while at it)."""
+        with session_scope(self.factory) as s:
+            s.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.expires_at < self.clock()))
+            s.add(ConsoleSessionRow(token_hash=token_hash, username=username, role=role, csrf=csrf,
+                                    expires_at=expires_at))
+
+    def console_session(self, token_hash: str) -> dict[str, Any] | None:
+        """A live session by token hash, or None; an expired one is deleted."""
+        with session_scope(self.factory) as s:
+            row = s.get(ConsoleSessionRow, token_hash)
+            if row is None:
+                return None
+            if row.expires_at < self.clock():
+                s.delete(row)
+                return None
+            return {"username": row.username, "role": row.role, "csrf": row.csrf, "expires_at": row.expires_at}
+
+    def drop_console_session(self, token_hash: str) -> None:
+        """Log a session out."""
+        with session_scope(self.factory) as s:
+            s.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.token_hash == token_hash))
 
     # ---------------------------------------------------------------- privacy
     def erase_sender(self, sender: str) -> dict[str, int]:

@@ -10,8 +10,11 @@ Every ``ONBOARDING_POLL_S`` seconds (default 60) it prepares the lessons that ar
 
 A lesson the bridge cannot deliver (bridge down, chat unknown) also stays pending, so
 the learner still gets it when they next write. Each pass also sends review reminders
-(:func:`bot.learning.reminders.run_once`, at most one a day per learner). Several workers may run against one
-PostgreSQL database: preparation locks the learner's track row.
+(:func:`bot.learning.reminders.run_once`, at most one a day per learner) and, once a
+day (first at start-up), the retention purge (:func:`bot.privacy.purge`: learners inactive
+for ``TUTOR_RETENTION_DAYS`` are erased, with old tracker events in scaled mode). Several
+workers may run against one PostgreSQL database: preparation locks the learner's track
+row, and a purge is idempotent.
 
 Usage::
 
@@ -25,6 +28,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -78,6 +82,29 @@ def run_once(plans: Any, telegram: Push | None) -> RunResult:
     return deliver(plans.onboarding.prepare_due(), plans, telegram)
 
 
+#: Seconds between retention purges run by the worker.
+PURGE_EVERY_S = 24 * 3600
+
+
+def purge_if_due(learning: Any, last_run: float | None, now: float | None = None) -> float | None:
+    """Run the retention purge when a day has passed since ``last_run`` (or never ran).
+
+    Returns:
+        When the purge last ran (``now`` if it ran in this call).
+    """
+    now = time.monotonic() if now is None else now
+    if last_run is not None and now - last_run < PURGE_EVERY_S:
+        return last_run
+    from bot.privacy import purge, retention_days, tracker_db_url
+
+    try:
+        purge(learning, retention_days(), tracker_url=tracker_db_url())
+    except Exception:  # a failed purge is retried on the next pass, not in a day
+        log.exception("retention purge failed")
+        return last_run
+    return now
+
+
 def telegram_push(settings: Any) -> Push | None:
     """The bridge's proactive endpoint, or None when no Telegram bot is configured."""
     if not settings.telegram_token:
@@ -102,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    purged_at: float | None = None
     while True:
         try:
             result = run_once(plans, push)
@@ -119,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                          reminded.prepared, reminded.pushed, reminded.pending)
         except Exception:
             log.exception("review reminder pass failed")
+        purged_at = purge_if_due(plans.learning, purged_at)
         if args.once or stop.wait(settings.onboarding_poll_s):
             return 0
 

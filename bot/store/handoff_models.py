@@ -141,8 +141,21 @@ class TrainerAccount(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ConsoleSessionRow(Base):
+    """A signed-in console user. Only a hash of the cookie's token is stored, so a copy of
+    the database does not hold live session ids."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    csrf: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 #: Tables with a ``sender`` column (a learner's rows), children first: erasure order.
 SENDER_TABLES: tuple[type[Base], ...] = (HandoffMessage, Handoff, QueueAsker, Outbox, Feedback, QuestionLog)
 
-__all__: list[Any] = ["Feedback", "Handoff", "HandoffMessage", "Outbox", "QueueAsker", "QueueItem",
+__all__: list[Any] = ["ConsoleSessionRow", "Feedback", "Handoff", "HandoffMessage", "Outbox", "QueueAsker", "QueueItem",
                       "QuestionLog", "SENDER_TABLES", "TrainerAccount"]

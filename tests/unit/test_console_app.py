@@ -158,3 +158,28 @@ async def test_open_redirects_are_refused(console: TestClient) -> None:
     resp = await console.post("/login?next=//evil.example/x", data={"csrf": csrf_of(page), "username": "asha",
                                                                     "password": PASSWORD}, allow_redirects=False)
     assert resp.headers["Location"] == "/queue"
+
+
+async def test_a_session_survives_a_console_restart_and_only_its_hash_is_stored(console: TestClient) -> None:
+    from sqlalchemy import select
+
+    from bot.console.auth import SESSION_COOKIE, token_hash
+    from bot.store.engine import session_scope
+    from bot.store.handoff_models import ConsoleSessionRow
+
+    await login(console)
+    cookie = console.session.cookie_jar.filter_cookies(console.make_url("/"))[SESSION_COOKIE].value
+    loop = console.loop_  # type: ignore[attr-defined]
+    with session_scope(loop.store.factory) as s:
+        stored = s.scalars(select(ConsoleSessionRow.token_hash)).all()
+    assert stored == [token_hash(cookie)] and cookie not in stored
+    restarted = TestClient(TestServer(create_app(loop, HumanLoopSettings())))  # a new console process
+    await restarted.start_server()
+    try:
+        restarted.session.cookie_jar.update_cookies({SESSION_COOKIE: cookie})
+        page = await restarted.get("/queue", allow_redirects=False)
+        assert page.status == 200 and "Signed in as asha" in await page.text()
+        await console.post("/logout", data={"csrf": csrf_of(await (await console.get("/queue")).text())})
+        assert (await restarted.get("/queue", allow_redirects=False)).status in (302, 303, 401)
+    finally:
+        await restarted.close()

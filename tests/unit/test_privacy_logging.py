@@ -77,3 +77,27 @@ def test_purge_erases_only_inactive_learners(tmp_path: Path):
     assert result["learners"] == 2
     with pytest.raises(KeyError):
         learning.export(old)
+
+
+def test_the_background_worker_runs_the_retention_purge_once_a_day(tmp_path: Path, monkeypatch):
+    from bot.plans.onboarding_worker import PURGE_EVERY_S, purge_if_due
+    from bot.store.engine import session_scope
+    from bot.store.models import Learner
+
+    monkeypatch.setenv("TUTOR_RETENTION_DAYS", "30")
+    learning = _learning(tmp_path)
+    stale = learning.learner("rest", "stale")
+    with session_scope(learning._sessions) as s:
+        s.get(Learner, stale).last_seen_at = datetime.now(UTC) - timedelta(days=40)
+    ran = purge_if_due(learning, None, now=1000.0)  # first pass after start-up
+    assert ran == 1000.0
+    with pytest.raises(KeyError):
+        learning.export(stale)
+    again = learning.learner("rest", "stale-2")
+    with session_scope(learning._sessions) as s:
+        s.get(Learner, again).last_seen_at = datetime.now(UTC) - timedelta(days=40)
+    assert purge_if_due(learning, ran, now=ran + 60) == ran  # not due yet: kept for now
+    learning.export(again)
+    assert purge_if_due(learning, ran, now=ran + PURGE_EVERY_S) == ran + PURGE_EVERY_S
+    with pytest.raises(KeyError):
+        learning.export(again)
