@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -79,11 +80,21 @@ def build_index(size: int, names: list[str], seed: int = 7) -> Path:
     """Write (once) a synthetic index of ``size`` chunks; returns its folder."""
     from bot.knowledge.chunking import Chunk
     from bot.knowledge.embedders import normalise
-    from bot.knowledge.index import UpdateReport, _write_version, current_version_dir
+    from bot.knowledge.index import (
+        FORMAT_VERSION,
+        UpdateReport,
+        _Previous,
+        _write_version,
+        current_version_dir,
+        read_meta,
+        vector_key,
+    )
 
     folder = STATE / f"index-{size}-{'-'.join(names)}"
-    if current_version_dir(folder) is not None:
+    live = current_version_dir(folder)
+    if live is not None and read_meta(live).get("format") == FORMAT_VERSION:
         return folder
+    shutil.rmtree(folder, ignore_errors=True)  # built by an older index layout
     started = time.perf_counter()
     rng = random.Random(seed)
     sentences = _sentences()
@@ -104,8 +115,8 @@ def build_index(size: int, names: list[str], seed: int = 7) -> Path:
     for name, base in pool.items():
         tiled = base[np.arange(size) % len(base)]
         vectors[name] = normalise(tiled + noise.normal(0, 0.02, tiled.shape).astype(np.float32))
-    _write_version(folder, CORPUS, chunks, vectors, [_Named(n) for n in names],  # type: ignore[list-item]
-                   {}, UpdateReport(version=""))
+    _write_version(folder, CORPUS, chunks, [vector_key(c) for c in chunks], vectors,
+                   [_Named(n) for n in names], {}, UpdateReport(version=""), _Previous.empty())  # type: ignore[list-item]
     print(f"  built synthetic index of {size} chunks in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     return folder
 
