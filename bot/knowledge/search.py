@@ -47,10 +47,57 @@ _DEVANAGARI = range(0x0900, 0x0980)
 
 
 GATE_FILE = Path(__file__).with_name("gate.json")
+#: E5 vectors of the labelled calibration questions (written by ``make calibrate``).
+GATE_EXAMPLES_FILE = Path(__file__).with_name("gate_examples.npz")
 
 #: Retrieval features the calibrated gate reads (see :func:`gate_features`).
 GATE_FEATURES = ("e5_top", "minilm_top", "devanagari", "vocab_coverage", "hit_coverage", "bm25_top",
-                 "e5_margin", "minilm_margin", "idf_coverage", "pair_cooccurrence")
+                 "e5_margin", "minilm_margin", "idf_coverage", "pair_cooccurrence", "example_margin")
+
+
+@dataclass(frozen=True)
+class GateExamples:
+    """Labelled questions the gate compares a new question with (nearest neighbours).
+
+    ``margin`` is how much closer the question is to its nearest in-scope examples than
+    to its nearest out-of-scope ones, in one embedder's space: a question like those the
+    course answers scores high, one like the service matters it does not cover scores
+    low. An example identical to the question is left out, so the labelled questions
+    themselves are scored leave-one-out, as in calibration.
+
+    Args:
+        embedder: the embedder whose query vectors ``vectors`` holds.
+        vectors: one normalised row per example.
+        labels: 1 in scope, 0 out of scope.
+    """
+
+    embedder: str
+    vectors: np.ndarray
+    labels: np.ndarray
+    neighbours: int = 3
+
+    def margin(self, vector: np.ndarray) -> float:
+        similarities = self.vectors @ vector
+        keep = similarities < 0.9999  # the question itself, when it is one of the examples
+        inside = np.sort(similarities[keep & (self.labels == 1)])[-self.neighbours:]
+        outside = np.sort(similarities[keep & (self.labels == 0)])[-self.neighbours:]
+        if not len(inside) or not len(outside):
+            return 0.0
+        return float(inside.mean() - outside.mean())
+
+    def save(self, path: Path = GATE_EXAMPLES_FILE) -> None:
+        np.savez_compressed(path, embedder=self.embedder, vectors=self.vectors.astype(np.float16),
+                            labels=self.labels.astype(np.int8))
+
+    @classmethod
+    def load(cls, path: Path = GATE_EXAMPLES_FILE) -> GateExamples | None:
+        """The stored examples, or None when the file is missing or unreadable."""
+        try:
+            with np.load(path) as data:
+                return cls(str(data["embedder"]), data["vectors"].astype(np.float32), data["labels"].astype(int))
+        except (OSError, KeyError, ValueError) as exc:
+            log.warning("gate examples %s not usable (%s)", path, exc)
+            return None
 
 
 @dataclass(frozen=True)
@@ -70,7 +117,8 @@ class GateModel:
     embedders: tuple[str, ...] = ("minilm", "e5")
 
     def probability(self, features: dict[str, float]) -> float:
-        x = np.array([features.get(f, 0.0) for f in self.features], dtype=np.float64)
+        # A feature that could not be computed (e.g. no examples file) counts as average.
+        x = np.array([features.get(f, m) for f, m in zip(self.features, self.mean, strict=True)], dtype=np.float64)
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
         return float(1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias))))
 
@@ -113,6 +161,13 @@ class Gate:
     thresholds: dict[str, float] = field(default_factory=lambda: {"minilm": 0.40, "e5": 0.855})
     default: float = 0.5
     model: GateModel | None = None
+    examples: GateExamples | None = None
+
+    def example_features(self, query_vectors: dict[str, np.ndarray]) -> dict[str, float]:
+        """``example_margin`` (see :class:`GateExamples`) when its embedder ran."""
+        if self.examples is None or self.examples.embedder not in query_vectors:
+            return {}
+        return {"example_margin": self.examples.margin(query_vectors[self.examples.embedder])}
 
     def threshold(self, embedder: str) -> float:
         return self.thresholds.get(embedder, self.default)
@@ -138,12 +193,15 @@ class Gate:
         """The calibrated model from ``gate.json`` plus fallback thresholds.
 
         ``TUTOR_GATE=minilm:0.40,e5:0.855`` overrides the thresholds and switches the model
-        off; ``TUTOR_GATE_MODEL=/path/gate.json`` loads another model file.
+        off; ``TUTOR_GATE_MODEL=/path/gate.json`` loads another model file (with the
+        ``gate_examples.npz`` beside it).
         """
         spec = os.environ.get("TUTOR_GATE", "")
         base = cls()
         if not spec:
-            return cls(model=GateModel.load(Path(os.environ.get("TUTOR_GATE_MODEL") or GATE_FILE)))
+            model_file = Path(os.environ.get("TUTOR_GATE_MODEL") or GATE_FILE)
+            return cls(model=GateModel.load(model_file),
+                       examples=GateExamples.load(model_file.with_name(GATE_EXAMPLES_FILE.name)))
         values = dict(base.thresholds)
         for part in spec.split(","):
             name, _, value = part.partition(":")
@@ -323,7 +381,7 @@ class Retriever:
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [Hit(index.chunks[rows[i]], float(fused[i]), {n: float(dense[n][i]) for n in dense},
                     lexical_by_row.get(int(rows[i]), 0.0), int(rows[i])) for i in order]
-        features = gate_features(index, text, top_scores, lexical, hits, dense)
+        features = gate_features(index, text, top_scores, lexical, hits, dense) | self.gate.example_features(vectors)
         answerable = bool(hits) and self.gate.decide(features, top_scores, query)
         return SearchResult(query, answerable, hits, top_scores, index.version, vectors, features)
 
@@ -442,4 +500,4 @@ def result_json(result: SearchResult) -> str:
     return json.dumps(result.to_contract(), ensure_ascii=False)
 
 
-__all__ = ["Gate", "GateModel", "gate_features", "Hit", "LoadedIndex", "Retriever", "SearchResult"]
+__all__ = ["Gate", "GateExamples", "GateModel", "gate_features", "Hit", "LoadedIndex", "Retriever", "SearchResult"]

@@ -157,9 +157,39 @@ def test_gate_on_the_real_index_meets_the_targets_on_the_held_out_split() -> Non
     assert metrics["out_of_scope_declined"] >= OUT_OF_SCOPE_TARGET, metrics["wrongly_answered"]
 
 
-# Regression floors at what the calibrated gate achieves on the held-out split (34/43
+# Regression floors at what the calibrated gate achieves on the held-out split (38/43
 # in scope answered, 21/24 out of scope declined): the 90 % / 90 % is not yet
 # met on test (informal in-scope questions and near-miss service matters overlap in
 # every retrieval feature we have; see the README's "Answer quality").
-IN_SCOPE_TARGET = 0.79
+IN_SCOPE_TARGET = 0.88
 OUT_OF_SCOPE_TARGET = 0.87
+
+
+def test_labelled_examples_score_a_question_by_its_nearest_neighbours(tmp_path) -> None:
+    from bot.knowledge.search import GateExamples
+
+    basis = np.eye(4, dtype=np.float32)
+    near_in = normalise_rows(np.array([[1, 0.1, 0, 0], [1, 0, 0.1, 0], [1, 0, 0, 0.1]], dtype=np.float32))
+    near_out = normalise_rows(np.array([[0.1, 1, 0, 0], [0, 1, 0.1, 0], [0, 1, 0, 0.1]], dtype=np.float32))
+    examples = GateExamples("e5", np.vstack([near_in, near_out]), np.array([1, 1, 1, 0, 0, 0]))
+    assert examples.margin(basis[0]) > 0.5 > -0.5 > examples.margin(basis[1])
+    # A labelled question is scored without itself (leave-one-out), not by its own label.
+    alone = GateExamples("e5", np.vstack([basis[2:3], near_in, near_out]), np.array([0, 1, 1, 1, 0, 0, 0]))
+    assert alone.margin(basis[2]) == pytest.approx(examples.margin(basis[2]))
+    examples.save(tmp_path / "gate_examples.npz")
+    loaded = GateExamples.load(tmp_path / "gate_examples.npz")
+    assert loaded is not None and loaded.embedder == "e5"
+    assert loaded.margin(basis[0]) == pytest.approx(examples.margin(basis[0]), abs=1e-3)  # stored as float16
+    assert GateExamples.load(tmp_path / "missing.npz") is None
+    gate = Gate(examples=examples)
+    assert gate.example_features({"minilm": basis[0]}) == {}  # its embedder did not run
+    assert gate.example_features({"e5": basis[0]})["example_margin"] > 0.5
+
+
+def test_a_feature_that_could_not_be_computed_counts_as_average() -> None:
+    model = GateModel(("a", "b"), (0.5, 2.0), (1.0, 1.0), (1.0, 3.0), 0.0, 0.5)
+    assert model.probability({"a": 0.5}) == pytest.approx(0.5)
+
+
+def normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
