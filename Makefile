@@ -104,7 +104,7 @@ test-browser: install $(MODEL) ## The web widget in Debian chromium (Playwright)
 eval: $(VENV)/.installed ## Retrieval and gate metrics on the labelled sets and ../shared/eval
 	$(PY) -m bot.evaluation
 
-calibrate: $(VENV)/.installed ## Re-fit the evidence gate on the labelled dev questions (prints the sweep; writes bot/knowledge/gate.json)
+calibrate: $(VENV)/.installed ## Re-fit the evidence gate on the labelled dev questions (writes bot/knowledge/gate.json and gate_examples.npz)
 	$(PY) -m bot.evaluation.calibrate --write
 
 bench: install ## Benchmarks: ingestion and query latency against raw baselines measured in the same run
