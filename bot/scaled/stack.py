@@ -7,7 +7,7 @@
                                                    (hash of sender id) --> Rasa replica 1 | 2
     Rasa replicas --> nginx action balancer (5 s, apology) --> action server 1 | 2
     Rasa replicas: tracker store = PostgreSQL db "rasa", lock store = Redis
-    action servers: learner store = PostgreSQL db "learners"
+    action servers, trainer console, background worker: learner store = PostgreSQL db "learners"
 
 Only the public door may listen beyond loopback. Services (PostgreSQL, Redis) are started
 here from Debian's binaries unless ``external`` is set, in which case their addresses come
@@ -63,6 +63,7 @@ class Ports:
     rasa: tuple[int, ...] = (5105, 5106)
     action: tuple[int, ...] = (5155, 5156)
     web: tuple[int, ...] = (8180,)
+    console: int = 8090
     postgres: int = 5433
     redis: int = 6380
 
@@ -71,7 +72,7 @@ class Ports:
         """Free ports for every slot (tests and parallel stacks)."""
         return cls(public=free_port(), rasa_lb=free_port(), action_lb=free_port(),
                    rasa=(free_port(), free_port()), action=(free_port(), free_port()), web=(free_port(),),
-                   postgres=free_port(), redis=free_port())  # fmt: skip
+                   console=free_port(), postgres=free_port(), redis=free_port())  # fmt: skip
 
 
 @dataclass
@@ -90,6 +91,9 @@ class ScaledStack:
         watch: run the knowledge-folder watcher in the first action server (only one
             replica may re-index a shared index folder).
         telegram: also start the Telegram bridge (needs ``TELEGRAM_BOT_TOKEN``).
+        workers: also start the trainer console (loopback) and the background worker
+            (onboarding lessons, review reminders, daily retention purge); both share the
+            PostgreSQL learner store with every other replica.
         action_timeout_s: nginx's wait for an action server before apologising.
     """
 
@@ -101,6 +105,7 @@ class ScaledStack:
     durable: bool = True
     watch: bool = True
     telegram: bool = False
+    workers: bool = True
     action_timeout_s: int = 5
     log_sender: bool = False
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -258,12 +263,18 @@ class ScaledStack:
                     for i, p in enumerate(self.ports.web)]
             if self.telegram:
                 self._spawn("telegram", [PYTHON, "-m", "bot.channels.telegram_bridge"], env)
+            console = None
+            if self.workers:
+                console = self._spawn("console", [PYTHON, "-m", "bot.console", "--port", str(self.ports.console)], env)
+                self._spawn("worker", [PYTHON, "-m", "bot.plans.onboarding_worker"], env)
             for port, process in zip(self.ports.action, actions, strict=True):
                 wait_http(f"http://127.0.0.1:{port}/health", timeout, process)
             for port, process in zip(self.ports.rasa, rasas, strict=True):
                 wait_http(f"http://127.0.0.1:{port}/", timeout, process)
             for port, process in zip(self.ports.web, webs, strict=True):
                 wait_http(f"http://127.0.0.1:{port}/healthz", timeout, process)
+            if console is not None:
+                wait_http(f"http://127.0.0.1:{self.ports.console}/healthz", timeout, console)
         except BaseException:
             self.stop()
             raise

@@ -74,6 +74,16 @@ def test_unauthenticated_calls_refused(scaled_stack):
 
     with pytest.raises(psycopg.OperationalError, match="password"):
         psycopg.connect(f"host=127.0.0.1 port={s.ports.postgres} dbname=rasa user=tutor password=guess connect_timeout=3")
+    # The trainer console (on the shared PostgreSQL learner store) wants a login.
+    console = httpx.get(f"http://127.0.0.1:{s.ports.console}/queue", follow_redirects=False)
+    assert console.status_code in (302, 303, 401) and "Questions for trainers" not in console.text
+
+
+def test_the_background_worker_runs_on_the_shared_learner_store(scaled_stack):
+    """Onboarding, reminders and the retention purge run in scaled mode too (first pass at start)."""
+    log = (scaled_stack.log_dir / "worker.log").read_text(errors="replace")
+    assert scaled_stack.processes["worker"].poll() is None, log[-2000:]
+    assert "retention purge" in log, log[-2000:]
 
 
 def test_conversations_stick_to_one_replica_and_continue(scaled_stack):

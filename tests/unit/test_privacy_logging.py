@@ -101,3 +101,23 @@ def test_the_background_worker_runs_the_retention_purge_once_a_day(tmp_path: Pat
     assert purge_if_due(learning, ran, now=ran + PURGE_EVERY_S) == ran + PURGE_EVERY_S
     with pytest.raises(KeyError):
         learning.export(again)
+
+
+def test_deploy_files_run_every_process_that_scaled_mode_runs():
+    """compose and Kubernetes describe the same processes as `make run-scaled` (they cannot run here)."""
+    import yaml
+
+    from bot.config import PROJECT_ROOT
+
+    deploy = PROJECT_ROOT / "deploy"
+    compose = yaml.safe_load((deploy / "docker-compose.yml").read_text())
+    kubernetes = list(yaml.safe_load_all((deploy / "kubernetes" / "tutor.yaml").read_text()))
+    commands = {
+        "compose": [" ".join(service.get("command") or []) for service in compose["services"].values()],
+        "kubernetes": [" ".join(c.get("command") or []) for doc in kubernetes if doc and doc["kind"] == "Deployment"
+                       for c in doc["spec"]["template"]["spec"]["containers"]],
+    }
+    for where, lines in commands.items():
+        for module in ("rasa run", "bot.action_server", "bot.console", "bot.plans.onboarding_worker"):
+            assert any(module in line for line in lines), f"{where} does not run {module}"
+        assert all("endpoints.scaled.yml" in line for line in lines if "rasa run" in line), where
