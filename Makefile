@@ -111,7 +111,7 @@ bench: install ## Benchmarks: ingestion and query latency against raw baselines 
 	$(PY) -m bot.bench
 
 lint: $(VENV)/.installed ## ruff
-	$(VENV)/bin/ruff check bot actions tests
+	$(VENV)/bin/ruff check bot actions rasa_plugins tests
 
 clean: ## Remove generated state, models and test results (keeps the environments)
 	rm -rf $(STATE) models results
