@@ -151,12 +151,6 @@ class LexicalIndex:
         """The terms that occur in at least one chunk."""
         return (self.vocab_list[i] for i in np.flatnonzero(self.doc_freq))
 
-    def idf(self, term: str) -> float:
-        """The term's BM25 idf; a term no chunk uses gets the idf of a term used once."""
-        tid = self.term_id.get(term)
-        df = int(self.doc_freq[tid]) if tid is not None else 0
-        return float(np.log1p((self.size - max(df, 1) + 0.5) / (max(df, 1) + 0.5))) if self.size else 0.0
-
     def cooccur(self, first: str, second: str) -> bool:
         """Whether some chunk contains both terms."""
         if first not in self or second not in self:

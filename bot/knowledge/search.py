@@ -52,7 +52,7 @@ GATE_EXAMPLES_FILE = Path(__file__).with_name("gate_examples.npz")
 
 #: Retrieval features the calibrated gate reads (see :func:`gate_features`).
 GATE_FEATURES = ("e5_top", "minilm_top", "devanagari", "vocab_coverage", "hit_coverage", "bm25_top",
-                 "e5_margin", "minilm_margin", "idf_coverage", "pair_cooccurrence", "example_margin")
+                 "pair_cooccurrence", "example_margin")
 
 
 @dataclass(frozen=True)
@@ -381,7 +381,7 @@ class Retriever:
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [Hit(index.chunks[rows[i]], float(fused[i]), {n: float(dense[n][i]) for n in dense},
                     lexical_by_row.get(int(rows[i]), 0.0), int(rows[i])) for i in order]
-        features = gate_features(index, text, top_scores, lexical, hits, dense) | self.gate.example_features(vectors)
+        features = gate_features(index, text, top_scores, lexical, hits) | self.gate.example_features(vectors)
         answerable = bool(hits) and self.gate.decide(features, top_scores, query)
         return SearchResult(query, answerable, hits, top_scores, index.version, vectors, features)
 
@@ -443,8 +443,7 @@ def fuse(dense: dict[str, np.ndarray], bm25: np.ndarray, devanagari: bool = Fals
 
 
 def gate_features(index: LoadedIndex, query: str, top_scores: dict[str, float],
-                  lexical: list[tuple[int, float]], hits: list[Hit],
-                  dense: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+                  lexical: list[tuple[int, float]], hits: list[Hit]) -> dict[str, float]:
     """Retrieval features the evidence gate decides on.
 
     Args:
@@ -460,10 +459,7 @@ def gate_features(index: LoadedIndex, query: str, top_scores: dict[str, float],
         (share of the question's content words that occur anywhere in the material - an
         off-topic question uses words the course never does), ``hit_coverage`` (share
         found in the best passage), ``bm25_top`` (log(1 + best BM25 score)),
-        ``<embedder>_margin`` (best cosine minus the mean of the next nine: a question the
-        material answers usually has one clearly best passage), ``idf_coverage`` (like
-        hit_coverage, weighted by how rare each word is in the material; words it never
-        uses weigh most), ``pair_cooccurrence`` (share of neighbouring content-word pairs
+        ``pair_cooccurrence`` (share of neighbouring content-word pairs
         of the question, such as "night duty" or "study leave", that occur together in
         some chunk: near-miss questions name terms of art the course never uses).
     """
@@ -471,16 +467,8 @@ def gate_features(index: LoadedIndex, query: str, top_scores: dict[str, float],
     ordered_words = tokenize(query)
     words = set(ordered_words)
     top_words = set(tokenize(hits[0].chunk.embed_text)) if hits else set()
-    margins = {}
-    for name, scores in (dense or {}).items():
-        best = np.sort(scores)[::-1][:10]
-        margins[f"{name}_margin"] = float(best[0] - best[1:].mean()) if len(best) > 1 else 0.0
-    if devanagari and "minilm_margin" in margins:
-        margins["minilm_margin"] = 0.0
-    idf = {w: index.lexical.idf(w) for w in words}
     pairs = list(zip(ordered_words, ordered_words[1:], strict=False))
-    return margins | {
-        "idf_coverage": (sum(idf[w] for w in words & top_words) / sum(idf.values())) if words else 0.0,
+    return {
         "pair_cooccurrence": (sum(index.lexical.cooccur(a, b) for a, b in pairs) / len(pairs)) if pairs else 1.0,
         "e5_top": float(top_scores.get("e5", 0.0)),
         "minilm_top": 0.0 if devanagari else float(top_scores.get("minilm", 0.0)),

@@ -52,7 +52,7 @@ def _conversation(turns: int) -> DialogueStateTracker:
     return tracker
 
 
-def test_a_session_rolls_over_only_when_long_and_at_a_listening_point(monkeypatch):
+def test_a_session_rolls_over_only_when_long_and_at_a_listening_point():
     assert not needs_rollover(_conversation(14), 15)
     long = _conversation(15)
     assert needs_rollover(long, 15)
