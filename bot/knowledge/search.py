@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -295,6 +296,18 @@ class Retriever:
         self._loaded: LoadedIndex | None = None
         self._checked_at = 0.0
         self._reload_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _workers(self) -> ThreadPoolExecutor:
+        # The embedders and FAISS run native code without the GIL, so the second
+        # embedder's query embedding + search overlaps the first's and BM25: the
+        # two-model pipeline costs ~1.3x one model, not 2x (make bench; sequential
+        # was also measured slower with the libraries' default thread pools).
+        if self._pool is None:
+            with self._reload_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dense")
+        return self._pool
 
     @property
     def index(self) -> LoadedIndex:
@@ -332,8 +345,8 @@ class Retriever:
             return fresh
 
     def embedder(self, name: str) -> Embedder:
-        if name not in self._embedders:
-            self._embedders[name] = make_embedder(name)
+        if name not in self._embedders:  # setdefault: two threads keep one instance
+            self._embedders.setdefault(name, make_embedder(name))
         return self._embedders[name]
 
     def search(self, query: str, k: int = 5, role: str | None = None,
@@ -357,16 +370,17 @@ class Retriever:
         devanagari = _is_devanagari(query)
         allowed = self._allowed_rows(index, sources)
         n = len(index.chunks) if allowed is not None else min(len(index.chunks), CANDIDATES)
+        names = index.embedder_names
+        others = [self._workers().submit(self._dense, index, name, text, n, allowed) for name in names[1:]]
+        dense_hits = [self._dense(index, names[0], text, n, allowed)]
+        lexical = self._bm25(index, text, allowed)
+        dense_hits += [future.result() for future in others]
         candidates: dict[int, None] = {}
         top_scores: dict[str, float] = {}
         vectors: dict[str, np.ndarray] = {}
-        for name in index.embedder_names:
-            vector = self.embedder(name).embed_queries([text])
-            vectors[name] = vector[0]
-            _, rows = index.faiss[name].search(vector, n)
-            kept = [int(r) for r in rows[0] if r >= 0 and (allowed is None or r in allowed)]
-            candidates.update((r, None) for r in kept[:CANDIDATES])
-        lexical = self._bm25(index, text, allowed)
+        for name, (vector, kept) in zip(names, dense_hits, strict=True):
+            vectors[name] = vector
+            candidates.update((r, None) for r in kept)
         candidates.update((row, None) for row, _ in lexical)
         rows = np.fromiter(candidates, dtype=np.int64)
         dense = {name: index.vectors[name][rows] @ vectors[name] for name in index.embedder_names}
@@ -384,6 +398,14 @@ class Retriever:
         features = gate_features(index, text, top_scores, lexical, hits) | self.gate.example_features(vectors)
         answerable = bool(hits) and self.gate.decide(features, top_scores, query)
         return SearchResult(query, answerable, hits, top_scores, index.version, vectors, features)
+
+    def _dense(self, index: LoadedIndex, name: str, text: str, n: int,
+               allowed: set[int] | None) -> tuple[np.ndarray, list[int]]:
+        """One embedder's query vector and its top candidate rows (within ``allowed``)."""
+        vector = self.embedder(name).embed_queries([text])
+        _, rows = index.faiss[name].search(vector, n)
+        kept = [int(r) for r in rows[0] if r >= 0 and (allowed is None or r in allowed)]
+        return vector[0], kept[:CANDIDATES]
 
     @staticmethod
     def _allowed_rows(index: LoadedIndex, sources: Sequence[str] | None) -> set[int] | None:
