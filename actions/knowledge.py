@@ -3,8 +3,10 @@
 ``action_answer_question`` searches the knowledge base for the learner's message and
 either answers from the best passage (with its citation) or, when the evidence gate
 says the material does not cover it, says so plainly, records the question for the
-trainers and offers a handoff. ``action_show_more`` and ``action_show_full_passage``
-page through the same search.
+trainers and offers a handoff. When the gate declined but the question came close, the
+reply also names the closest section, which the learner may open knowing it may not
+answer them. ``action_show_more`` and ``action_show_full_passage`` page through the
+same search.
 """
 
 from __future__ import annotations
@@ -42,6 +44,22 @@ def _answer_buttons(language: str, has_quiz: bool = False) -> list[dict[str, Any
     from actions.feedback import feedback_buttons  # [human loop] 👍/👎 under every answer
 
     return buttons + feedback_buttons(language)
+
+
+def _not_covered(result: SearchResult, language: str) -> dict[str, Any]:
+    """The decline: plain, or naming the closest section when the gate says it came close."""
+    hint = t("not_covered_trainer_hint", language)
+    buttons = [button(t("button_ask_trainer", language), "/request_trainer"),
+               button(t("button_check_trainer_reply", language), "/check_trainer_reply")]
+    if result.closest and result.hits:
+        return {"text": t("not_covered_closest", language, citation=result.hits[0].chunk.citation, trainer_hint=hint),
+                "buttons": [button(t("button_open_closest", language), "/show_full_passage"), *buttons]}
+    return {"text": t("not_covered", language, trainer_hint=hint), "buttons": buttons}
+
+
+def _caveat(result: SearchResult, language: str) -> str:
+    """Before a passage the gate did not accept as an answer (opened from the pointer)."""
+    return "" if result.answerable else t("closest_caveat", language) + "\n\n"
 
 
 def _has_quiz(source: str) -> bool:
@@ -113,11 +131,7 @@ class ActionAnswerQuestion(KnowledgeAction):
         if not result.answerable:
             log.info("declined (not covered): top scores %s", {k: round(v, 3) for k, v in result.top_scores.items()})
             self.record_unanswered(tracker, result)
-            dispatcher.utter_message(
-                text=t("not_covered", language, trainer_hint=t("not_covered_trainer_hint", language)),
-                buttons=[button(t("button_ask_trainer", language), "/request_trainer"),
-                         button(t("button_check_trainer_reply", language), "/check_trainer_reply")],
-            )
+            dispatcher.utter_message(**_not_covered(result, language))
             return [SlotSet("last_query", query), SlotSet("answer_rank", 0.0), SlotSet("last_sources", [])]
         answer = compose_answer(result, self.retriever, rank=0, language=language)
         self.record_answered(tracker, query, [answer.source])
@@ -172,12 +186,13 @@ class ActionShowMore(KnowledgeAction):
         if result is None:
             return []
         rank = int(tracker.get_slot("answer_rank") or 0) + 1
-        answer = compose_answer(result, self.retriever, rank=rank, language=language) if result.answerable else None
+        shown = result.answerable or result.closest
+        answer = compose_answer(result, self.retriever, rank=rank, language=language) if shown else None
         if answer is None:
             dispatcher.utter_message(text=t("no_more_results", language),
                                      buttons=[button(t("button_ask_trainer", language), "/request_trainer")])
             return []
-        dispatcher.utter_message(text=f"{t('next_result_intro', language)}\n\n{answer.text}",
+        dispatcher.utter_message(text=f"{_caveat(result, language)}{t('next_result_intro', language)}\n\n{answer.text}",
                                  buttons=_answer_buttons(language))
         sources = list(tracker.get_slot("last_sources") or [])
         return [SlotSet("answer_rank", float(rank)), SlotSet("last_sources", sources + [answer.source])]
@@ -196,9 +211,9 @@ class ActionShowFullPassage(KnowledgeAction):
         if result is None:
             return []
         rank = int(tracker.get_slot("answer_rank") or 0)
-        if not result.answerable or rank >= len(result.hits):
+        if not (result.answerable or result.closest) or rank >= len(result.hits):
             dispatcher.utter_message(text=t("no_more_results", language))
             return []
-        dispatcher.utter_message(text=full_passage(result.hits[rank].chunk, language),
+        dispatcher.utter_message(text=_caveat(result, language) + full_passage(result.hits[rank].chunk, language),
                                  buttons=[button(t("button_show_more", language), "/show_more")])
         return []

@@ -6,6 +6,8 @@ Fits a small L2-regularised logistic model over retrieval features (see
 probability threshold on dev, picks the one that maximises the worse of
 "in-scope answered" and "out-of-scope declined" (then their sum, then the middle of
 the tied range, for a margin), and reports the held-out ``split: test`` honestly.
+Below that threshold it also picks the cut from which a declined question still gets
+a pointer to the closest section (:func:`choose_pointer_threshold`).
 With ``--write`` the model is stored in ``bot/knowledge/gate.json``. numpy only.
 """
 
@@ -35,6 +37,9 @@ from bot.config import PROJECT_ROOT
 DEFAULT_FEATURES = ("e5_top", "minilm_top", "devanagari", "vocab_coverage", "hit_coverage", "bm25_top",
                     "pair_cooccurrence", "example_margin")
 DEFAULT_L2 = 1.0
+#: Share of in-scope dev questions that should be answered or pointed to the closest
+#: section (see :func:`choose_pointer_threshold`).
+POINTER_REACH = 0.95
 
 
 @dataclass
@@ -99,6 +104,32 @@ def choose_threshold(probabilities: np.ndarray, labels: np.ndarray) -> tuple[flo
     return float(np.median(tied)), sweep
 
 
+def choose_pointer_threshold(probabilities: np.ndarray, labels: np.ndarray, threshold: float,
+                             reach: float = POINTER_REACH) -> float | None:
+    """The highest cut below ``threshold`` that answers or points ``reach`` of in-scope questions.
+
+    Between it and ``threshold`` the tutor declines but names the closest section, so a
+    learner whose question the gate wrongly declined can still open the right passage.
+    The cut is as high as ``reach`` allows, so that as few out-of-scope questions as
+    possible get a pointer (the pointer is clearly marked and never an answer).
+
+    Returns:
+        The cut, or None when there are no in-scope questions below ``threshold``.
+    """
+    inside = np.sort(probabilities[(labels == 1) & (probabilities < threshold)])
+    if not len(inside):
+        return None
+    total = int((labels == 1).sum())
+    answered = total - len(inside)
+    needed = max(0, int(np.ceil(reach * total)) - answered)  # declined in-scope ones to reach
+    if needed == 0:
+        return float(threshold)
+    lowest = inside[max(0, len(inside) - needed)]
+    below = probabilities[probabilities < lowest]
+    # Halfway down to the next question below, for a margin (as choose_threshold does).
+    return float((lowest + below.max()) / 2) if len(below) else float(lowest)
+
+
 def collect(retriever, questions: dict) -> list[Sample]:
     """Search every labelled question and keep the gate features."""
     samples = []
@@ -151,8 +182,9 @@ def calibrate(samples: list[Sample], features: tuple[str, ...], l2: float = 1.0,
                       bias, 0.5, embedders)
     probabilities = np.array([model.probability(s.features) for s in dev])
     threshold, sweep = choose_threshold(probabilities, y)
+    pointer = choose_pointer_threshold(probabilities, y, threshold)
     return GateModel(model.features, model.mean, model.scale, model.weights, model.bias, threshold,
-                     embedders), sweep
+                     embedders, pointer), sweep
 
 
 def evaluate(model, samples: list[Sample], split: str) -> dict:
@@ -162,8 +194,14 @@ def evaluate(model, samples: list[Sample], split: str) -> dict:
     answered, declined = rates(p, y, model.threshold)
     wrong = [f"{s.question} ({'in' if s.label else 'out'}, p={pi:.2f})"
              for s, pi in zip(chosen, p, strict=False) if (pi >= model.threshold) != bool(s.label)]
-    return {"in_scope_answered": answered, "out_of_scope_declined": declined,
-            "in_scope": int((y == 1).sum()), "out_of_scope": int((y == 0).sum()), "wrong": wrong}
+    result = {"in_scope_answered": answered, "out_of_scope_declined": declined,
+              "in_scope": int((y == 1).sum()), "out_of_scope": int((y == 0).sum()), "wrong": wrong}
+    if model.pointer_threshold is not None:
+        reached, unpointed = rates(p, y, model.pointer_threshold)
+        # Pointed to *some* section: whether it is the right one needs the index (``make eval``).
+        result |= {"in_scope_answered_or_pointed_anywhere": reached,
+                   "out_of_scope_declined_without_pointer": unpointed}
+    return result
 
 
 def threshold_rule_sweep(samples: list[Sample]) -> tuple[dict, dict]:
@@ -221,10 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nlogistic gate, threshold {model.threshold:.3f}; weights (standardised):")
     for name, w in zip(model.features, model.weights, strict=False):
         print(f"  {name:15} {w:+.3f}")
+    if model.pointer_threshold is not None:
+        print(f"closest-section pointer from p >= {model.pointer_threshold:.3f}")
     results = {split: evaluate(model, samples, split) for split in ("dev", "test")}
     for split, r in results.items():
         print(f"{split:5} in-scope answered {r['in_scope_answered']:.1%} ({r['in_scope']})  "
               f"out-of-scope declined {r['out_of_scope_declined']:.1%} ({r['out_of_scope']})")
+        if "in_scope_answered_or_pointed_anywhere" in r:
+            print(f"        in-scope answered or pointed to some section {r['in_scope_answered_or_pointed_anywhere']:.1%}  "
+                  f"out-of-scope declined without a pointer {r['out_of_scope_declined_without_pointer']:.1%}")
         for wrong in r["wrong"]:
             print(f"        wrong: {wrong}")
     thresholds, old = threshold_rule_sweep(samples)

@@ -51,6 +51,10 @@ def _gate_text(report: dict) -> str:
     for split, g in gate.items():
         lines.append(f"  {split:5} in-scope answered {g['in_scope_answered']:.1%} ({g['in_scope']})   "
                      f"out-of-scope declined {g['out_of_scope_declined']:.1%} ({g['out_of_scope']})")
+        if "in_scope_answered_or_pointed" in g:
+            lines.append(f"        closest-section pointer: in-scope answered or pointed to the right section "
+                         f"{g['in_scope_answered_or_pointed']:.1%}, out-of-scope declined without a pointer "
+                         f"{g['out_of_scope_declined_without_pointer']:.1%}")
         if g["wrongly_declined"]:
             lines.append(f"        declined but in scope: {'; '.join(g['wrongly_declined'])}")
         if g["wrongly_answered"]:
@@ -65,10 +69,13 @@ def render_markdown(report: dict) -> str:
         out.append("| " + " | ".join(c.replace("*", " **best**") if c.endswith("*") else c for c in row) + " |")
     gate = report.get("gate") or {}
     if gate:
-        out += ["", "| gate split | in-scope answered | out-of-scope declined |", "|---|---|---|"]
+        out += ["", "| gate split | in-scope answered | out-of-scope declined | in-scope answered or pointed "
+                "to the right section | out-of-scope declined without a pointer |", "|---|---|---|---|---|"]
         for split, g in gate.items():
             out.append(f"| {split} | {g['in_scope_answered']:.1%} ({g['in_scope']}) | "
-                       f"{g['out_of_scope_declined']:.1%} ({g['out_of_scope']}) |")
+                       f"{g['out_of_scope_declined']:.1%} ({g['out_of_scope']}) | "
+                       f"{g.get('in_scope_answered_or_pointed', 0):.1%} | "
+                       f"{g.get('out_of_scope_declined_without_pointer', 0):.1%} |")
     notes = [f"- **{r['set']}**: {r['note']}" for r in report["sets"] if r.get("note")]
     return "\n".join(out + ([""] + notes if notes else [])) + "\n"
 

@@ -93,7 +93,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(result.to_contract(), ensure_ascii=False), flush=True)
         else:
-            verdict = "ANSWERABLE" if result.answerable else "NOT COVERED"
+            verdict = ("ANSWERABLE" if result.answerable
+                       else "NOT COVERED, closest section offered" if result.closest else "NOT COVERED")
             print(f"{query}  [{verdict}; top {', '.join(f'{k}={v:.3f}' for k, v in result.top_scores.items())}]")
             for hit in result.hits:
                 print(f"  {hit.score:.4f}  {hit.chunk.citation}  ({hit.chunk.source})")

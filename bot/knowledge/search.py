@@ -8,6 +8,8 @@ exactly and fused by a weighted sum of per-query standardised scores (:func:`fus
 measured against reciprocal-rank fusion and the single retrievers with ``make eval``).
 The gate then decides whether the material answers the question at all, with a small
 calibrated logistic model over retrieval features (:class:`GateModel`, ``gate.json``).
+When it declines but the question was close to answerable, it still names the closest
+section, so the learner can open it knowing it may not answer them (:class:`GateVerdict`).
 
 A :class:`Retriever` follows the index folder's ``CURRENT`` pointer: when an ingest
 publishes a new version it loads it beside the old one and swaps one reference, so
@@ -116,6 +118,10 @@ class GateModel:
     bias: float
     threshold: float
     embedders: tuple[str, ...] = ("minilm", "e5")
+    #: Below ``threshold`` but at least this: decline, yet point to the closest section
+    #: (None: never). Chosen on dev so that nearly every in-scope question is answered
+    #: or pointed to the right place (see ``bot.evaluation.calibrate``).
+    pointer_threshold: float | None = None
 
     def probability(self, features: dict[str, float]) -> float:
         # A feature that could not be computed (e.g. no examples file) counts as average.
@@ -129,13 +135,15 @@ class GateModel:
 
     @classmethod
     def from_dict(cls, data: dict) -> GateModel:
+        pointer = data.get("pointer_threshold")
         return cls(tuple(data["features"]), tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]),
-                   float(data["bias"]), float(data["threshold"]), tuple(data.get("embedders", ("minilm", "e5"))))
+                   float(data["bias"]), float(data["threshold"]), tuple(data.get("embedders", ("minilm", "e5"))),
+                   None if pointer is None else float(pointer))
 
     def to_dict(self) -> dict:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
                 "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold,
-                "embedders": list(self.embedders)}
+                "embedders": list(self.embedders), "pointer_threshold": self.pointer_threshold}
 
     @classmethod
     def load(cls, path: Path = GATE_FILE) -> GateModel | None:
@@ -145,6 +153,22 @@ class GateModel:
         except (OSError, KeyError, ValueError, TypeError) as exc:
             log.warning("gate model %s not usable (%s): using per-embedder thresholds", path, exc)
             return None
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """What the gate made of a question.
+
+    Attributes:
+        answer: the material answers it: reply from the best passage.
+        closest: not answered, but close enough that the best passage is worth naming
+            as "the closest section, which may not answer you" (never shown as an answer).
+        probability: the calibrated model's P(answerable); None under the threshold rule.
+    """
+
+    answer: bool
+    closest: bool = False
+    probability: float | None = None
 
 
 @dataclass(frozen=True)
@@ -183,11 +207,14 @@ class Gate:
                 return True
         return False
 
-    def decide(self, features: dict[str, float], top_scores: dict[str, float], query: str) -> bool:
-        """The gate's decision: the calibrated model when it applies, else the thresholds."""
-        if self.model is not None and self.model.applies(list(top_scores)):
-            return self.model.probability(features) >= self.model.threshold
-        return self.answerable(top_scores, query)
+    def assess(self, features: dict[str, float], top_scores: dict[str, float], query: str) -> GateVerdict:
+        """The gate's verdict: the calibrated model when it applies, else the thresholds."""
+        model = self.model
+        if model is not None and model.applies(list(top_scores)):
+            p = model.probability(features)
+            closest = model.pointer_threshold is not None and model.pointer_threshold <= p < model.threshold
+            return GateVerdict(p >= model.threshold, closest, p)
+        return GateVerdict(self.answerable(top_scores, query))
 
     @classmethod
     def from_env(cls) -> Gate:
@@ -236,6 +263,8 @@ class SearchResult:
     version: str = ""
     query_vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     features: dict[str, float] = field(default_factory=dict, repr=False)  # what the gate saw
+    #: Declined, but the first hit is the closest section worth naming (see :class:`GateVerdict`).
+    closest: bool = False
 
     def to_contract(self) -> dict:
         return {"query": self.query, "answerable": self.answerable,
@@ -390,8 +419,9 @@ class Retriever:
         hits = [Hit(index.chunks[rows[i]], float(fused[i]), {n: float(dense[n][i]) for n in dense},
                     lexical_by_row.get(int(rows[i]), 0.0), int(rows[i])) for i in order]
         features = gate_features(index, text, top_scores, lexical, hits) | self.gate.example_features(vectors)
-        answerable = bool(hits) and self.gate.decide(features, top_scores, query)
-        return SearchResult(query, answerable, hits, top_scores, index.version, vectors, features)
+        verdict = self.gate.assess(features, top_scores, query) if hits else GateVerdict(False)
+        return SearchResult(query, verdict.answer, hits, top_scores, index.version, vectors, features,
+                            closest=verdict.closest)
 
     def _dense(self, index: LoadedIndex, name: str, text: str, n: int,
                allowed: set[int] | None) -> tuple[np.ndarray, list[int]]:
@@ -504,4 +534,4 @@ def result_json(result: SearchResult) -> str:
     return json.dumps(result.to_contract(), ensure_ascii=False)
 
 
-__all__ = ["Gate", "GateExamples", "GateModel", "gate_features", "Hit", "LoadedIndex", "Retriever", "SearchResult"]
+__all__ = ["Gate", "GateExamples", "GateModel", "GateVerdict", "gate_features", "Hit", "LoadedIndex", "Retriever", "SearchResult"]

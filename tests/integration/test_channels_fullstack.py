@@ -265,6 +265,13 @@ async def test_telegram_bridge_against_the_real_rasa(stack, tmp_path: Path) -> N
         assert any("next passage" in m["text"] for m in more)
         assert api.calls_to("answerCallbackQuery"), "the button press was not answered"
 
+        # A near-miss: declined, with the closest section named and one press away (with a caveat).
+        (near,) = await run.say(CHAT_EN, "what is the GPF interest rate")
+        assert "could not find a direct answer" in near["text"] and "📖" not in near["text"]
+        assert "The closest section is <b>Pension and Retirement Benefits: The Basics" in near["text"]
+        (closest,) = await run.press(CHAT_EN, near, "Open the closest section")
+        assert closest["text"].startswith("⚠️ This is the closest section I found.")
+
         # A command with Rasa's buttons: /language, then the "हिंदी" button switches the replies.
         (choose,) = await run.say(CHAT_EN, "/language")
         assert choose["text"] == "Which language would you like me to reply in?"

@@ -43,6 +43,20 @@ def test_off_topic_question_is_declined_not_answered(stack) -> None:
     assert "Source:" not in text
 
 
+def test_near_miss_is_declined_but_points_to_the_closest_section(stack) -> None:
+    """The course mentions the GPF only as a retirement payment, not its interest rate."""
+    sender = f"t-{uuid.uuid4().hex[:8]}"
+    replies = chat(stack, "what is the GPF interest rate", sender)
+    text = text_of(replies)
+    assert "could not find a direct answer" in text
+    assert "The closest section is **Pension and Retirement Benefits: The Basics" in text
+    assert "📖" not in text  # named, not quoted as an answer
+    assert [b["payload"] for r in replies for b in r.get("buttons", [])][0] == "/show_full_passage"
+    opened = text_of(chat(stack, "/show_full_passage", sender))
+    assert opened.startswith("⚠️ This is the closest section I found. It may not answer your exact question:")
+    assert "General Provident Fund" in opened
+
+
 def test_show_more_pages_to_another_passage(stack) -> None:
     sender = f"t-{uuid.uuid4().hex[:8]}"
     first = text_of(chat(stack, "how many casual leaves in a year", sender))

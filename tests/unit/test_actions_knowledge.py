@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge import ActionAnswerQuestion, ActionShowFullPassage, ActionShowMore
 from bot.knowledge.index import update_index
-from bot.knowledge.search import Gate, Retriever
+from bot.knowledge.search import Gate, GateModel, Retriever
 from tests.conftest import FakeEmbedder
 
 SNAPSHOTS = Path(__file__).parent.parent / "data" / "trackers"
@@ -58,6 +58,42 @@ async def test_off_topic_gets_the_not_covered_reply_in_hindi(retriever: Retrieve
     assert "पाठ्य सामग्री में नहीं मिली" in messages[0]["text"]
     assert messages[0]["buttons"][0]["payload"] == "/request_trainer"
     assert SlotSet("last_sources", []) in events
+
+
+@pytest.fixture
+def near_miss_retriever(kb_dir: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> Retriever:
+    """A gate that declines every question but finds each close enough to name the closest section."""
+    update_index(kb_dir, tmp_path / "idx", [fake_embedder])
+    always_near = GateModel(("bm25_top",), (0.0,), (1.0,), (0.0,), bias=0.0, threshold=0.6,
+                            embedders=("fake",), pointer_threshold=0.4)  # P = 0.5 for every question
+    return Retriever(tmp_path / "idx", {"fake": fake_embedder}, Gate(model=always_near), check_interval=0)
+
+
+async def test_near_miss_is_declined_with_the_closest_section_named(near_miss_retriever: Retriever) -> None:
+    messages, events = await run(ActionAnswerQuestion(near_miss_retriever), load_tracker("ask_rti_fee.json"))
+    text = messages[0]["text"]
+    assert "could not find a direct answer" in text and "won't guess" in text
+    assert "The closest section is **RTI for Public Information Officers — 1. Fees**" in text
+    assert "Rs. 10" not in text and "📖" not in text  # named, never quoted as an answer
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/show_full_passage", "/request_trainer",
+                                                            "/check_trainer_reply"]
+    assert SlotSet("last_sources", []) in events
+
+
+async def test_opening_the_closest_section_warns_it_may_not_answer(near_miss_retriever: Retriever) -> None:
+    messages, _ = await run(ActionShowFullPassage(near_miss_retriever), load_tracker("after_answer.json"))
+    text = messages[0]["text"]
+    assert text.startswith("⚠️ This is the closest section I found. It may not answer your exact question:")
+    assert "Applicants below the poverty line pay no fee." in text
+    messages, events = await run(ActionShowMore(near_miss_retriever), load_tracker("after_answer.json"))
+    assert messages[0]["text"].startswith("⚠️ This is the closest section")
+    assert "Here is the next passage I found:" in messages[0]["text"] and SlotSet("answer_rank", 1.0) in events
+
+
+async def test_a_plain_decline_offers_no_passage(retriever: Retriever) -> None:
+    tracker = load_tracker("after_answer.json", last_query="who won the cricket match yesterday")
+    messages, _ = await run(ActionShowFullPassage(retriever), tracker)
+    assert messages[0]["text"].startswith("That is all I found")
 
 
 async def test_very_long_message_is_refused_politely(retriever: Retriever) -> None:

@@ -89,3 +89,22 @@ def test_diff_shows_what_the_last_update_changed_and_rollback_undoes_it(kb_args,
     assert "now serving v000001" in capsys.readouterr().out
     main(["status", *kb_args])
     assert "modules/rti.md" in capsys.readouterr().out
+
+
+def test_search_says_whether_the_material_answers_and_lists_the_hits(kb_args, tmp_path, monkeypatch,
+                                                                     capsys) -> None:
+    from bot.knowledge.search import GateModel
+
+    main(["ingest", *kb_args])
+    capsys.readouterr()
+    # A gate model for the hash embedder that finds every question close but never answerable.
+    always_near = GateModel(("bm25_top",), (0.0,), (1.0,), (0.0,), 0.0, 0.6, ("hash",), 0.4)
+    (tmp_path / "gate.json").write_text(json.dumps({"model": always_near.to_dict()}))
+    monkeypatch.setenv("TUTOR_GATE_MODEL", str(tmp_path / "gate.json"))
+    assert main(["search", *kb_args, "--no-update", "RTI", "fee"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("RTI fee  [NOT COVERED, closest section offered; top hash=")
+    assert "(modules/rti.md)" in out
+    monkeypatch.setenv("TUTOR_GATE", "hash:0.0")  # thresholds only: everything answerable
+    main(["search", *kb_args, "--no-update", "RTI", "fee"])
+    assert "[ANSWERABLE;" in capsys.readouterr().out
