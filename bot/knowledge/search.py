@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 GLOSSARY_NAME = "glossary.yml"
 CANDIDATES = 50
 #: Fusion weights on per-query standardised scores (see :func:`fuse`), chosen with
-#: ``make eval`` across all eleven sets (our modules and the shared ones) in session 2.
+#: ``make eval`` across all eleven sets (our modules and the shared ones).
 #: BM25 counts less for Devanagari queries: the material is mostly English, so their
 #: words rarely match and BM25's ranking is mostly noise.
 FUSION_WEIGHTS = {"minilm": 0.7, "e5": 1.6, "bm25": 0.8, "bm25_devanagari": 0.3}
