@@ -24,7 +24,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help install run chat index train test test-unit test-rasa test-e2e test-integration test-browser \
-        validate eval calibrate bench lint clean run-scaled test-scaled
+        validate eval calibrate train-query-encoder train-reranker bench lint clean run-scaled test-scaled
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -103,6 +103,12 @@ test-browser: install $(MODEL) ## The web widget in Debian chromium (Playwright)
 
 eval: $(VENV)/.installed ## Retrieval and gate metrics on the labelled sets and ../shared/eval
 	$(PY) -m bot.evaluation
+
+train-query-encoder: $(VENV)/.installed ## Re-train MiniLM's query side on the team's questions (seeded; ~2 min on 2 cores after the eval indexes exist; writes bot/knowledge/minilm_query/)
+	$(PY) -m bot.training.query_encoder
+
+train-reranker: $(VENV)/.installed ## Re-train the cross-encoder reranker from the team's data (seeded; ~16 min on 2 cores; writes bot/knowledge/reranker_model/)
+	$(PY) -m bot.training.reranker
 
 calibrate: $(VENV)/.installed ## Re-fit the evidence gate on the labelled dev questions (writes bot/knowledge/gate.json and gate_examples.npz)
 	$(PY) -m bot.evaluation.calibrate --write

@@ -38,9 +38,16 @@ class _LearningHolder:
     def _bank_signature(folder: Path) -> tuple:
         if not folder.is_dir():
             return ()
-        # rglob: trainers approving generated items edit quizzes/generated/*.quiz.yml
-        return tuple(sorted((str(p.relative_to(folder)), p.stat().st_mtime_ns, p.stat().st_size)
-                            for p in folder.rglob("*.yml")))
+        # rglob: trainers approving generated items edit quizzes/generated/*.quiz.yml.
+        # lstat: a dangling link must be reported by the bank loader, not break every quiz call.
+        stamps = []
+        for path in folder.rglob("*.yml"):
+            try:
+                info = path.lstat()
+            except OSError:  # removed while listing: the next look sees it gone
+                continue
+            stamps.append((str(path.relative_to(folder)), info.st_mtime_ns, info.st_size))
+        return tuple(sorted(stamps))
 
     def get(self):
         from bot.learning import Learning, QuizBank

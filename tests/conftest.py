@@ -51,6 +51,17 @@ class FakeEmbedder(Embedder):
         return normalise(np.stack([self._vector(t) for t in texts]))
 
 
+#: Tests that run the real models or the real stack keep the shipped reranker; the rest
+#: rank with fakes, where a real cross-encoder would only add seconds and noise.
+REAL_MODEL_MARKERS = ("model", "integration", "browser", "scaled")
+
+
+@pytest.fixture(autouse=True)
+def _reranker_only_with_real_models(request, monkeypatch):
+    if not any(request.node.get_closest_marker(m) for m in REAL_MODEL_MARKERS):
+        monkeypatch.setenv("TUTOR_RERANKER", "off")
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

@@ -4,7 +4,10 @@ For indexes of 10k and 100k chunks it measures, per query, p50/p95 of
 
 - **pipeline**: :meth:`Retriever.search` as the tutor runs it - glossary expansion,
   query embedding with every configured embedder, flat FAISS search per embedder,
-  BM25, score fusion, the evidence gate;
+  BM25, score fusion, the cross-encoder reranker over the top candidates, the
+  evidence gate;
+- **pipeline without reranker**: the same search with ``rerank=False``, so the line
+  "reranker adds" is the cross-encoder's own cost in the same run;
 - **raw**: one query embedding plus one flat FAISS inner-product search
   (``IndexFlatIP``, top 10), for each embedder, and for both together (the dense work
   any two-model search must do);
@@ -155,18 +158,23 @@ def bench_size(size: int, names: list[str], embedders: dict) -> dict:
         for name in names:
             flat[name].search(embedders[name].embed_queries([query]), 10)
     pipeline: list[float] = []
+    plain: list[float] = []
     raw: dict[str, list[float]] = {n: [] for n in names}
     for _ in range(ROUNDS):
         for query in queries:
             started = time.perf_counter()
             retriever.search(query)
             pipeline.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            retriever.search(query, rerank=False)
+            plain.append(time.perf_counter() - started)
             for name in names:
                 started = time.perf_counter()
                 flat[name].search(embedders[name].embed_queries([query]), 10)
                 raw[name].append(time.perf_counter() - started)
     both = [sum(raw[n][i] for n in names) for i in range(len(pipeline))]
     result = {"chunks": size, "queries": len(pipeline), "pipeline": _percentiles(pipeline),
+              "pipeline_without_reranker": _percentiles(plain), "reranker": retriever.reranker is not None,
               "raw": {n: _percentiles(v) for n, v in raw.items()}}
     if len(names) > 1:
         result["raw"]["+".join(names)] = _percentiles(both)
@@ -188,6 +196,11 @@ def table(result: dict) -> str:
     for size in result["sizes"]:
         p50 = size["pipeline"]["p50_ms"]
         lines.append(f"{size['chunks']:>8}  {'pipeline':28} {p50:8.1f} {size['pipeline']['p95_ms']:8.1f}")
+        if "pipeline_without_reranker" in size:
+            plain = size["pipeline_without_reranker"]
+            lines.append(f"{'':>8}  {'pipeline without reranker':28} {plain['p50_ms']:8.1f} {plain['p95_ms']:8.1f}")
+            lines.append(f"{'':>8}  {'reranker adds (p50)':28} {p50 - plain['p50_ms']:8.1f}"
+                         + ("" if size.get("reranker") else "  (no reranker installed)"))
         for name, values in size["raw"].items():
             ratio = p50 / values["p50_ms"] if values["p50_ms"] else float("nan")
             lines.append(f"{'':>8}  {'raw ' + name:28} {values['p50_ms']:8.1f} {values['p95_ms']:8.1f}  {ratio:16.2f}x")

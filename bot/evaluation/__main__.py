@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from bot.evaluation import report as reporting
-    from bot.evaluation.gate_eval import gate_metrics
+    from bot.evaluation.gate_eval import gate_metrics, officer_gate_metrics
     from bot.evaluation.runner import PIPELINES, Workspace, evaluate_set
     from bot.evaluation.sets import SET_NAMES, load_set
 
@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         workspace.save()
         if name == "kb":
             report["gate"] = gate_metrics(retrievers["kb"])
+        if name.startswith("officer") and "officer_gate" not in report:
+            if "newdocs" not in retrievers:
+                retrievers["newdocs"] = workspace.retriever("newdocs")
+            report["officer_gate"] = officer_gate_metrics(retrievers["corpus"], retrievers["newdocs"])
     report["seconds"] = round(time.perf_counter() - started, 1)
     workspace.save()
     print(reporting.render_text(report))

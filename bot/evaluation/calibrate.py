@@ -142,6 +142,30 @@ def collect(retriever, questions: dict) -> list[Sample]:
     return samples
 
 
+def corpus_questions() -> dict[str, list[dict]]:
+    """Calibration questions over ``../shared/corpus``, in the shape of :func:`kb_questions`.
+
+    In scope: the team's written training questions over the corpus that no model
+    trained on (``split: dev`` of :mod:`bot.training.pairs`) and the Hindi dev questions
+    (``dev_questions_hi.jsonl``). Out of scope:
+    ``bot/knowledge/reranker_data/out_of_scope_calibration.jsonl``, near-misses checked
+    against the corpus. Each is split again by hash: 70 % dev (fitting), 30 % test.
+    None of them is an evaluation question (``tests/data/officer_eval``).
+    """
+    from bot.training.pairs import DATA_DIR, read_jsonl, split_of, written_questions
+
+    def split(key: str) -> str:
+        return "test" if split_of("gate:" + key, 0.3) == "dev" else "dev"
+
+    inside = [{"question": r["question"], "lang": r.get("lang", "en"), "split": split(r["id"])}
+              for r in written_questions() if r["index"] == "corpus" and split_of(r["id"]) == "dev"]
+    inside += [{"question": r["question"], "lang": "hi", "split": split(r["id"])}
+               for r in read_jsonl(DATA_DIR / "dev_questions_hi.jsonl")]
+    outside = [{"question": r["question"], "lang": r.get("lang", "en"), "split": split(r["id"])}
+               for r in read_jsonl(DATA_DIR / "out_of_scope_calibration.jsonl")]
+    return {"in_scope": inside, "out_of_scope": outside}
+
+
 def add_example_margins(samples: list[Sample], embedder: str = "e5"):
     """Build :class:`GateExamples` from the dev questions and score every sample against them.
 
@@ -246,10 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     workspace = Workspace.create(Path(args.state))
-    retriever = workspace.retriever("kb")
-    retriever.gate = Gate(model=None)  # features do not depend on the gate; keep the search plain
-    samples = collect(retriever, kb_questions())
-    examples = add_example_margins(samples)
+    samples = []
+    for index_name, questions in (("kb", kb_questions()), ("corpus", corpus_questions())):
+        retriever = workspace.retriever(index_name)
+        retriever.gate = Gate(model=None)  # features do not depend on the gate; keep the search plain
+        samples += collect(retriever, questions)
+    examples = add_example_margins(samples) if "example_margin" in args.features else None
     workspace.save()
     features = tuple(f.strip() for f in args.features.split(",") if f.strip())
     model, sweep = calibrate(samples, features, l2=args.l2)
@@ -275,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nfor comparison, per-embedder threshold rule tuned on dev {thresholds}: "
           + ", ".join(f"{s} answered {a:.1%} declined {d:.1%}" for s, (a, d) in old.items()))
     if args.write:
-        payload = {"model": model.to_dict(), "calibrated_on": "tests/data/kb_questions.yml split=dev",
+        payload = {"model": model.to_dict(),
+                   "calibrated_on": "tests/data/kb_questions.yml and calibrate.corpus_questions(), split=dev",
                    "dev": {k: v for k, v in results["dev"].items() if k != "wrong"},
                    "test": {k: v for k, v in results["test"].items() if k != "wrong"},
                    "fallback_thresholds": thresholds}

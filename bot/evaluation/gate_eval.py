@@ -46,3 +46,51 @@ def gate_metrics(retriever: Retriever) -> dict[str, dict]:
             "wrongly_declined": missed, "wrongly_answered": [q for q, r in results if r.answerable],
         }
     return out
+
+
+def officer_gate_metrics(corpus: Retriever, new_docs: Retriever | None = None) -> dict[str, dict]:
+    """The gate on the blind officer-style questions (``tests/data/officer_eval/``).
+
+    Args:
+        corpus: a retriever over ``../shared/corpus`` with the gate to test.
+        new_docs: a retriever over ``tests/data/unseen_docs/`` (documents no labelled
+            question mentions), or None to skip that row.
+
+    Returns:
+        Rows by question group (``en-seen``, ``en-unseen``, ``hi``, ``newdocs``,
+        ``out-of-scope``): ``questions``, ``answered`` (fraction), ``answered_right``
+        (answered with a relevant first passage), ``pointed`` (declined with a pointer),
+        and the declined / wrongly answered questions.
+    """
+    from bot.evaluation.sets import load_new_docs, officer_rows, span_judge
+    from bot.training.pairs import HELD_OUT
+
+    groups: dict[str, list[tuple[str, object]]] = {"en-seen": [], "en-unseen": [], "hi": []}
+    for row in officer_rows():
+        key = "hi" if row["lang"] != "en" else ("en-unseen" if row["source"] in HELD_OUT else "en-seen")
+        groups[key].append((row["question"], span_judge(row["source"], row["gold"])))
+    out: dict[str, dict] = {}
+    for key, items in groups.items():
+        out[key] = _rates([(q, judge, corpus.search(q)) for q, judge in items])
+    if new_docs is not None:
+        out["newdocs"] = _rates([(q.text, q.judge, new_docs.search(q.text)) for q in load_new_docs().queries])
+    results = [(r["question"], corpus.search(r["question"])) for r in officer_rows("out_of_scope")]
+    out["out-of-scope"] = {
+        "questions": len(results),
+        "declined": sum(not r.answerable for _, r in results) / max(1, len(results)),
+        "pointed": sum(r.closest for _, r in results) / max(1, len(results)),
+        "wrongly_answered": [q for q, r in results if r.answerable],
+    }
+    return out
+
+
+def _rates(results: list) -> dict:
+    n = max(1, len(results))
+    return {
+        "questions": len(results),
+        "answered": sum(r.answerable for _, _, r in results) / n,
+        "answered_right": sum(r.answerable and bool(r.hits) and judge(r.hits[0].chunk) > 0
+                              for _, judge, r in results) / n,
+        "pointed": sum(r.closest for _, _, r in results) / n,
+        "declined": [q for q, _, r in results if not r.answerable],
+    }

@@ -39,7 +39,22 @@ def render_text(report: dict) -> str:
         previous = row[0]
         lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)))
     lines.append("(* best on the set)")
-    lines += ["", _gate_text(report)]
+    lines += ["", _gate_text(report), _officer_gate_text(report)]
+    return "\n".join(lines)
+
+
+def _officer_gate_text(report: dict) -> str:
+    gate = report.get("officer_gate")
+    if not gate:
+        return ""
+    lines = ["Evidence gate on the blind officer-style questions (tests/data/officer_eval, unseen_docs):"]
+    for group, g in gate.items():
+        if group == "out-of-scope":
+            lines.append(f"  {group:12} declined {g['declined']:.1%} of {g['questions']} "
+                         f"(closest-section pointer on {g['pointed']:.1%})")
+        else:
+            lines.append(f"  {group:12} answered {g['answered']:.1%} of {g['questions']} "
+                         f"(with the right first passage {g['answered_right']:.1%}; pointer on {g['pointed']:.1%})")
     return "\n".join(lines)
 
 
@@ -76,6 +91,15 @@ def render_markdown(report: dict) -> str:
                        f"{g['out_of_scope_declined']:.1%} ({g['out_of_scope']}) | "
                        f"{g.get('in_scope_answered_or_pointed', 0):.1%} | "
                        f"{g.get('out_of_scope_declined_without_pointer', 0):.1%} |")
+    officer = report.get("officer_gate") or {}
+    if officer:
+        out += ["", "| officer gate group | questions | answered | answered, right first passage | declined |",
+                "|---|---|---|---|---|"]
+        for group, g in officer.items():
+            answered = 1 - g["declined"] if group == "out-of-scope" else g["answered"]
+            right = "" if group == "out-of-scope" else f"{g['answered_right']:.1%}"
+            declined = g["declined"] if group == "out-of-scope" else 1 - g["answered"]
+            out.append(f"| {group} | {g['questions']} | {answered:.1%} | {right} | {declined:.1%} |")
     notes = [f"- **{r['set']}**: {r['note']}" for r in report["sets"] if r.get("note")]
     return "\n".join(out + ([""] + notes if notes else [])) + "\n"
 

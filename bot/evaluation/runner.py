@@ -45,6 +45,7 @@ class CachedEmbedder(Embedder):
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
+        self.version = inner.version
         self.cache_file = cache_file
         self._vectors: dict[str, np.ndarray] = {}
         self._dirty = False
@@ -94,11 +95,18 @@ class Workspace:
     @classmethod
     def create(cls, state: Path, names: Sequence[str] = EMBEDDERS) -> Workspace:
         state.mkdir(parents=True, exist_ok=True)
-        embedders = {n: CachedEmbedder(make_embedder(n), state / "query-cache" / f"{n}.npz") for n in names}
+        embedders = {}
+        for name in names:
+            inner = make_embedder(name)
+            suffix = f"-{inner.version}" if inner.version and inner.version != "base" else ""
+            embedders[name] = CachedEmbedder(inner, state / "query-cache" / f"{name}{suffix}.npz")
         return cls(state, embedders)
 
-    def retriever(self, index_name: str, progress: bool = True) -> Retriever:
-        """Build (or bring up to date) an evaluation index and return a retriever over it."""
+    def retriever(self, index_name: str, progress: bool = True, reranker: object = "default") -> Retriever:
+        """Build (or bring up to date) an evaluation index and return a retriever over it.
+
+        ``reranker`` is passed to :class:`Retriever` (None: the hybrid ranking alone).
+        """
         spec = INDEXES[index_name]
         folder = spec.folder(self.state)
         index_dir = self.state / index_name
@@ -112,7 +120,8 @@ class Workspace:
         if result.touched:
             print(f"  [{index_name}] indexed {result.chunks} chunks ({result.embedded} embedded) in "
                   f"{time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
-        return Retriever(index_dir, embedders=dict(self.embedders), check_interval=3600)
+        return Retriever(index_dir, embedders=dict(self.embedders), check_interval=3600,
+                         reranker=reranker)  # type: ignore[arg-type]
 
     def save(self) -> None:
         for embedder in self.embedders.values():
@@ -126,6 +135,11 @@ Ranker = Callable[[Retriever, str, int], list[int]]
 def rank_hybrid(retriever: Retriever, query: str, depth: int) -> list[int]:
     """The project's pipeline, exactly as the tutor runs it."""
     return [hit.row for hit in retriever.search(query, k=depth).hits]
+
+
+def rank_fusion(retriever: Retriever, query: str, depth: int) -> list[int]:
+    """The pipeline without the cross-encoder: today's hybrid fusion alone."""
+    return [hit.row for hit in retriever.search(query, k=depth, rerank=False).hits]
 
 
 def rank_bm25(retriever: Retriever, query: str, depth: int) -> list[int]:
@@ -151,6 +165,7 @@ def dense_ranker(name: str) -> Ranker:
 
 PIPELINES: dict[str, Ranker] = {
     "hybrid": rank_hybrid,
+    "fusion": rank_fusion,
     "bm25": rank_bm25,
     "minilm": dense_ranker("minilm"),
     "e5": dense_ranker("e5"),

@@ -22,6 +22,15 @@ retrieved chunk.
   (resp. English) questions; relevant = a chunk of the gold answer's document.
 - ``cranfield``: the BEIR-format Cranfield collection, one document per abstract,
   graded qrels (nDCG@10 reported too).
+- ``officer-en`` / ``officer-hi``: the team's blind officer-style questions over
+  ``../shared/corpus`` (``tests/data/officer_eval/``, written before the reranker was
+  tuned and never trained on); relevant = a chunk of the gold document containing one of
+  the verbatim gold spans. ``officer-en-seen`` / ``officer-en-unseen`` split the English
+  ones by whether the reranker's training used their document
+  (:data:`bot.training.pairs.HELD_OUT`).
+- ``newdocs``: questions over three documents the team wrote only for this test
+  (``tests/data/unseen_docs/``: Acts and rules in neither ``knowledge_base/`` nor the
+  corpus, nor any labelled gate question), indexed on their own: a trainer's new module.
 """
 
 from __future__ import annotations
@@ -41,6 +50,9 @@ from bot.knowledge.chunking import Chunk
 
 SHARED = PROJECT_ROOT.parent / "shared"
 QUESTIONS = PROJECT_ROOT / "tests" / "data" / "kb_questions.yml"
+OFFICER_DIR = PROJECT_ROOT / "tests" / "data" / "officer_eval"
+NEW_DOCS_DIR = PROJECT_ROOT / "tests" / "data" / "unseen_docs"
+NEW_DOCS_QUESTIONS = PROJECT_ROOT / "tests" / "data" / "unseen_docs_questions.jsonl"
 
 Judge = Callable[[Chunk], float]
 
@@ -146,6 +158,7 @@ def _slug(value: str) -> str:
 
 INDEXES = {
     "kb": IndexSpec("kb", _kb_folder),
+    "newdocs": IndexSpec("newdocs", lambda _: NEW_DOCS_DIR),
     "corpus": IndexSpec("corpus", _corpus_folder),
     "milpac": IndexSpec("milpac", _milpac_folder),
     "cranfield": IndexSpec("cranfield", _cranfield_folder),
@@ -260,7 +273,42 @@ def load_cranfield(limit: int | None = None) -> EvalSet:
                    graded=True, note="BEIR Cranfield, graded qrels")
 
 
-SET_NAMES = ["kb", "constitution", "cghs", "pension", "training", "milpac-hi", "milpac-en", "cranfield"]
+def span_judge(source: str, gold: list[str]) -> Judge:
+    """Relevant when the chunk is in the gold document and contains one of the gold spans."""
+    return lambda chunk: 1.0 if chunk.source == source and any(contains_answer(chunk.text, g) for g in gold) else 0.0
+
+
+def officer_rows(kind: str = "in_scope") -> list[dict]:
+    """The officer-style questions of ``tests/data/officer_eval/`` of one kind."""
+    rows: list[dict] = []
+    for path in sorted(OFFICER_DIR.glob("*.jsonl")):
+        rows += [r for r in _jsonl(path) if r.get("kind", "in_scope") == kind]
+    return rows
+
+
+def load_officer(langs: tuple[str, ...], seen: bool | None = None, name: str = "officer-en") -> EvalSet:
+    """Officer-style in-scope questions in ``langs``; ``seen`` keeps only documents the
+    reranker was (True) or was not (False) trained on."""
+    from bot.training.pairs import HELD_OUT
+
+    rows = [r for r in officer_rows() if r["lang"] in langs]
+    if seen is not None:
+        rows = [r for r in rows if (r["source"] not in HELD_OUT) == seen]
+    queries = [Query(r["question"], span_judge(r["source"], r["gold"]), r["lang"],
+                     "unseen" if r["source"] in HELD_OUT else "seen", qid=r["id"]) for r in rows]
+    return EvalSet(name, "corpus", queries, english=langs == ("en",),
+                   note="blind officer-style questions over the corpus; hit = gold document chunk with a gold span")
+
+
+def load_new_docs() -> EvalSet:
+    rows = [r for r in _jsonl(NEW_DOCS_QUESTIONS) if r.get("kind", "in_scope") == "in_scope"]
+    queries = [Query(r["question"], span_judge(r["source"], r["gold"]), r["lang"], qid=r["id"]) for r in rows]
+    return EvalSet("newdocs", "newdocs", queries,
+                   note="documents written only for this test, never trained or calibrated on")
+
+
+SET_NAMES = ["officer-en", "officer-en-seen", "officer-en-unseen", "officer-hi", "newdocs",
+             "kb", "constitution", "cghs", "pension", "training", "milpac-hi", "milpac-en", "cranfield"]
 
 
 def load_set(name: str, quick: bool = False) -> EvalSet:
@@ -271,6 +319,11 @@ def load_set(name: str, quick: bool = False) -> EvalSet:
     """
     small = 40 if quick else None
     loaders: dict[str, Callable[[], EvalSet]] = {
+        "officer-en": lambda: load_officer(("en",)),
+        "officer-en-seen": lambda: load_officer(("en",), True, "officer-en-seen"),
+        "officer-en-unseen": lambda: load_officer(("en",), False, "officer-en-unseen"),
+        "officer-hi": lambda: load_officer(("hi", "hinglish"), None, "officer-hi"),
+        "newdocs": load_new_docs,
         "kb": lambda: load_kb(None),
         "constitution": lambda: load_constitution(60 if quick else 300),
         "cghs": lambda: load_faq("cghs", "cghs_faq_qa.jsonl", small),

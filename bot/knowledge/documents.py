@@ -5,18 +5,30 @@ Text formats may start with a YAML front-matter block; binary formats may have a
 sidecar ``<file>.meta.yml``. This module turns one file into a :class:`Document`:
 its metadata plus a list of :class:`Block` s (a heading or a paragraph, with the PDF
 page it came from), which :mod:`bot.knowledge.chunking` then groups into chunks.
+
+Whatever a file holds, what comes out is bounded: metadata is read with capped YAML
+(:mod:`bot.knowledge.safe_yaml`) and must be small plain JSON values (it is copied into
+every chunk), an over-long heading becomes a paragraph (its text would be repeated in
+the heading path of every chunk below it), runs of over a thousand characters without a
+space are dropped or, for table rules, shortened (they would make one chunk megabytes), and a DOCX
+that would inflate past a limit is refused before it is unzipped. Callers still parse
+in a child process (:func:`bot.knowledge.loader.load_safely`) for time and memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.knowledge import safe_yaml
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -25,6 +37,21 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | BINARY_SUFFIXES
 #: A PDF with more pages than this is refused (a page cap bounds parse time and memory).
 MAX_PDF_PAGES = int(os.environ.get("TUTOR_MAX_PDF_PAGES", "2000"))
 _PDFIUM_PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD: the document needs a password
+#: Front matter and sidecars describe a document in a few lines; their values are copied
+#: into every chunk, so both the YAML text and its value (as JSON) are capped.
+MAX_META_BYTES = int(os.environ.get("TUTOR_MAX_META_KB", "64")) * 1024
+#: Metadata is flat (keys, short lists): no deep nesting, and aliases may add little.
+META_YAML_LIMITS = safe_yaml.YamlLimits(max_depth=10, max_alias_nodes=1_000, max_alias_chars=MAX_META_BYTES)
+#: A longer "heading" is kept as a paragraph: a heading is repeated in every chunk below it.
+MAX_HEADING_CHARS = 500
+MAX_TITLE_CHARS = 300
+#: A run of more characters than this without a space (an inline base64 image, minified
+#: data, garbage) is dropped from the text: it is not prose and no question matches it.
+MAX_WORD_CHARS = 1000
+_RULE_RUN = re.compile(r"([-=_:.~*+])\1{3,}")  # "------" -> "---": still a Markdown table rule
+#: A DOCX is a zip: one whose parts would inflate past this is refused unopened.
+MAX_UNZIPPED_BYTES = int(os.environ.get("TUTOR_MAX_UNZIPPED_MB", "200")) * 1024 * 1024
+MAX_ZIP_ENTRIES = 10_000
 
 #: Front-matter keys we understand; others are kept but reported by ``kb validate``.
 KNOWN_META_KEYS = {
@@ -35,7 +62,9 @@ KNOWN_META_KEYS = {
 }
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# The closing hashes of "## Title ##" are stripped in code: a pattern like "(.+?)\s*#*\s*$"
+# backtracks in cubic time on a line of spaces ("# a" + 2000 spaces + "b" took 10 s).
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _DEVANAGARI = re.compile(r"[\u0900-\u097F]")
 # A line that starts a provision in bold, as converted Rules write them: "**Rule 43** ...".
 _PROVISION_LINE = re.compile(r"^\s*\*\*(?:Rule|Section|Article|Regulation)\s+\d{1,3}[A-Z]{0,2}\*\*")
@@ -86,13 +115,16 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
         ``(meta, body, body_line_offset)``; ``meta`` is empty when there is no block.
 
     Raises:
-        DocumentError: the block is not valid YAML or not a mapping (with its line).
+        DocumentError: the block is not valid YAML, not a mapping (with its line), too
+            large, or expands past the YAML limits (an alias bomb, deep nesting).
     """
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text, 0
+    if len(match.group(1)) > MAX_META_BYTES:
+        raise DocumentError(f"front matter too large (over {MAX_META_BYTES // 1024} KB)", line=1)
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = safe_yaml.load(match.group(1), META_YAML_LIMITS) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1  # +1 for '---', +1 for 1-based
@@ -100,7 +132,59 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
         raise DocumentError(f"bad front matter: {problem}", line=line) from None
     if not isinstance(meta, dict):
         raise DocumentError("bad front matter: expected key: value pairs", line=2)
-    return normalise_meta(meta), text[match.end():], text[: match.end()].count("\n")
+    return plain_meta(normalise_meta(meta), "front matter"), text[match.end():], text[: match.end()].count("\n")
+
+
+def read_front_matter(path: Path) -> dict[str, Any]:
+    """The front matter of a text document, read cheaply (only the file's head) and safely.
+
+    Args:
+        path: a Markdown or text document.
+
+    Returns:
+        Its metadata; empty when there is none, or the file is a link, unreadable or
+        its front matter is refused (``kb ingest`` and ``kb validate`` report why).
+    """
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return {}
+        with open(path, "rb") as handle:
+            head = handle.read(MAX_META_BYTES + 4096)  # a front matter within the cap ends in here
+        return parse_front_matter(head.decode("utf-8-sig", errors="replace"))[0]
+    except (OSError, DocumentError):
+        return {}
+
+
+def plain_meta(meta: dict[str, Any], what: str) -> dict[str, Any]:
+    """``meta`` as plain JSON values that share nothing, within :data:`MAX_META_BYTES`.
+
+    YAML aliases make values that share parts; a round trip through JSON expands them
+    here, where the size is checked, rather than later in the process writing the index.
+
+    Args:
+        meta: normalised metadata.
+        what: ``"front matter"`` or the sidecar's name, for the message.
+
+    Returns:
+        An equal dict of str, number, bool, None, list and dict values only.
+
+    Raises:
+        DocumentError: a value JSON cannot hold (binary, set, date keys) or too large.
+    """
+    try:
+        encoded = json.dumps(meta, ensure_ascii=False, allow_nan=False, default=_json_value)
+    except (TypeError, ValueError) as exc:
+        raise DocumentError(f"bad {what}: {str(exc)[:120]}") from None
+    if len(encoded.encode()) > MAX_META_BYTES:
+        raise DocumentError(f"{what} too large once expanded (over {MAX_META_BYTES // 1024} KB)")
+    return json.loads(encoded)
+
+
+def _json_value(value: Any) -> str:
+    """JSON for the one non-JSON type front matter legitimately holds: dates."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()[:10]
+    raise TypeError(f"values of type {type(value).__name__} are not allowed")
 
 
 def normalise_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -150,11 +234,51 @@ def load_document(path: Path, kb_dir: Path) -> Document:
             meta, body, offset = parse_front_matter(text)
             blocks = _markdown_blocks(body) if suffix != ".txt" else _plain_blocks(body)
             del offset
+    blocks = _bounded(blocks)
     if not any(b.text.strip() for b in blocks):
         raise DocumentError("no text found (empty, scanned image, or only markup)")
-    title = str(meta.get("title") or _first_heading(blocks) or _title_from_name(path))
+    title = str(meta.get("title") or _first_heading(blocks) or _title_from_name(path))[:MAX_TITLE_CHARS]
     meta.setdefault("language", detect_language(" ".join(b.text for b in blocks[:40])))
     return Document(source=source, title=title, blocks=blocks, meta=meta)
+
+
+def _bounded(blocks: list[Block]) -> list[Block]:
+    """Blocks without space-less runs over :data:`MAX_WORD_CHARS`, headings within :data:`MAX_HEADING_CHARS`.
+
+    Args:
+        blocks: what a format reader produced.
+
+    Returns:
+        The blocks, with over-long runs dropped, blocks left empty removed and
+        over-long headings turned into paragraphs.
+    """
+    out: list[Block] = []
+    for block in blocks:
+        text = _drop_long_runs(block.text)
+        if not text.strip():
+            continue
+        level = block.level if len(text) <= MAX_HEADING_CHARS else 0
+        out.append(Block(text, level=level, page=block.page))
+    return out
+
+
+def _drop_long_runs(text: str) -> str:
+    """``text`` without runs of more than :data:`MAX_WORD_CHARS` non-space characters.
+
+    A run that is long only for its repeated rule characters (the ``|-----|-----|``
+    line of a wide Markdown table, a dotted leader) is shortened instead, so tables
+    keep their shape. Split and join (linear time) rather than a regex like
+    ``\\S{1001,}``, which backtracks quadratically over runs just under the limit.
+    """
+    if len(text) <= MAX_WORD_CHARS or not any(len(w) > MAX_WORD_CHARS for w in text.split()):
+        return text
+    kept = []
+    for part in re.split(r"(\s+)", text):
+        if len(part) > MAX_WORD_CHARS and not part.isspace():
+            part = _RULE_RUN.sub(r"\1\1\1", part)
+        if len(part) <= MAX_WORD_CHARS or part.isspace():
+            kept.append(part)
+    return "".join(kept)
 
 
 def detect_language(text: str) -> str:
@@ -207,19 +331,30 @@ def _title_from_name(path: Path) -> str:
 
 
 def _sidecar_meta(path: Path) -> dict[str, Any]:
+    """The metadata of ``<path>.meta.yml``, read as carefully as front matter.
+
+    Raises:
+        DocumentError: the sidecar is a link or special file, too large, not UTF-8,
+            bad YAML, over the YAML limits or not a mapping.
+    """
     sidecar = path.with_name(path.name + ".meta.yml")
-    if not sidecar.exists():
-        return {}
     try:
-        meta = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
+        text = safe_yaml.read_text(sidecar, max_bytes=MAX_META_BYTES)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise DocumentError(f"bad sidecar {sidecar.name}: {exc}") from None
+    try:
+        meta = safe_yaml.load(text, META_YAML_LIMITS) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or "invalid YAML"
         raise DocumentError(
-            f"bad sidecar {sidecar.name}", line=mark.line + 1 if mark else None
+            f"bad sidecar {sidecar.name}: {problem}", line=mark.line + 1 if mark else None
         ) from None
     if not isinstance(meta, dict):
         raise DocumentError(f"bad sidecar {sidecar.name}: expected key: value pairs")
-    return normalise_meta(meta)
+    return plain_meta(normalise_meta(meta), f"sidecar {sidecar.name}")
 
 
 def _markdown_blocks(body: str) -> list[Block]:
@@ -240,7 +375,7 @@ def _markdown_blocks(body: str) -> list[Block]:
         heading = None if in_fence else _MD_HEADING.match(line)
         if heading:
             flush()
-            title = re.sub(r"[*_`]+", "", heading.group(2)).strip()
+            title = re.sub(r"[*_`]+", "", heading.group(2).rstrip().rstrip("#")).strip()
             if title:
                 blocks.append(Block(title, level=len(heading.group(1))))
         elif not line.strip() and not in_fence:
@@ -305,9 +440,34 @@ def _pdf_blocks(path: Path) -> list[Block]:
     return blocks
 
 
+def _check_unzipped_size(path: Path) -> None:
+    """Refuse a DOCX (a zip) whose parts would inflate past :data:`MAX_UNZIPPED_BYTES`.
+
+    The sizes come from the zip's directory, so a zip bomb is refused without
+    inflating a byte; a directory that lies is caught by the child's memory cap.
+
+    Raises:
+        DocumentError: too many parts or too large once inflated.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a zip at all: python-docx reports it as unreadable
+    if len(parts) > MAX_ZIP_ENTRIES:
+        raise DocumentError(f"unreadable DOCX: {len(parts)} parts (over the {MAX_ZIP_ENTRIES} limit)")
+    inflated = sum(part.file_size for part in parts)
+    if inflated > MAX_UNZIPPED_BYTES:
+        raise DocumentError(f"DOCX expands to {inflated // 1048576} MB when unzipped "
+                            f"(over the {MAX_UNZIPPED_BYTES // 1048576} MB limit: a zip bomb?)")
+
+
 def _docx_blocks(path: Path) -> list[Block]:
     import docx  # lazy: python-docx
 
+    _check_unzipped_size(path)
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises several unrelated types on bad zips

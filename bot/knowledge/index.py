@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+import stat as stat_module
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -38,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.knowledge.chunking import CHUNKER_VERSION, Chunk, chunk_document
+from bot.knowledge.documents import MAX_META_BYTES
 from bot.knowledge.embedders import Embedder
 from bot.knowledge.lexical import LexicalIndex
 from bot.knowledge.loader import LoadFailure, discover, load_safely
@@ -260,10 +262,14 @@ def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport,
         if progress:
             progress("reading documents", number, len(found))
         source = path.relative_to(kb_dir).as_posix()
-        stat = path.stat()
+        try:
+            stat = path.stat()
+            sidecar = path.with_name(path.name + ".meta.yml")
+            sidecar_mtime = _sidecar_mtime(sidecar)
+        except OSError as exc:  # removed or replaced since the folder was listed
+            report.failed[source] = f"cannot read ({exc.strerror or exc})"
+            continue
         old = previous.documents.get(source)
-        sidecar = path.with_name(path.name + ".meta.yml")
-        sidecar_mtime = sidecar.stat().st_mtime_ns if sidecar.exists() else 0
         if old and old["size"] == stat.st_size and old["mtime_ns"] == stat.st_mtime_ns \
                 and old.get("sidecar_mtime_ns", 0) == sidecar_mtime and source in previous.chunks_by_source:
             documents[source] = old
@@ -279,7 +285,11 @@ def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport,
                 documents[source] = old
                 chunks.extend(previous.chunks_by_source[source])
             continue
-        digest = _file_hash(path, sidecar if sidecar_mtime else None)
+        try:
+            digest = _file_hash(path, sidecar if sidecar_mtime else None)
+        except OSError as exc:
+            report.failed[source] = f"cannot read ({exc.strerror or exc})"
+            continue
         if old and old["sha256"] == digest and source in previous.chunks_by_source:
             documents[source] = {**old, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
             chunks.extend(previous.chunks_by_source[source])
@@ -480,13 +490,38 @@ def _prune(index_dir: Path, keep: int) -> None:
         stale.unlink(missing_ok=True)
 
 
+def _sidecar_mtime(sidecar: Path) -> int:
+    """The sidecar's own modification time (of the link itself for a link), 0 when absent.
+
+    ``lstat``: a sidecar that is a link, a FIFO or a device is never opened here; the
+    parse child refuses it with a reason.
+    """
+    try:
+        return sidecar.lstat().st_mtime_ns or 1
+    except FileNotFoundError:
+        return 0
+
+
 def _file_hash(path: Path, sidecar: Path | None) -> str:
+    """Content hash of a document and its sidecar.
+
+    The sidecar is read only when it is a regular file within the metadata cap: a link
+    to ``/dev/zero`` or a FIFO would otherwise never end, here in the indexing process.
+    Any other sidecar contributes its ``lstat`` stamp (the child refuses it anyway).
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     if sidecar is not None:
-        digest.update(sidecar.read_bytes())
+        info = sidecar.lstat()
+        if stat_module.S_ISREG(info.st_mode) and info.st_size <= MAX_META_BYTES:
+            # O_NOFOLLOW | O_NONBLOCK: swapped for a link or a FIFO since lstat, it fails fast.
+            fd = os.open(sidecar, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, "rb") as handle:
+                digest.update(handle.read(MAX_META_BYTES + 1))
+        else:
+            digest.update(f"{info.st_mode}:{info.st_size}:{info.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 

@@ -1,9 +1,11 @@
 """Finding documents in the knowledge folder and reading them without risk.
 
-One bad file must never stop the rest: documents are read in a child process with a
-time limit and a memory cap (a crafted PDF can hang or balloon PDFium), oversized
-files are refused before they are opened, and paths that resolve outside the folder
-(symlinks) are refused. Each refusal has a one-line reason that ``kb status`` lists.
+One bad file must never stop the rest: every document, whatever its format, is read in
+a child process with a time limit, a memory cap and a cap on what it may send back (a
+crafted PDF can hang or balloon PDFium; a 400-byte YAML alias bomb in Markdown front
+matter expands to gigabytes; a regex can backtrack for hours), oversized files are
+refused before they are opened, and paths that resolve outside the folder (symlinks)
+are refused. Each refusal has a one-line reason that ``kb status`` lists.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import pickle
 import resource
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,8 @@ log = logging.getLogger(__name__)
 MAX_FILE_BYTES = int(os.environ.get("TUTOR_MAX_DOC_MB", "50")) * 1024 * 1024
 PARSE_TIMEOUT_S = float(os.environ.get("TUTOR_PARSE_TIMEOUT_S", "60"))
 PARSE_MEMORY_BYTES = int(os.environ.get("TUTOR_PARSE_MEMORY_MB", "1024")) * 1024 * 1024
+#: The most a parse may send back (the pickled document): text, headings and metadata.
+PARSE_OUTPUT_BYTES = int(os.environ.get("TUTOR_PARSE_OUTPUT_MB", "256")) * 1024 * 1024
 
 #: Folders of the knowledge base that hold other things than documents.
 NON_DOCUMENT_DIRS = {"quizzes", "roles", "generated"}
@@ -98,10 +103,11 @@ def _refusal(path: Path, kb_dir: Path) -> str | None:
 
 
 def load_safely(path: Path, kb_dir: Path, timeout: float = PARSE_TIMEOUT_S) -> Document | LoadFailure:
-    """Parse a document in a child process with a time limit and a memory cap.
+    """Parse a document in a child process with a time limit, a memory cap and an output cap.
 
-    Text formats parse in-process (they are bounded by the size cap and cannot hang);
-    PDF and DOCX go to a child that is killed when it overruns.
+    Every format goes to the child, text formats too: their content is as hostile as a
+    PDF's (front matter YAML, regexes over megabyte lines). The parent only unpickles
+    a bounded message of plain values from its own child.
 
     Args:
         path: the document.
@@ -111,13 +117,6 @@ def load_safely(path: Path, kb_dir: Path, timeout: float = PARSE_TIMEOUT_S) -> D
     Returns:
         The :class:`Document`, or a :class:`LoadFailure` with the reason.
     """
-    if path.suffix.lower() not in {".pdf", ".docx"}:
-        try:
-            return load_document(path, kb_dir)
-        except DocumentError as exc:
-            return LoadFailure(str(exc))
-        except OSError as exc:
-            return LoadFailure(f"cannot read ({exc.strerror})")
     ctx = mp.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_parse_child, args=(sender, str(path), str(kb_dir)), daemon=True)
@@ -126,16 +125,24 @@ def load_safely(path: Path, kb_dir: Path, timeout: float = PARSE_TIMEOUT_S) -> D
     try:
         if not receiver.poll(timeout):
             return LoadFailure(f"parsing took longer than {timeout:.0f} s (stopped)")
-        try:
-            kind, payload = receiver.recv()
-        except EOFError:
-            return LoadFailure("parser crashed (corrupt file or memory limit)")
-        return payload if kind == "ok" else LoadFailure(payload)
+        return _receive(receiver)
     finally:
         if child.is_alive():
             child.kill()
         child.join(5)
         receiver.close()
+
+
+def _receive(receiver) -> Document | LoadFailure:
+    """Read the child's one message, refusing one larger than :data:`PARSE_OUTPUT_BYTES`."""
+    try:
+        message = receiver.recv_bytes(PARSE_OUTPUT_BYTES)
+    except EOFError:
+        return LoadFailure("parser crashed (corrupt file or memory limit)")
+    except OSError:  # recv_bytes: "bad message length", the child sent more than the cap
+        return LoadFailure(f"parsed text larger than the {PARSE_OUTPUT_BYTES // 1048576} MB output limit")
+    kind, payload = pickle.loads(message)  # noqa: S301 - written by our own forked child
+    return payload if kind == "ok" else LoadFailure(payload)
 
 
 def _parse_child(sender, path: str, kb_dir: str) -> None:  # runs in the child process
@@ -148,12 +155,28 @@ def _parse_child(sender, path: str, kb_dir: str) -> None:  # runs in the child p
     except (ValueError, OSError):
         pass
     try:
-        sender.send(("ok", load_document(Path(path), Path(kb_dir))))
+        message = _encode(("ok", load_document(Path(path), Path(kb_dir))))
     except DocumentError as exc:
-        sender.send(("error", str(exc)))
+        message = _encode(("error", str(exc)))
+    except OSError as exc:
+        message = _encode(("error", f"cannot read ({exc.strerror or exc})"))
     except MemoryError:
-        sender.send(("error", "needs more memory than the parse limit allows"))
+        message = _encode(("error", "needs more memory than the parse limit allows"))
     except Exception as exc:  # any parser bug is this file's failure, not the ingest's
-        sender.send(("error", f"could not parse ({type(exc).__name__}: {exc})"[:200]))
+        message = _encode(("error", f"could not parse ({type(exc).__name__}: {exc})"[:200]))
+    try:
+        sender.send_bytes(message)
     finally:
         sender.close()
+
+
+def _encode(result: tuple) -> bytes:
+    """The pickled result, or an error in its place when it is over the output cap."""
+    try:
+        message = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    except MemoryError:
+        message = b""
+    if not message or len(message) > PARSE_OUTPUT_BYTES:
+        message = pickle.dumps(("error", f"parsed text larger than the {PARSE_OUTPUT_BYTES // 1048576} MB "
+                                         "output limit"))
+    return message

@@ -84,17 +84,24 @@ class Glossary:
     def load(cls, path: Path) -> Glossary:
         """Read a glossary file; a missing file is an empty glossary.
 
+        The file is read as carefully as documents (:mod:`bot.knowledge.safe_yaml`):
+        a link, a special or oversized file, deep nesting or an alias bomb is refused.
+
         Raises:
-            GlossaryError: bad YAML or entries that are not short text pairs.
+            GlossaryError: a refused file, bad YAML or entries that are not short text pairs.
         """
         import yaml
 
-        if not path.exists():
-            return cls()
+        from bot.knowledge import safe_yaml
+
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = safe_yaml.load_file(path) or {}
+        except FileNotFoundError:
+            return cls()
+        except OSError as exc:
+            raise GlossaryError(f"{path.name}: cannot read ({exc})") from None
         except yaml.YAMLError as exc:
-            raise GlossaryError(f"{path.name}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+            raise GlossaryError(f"{path.name}: invalid YAML ({getattr(exc, 'problem', None) or exc})") from None
         terms = data.get("terms") if isinstance(data, dict) else None
         if not isinstance(terms, dict):
             raise GlossaryError(f"{path.name}: expected a 'terms:' mapping of short form: expansion")
@@ -114,11 +121,11 @@ _GLOSSARIES: dict[Path, tuple[float, Glossary]] = {}
 def cached_glossary(path: Path) -> Glossary:
     """The glossary at ``path``, re-read when its modification time changes.
 
-    A broken file keeps the last good version (or none): searching must not fail
-    because of a typo in the glossary; ``kb validate`` reports it.
+    A broken or refused file keeps the last good version (or none): searching must not
+    fail because of a typo, or a hostile file, in the glossary; ``kb validate`` reports it.
     """
     try:
-        mtime = path.stat().st_mtime
+        mtime = path.lstat().st_mtime  # lstat: a file swapped for a link is a change too
     except OSError:
         return Glossary()
     cached = _GLOSSARIES.get(path)

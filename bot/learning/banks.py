@@ -17,7 +17,10 @@ A bank file looks like::
         difficulty: 1
 
 Loading never raises on bad content: a malformed file or a bad item is reported as a
-:class:`Problem` and skipped, and everything else still loads.
+:class:`Problem` and skipped, and everything else still loads. Bank files are read as
+carefully as documents (:mod:`bot.knowledge.safe_yaml`): links and special files are
+refused, as are files over the size cap and YAML that nests too deeply or whose aliases
+expand past a limit (a few hundred bytes of ``&a [*a, *a, ...]`` are gigabytes).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ _ITEM_KEYS = {
 }
 GENERATED_STATUSES = ("pending", "approved", "rejected")
 _FILE_KEYS = {"module", "title", "items", "language", "version", "description"}
+#: Problems reported per bank file; the rest are summarised in one line.
+MAX_PROBLEMS_PER_FILE = 100
 
 
 @dataclass(frozen=True)
@@ -118,10 +123,17 @@ class _FileContext:
     problems: list[Problem] = field(default_factory=list)
 
     def error(self, line: int | None, message: str, item_id: str | None = None) -> None:
-        self.problems.append(Problem(self.path, line, message, item_id))
+        self._add(Problem(self.path, line, message, item_id))
 
     def warn(self, line: int | None, message: str, item_id: str | None = None) -> None:
-        self.problems.append(Problem(self.path, line, message, item_id, "warning"))
+        self._add(Problem(self.path, line, message, item_id, "warning"))
+
+    def _add(self, problem: Problem) -> None:
+        # A file of a million one-line non-items must not become a million log lines.
+        if len(self.problems) < MAX_PROBLEMS_PER_FILE:
+            self.problems.append(problem)
+        elif len(self.problems) == MAX_PROBLEMS_PER_FILE:
+            self.problems.append(Problem(self.path, None, "more problems in this file are not shown"))
 
 
 def load_banks(folder: str | Path, base: str | Path | None = None) -> tuple[list[QuizItem], list[Problem]]:
@@ -144,7 +156,10 @@ def load_banks(folder: str | Path, base: str | Path | None = None) -> tuple[list
     seen: dict[str, QuizItem] = {}
     for path in sorted(folder.rglob(BANK_GLOB)):
         shown = _display(path, base)
-        file_items, file_problems = load_bank_file(path, shown)
+        try:
+            file_items, file_problems = load_bank_file(path, shown, root=folder)
+        except Exception as exc:  # a loader bug on one hostile file must not hide the other banks
+            file_items, file_problems = [], [Problem(shown, None, f"cannot load ({type(exc).__name__})")]
         problems.extend(file_problems)
         for item in file_items:
             first = seen.get(item.id)
@@ -163,38 +178,54 @@ def load_banks(folder: str | Path, base: str | Path | None = None) -> tuple[list
 def _display(path: Path, base: str | Path | None) -> str:
     if base is not None:
         try:
-            return str(path.resolve().relative_to(Path(base).resolve()))
+            # The folder resolved, not the file: a link is named where it is, not where it points.
+            return str((path.parent.resolve() / path.name).relative_to(Path(base).resolve()))
         except ValueError:
             pass
     return str(path)
 
 
-def load_bank_file(path: str | Path, shown: str | None = None) -> tuple[list[QuizItem], list[Problem]]:
+def load_bank_file(path: str | Path, shown: str | None = None,
+                   root: str | Path | None = None) -> tuple[list[QuizItem], list[Problem]]:
     """Load and validate one bank file.
 
     Args:
-        path: The ``.quiz.yml`` file.
+        path: The ``.quiz.yml`` file (a link is refused, as for documents).
         shown: Name to use for the file in problems and items (default: ``str(path)``).
+        root: When given, the file must resolve inside this folder.
 
     Returns:
         ``(items, problems)`` for this file; duplicate ids within the file are reported.
     """
     import yaml  # lazy: only loaded when banks are read
 
+    from bot.knowledge import safe_yaml
+
     ctx = _FileContext(shown or str(path))
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = safe_yaml.read_text(Path(path), Path(root) if root is not None else None)
+    except OSError as exc:
         ctx.error(None, f"cannot read file: {exc}")
         return [], ctx.problems
     try:
         # compose() keeps the node tree with line marks; construct from the same nodes.
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = safe_yaml.compose(text)
+        return _parse_bank(node, ctx)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)
         ctx.error(mark.line + 1 if mark else None, f"malformed YAML: {reason}")
         return [], ctx.problems
+
+
+def _parse_bank(root: Any, ctx: _FileContext) -> tuple[list[QuizItem], list[Problem]]:
+    """Items and problems of a composed bank file (see :func:`load_bank_file`).
+
+    Raises:
+        yaml.YAMLError: a value that cannot be built (see :func:`bot.knowledge.safe_yaml.construct`).
+    """
+    import yaml
+
     if root is None:
         ctx.error(None, "file is empty")
         return [], ctx.problems
@@ -240,15 +271,11 @@ def _mapping(node: Any) -> dict[str, tuple[Any, Any]]:
 
 def _scalar(entry: tuple[Any, Any] | None) -> Any:
     """Construct the Python value of an entry's value node (None if absent)."""
-    import yaml
+    from bot.knowledge import safe_yaml
 
     if entry is None:
         return None
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_object(entry[1], deep=True)
-    finally:
-        loader.dispose()
+    return safe_yaml.construct(entry[1])
 
 
 def _parse_item(node: Any, module: str, title: str, ctx: _FileContext) -> QuizItem | None:

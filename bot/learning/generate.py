@@ -452,11 +452,13 @@ def hand_written_modules(quiz_dir: Path) -> set[str]:
     """Modules that have a trainer-written bank (top-level ``*.quiz.yml``)."""
     import yaml
 
+    from bot.knowledge import safe_yaml
+
     modules: set[str] = set()
     for path in sorted(Path(quiz_dir).glob("*.quiz.yml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        try:  # bounded like the bank loader: a link, deep nesting or an alias bomb is skipped
+            data = safe_yaml.load_file(path, Path(quiz_dir))
+        except (OSError, yaml.YAMLError):
             continue
         if isinstance(data, dict) and isinstance(data.get("module"), str):
             modules.add(data["module"].strip())
@@ -507,9 +509,11 @@ def read_generated(path: Path) -> dict[str, Any]:
     """A generated bank file as plain data (empty when missing or unreadable)."""
     import yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    from bot.knowledge import safe_yaml
+
+    try:  # bounded: the data is written back, and an alias bomb would expand on the way
+        data = safe_yaml.load_file(path)
+    except (OSError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}
 

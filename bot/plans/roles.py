@@ -3,6 +3,9 @@
 Trainers keep it in ``knowledge_base/roles/`` as YAML, one role per file, plus
 ``prerequisites.yml``. :func:`load_roles` reads and checks the folder and reports every
 problem with file and line, so ``kb validate`` can show trainers exactly what to fix.
+Role files are read as carefully as documents (:mod:`bot.knowledge.safe_yaml`): a link,
+a file over the size cap, or YAML that nests too deeply or whose aliases expand past
+a limit is reported and skipped, and the other roles still load.
 
 A role file::
 
@@ -32,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.knowledge import safe_yaml
+from bot.knowledge.documents import read_front_matter
 
 COMPETENCY_TYPES = ("behavioural", "functional", "domain")
 PREREQUISITES_FILE = "prerequisites.yml"
@@ -131,7 +137,8 @@ class _Lines:
 
     def __init__(self, text: str) -> None:
         self.lines: dict[tuple, int] = {}
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # Bounded: _build walks aliases as copies, so an alias bomb would expand here.
+        node = safe_yaml.compose(text)
         self.data = self._build(node, ()) if node is not None else None
 
     def _build(self, node: yaml.Node, path: tuple) -> Any:
@@ -147,11 +154,7 @@ class _Lines:
         if isinstance(node, yaml.SequenceNode):
             return [self._build(child, (*path, i)) for i, child in enumerate(node.value)]
         # Scalars: let the safe constructor type them (ints, floats, bools, strings).
-        loader = yaml.SafeLoader("")
-        try:
-            return loader.construct_object(node, deep=True)
-        finally:
-            loader.dispose()
+        return safe_yaml.construct(node)
 
     def line(self, *path: Any) -> int | None:
         """Line of the key or item at ``path`` (or of its closest parent)."""
@@ -195,19 +198,19 @@ def load_roles(
     prerequisite_lines: _Lines | None = None
     for path in sorted(folder.glob("*.y*ml")):
         source = _relative(path, base)
+        doc = _read_role_file(path, folder, source, problems)
+        if doc is None:
+            continue
         try:
-            doc = _Lines(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            mark = getattr(exc, "problem_mark", None)
-            problems.append(RoleProblem(source, f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                                        mark.line + 1 if mark else None))
+            if path.name == PREREQUISITES_FILE:
+                model.prerequisites, found = _prerequisites(doc, source, modules)
+                prerequisite_lines = doc
+                problems += found
+                continue
+            role, found = _role(doc, source, modules, quiz_modules)
+        except Exception as exc:  # a checker bug on one hostile file must not drop every role
+            problems.append(RoleProblem(source, f"cannot load ({type(exc).__name__})"))
             continue
-        if path.name == PREREQUISITES_FILE:
-            prerequisite_lines = doc
-            model.prerequisites, found = _prerequisites(doc, source, modules)
-            problems += found
-            continue
-        role, found = _role(doc, source, modules, quiz_modules)
         problems += found
         if role is None:
             continue
@@ -227,9 +230,33 @@ def load_roles(
     return model, problems
 
 
+def _read_role_file(path: Path, folder: Path, source: str, problems: list[RoleProblem]) -> _Lines | None:
+    """One role file parsed with line numbers, or None after adding why it cannot be.
+
+    Args:
+        path: the file.
+        folder: the roles folder (the file must resolve inside it; links are refused).
+        source: the file as shown in problems.
+        problems: where the refusal is added.
+
+    Returns:
+        The parsed file, or None.
+    """
+    try:
+        return _Lines(safe_yaml.read_text(path, folder))
+    except OSError as exc:
+        problems.append(RoleProblem(source, f"cannot read file: {exc}"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problems.append(RoleProblem(source, f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
+                                    mark.line + 1 if mark else None))
+    return None
+
+
 def _relative(path: Path, base: Path) -> str:
     try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
+        # The folder resolved, not the file: a link is named where it is, not where it points.
+        return (path.parent.resolve() / path.name).relative_to(base.resolve()).as_posix()
     except ValueError:
         return str(path)
 
@@ -438,15 +465,10 @@ def module_titles(kb_dir: Path) -> dict[str, str]:
     """
     found: dict[str, str] = {}
     for path in sorted((Path(kb_dir) / "modules").glob("*.md")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        meta = None
-        if text.startswith("---"):
-            end = text.find("\n---", 3)
-            try:
-                meta = yaml.safe_load(text[3:end]) if end > 0 else None
-            except yaml.YAMLError:
-                meta = None
-        meta = meta if isinstance(meta, dict) else {}
+        if path.is_symlink():  # refused as a document too: not a module of this folder
+            continue
+        # Bounded like the indexer's parse: front matter is capped, aliases cannot explode.
+        meta = read_front_matter(path)
         if meta.get("superseded_by"):
             continue
         found[str(meta.get("module") or path.stem)] = str(meta.get("title") or path.stem)
@@ -456,11 +478,12 @@ def module_titles(kb_dir: Path) -> dict[str, str]:
 def known_quiz_modules(kb_dir: Path) -> set[str]:
     """Module ids that have a quiz bank in ``<kb_dir>/quizzes``."""
     found: set[str] = set()
-    for path in sorted((Path(kb_dir) / "quizzes").glob("*.y*ml")):
+    folder = Path(kb_dir) / "quizzes"
+    for path in sorted(folder.glob("*.y*ml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
-            continue
-        if isinstance(data, dict) and data.get("module"):
-            found.add(str(data["module"]))
+            data = safe_yaml.load_file(path, folder)
+        except (yaml.YAMLError, OSError):
+            continue  # load_banks reports why
+        if isinstance(data, dict) and isinstance(data.get("module"), str) and data["module"].strip():
+            found.add(data["module"])
     return found

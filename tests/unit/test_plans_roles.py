@@ -10,7 +10,8 @@ from test_plans_fixtures import KB, write
 
 from bot.knowledge.validation import validate_kb
 from bot.plans.matching import match_role
-from bot.plans.roles import load_default_roles, load_roles
+from bot.plans.roles import load_default_roles, load_roles, module_titles
+from tests.unit.kb_fixtures import alias_bomb, deep_yaml, run_capped
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +135,34 @@ def test_unknown_jobs_and_pronouns_match_nothing_sure(model) -> None:
     assert match_role("I work in accounts", model).role is None
     assert match_role("clerk", model).role is None
     assert not match_role("tell us about RTI", model).sure  # "us" is not the Under Secretary
+
+
+def test_hostile_role_module_and_bank_files_are_refused_and_the_other_roles_still_load(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    shutil.copytree(KB, kb)
+    outside = write(tmp_path / "outside" / "role.yml", """
+        id: outside
+        name: Outside
+        competencies: [{name: X, type: domain, modules: [leave-basics]}]
+        """)
+    (kb / "roles" / "link.yml").symlink_to(outside)
+    write(kb / "roles" / "bomb.yml", alias_bomb("x") + "id: bomb\nname: *l9\naliases: *l9\ncompetencies: *l9\n")
+    write(kb / "roles" / "deep.yml", "id: deep\n" + deep_yaml("competencies"))
+    write(kb / "roles" / "big.yml", "id: big\nname: Big\nlevel: " + "1" * 5000 + "\n")
+    write(kb / "modules" / "bomb.md", "---\n" + alias_bomb("title") + "module: bomb-module\n---\n# Bomb\n\nText.\n")
+    outside_module = write(tmp_path / "outside" / "secret.md", "---\nmodule: outside-module\n---\n# Secret\n")
+    (kb / "modules" / "link.md").symlink_to(outside_module)
+    write(kb / "quizzes" / "bomb.quiz.yml", alias_bomb("x") + "module: *l9\nitems: []\n")
+    # capped: a regression that expands a bomb fails this test instead of exhausting the machine
+    model, problems = run_capped(load_default_roles, kb, memory_mb=1024, timeout=60)
+    assert set(model.roles) == {"section-officer", "assistant-section-officer", "public-information-officer",
+                                "drawing-and-disbursing-officer", "under-secretary", "new-recruit",
+                                "new-recruit-csss"}
+    errors = {p.source: p.message for p in problems if p.severity == "error"}
+    expected = {"link": "link", "bomb": "alias", "deep": "nested", "big": "cannot be read"}
+    assert set(errors) == {f"roles/{name}.yml" for name in expected}, errors
+    for name, word in expected.items():
+        assert word in errors[f"roles/{name}.yml"], (name, errors[f"roles/{name}.yml"])
+    titles = run_capped(module_titles, kb, memory_mb=1024, timeout=60)
+    assert "outside-module" not in titles and max(len(t) for t in titles.values()) < 300
+    assert "leave-basics" in titles

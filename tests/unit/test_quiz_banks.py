@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from bot.learning import QuizBank, load_banks
+from tests.unit.kb_fixtures import alias_bomb, deep_yaml, run_capped
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "quizzes"
 
@@ -119,3 +120,36 @@ def test_scope_filters() -> None:
     docs = bank.for_documents(["./modules/rti-for-pios.md"], anchor="5. Appeals")
     assert docs[0].id == "rti-004" and len(docs) == 4
     assert {i.id for i in bank.for_documents(["conduct-rules.md"])} == {"eth-001", "eth-002"}
+
+
+def test_links_and_hostile_yaml_are_refused_per_file_and_the_other_banks_still_load(tmp_path: Path) -> None:
+    folder = tmp_path / "quizzes"
+    folder.mkdir()
+    for path in DATA.glob("*.quiz.yml"):
+        shutil.copy(path, folder / path.name)
+    outside = tmp_path / "outside.quiz.yml"
+    outside.write_text("module: outside\nitems:\n  - {id: out-1, type: short, question: Q?, answer: [a]}\n")
+    (folder / "link.quiz.yml").symlink_to(outside)
+    (folder / "deep.quiz.yml").write_text("module: deep\n" + deep_yaml("items"))
+    (folder / "bomb.quiz.yml").write_text(alias_bomb("x") + "module: bomb\nitems:\n"
+                                          "  - {id: b-1, type: short, question: *l9, answer: *l9}\n")
+    (folder / "loop.quiz.yml").write_text("module: loop\nitems: &a [*a]\n")
+    (folder / "big.quiz.yml").write_text("module: big\nitems:\n  - {id: " + "1" * 5000 + ", type: short}\n")
+    # capped: a regression that expands the bomb fails this test instead of exhausting the machine
+    items, problems = run_capped(load_banks, folder, tmp_path, memory_mb=1024, timeout=60)
+    assert {i.id for i in items} == {"rti-001", "rti-002", "rti-003", "rti-004", "eth-001", "eth-002"}
+    errors = {p.file: p.message for p in problems if p.severity == "error"}
+    expected = {"link": "link", "deep": "nested", "bomb": "alias", "loop": "refers to itself",
+                "big": "cannot be read"}
+    assert set(errors) == {f"quizzes/{name}.quiz.yml" for name in expected}
+    for name, word in expected.items():
+        assert word in errors[f"quizzes/{name}.quiz.yml"], (name, errors[f"quizzes/{name}.quiz.yml"])
+
+
+def test_a_dangling_bank_link_does_not_break_the_reload_check(tmp_path: Path) -> None:
+    from bot.services import _LearningHolder
+
+    shutil.copy(DATA / "rti.quiz.yml", tmp_path / "rti.quiz.yml")
+    (tmp_path / "gone.quiz.yml").symlink_to(tmp_path / "missing.quiz.yml")
+    signature = _LearningHolder._bank_signature(tmp_path)
+    assert [entry[0] for entry in signature] == ["gone.quiz.yml", "rti.quiz.yml"]

@@ -1,0 +1,66 @@
+"""English terms for the Hindi and Hinglish words officers type (``hindi_terms.yml``).
+
+The material is mostly English. A question in Devanagari reaches it through the
+multilingual E5 model alone: the English MiniLM model and BM25 cannot read it. Adding
+the English terms of the administrative words it uses ("अर्जित अवकाश" -> "earned leave",
+"chutti" -> "leave") lets BM25 and MiniLM vote too. The list is the team's own (about
+400 entries), read once per process; longer phrases win over the words inside them.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from bot.knowledge.text import TOKEN
+
+TERMS_FILE = Path(__file__).with_name("hindi_terms.yml")
+MAX_PHRASE_WORDS = 5
+
+
+@functools.cache
+def _terms(path: Path = TERMS_FILE) -> dict[tuple[str, ...], str]:
+    from bot.knowledge import safe_yaml
+
+    data = safe_yaml.load_file(path) or {}
+    terms = data.get("terms") if isinstance(data, dict) else None
+    if not isinstance(terms, dict):
+        raise ValueError(f"{path}: expected a 'terms:' mapping")
+    return {tuple(TOKEN.findall(str(key).lower())): str(value).strip()
+            for key, value in terms.items() if str(value).strip() and TOKEN.findall(str(key).lower())}
+
+
+def english_terms(query: str, path: Path = TERMS_FILE) -> list[str]:
+    """The English terms for the Hindi/Hinglish words and phrases in ``query``, in order, once each.
+
+    Args:
+        query: the question as typed.
+        path: the term list.
+
+    Returns:
+        English phrases (empty when the question uses none of the listed words).
+    """
+    terms = _terms(path)
+    words = TOKEN.findall(query.lower())
+    found: list[str] = []
+    i = 0
+    while i < len(words):
+        for size in range(min(MAX_PHRASE_WORDS, len(words) - i), 0, -1):
+            english = terms.get(tuple(words[i:i + size]))
+            if english is not None:
+                if english not in found:
+                    found.append(english)
+                i += size
+                break
+        else:
+            i += 1
+    return found
+
+
+def with_english_terms(query: str, path: Path = TERMS_FILE) -> tuple[str, bool]:
+    """``query`` followed by its English terms in brackets, and whether any were added."""
+    found = [t for t in english_terms(query, path) if t.lower() not in query.lower()]
+    return (f"{query} ({'; '.join(found)})", True) if found else (query, False)
+
+
+__all__ = ["english_terms", "with_english_terms"]

@@ -1,0 +1,1 @@
+"""Training the project's own models from the team's data (never from ``../shared/eval``)."""

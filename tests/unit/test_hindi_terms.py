@@ -1,0 +1,37 @@
+"""English terms for Hindi and Hinglish questions, and how fusion uses them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bot.knowledge.hindi_terms import english_terms, with_english_terms
+from bot.knowledge.search import FUSION_WEIGHTS, fuse
+
+
+def test_phrases_win_over_the_words_inside_them_and_each_term_comes_once():
+    assert english_terms("अर्जित अवकाश कितने दिन का मिलता है") == ["earned leave", "how many days"]
+    assert english_terms("छुट्टी और अवकाश") == ["leave"]
+
+
+def test_hinglish_words_get_their_terms_too():
+    assert "leave" in english_terms("mujhe chutti ke niyam batao")
+
+
+def test_english_questions_and_function_words_are_left_alone():
+    assert with_english_terms("what is earned leave") == ("what is earned leave", False)
+    assert english_terms("क्या है का की के") == []
+
+
+def test_terms_already_in_the_question_are_not_repeated():
+    text, added = with_english_terms("earned leave अर्जित अवकाश")
+    assert not added and text == "earned leave अर्जित अवकाश"
+
+
+def test_a_translated_devanagari_question_lets_minilm_and_bm25_vote():
+    dense = {"minilm": np.array([0.9, 0.1, 0.2]), "e5": np.array([0.5, 0.5, 0.5])}
+    bm25 = np.array([5.0, 0.0, 1.0])
+    untranslated = fuse(dense, bm25, devanagari=True)
+    translated = fuse(dense, bm25, devanagari=True, translated=True)
+    assert FUSION_WEIGHTS["minilm_translated"] > 0
+    assert translated[0] > untranslated[0]  # MiniLM and BM25 both favour the first candidate
+    assert np.allclose(fuse(dense, bm25), fuse(dense, bm25, translated=True))  # English: unchanged
