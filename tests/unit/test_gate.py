@@ -187,14 +187,14 @@ def test_gate_on_the_real_index_meets_the_targets_on_the_held_out_split() -> Non
     assert metrics["in_scope_answered_or_pointed"] >= POINTED_TARGET
 
 
-# Regression floors at what the calibrated gate achieves on the held-out split (46/63
-# in scope answered, 30/33 out of scope declined): the 90 % / 90 % is not met
-# on test. The session-3 batch of near-miss questions (a detail next to what a module
-# covers: "is commuted pension taxable") overlaps informal in-scope questions in every
-# retrieval feature we have; see the README's "Answer quality".
-IN_SCOPE_TARGET = 0.73
-OUT_OF_SCOPE_TARGET = 0.90
-POINTED_TARGET = 0.80  # answered, or declined with a pointer to the section that answers it (51/63)
+# Regression floors just under what the calibrated gate achieves on the held-out split
+# (52/63 in scope answered, 28/33 out of scope declined, 55/63 answered or pointed to the
+# right section). The gate is now calibrated on the corpus questions too
+# (``calibrate.corpus_questions``), which traded some out-of-scope declines on the course
+# modules for in-scope answers elsewhere; see the README's "Answer quality".
+IN_SCOPE_TARGET = 0.80
+OUT_OF_SCOPE_TARGET = 0.84
+POINTED_TARGET = 0.85  # answered, or declined with a pointer to the section that answers it
 
 
 def test_labelled_examples_score_a_question_by_its_nearest_neighbours(tmp_path) -> None:

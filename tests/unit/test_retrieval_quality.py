@@ -61,7 +61,7 @@ def test_the_shipped_pipeline_puts_the_answer_first_more_often_than_the_one_befo
     monkeypatch.setattr(search, "with_english_terms", lambda text: (text, False))
     monkeypatch.setitem(search.FUSION_WEIGHTS, "minilm", 0.7)
     before = first_hit_rate(Retriever(index, {"minilm": SentenceTransformerEmbedder(), "e5": e5}), questions)
-    assert shipped >= before, (shipped, before)
+    assert shipped > before, (shipped, before)
     assert shipped >= SHIPPED_FLOOR, (shipped, before)
 
 
@@ -74,5 +74,7 @@ def test_hindi_questions_reach_english_passages(small_corpus):
     assert in_top5 >= HINDI_TOP5_FLOOR
 
 
-SHIPPED_FLOOR = 0.0  # set from the measured value below
-HINDI_TOP5_FLOOR = 0.0
+#: Measured: 22/43 first (0.512) against 21/43 (0.488) before; Hindi and Hinglish
+#: questions with the answer in the top five: 14/15 (0.933).
+SHIPPED_FLOOR = 0.50
+HINDI_TOP5_FLOOR = 0.90
