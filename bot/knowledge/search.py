@@ -35,7 +35,6 @@ from bot.knowledge.embedders import Embedder, make_embedder
 from bot.knowledge.hindi_terms import with_english_terms
 from bot.knowledge.index import IndexError_, _safe, current_version_dir, read_chunks, read_meta
 from bot.knowledge.lexical import LexicalIndex
-from bot.knowledge.reranker import DEPTH as RERANK_DEPTH
 from bot.knowledge.reranker import Reranker, blend
 from bot.knowledge.text import cached_glossary, tokenize
 
@@ -436,13 +435,14 @@ class Retriever:
         order = np.argsort(-fused, kind="stable")
         logits: dict[int, float] = {}
         if rerank and self.reranker is not None and not devanagari and len(order) > 1:
-            head = order[:RERANK_DEPTH]
+            depth = self.reranker.config.depth
+            head = order[:depth]
             scores = self.reranker.score(query, [index.chunks[rows[i]].embed_text for i in head])
             logits = dict(zip(head.tolist(), scores.tolist(), strict=True))
             final = blend(fused[head], scores, self.reranker.config.weight)
             fused = fused.copy()
             fused[head] = final
-            order = np.concatenate([head[np.argsort(-final, kind="stable")], order[RERANK_DEPTH:]])
+            order = np.concatenate([head[np.argsort(-final, kind="stable")], order[depth:]])
         hits = [Hit(index.chunks[rows[i]], float(fused[i]), {n: float(dense[n][i]) for n in dense},
                     lexical_by_row.get(int(rows[i]), 0.0), int(rows[i]), logits.get(int(i)))
                 for i in order[:k]]

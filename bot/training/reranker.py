@@ -32,7 +32,6 @@ import numpy as np
 from bot.config import PROJECT_ROOT
 from bot.knowledge.reranker import (
     CONFIG_FILE,
-    DEPTH,
     MODEL_DIR,
     Reranker,
     RerankerConfig,
@@ -146,7 +145,7 @@ def choose_weight(examples: list[Example], retrievers_by_source: dict, reranker:
     """
     cases = []
     for example in examples:
-        hits = retrievers_by_source[example.source].search(example.question, k=DEPTH).hits
+        hits = retrievers_by_source[example.source].search(example.question, k=reranker.config.depth).hits
         if not hits:
             continue
         fused = np.array([h.score for h in hits])
@@ -173,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.training.reranker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--layers", type=int, default=3)
-    parser.add_argument("--max-length", type=int, default=160)
+    parser.add_argument("--max-length", type=int, default=160, help="tokens read in training")
+    parser.add_argument("--serve-length", type=int, default=128, help="tokens read at query time")
+    parser.add_argument("--depth", type=int, default=5, help="candidates read at query time")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=SEED)
@@ -198,15 +199,17 @@ def main(argv: list[str] | None = None) -> int:
     by_source = {c.source: r for r in retrievers.values() for c in r.index.chunks}
     if args.reweigh:
         return _reweigh(Path(args.out), dev_set, by_source)
-    config = RerankerConfig(layers=args.layers, max_length=args.max_length)
+    config = RerankerConfig(layers=args.layers, max_length=args.max_length, depth=args.depth)
     train_started = time.perf_counter()
     model = train(train_set, chunk_texts(retrievers), config, epochs=args.epochs, lr=args.lr, seed=args.seed)
     train_seconds = time.perf_counter() - train_started
     out = Path(args.out)
+    config = RerankerConfig(args.layers, args.serve_length, config.weight, config.base, depth=args.depth)
     save(model, config, out)
     weight, table = choose_weight(dev_set, by_source, Reranker(out))
-    config = RerankerConfig(args.layers, args.max_length, weight, config.base, trained={
-        "seed": args.seed, "epochs": args.epochs, "lr": args.lr, "train_questions": counts,
+    config = RerankerConfig(args.layers, args.serve_length, weight, config.base, depth=args.depth, trained={
+        "seed": args.seed, "epochs": args.epochs, "lr": args.lr, "train_max_length": args.max_length,
+        "train_questions": counts,
         "dev_questions": len(dev_set), "held_out_documents": sorted(HELD_OUT),
         "train_seconds": round(train_seconds), "threads": _threads(),
         "dev_blend": {str(w): {k: round(v, 3) for k, v in m.items()} for w, m in table.items()}})
@@ -222,7 +225,7 @@ def _reweigh(folder: Path, dev_set: list[Example], by_source: dict) -> int:
     old = reranker.config
     trained = dict(old.trained or {})
     trained["dev_blend"] = {str(w): {k: round(v, 3) for k, v in m.items()} for w, m in table.items()}
-    config = RerankerConfig(old.layers, old.max_length, weight, old.base, trained)
+    config = RerankerConfig(old.layers, old.max_length, weight, old.base, trained, old.depth)
     (folder / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     print(json.dumps(config.to_dict(), indent=2))
     return 0

@@ -4,7 +4,7 @@ Four documents of ``../shared/corpus`` (two the query encoder trained on, two he
 of training) are indexed with the real MiniLM and E5 models, and the team's blind
 officer-style questions about them (``tests/data/officer_eval/``) are asked of the
 shipped pipeline and of the pipeline this work started from (the packaged MiniLM on the
-query side, no Hindi terms), in the same test. Floors sit a little under what was
+query side, MiniLM's old fusion weight, no Hindi terms, no reranker), in the same test. Floors sit a little under what was
 measured, so a regression fails while the run stays deterministic.
 """
 
@@ -60,7 +60,8 @@ def test_the_shipped_pipeline_puts_the_answer_first_more_often_than_the_one_befo
     shipped = first_hit_rate(Retriever(index, {"minilm": minilm, "e5": e5}), questions)
     monkeypatch.setattr(search, "with_english_terms", lambda text: (text, False))
     monkeypatch.setitem(search.FUSION_WEIGHTS, "minilm", 0.7)
-    before = first_hit_rate(Retriever(index, {"minilm": SentenceTransformerEmbedder(), "e5": e5}), questions)
+    before = first_hit_rate(Retriever(index, {"minilm": SentenceTransformerEmbedder(), "e5": e5}, reranker=None),
+                            questions)
     assert shipped > before, (shipped, before)
     assert shipped >= SHIPPED_FLOOR, (shipped, before)
 
@@ -74,7 +75,7 @@ def test_hindi_questions_reach_english_passages(small_corpus):
     assert in_top5 >= HINDI_TOP5_FLOOR
 
 
-#: Measured: 22/43 first (0.512) against 21/43 (0.488) before; Hindi and Hinglish
+#: Measured: 24/43 first (0.558) against 21/43 (0.488) before; Hindi and Hinglish
 #: questions with the answer in the top five: 14/15 (0.933).
-SHIPPED_FLOOR = 0.50
+SHIPPED_FLOOR = 0.53
 HINDI_TOP5_FLOOR = 0.90

@@ -6,7 +6,6 @@ import datetime as dt
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bot.answers import compose_answer, full_passage, select_sentences, source_warnings
@@ -99,22 +98,6 @@ def test_answer_keeps_to_the_word_budget_and_quotes_the_source_verbatim(fake_emb
     assert len(text.replace("…", "").split()) <= 40
     for part in text.split(" … "):
         assert part.strip(" …") in chunk.text
-
-
-def test_the_reranker_chooses_the_sentences_when_it_has_the_question(fake_embedder) -> None:
-    sentences = [f"Rule {n} says the officer must file form {n} before the deadline." for n in range(40)]
-    chunk = Chunk("x", "doc.md", "Doc", ["1. Forms"], "1. Forms", " ".join(sentences))
-
-    class PicksRule33:
-        def score(self, question, texts):
-            assert question == "which form is due first"
-            return np.array([1.0 if "Rule 33 " in t else 0.0 for t in texts])
-
-    retriever = Retriever(Path("/nonexistent"), {"fake": fake_embedder}, reranker=PicksRule33())
-    query = fake_embedder.embed_queries(["form 7 deadline"])[0]
-    text = select_sentences(chunk, query, retriever, "fake", max_words=12, question="which form is due first")
-    assert text.startswith("Rule 33 says")
-    assert select_sentences(chunk, query, retriever, "fake", max_words=12).startswith("Rule 7 says")
 
 
 def test_superseded_and_expired_sources_are_flagged() -> None:
