@@ -55,6 +55,10 @@ CANDIDATES = 50
 FUSION_WEIGHTS = {"minilm": 1.0, "e5": 1.6, "bm25": 0.8, "bm25_devanagari": 0.3,
                   "minilm_translated": 0.8, "bm25_translated": 0.5}
 ROLE_BOOST = 0.15
+#: A Devanagari question prefers passages written in Hindi: the English terms added to it
+#: (:mod:`bot.knowledge.hindi_terms`) would otherwise pull the English twin of a Hindi
+#: module above it, and a learner who asks in Hindi should read Hindi where it exists.
+HINDI_PASSAGE_BOOST = 0.5
 _DEVANAGARI = range(0x0900, 0x0980)
 
 
@@ -432,6 +436,9 @@ class Retriever:
         if role:
             tagged = np.array([role in (index.chunks[r].meta.get("roles") or []) for r in rows])
             fused = fused + ROLE_BOOST * tagged
+        if devanagari:
+            hindi = np.array([index.chunks[r].meta.get("language") == "hi" for r in rows])
+            fused = fused + HINDI_PASSAGE_BOOST * hindi
         order = np.argsort(-fused, kind="stable")
         logits: dict[int, float] = {}
         if rerank and self.reranker is not None and not devanagari and len(order) > 1:

@@ -35,3 +35,20 @@ def test_a_translated_devanagari_question_lets_minilm_and_bm25_vote():
     assert FUSION_WEIGHTS["minilm_translated"] > 0
     assert translated[0] > untranslated[0]  # MiniLM and BM25 both favour the first candidate
     assert np.allclose(fuse(dense, bm25), fuse(dense, bm25, translated=True))  # English: unchanged
+
+
+def test_a_hindi_question_prefers_the_hindi_passage_over_its_english_twin(tmp_path, fake_embedder):
+    from bot.knowledge.index import update_index
+    from bot.knowledge.search import Retriever
+    from tests.conftest import write
+
+    write(tmp_path / "kb" / "rti-en.md", "---\ntitle: RTI\nlanguage: en\n---\n# RTI\n## Fees\n"
+          "An RTI application is made with a fee of Rs 10.\n")
+    write(tmp_path / "kb" / "leave.md", "---\ntitle: Leave\nlanguage: en\n---\n# Leave\n## Casual leave\n"
+          "Casual leave is eight days a year.\n")
+    write(tmp_path / "kb" / "rti-hi.md", "---\ntitle: सूचना का अधिकार\nlanguage: hi\n---\n# सूचना\n## शुल्क\n"
+          "आरटीआई आवेदन का शुल्क 10 रुपये है।\n")
+    update_index(tmp_path / "kb", tmp_path / "idx", [fake_embedder])
+    retriever = Retriever(tmp_path / "idx", {"fake": fake_embedder}, reranker=None)
+    assert retriever.search("आरटीआई आवेदन का शुल्क कितना है?").hits[0].chunk.source == "rti-hi.md"
+    assert retriever.search("what is the RTI application fee").hits[0].chunk.source == "rti-en.md"
