@@ -30,7 +30,7 @@ from aiohttp import web
 
 from bot.console import charts
 from bot.console.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, ConsoleSession, Sessions, same_token
-from bot.console.passwords import DUMMY_HASH, hash_password, verify_password
+from bot.console.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
 from bot.handoff.analytics import all_tables
 from bot.handoff.service import HumanLoop
 from bot.handoff.settings import HumanLoopSettings
@@ -41,6 +41,8 @@ CONSOLE_KEY: web.AppKey = web.AppKey("console", object)
 PUBLIC = {"/login", "/healthz", "/console.css", "/favicon.ico"}
 ADMIN_ONLY = ("/accounts",)
 MAX_BODY = 256 * 1024
+#: Password hashes computed at once (scrypt at OWASP's parameters needs about 128 MiB each).
+HASHES_AT_ONCE = 2
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -84,6 +86,8 @@ class Console:
         self.loop = loop
         self.settings = settings
         self.sessions = Sessions(settings.console_session_hours * 3600, loop.store)
+        # Each scrypt hash takes about 128 MiB: bound how many run at once.
+        self._hashing = asyncio.Semaphore(HASHES_AT_ONCE)
 
     # ------------------------------------------------------------------ frame
     def page(self, title: str, body: str, session: ConsoleSession | None, status: int = 200) -> web.Response:
@@ -132,17 +136,22 @@ class Console:
             return await self.login_form(request, "Your sign-in form expired; please try again.", 403)
         username = str(form.get("username") or "").strip()[:64]
         password = str(form.get("password") or "")[:1024]
-        if self.sessions.locked(username):
+        # Counted before the password is checked: concurrent guesses cannot all pass a check made first.
+        if not await asyncio.to_thread(self.sessions.begin_attempt, username):
             return await self.login_form(request, "Too many failed attempts; wait a few minutes.", 429)
         account = await asyncio.to_thread(self.loop.store.account, username)
         stored = account["password_hash"] if account else DUMMY_HASH
-        ok = await asyncio.to_thread(verify_password, password, stored)
+        async with self._hashing:
+            ok = await asyncio.to_thread(verify_password, password, stored)
         if not (account and ok):
-            self.sessions.failed(username)
             log.info("console: failed sign-in")
             return await self.login_form(request, "Wrong user name or password.", 401)
-        self.sessions.succeeded(username)
-        session = self.sessions.create(account["username"], account["role"])
+        await asyncio.to_thread(self.sessions.succeeded, username)
+        if needs_rehash(stored):
+            async with self._hashing:
+                upgraded = await asyncio.to_thread(hash_password, password)
+            await asyncio.to_thread(self.loop.store.upgrade_password_hash, account["username"], stored, upgraded)
+        session = await asyncio.to_thread(self.sessions.create, account["username"], account["role"])
         response = web.HTTPSeeOther(_safe_next(request.query.get("next")))
         self._set_cookie(response, SESSION_COOKIE, session.id, None)
         response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -345,7 +354,8 @@ class Console:
         try:
             if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
                 raise ValueError("user names use letters, digits, dot, dash or underscore")
-            digest = await asyncio.to_thread(hash_password, str(form.get("password") or ""))
+            async with self._hashing:
+                digest = await asyncio.to_thread(hash_password, str(form.get("password") or ""))
             await asyncio.to_thread(self.loop.store.create_account, username, digest,
                                     str(form.get("role") or "trainer"))
         except ValueError as exc:

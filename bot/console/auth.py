@@ -5,7 +5,9 @@ server keeps ``sha256(id) -> (user, role, csrf token, expiry)`` in the database 
 ``console_sessions``), so sessions survive a console restart and any console replica
 accepts them, and a copy of the database holds no usable session ids. Every POST must
 carry the session's CSRF token in a form field (the login form uses a double-submit
-cookie). Failed-login counts stay in the process: they only slow down guessing.
+cookie). Sign-in attempts per user name are counted in the database too (table
+``console_login_attempts``), before the password is checked, so neither concurrent
+requests nor a second console process get more guesses than :data:`MAX_FAILURES`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,10 +48,19 @@ class SessionTable(Protocol):
 
     def drop_console_session(self, token_hash: str) -> None: ...
 
+    def reserve_login_attempt(self, name_hash: str, window_s: float, limit: int) -> int | None: ...
+
+    def clear_login_attempts(self, name_hash: str) -> None: ...
+
 
 def token_hash(session_id: str) -> str:
     """What the database keys a session by."""
     return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def name_hash(username: str) -> str:
+    """What the database counts sign-in attempts by (case-insensitive, never the name itself)."""
+    return hashlib.sha256(username.strip().casefold().encode()).hexdigest()
 
 
 class Sessions:
@@ -64,8 +74,6 @@ class Sessions:
     def __init__(self, lifetime_s: float, table: SessionTable) -> None:
         self.lifetime_s = lifetime_s
         self.table = table
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
 
     def create(self, username: str, role: str) -> ConsoleSession:
         """Start a session for a verified user."""
@@ -89,23 +97,22 @@ class Sessions:
         if session_id:
             self.table.drop_console_session(token_hash(session_id))
 
-    def locked(self, username: str) -> bool:
-        """Whether too many recent failures block this user name for now."""
-        now = time.time()
-        with self._lock:
-            recent = [t for t in self._failures.get(username, []) if now - t < LOCK_WINDOW_S]
-            self._failures[username] = recent
-            return len(recent) >= MAX_FAILURES
+    def begin_attempt(self, username: str) -> bool:
+        """Count a sign-in attempt for ``username`` before its password is checked.
 
-    def failed(self, username: str) -> None:
-        """Count a failed login."""
-        with self._lock:
-            self._failures.setdefault(username, []).append(time.time())
+        Args:
+            username: the name typed on the login form.
+
+        Returns:
+            False when too many recent attempts lock this name for now (do not check the
+            password then); True otherwise, and the attempt counts as a failure until
+            :meth:`succeeded` is called.
+        """
+        return self.table.reserve_login_attempt(name_hash(username), LOCK_WINDOW_S, MAX_FAILURES) is not None
 
     def succeeded(self, username: str) -> None:
-        """Forget failures after a good login."""
-        with self._lock:
-            self._failures.pop(username, None)
+        """Forget the name's counted attempts after a good sign-in."""
+        self.table.clear_login_attempts(name_hash(username))
 
 
 def same_token(given: str | None, expected: str | None) -> bool:

@@ -24,6 +24,9 @@ from bot.store.engine import session_scope
 from bot.store.handoff_models import Feedback, QuestionLog, QueueItem
 from bot.store.models import Attempt, Learner
 
+#: First characters that make a spreadsheet evaluate a cell (OWASP CSV injection: = + - @ tab CR).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
 
 @dataclass
 class Table:
@@ -34,12 +37,12 @@ class Table:
     rows: list[list[Any]]
 
     def to_csv(self) -> str:
-        """The table as CSV text (cells starting with = + - @ are quoted against formula injection)."""
+        """The table as CSV text; text cells a spreadsheet would read as a formula get a leading ``'``."""
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(self.columns)
         for row in self.rows:
-            writer.writerow([("'" + c) if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
+            writer.writerow([("'" + c) if isinstance(c, str) and c.startswith(FORMULA_PREFIXES) else c for c in row])
         return out.getvalue()
 
 

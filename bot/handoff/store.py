@@ -20,6 +20,7 @@ from bot.handoff.similarity import LexicalSimilarity, Similarity
 from bot.store.engine import session_scope
 from bot.store.handoff_models import (
     SENDER_TABLES,
+    ConsoleLoginAttempt,
     ConsoleSessionRow,
     Feedback,
     Handoff,
@@ -331,10 +332,26 @@ class HandoffStore:
             raise ValueError(f"user {username!r} exists") from exc
 
     def set_password(self, username: str, password_hash: str) -> bool:
-        """Replace an account's password hash; False if no such account."""
+        """Replace an account's password hash and sign out all its sessions; False if no such account.
+
+        A changed password must lock out whoever knew the old one, including a session they opened.
+        """
         with session_scope(self.factory) as s:
             result = s.execute(update(TrainerAccount).where(TrainerAccount.username == username)
                                .values(password_hash=password_hash))
+            s.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.username == username))
+            return bool(result.rowcount)
+
+    def upgrade_password_hash(self, username: str, old_hash: str, new_hash: str) -> bool:
+        """Store a stronger hash of the same password (sessions stay); only if ``old_hash`` is still current.
+
+        Returns:
+            Whether the hash was replaced (False when the password changed meanwhile).
+        """
+        with session_scope(self.factory) as s:
+            result = s.execute(update(TrainerAccount).where(TrainerAccount.username == username,
+                                                            TrainerAccount.password_hash == old_hash)
+                               .values(password_hash=new_hash))
             return bool(result.rowcount)
 
     def account(self, username: str) -> dict[str, Any] | None:
@@ -375,6 +392,47 @@ class HandoffStore:
         """Log a session out."""
         with session_scope(self.factory) as s:
             s.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.token_hash == token_hash))
+
+    # --------------------------------------------------- console sign-in attempts
+    def reserve_login_attempt(self, name_hash: str, window_s: float, limit: int) -> int | None:
+        """Count a sign-in attempt before its password is checked; refuse it past ``limit``.
+
+        The row is committed first and counted afterwards, in separate transactions, so of
+        any number of concurrent attempts (in any console process) at most ``limit`` see a
+        count within the limit. A refused attempt removes its row again: the lockout ends
+        ``window_s`` after the last counted failure. Rows older than the window are pruned.
+
+        Args:
+            name_hash: SHA-256 of the user name typed.
+            window_s: seconds an attempt counts for.
+            limit: attempts allowed within the window.
+
+        Returns:
+            The attempt's id (keep it on failure, :meth:`clear_login_attempts` on success),
+            or None when the name is locked for now.
+        """
+        now = self.clock()
+        since = now - timedelta(seconds=window_s)
+        with session_scope(self.factory) as s:
+            s.execute(delete(ConsoleLoginAttempt).where(ConsoleLoginAttempt.attempted_at < since))
+            row = ConsoleLoginAttempt(name_hash=name_hash, attempted_at=now)
+            s.add(row)
+            s.flush()
+            attempt_id = row.id
+        with session_scope(self.factory) as s:
+            count = s.scalar(select(func.count()).select_from(ConsoleLoginAttempt)
+                             .where(ConsoleLoginAttempt.name_hash == name_hash,
+                                    ConsoleLoginAttempt.attempted_at >= since))
+        if count <= limit:
+            return attempt_id
+        with session_scope(self.factory) as s:  # its own write transaction: SQLite cannot upgrade a read one
+            s.execute(delete(ConsoleLoginAttempt).where(ConsoleLoginAttempt.id == attempt_id))
+        return None
+
+    def clear_login_attempts(self, name_hash: str) -> None:
+        """Forget a user name's attempts after a successful sign-in."""
+        with session_scope(self.factory) as s:
+            s.execute(delete(ConsoleLoginAttempt).where(ConsoleLoginAttempt.name_hash == name_hash))
 
     # ---------------------------------------------------------------- privacy
     def erase_sender(self, sender: str) -> dict[str, int]:

@@ -154,8 +154,20 @@ class ConsoleSessionRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class ConsoleLoginAttempt(Base):
+    """A console sign-in attempt in flight or failed, counted against a user name for a few
+    minutes. Shared by every console process; rows older than the window are pruned. The
+    user name is stored as a SHA-256 (a password typed into the name field stays unreadable)."""
+
+    __tablename__ = "console_login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name_hash: Mapped[str] = mapped_column(String(64), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 #: Tables with a ``sender`` column (a learner's rows), children first: erasure order.
 SENDER_TABLES: tuple[type[Base], ...] = (HandoffMessage, Handoff, QueueAsker, Outbox, Feedback, QuestionLog)
 
-__all__: list[Any] = ["ConsoleSessionRow", "Feedback", "Handoff", "HandoffMessage", "Outbox", "QueueAsker", "QueueItem",
-                      "QuestionLog", "SENDER_TABLES", "TrainerAccount"]
+__all__: list[Any] = ["ConsoleLoginAttempt", "ConsoleSessionRow", "Feedback", "Handoff", "HandoffMessage", "Outbox",
+                      "QueueAsker", "QueueItem", "QuestionLog", "SENDER_TABLES", "TrainerAccount"]

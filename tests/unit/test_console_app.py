@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import csv
+import hashlib
+import io
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,13 +20,15 @@ from bot.handoff.settings import HumanLoopSettings
 from tests.unit.handoff_support import FakePush, make_loop
 
 PASSWORD = "correct horse battery"
+#: Hashed once: each scrypt hash at OWASP's parameters takes most of a second here.
+PASSWORD_HASH = hash_password(PASSWORD)
 
 
 @pytest.fixture
 async def console(tmp_path: Path):
     loop, _ = make_loop(tmp_path, push=FakePush())
-    loop.store.create_account("asha", hash_password(PASSWORD), "trainer")
-    loop.store.create_account("root", hash_password(PASSWORD), "admin")
+    loop.store.create_account("asha", PASSWORD_HASH, "trainer")
+    loop.store.create_account("root", PASSWORD_HASH, "admin")
     client = TestClient(TestServer(create_app(loop, HumanLoopSettings())))
     await client.start_server()
     client.loop_ = loop  # type: ignore[attr-defined]
@@ -41,8 +49,8 @@ async def login(client: TestClient, user: str = "asha", password: str = PASSWORD
 
 
 def test_password_hashing() -> None:
-    stored = hash_password(PASSWORD)
-    assert stored.startswith("scrypt$") and PASSWORD not in stored
+    stored = PASSWORD_HASH
+    assert stored.startswith("scrypt$131072$8$1$") and PASSWORD not in stored  # OWASP: N=2^17, r=8, p=1
     assert verify_password(PASSWORD, stored) and not verify_password("wrong password!", stored)
     assert not verify_password(PASSWORD, "garbage")
     with pytest.raises(ValueError):
@@ -183,3 +191,101 @@ async def test_a_session_survives_a_console_restart_and_only_its_hash_is_stored(
         assert (await restarted.get("/queue", allow_redirects=False)).status in (302, 303, 401)
     finally:
         await restarted.close()
+
+
+# ----------------------------------------------------------------- sign-in hardening (issue #17)
+
+async def wrong_logins(client: TestClient, count: int, user: str = "asha") -> list[int]:
+    """Send ``count`` wrong-password sign-ins at once; returns their statuses."""
+    token = csrf_of(await (await client.get("/login")).text())
+
+    async def one() -> int:
+        resp = await client.post("/login", data={"csrf": token, "username": user, "password": "not the password"})
+        return resp.status
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def test_concurrent_guesses_cannot_get_past_the_lockout(console: TestClient) -> None:
+    from bot.console.auth import MAX_FAILURES
+
+    statuses = await wrong_logins(console, 3 * MAX_FAILURES)
+    # 401 means the password was checked; every other guess must be refused unchecked.
+    assert statuses.count(401) <= MAX_FAILURES and statuses.count(429) >= 2 * MAX_FAILURES, statuses
+    page = await (await console.get("/login")).text()
+    resp = await console.post("/login", data={"csrf": csrf_of(page), "username": "asha", "password": PASSWORD})
+    assert resp.status == 429 and "Too many failed attempts" in await resp.text()
+
+
+async def test_the_lockout_is_shared_by_console_processes_and_ends(console: TestClient) -> None:
+    from bot.console.auth import LOCK_WINDOW_S, MAX_FAILURES
+
+    loop = console.loop_  # type: ignore[attr-defined]
+    other = TestClient(TestServer(create_app(loop, HumanLoopSettings())))  # a second console process
+    await other.start_server()
+    try:
+        first = MAX_FAILURES // 2
+        for _ in range(first):
+            assert await wrong_logins(console, 1) == [401]
+        for _ in range(MAX_FAILURES - first):
+            assert await wrong_logins(other, 1) == [401]
+        assert await wrong_logins(console, 1) == [429]
+        page = await (await other.get("/login")).text()
+        resp = await other.post("/login", data={"csrf": csrf_of(page), "username": "ASHA", "password": PASSWORD})
+        assert resp.status == 429  # the count is per name, whatever its case
+        from sqlalchemy import func, select
+
+        from bot.store.engine import session_scope
+        from bot.store.handoff_models import ConsoleLoginAttempt
+
+        with session_scope(loop.store.factory) as s:
+            stored = s.scalars(select(ConsoleLoginAttempt.name_hash)).all()
+        assert len(stored) == MAX_FAILURES and "asha" not in stored
+        loop.clock.now += timedelta(seconds=LOCK_WINDOW_S + 1)  # type: ignore[attr-defined]
+        await login(other)
+        assert await wrong_logins(console, 1, "nobody") == [401]
+        with session_scope(loop.store.factory) as s:  # stale rows pruned, the good sign-in cleared its own
+            assert s.scalar(select(func.count()).select_from(ConsoleLoginAttempt)) == 1
+    finally:
+        await other.close()
+
+
+async def test_a_password_change_signs_out_every_session(console: TestClient, monkeypatch) -> None:
+    from bot.console import cli
+    from bot.handoff import set_human_loop
+
+    await login(console)
+    assert (await console.get("/queue", allow_redirects=False)).status == 200
+    monkeypatch.setattr("sys.stdin", io.StringIO("a brand new password\n"))
+    set_human_loop(console.loop_)  # type: ignore[attr-defined]
+    try:
+        assert cli.main(["set-password", "asha", "--password-stdin"]) == 0
+    finally:
+        set_human_loop(None)
+    assert (await console.get("/queue", allow_redirects=False)).status == 303
+    await login(console, password="a brand new password")
+
+
+async def test_an_old_hash_still_signs_in_and_is_upgraded(console: TestClient) -> None:
+    loop = console.loop_  # type: ignore[attr-defined]
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    old = f"scrypt$16384$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    loop.store.create_account("veteran", old, "trainer")
+    csrf = await login(console, "veteran")
+    upgraded = loop.store.account("veteran")["password_hash"]
+    assert upgraded.startswith("scrypt$131072$8$1$") and verify_password(PASSWORD, upgraded)
+    # The upgrade is not a password change: the session it was made in goes on.
+    page = await console.get("/queue", allow_redirects=False)
+    assert page.status == 200 and csrf_of(await page.text()) == csrf
+
+
+async def test_csv_export_neutralises_every_formula_prefix(console: TestClient) -> None:
+    loop = console.loop_  # type: ignore[attr-defined]
+    hostile = ["=HYPERLINK(\"http://x\")", "+1+1", "-1+1", "@SUM(A1)", "\t=1+1", "\r=1+1"]
+    for n, text in enumerate(hostile):
+        loop.feedback(f"web-{n}", "socketio", text, [], False)
+    await login(console)
+    body = await (await console.get("/analytics/worst_rated_answers.csv")).text()
+    cells = [row[0] for row in csv.reader(io.StringIO(body, newline=""))][1:]
+    assert sorted(cells) == sorted("'" + text for text in hostile), cells
