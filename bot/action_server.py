@@ -108,9 +108,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=settings.action_port)
     parser.add_argument("--no-watch", action="store_true", help="do not watch the knowledge folder")
     args = parser.parse_args()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from bot.logging_setup import install_redaction  # personal data masked in every log line
-    install_redaction()
+    from bot.logging_setup import configure_logging  # the one setup: LOG_LEVEL, personal data masked
+    configure_logging()
     for noisy in ("sentence_transformers", "faiss", "transformers", "sanic.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     app = create_app(settings, watch=not args.no_watch)

@@ -74,8 +74,21 @@ def install_redaction(logger: logging.Logger | None = None) -> None:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
 
 
-def configure_logging(level: str | int | None = None) -> None:
-    """``basicConfig`` at ``LOG_LEVEL`` (default INFO) plus :func:`install_redaction`."""
-    level = level or os.environ.get("LOG_LEVEL", "INFO")
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+DEFAULT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str | int | None = None, fmt: str = DEFAULT_FORMAT) -> None:
+    """Set up logging for a process: the one call every entry point's ``main`` makes.
+
+    Args:
+        level: a level name or number; default ``LOG_LEVEL`` from the environment, else INFO.
+            An unknown name falls back to INFO with a warning rather than stopping the process.
+        fmt: the record format (command-line tools drop the timestamp).
+    """
+    level = level or os.environ.get("LOG_LEVEL") or "INFO"
+    unknown = isinstance(level, str) and not isinstance(logging.getLevelName(level.upper()), int)
+    logging.basicConfig(level="INFO" if unknown else (level.upper() if isinstance(level, str) else level),
+                        format=fmt)
     install_redaction()
+    if unknown:
+        logging.getLogger(__name__).warning("unknown LOG_LEVEL %r; using INFO", level)

@@ -193,6 +193,8 @@ def main() -> int:
     parser.add_argument("--web-port", type=int, default=settings.web_port)
     parser.add_argument("--no-web", action="store_true")
     args = parser.parse_args()
+    from bot.logging_setup import configure_logging  # the one setup: LOG_LEVEL, personal data masked
+    configure_logging()
     from bot.handoff.settings import load_human_loop_settings
 
     human_loop = load_human_loop_settings()

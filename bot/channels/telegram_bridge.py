@@ -568,9 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parse_args(argv)
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from bot.logging_setup import install_redaction  # personal data masked in every log line
-    install_redaction()
+    from bot.logging_setup import configure_logging  # the one setup: LOG_LEVEL, personal data masked
+    configure_logging()
     # httpx logs every request URL at INFO, and the URL contains the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if not settings.telegram_token:

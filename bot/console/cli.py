@@ -72,13 +72,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``tutor-admin``; returns the exit status."""
     args = _parser().parse_args(argv)
-    if args.command == "serve":
+    if args.command == "serve":  # the server sets up logging itself
         from bot.console.server import main as serve
 
         serve([*(["--host", args.host] if args.host else []), *(["--port", str(args.port)] if args.port else [])])
         return 0
     from bot.handoff import get_human_loop
+    from bot.logging_setup import configure_logging
 
+    configure_logging()  # the one setup: LOG_LEVEL, personal data masked
     loop = get_human_loop()
     store = loop.store
     if args.command == "add-trainer":

@@ -9,7 +9,6 @@ Create the first account with ``tutor-admin add-trainer NAME --role admin``.
 from __future__ import annotations
 
 import argparse
-import logging
 
 from aiohttp import web
 
@@ -25,7 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=settings.console_host)
     parser.add_argument("--port", type=int, default=settings.console_port)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.logging_setup import configure_logging  # the one setup: LOG_LEVEL, personal data masked
+    configure_logging()
     app = create_app(get_human_loop(), settings)
     # access_log off: URLs carry item ids only, but keep logs free of learner data by default.
     web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)

@@ -240,8 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=load_settings().log_level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    from bot.logging_setup import configure_logging  # the one setup: LOG_LEVEL, personal data masked
+    configure_logging(fmt="%(levelname)s %(name)s: %(message)s")
     for noisy in ("sentence_transformers", "faiss", "httpx", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.command == "search" and not args.query and not args.stdin:

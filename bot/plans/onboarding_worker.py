@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     from bot.plans.service import get_plans
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.logging_setup import configure_logging  # the one setup: LOG_LEVEL, personal data masked
+    configure_logging()
     plans, push = get_plans(), telegram_push(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

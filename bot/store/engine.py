@@ -2,7 +2,8 @@
 
 SQLite (the embedded default) and PostgreSQL (scaled mode) are both supported; the
 URL decides. Connections are checked before use (``pool_pre_ping``) so a restarted
-database does not surface as an error on the first request after it.
+database does not surface as an error on the first request after it. Every engine
+hides statement parameters in errors, so learner data cannot reach a log that way.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with pre-ping, timeouts and (SQLite) WAL and foreign keys.
+    """Create an engine with pre-ping, timeouts, hidden parameters and (SQLite) WAL and foreign keys.
 
     Args:
         url: Database URL, e.g. ``sqlite:///.state/learners.db`` or
@@ -49,7 +50,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """
     url = normalise_url(url)
     parsed = make_url(url)
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a failing statement's error (and so any log.exception) must not carry
+    # its bound values, which are learner messages, names and answers.
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):

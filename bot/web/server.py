@@ -408,9 +408,8 @@ def create_app(settings: Settings, web_dir: Path = WEB_DIR) -> web.Application:
 def main() -> None:
     """Run the page server on ``settings.web_host:settings.web_port``."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from bot.logging_setup import install_redaction  # personal data masked in every log line
-    install_redaction()
+    from bot.logging_setup import configure_logging  # the one setup: LOG_LEVEL, personal data masked
+    configure_logging()
     log.info("web: http://%s:%d/ -> Rasa %s", settings.web_host, settings.web_port, settings.rasa_url)
     web.run_app(
         create_app(settings),
