@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     from bot.handoff import get_human_loop
     from bot.logging_setup import configure_logging
 
-    configure_logging()  # the one setup: LOG_LEVEL, personal data masked
+    # The one setup (personal data masked); a command-line tool stays quiet unless LOG_LEVEL asks.
+    configure_logging(os.environ.get("LOG_LEVEL") or "WARNING")
     loop = get_human_loop()
     store = loop.store
     if args.command == "add-trainer":
