@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -227,19 +228,41 @@ async def issue_session(request: web.Request) -> web.Response:
     return resp
 
 
-def client_address(request: web.Request, trusted_proxies: tuple[str, ...]) -> str:
+def trusted_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Parse ``WEB_TRUSTED_PROXIES`` entries (addresses or networks such as ``172.16.0.0/12``).
+
+    Args:
+        entries: The configured entries.
+
+    Returns:
+        The networks.
+
+    Raises:
+        ValueError: An entry is neither an address nor a network (the server refuses to start).
+    """
+    try:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+    except ValueError as exc:
+        raise ValueError(f"WEB_TRUSTED_PROXIES: {exc}") from exc
+
+
+def client_address(request: web.Request, trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> str:
     """The address connection caps and message budgets are keyed by.
 
     Args:
         request: The upgrade request.
-        trusted_proxies: Peer addresses whose ``X-Forwarded-For`` is believed (a reverse
-            proxy such as scaled mode's nginx, which appends the client it saw).
+        trusted: Networks of peers whose ``X-Forwarded-For`` is believed (a reverse proxy
+            such as scaled mode's nginx, which appends the client it saw).
 
     Returns:
         The peer address, or the last ``X-Forwarded-For`` entry when the peer is trusted.
     """
     peer = request.remote or ""
-    if peer in trusted_proxies:
+    try:
+        peer_ip = ipaddress.ip_address(peer)
+    except ValueError:
+        peer_ip = None
+    if peer_ip is not None and any(peer_ip in network for network in trusted):
         # The right-most entry is the one the trusted proxy appended; earlier ones are the client's word.
         forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
         if forwarded:
@@ -314,6 +337,7 @@ class SocketLimits:
 
 
 LIMITS_KEY = web.AppKey("limits", SocketLimits)
+TRUSTED_KEY = web.AppKey("trusted_proxies", tuple)
 
 
 async def _await_connect(ws: web.WebSocketResponse, signer: SessionSigner, cookie_session: str | None) -> str | None:
@@ -454,7 +478,7 @@ async def socketio_proxy(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="WebSocket upgrade expected")
     limits = app[LIMITS_KEY]
-    client = client_address(request, settings.web_trusted_proxies)
+    client = client_address(request, app[TRUSTED_KEY])
     try:
         limits.reserve(client)
     except web.HTTPException:
@@ -537,6 +561,7 @@ def create_app(settings: Settings, web_dir: Path = WEB_DIR) -> web.Application:
     app[SETTINGS_KEY] = settings
     app[STATE_KEY] = {"sockets": set(), "conns": {}}
     app[LIMITS_KEY] = SocketLimits(settings)
+    app[TRUSTED_KEY] = trusted_networks(settings.web_trusted_proxies)
     app[OFFERED_KEY] = OfferedPayloads()
     app[SIGNER_KEY] = SessionSigner(settings.web_session_secret, int(settings.web_session_max_age_s))
     app[FILES_KEY] = {

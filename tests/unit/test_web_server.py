@@ -528,6 +528,19 @@ def test_forwarded_for_is_ignored_from_an_untrusted_peer():
     run_proxy(body, web_max_connections_per_client=1, web_trusted_proxies=())
 
 
+def test_trusted_proxies_may_be_networks_and_bad_entries_stop_the_server():
+    async def body(client: TestClient, upstream: FakeUpstream) -> None:
+        ws = await connect_as(client, "10.0.0.1")
+        assert await refused_status(client, "10.0.0.1") == 429
+        other = await connect_as(client, "10.0.0.2")  # the peer 127.0.0.1 is inside 127.0.0.0/8
+        for socket in (ws, other):
+            await socket.close()
+
+    run_proxy(body, web_max_connections_per_client=1, web_trusted_proxies=("127.0.0.0/8",))
+    with pytest.raises(ValueError, match="WEB_TRUSTED_PROXIES"):
+        web_server.create_app(make_settings(web_trusted_proxies=("nginx",)))
+
+
 def test_sockets_that_never_prove_a_session_cost_rasa_nothing(monkeypatch):
     monkeypatch.setattr(web_server, "CONNECT_TIMEOUT_S", 0.5)
 
