@@ -489,8 +489,8 @@ async def socketio_proxy(request: web.Request) -> web.StreamResponse:
     conn = {"in": 0, "out": 0, "session": None, "client": client}
     upstream = None
     try:
-        state["sockets"].add(ws)
         await ws.prepare(request)
+        state["sockets"].add(ws)  # prepared: shutdown may close it
         await ws.send_str(ENGINE_IO_OPEN_PREFIX + json.dumps({"sid": new_session_id(), **ENGINE_IO_OPEN},
                                                               separators=(",", ":")))
         try:

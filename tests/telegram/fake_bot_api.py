@@ -72,6 +72,7 @@ class FakeBotApi:
         # method -> [retry_after, calls left to refuse (None: until cleared), chat id or None]
         self._failing: dict[str, list[Any]] = {}
         self._message_id = 1000
+        self.blocked: set[int] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -112,6 +113,10 @@ class FakeBotApi:
         """Answer the next ``times`` calls to ``method`` (all until :meth:`stop_failing` when
         None), only those for ``chat_id`` if given, with 429 and ``retry_after`` seconds."""
         self._failing[method] = [retry_after, times, chat_id]
+
+    def block(self, chat_id: int) -> None:
+        """The learner of ``chat_id`` blocks the bot: sending there answers 403 from now on."""
+        self.blocked.add(chat_id)
 
     def stop_failing(self, method: str) -> None:
         """Answer ``method`` normally again."""
@@ -198,6 +203,11 @@ class FakeBotApi:
         if request.match_info["token"] != self.token:
             self.calls.append(Call(method, params, 401))
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        if method == "sendMessage" and int(params.get("chat_id", 0)) in self.blocked:
+            self.calls.append(Call(method, params, 403))
+            return web.json_response(
+                {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}, status=403
+            )
         retry_after = self._refusal(method, params)
         if retry_after is not None:
             self.calls.append(Call(method, params, 429))

@@ -11,9 +11,10 @@ import logging
 import sqlite3
 from pathlib import Path
 
+import aiohttp
 import pytest
 from fake_bot_api import FakeBotApi
-from tg_harness import Harness
+from tg_harness import ACTION_TOKEN, Harness
 
 from bot.channels.dedup import TelegramStore
 from bot.channels.outbox import Outbox, OutgoingMessage
@@ -111,6 +112,32 @@ def test_an_undeliverable_reply_expires_with_its_reason_logged(harness: Harness,
         assert len(expired) == 1 and "429 retry_after=1s" in expired[0]
         assert all("confidential" not in record.getMessage() for record in caplog.records)
         assert APOLOGY not in h.tg.sent_texts()
+
+    harness.run(scenario)
+
+
+def test_proactive_messages_queue_behind_a_backlog_and_a_block_empties_the_queue(harness: Harness) -> None:
+    async def scenario(h: Harness) -> None:
+        async with h.bridge() as app:
+            h.tg.push_update(msg(1, CHAT_A, "hi"))  # the bridge learns the chat's pseudonym
+            await h.until(lambda: h.tg.sent_texts(CHAT_A))
+            sender = h.rasa.received[0][0]
+            url = f"http://127.0.0.1:{app.bot_data[BRIDGE_KEY].proactive.port}/proactive"
+            auth = {"Authorization": f"Bearer {ACTION_TOKEN}"}
+            h.tg.fail_times("sendMessage", 4, retry_after=1, chat_id=CHAT_A)
+            h.tg.push_update(msg(2, CHAT_A, "a2"))
+            await h.until(lambda: pending(app, CHAT_A) == 1, timeout=10)  # a2's reply waits for its retry
+            async with aiohttp.ClientSession() as session:
+                async with session.post(url, json={"sender": sender, "text": "Review due"}, headers=auth) as response:
+                    assert response.status == 200  # accepted: it is queued, behind the reply
+                    assert (await response.json())["message_ids"] == []
+                await h.until(lambda: len(h.tg.sent_texts(CHAT_A)) == 3, timeout=10)
+                assert h.tg.sent_texts(CHAT_A)[1:] == ["You said: a2", "Review due"]
+
+                h.tg.block(CHAT_A)
+                async with session.post(url, json={"sender": sender, "text": "Another"}, headers=auth) as response:
+                    assert response.status == 410  # the learner blocked the bot
+            assert pending(app, CHAT_A) == 0  # nothing left retrying for a chat that refuses us
 
     harness.run(scenario)
 
