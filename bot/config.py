@@ -25,6 +25,10 @@ def _env(name: str, default: str) -> str:
     return default if value is None or value == "" else value
 
 
+def _flag(name: str) -> bool:
+    return _env(name, "false").lower() in ("1", "true", "yes")
+
+
 def _state_secret(state_dir: Path, name: str) -> str:
     """Return a secret persisted under the state folder, creating it on first use.
 
@@ -86,6 +90,21 @@ class Settings:
     # store of scaled mode (from TRACKER_DATABASE_URL or TRACKER_DB_*; "" = in-memory tracker).
     retention_days: int = 365
     tracker_db_url: str = field(default="", repr=False)
+    # Web chat socket limits (bot/web/server.py). A "client" is the peer address, or the last
+    # X-Forwarded-For entry when the peer is a trusted reverse proxy. Message budgets are kept
+    # per session and per client (burst, then messages per second), so reconnecting does not
+    # refill them.
+    web_max_connections: int = 500
+    web_max_connections_per_client: int = 30
+    web_rate_burst: int = 8
+    web_rate_per_s: float = 1.0
+    web_client_rate_burst: int = 40
+    web_client_rate_per_s: float = 4.0
+    web_trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Client addresses in the page server's access log (off: request line, status, size, time).
+    web_access_log_ips: bool = False
+    # Telegram outbox (bot/channels/outbox.py): how long an undelivered reply is retried.
+    telegram_outbox_expiry_s: float = 24 * 3600.0
 
 
 def load_settings() -> Settings:
@@ -121,13 +140,23 @@ def load_settings() -> Settings:
         pseudonym_salt=os.environ.get("TUTOR_PSEUDONYM_SALT") or _state_secret(state_dir, "pseudonym_salt"),
         web_session_secret=os.environ.get("WEB_SESSION_SECRET") or _state_secret(state_dir, "web_session_secret"),
         web_session_max_age_s=int(float(_env("WEB_SESSION_MAX_AGE_DAYS", "30")) * 86400),
-        web_cookie_secure=_env("WEB_COOKIE_SECURE", "false").lower() in ("1", "true", "yes"),
+        web_cookie_secure=_flag("WEB_COOKIE_SECURE"),
         telegram_rate_burst=int(_env("TELEGRAM_RATE_BURST", "6")),
         telegram_rate_per_min=float(_env("TELEGRAM_RATE_PER_MIN", "30")),
         onboarding_days=int(_env("ONBOARDING_DAYS", "0")),
         onboarding_poll_s=float(_env("ONBOARDING_POLL_S", "60")),
         retention_days=int(_env("TUTOR_RETENTION_DAYS", "365")),
         tracker_db_url=_tracker_db_url(),
+        web_max_connections=int(_env("WEB_MAX_CONNECTIONS", "500")),
+        web_max_connections_per_client=int(_env("WEB_MAX_CONNECTIONS_PER_CLIENT", "30")),
+        web_rate_burst=int(_env("WEB_RATE_BURST", "8")),
+        web_rate_per_s=float(_env("WEB_RATE_PER_S", "1")),
+        web_client_rate_burst=int(_env("WEB_CLIENT_RATE_BURST", "40")),
+        web_client_rate_per_s=float(_env("WEB_CLIENT_RATE_PER_S", "4")),
+        web_trusted_proxies=tuple(p.strip() for p in _env("WEB_TRUSTED_PROXIES", "127.0.0.1,::1").split(",")
+                                  if p.strip()),
+        web_access_log_ips=_flag("WEB_ACCESS_LOG_IPS"),
+        telegram_outbox_expiry_s=float(_env("TELEGRAM_OUTBOX_EXPIRY_HOURS", "24")) * 3600.0,
     )
 
 

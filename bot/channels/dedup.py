@@ -1,6 +1,7 @@
 """The Telegram bridge's small durable store (SQLite, default ``.state/telegram.db``).
 
-Three tables, all owned by the bridge alone:
+Three tables, all owned by the bridge alone, and the bridge's outbox (``outbox``, see
+:mod:`bot.channels.outbox`):
 
 - ``processed_updates``: every ``update_id`` the bridge has taken on, so an update that
   Telegram delivers again (webhook retry, polling restart before the offset was
@@ -18,6 +19,8 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+
+from bot.channels.outbox import DEFAULT_EXPIRY_S, Outbox
 
 # Telegram keeps undelivered updates for 24 hours; remembering ids for a week is ample.
 UPDATE_RETENTION_S = 7 * 24 * 3600
@@ -45,13 +48,14 @@ CREATE INDEX IF NOT EXISTS callback_payloads_used ON callback_payloads (used_at)
 
 
 class TelegramStore:
-    """Durable de-duplication, pseudonym -> chat mapping and long button payloads.
+    """Durable de-duplication, pseudonym -> chat mapping, long button payloads and the outbox.
 
     Args:
         path: SQLite file; its folder is created if missing.
+        outbox_expiry_s: How long an undelivered message stays in :attr:`outbox`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, outbox_expiry_s: float = DEFAULT_EXPIRY_S) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         # isolation_level=None: autocommit; each statement is its own transaction.
@@ -59,6 +63,7 @@ class TelegramStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self.outbox = Outbox(self._db, outbox_expiry_s)
         self.prune()
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Per-chat message budget for the Telegram bridge.
+"""Per-chat message budget for the Telegram bridge (and per-session/per-client for the web proxy).
 
 A learner (or a script holding a chat) flooding the bot must not flood Rasa and the
 action server with it. Each chat gets a token bucket: a burst of ``burst`` messages,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 
@@ -23,7 +23,7 @@ class _Bucket:
 
 
 class ChatRateLimiter:
-    """Token buckets keyed by chat id, bounded in the number of chats remembered.
+    """Token buckets keyed by chat id (or any hashable key), bounded in the number of keys remembered.
 
     Args:
         burst: Messages a chat may send at once.
@@ -44,13 +44,13 @@ class ChatRateLimiter:
         self.per_s = per_s
         self.max_chats = max_chats
         self._clock = clock
-        self._buckets: OrderedDict[int, _Bucket] = OrderedDict()
+        self._buckets: OrderedDict[Hashable, _Bucket] = OrderedDict()
 
-    def check(self, chat_id: int) -> tuple[bool, bool]:
+    def check(self, chat_id: Hashable) -> tuple[bool, bool]:
         """Spend one message of ``chat_id``'s budget if there is one.
 
         Args:
-            chat_id: Telegram chat id.
+            chat_id: Telegram chat id (the web proxy: a session id or a client address).
 
         Returns:
             ``(allowed, warn)``: whether the message may go to Rasa, and whether the

@@ -26,8 +26,12 @@ Behaviour:
   text goes to Rasa as typed; a button press is answered and its payload sent to Rasa.
 - Rasa sees a pseudonym, ``tg-`` + HMAC-SHA256(salt, chat id), never the chat id.
 - Updates of one chat are handled in order, chats concurrently, each update once
-  (:mod:`bot.channels.update_processor`); 429 ``retry_after`` is honoured by
-  python-telegram-bot's ``AIORateLimiter``; if Rasa is down the learner gets an apology.
+  (:mod:`bot.channels.update_processor`); if Rasa is down the learner gets an apology.
+- Every message to a chat goes through a durable outbox (:mod:`bot.channels.outbox`, in
+  ``telegram.db``): 429 ``retry_after`` is honoured (python-telegram-bot's
+  ``AIORateLimiter`` retries a few times, then the outbox keeps retrying), messages of a
+  chat arrive in order, and nothing queued is lost on a restart; a message undelivered
+  for ``TELEGRAM_OUTBOX_EXPIRY_HOURS`` (default 24) is dropped, with the reason logged.
 - Each chat has a message budget (:mod:`bot.channels.rate_limit`, ``TELEGRAM_RATE_BURST``
   messages at once, refilled at ``TELEGRAM_RATE_PER_MIN`` a minute): a flood is not
   passed to Rasa, and the learner gets one "slow down" note.
@@ -49,13 +53,13 @@ import logging
 import re
 import sys
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from telegram import BotCommand, Message, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -67,6 +71,7 @@ from telegram.ext import (
 )
 
 from bot.channels.dedup import TelegramStore
+from bot.channels.outbox import OutboxSender, OutgoingMessage
 from bot.channels.proactive import ProactiveServer, RecipientGone, UnknownSender
 from bot.channels.rasa_client import RasaClient, RasaError
 from bot.channels.rate_limit import ChatRateLimiter
@@ -124,6 +129,19 @@ COMMANDS: tuple[Command, ...] = (
 INTENT_FOR = {command.name: command.intent for command in COMMANDS}
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What became of replies handed to :meth:`TelegramBridge.deliver`.
+
+    Attributes:
+        queued: Telegram messages the replies became, all stored in the outbox.
+        sent: Those Telegram accepted at once; the others follow from the outbox.
+    """
+
+    queued: int
+    sent: list[Message] = field(default_factory=list)
+
+
 def domain_intents(path: Path | None = None) -> frozenset[str] | None:
     """Intents the Rasa domain declares, to tell which commands Rasa can understand.
 
@@ -175,6 +193,7 @@ class TelegramBridge:
         self.rasa = rasa
         self.locks = locks
         self.codec = CallbackCodec(store)
+        self.sender = OutboxSender(store.outbox, locks)
         self.limiter = ChatRateLimiter(settings.telegram_rate_burst, settings.telegram_rate_per_min / 60.0)
         self.application: Application | None = None
         self.proactive: ProactiveServer | None = None
@@ -222,21 +241,21 @@ class TelegramBridge:
             LOGGER.warning("Rasa failed for %s: %s", sender, exc)
             return [{"text": APOLOGY}]
 
-    async def deliver(self, bot: Any, chat_id: int, replies: Sequence[dict[str, Any]]) -> list[Message]:
-        """Send Rasa replies to a chat: formatted, split, buttons on the last piece.
+    async def deliver(self, bot: Any, chat_id: int, replies: Sequence[dict[str, Any]]) -> Delivery:
+        """Send Rasa replies to a chat through the outbox: formatted, split, buttons on the last piece.
 
         Args:
             bot: The application's bot (``ExtBot``, rate limited).
-            chat_id: Telegram chat id.
+            chat_id: Telegram chat id (the caller holds the chat's lock).
             replies: Rasa REST messages.
 
         Returns:
-            The sent messages.
+            How many messages were queued and which were sent at once.
 
         Raises:
-            telegram.error.TelegramError: If Telegram refuses a message after retries.
+            telegram.error.Forbidden: The learner blocked the bot.
         """
-        sent: list[Message] = []
+        messages: list[OutgoingMessage] = []
         for reply in replies:
             text = reply.get("text") or ""
             keyboard = build_keyboard(reply.get("buttons") or [], self.codec)
@@ -248,18 +267,20 @@ class TelegramBridge:
                 continue
             for index, chunk in enumerate(chunks):
                 markup = keyboard if index == len(chunks) - 1 else None
-                sent.append(await self._send_html(bot, chat_id, chunk, markup))
-        return sent
+                messages.append(OutgoingMessage(chunk, ParseMode.HTML, markup))
+        if not messages:
+            return Delivery(0)
+        return Delivery(len(messages), await self.sender.send(bot, chat_id, messages))
 
-    async def _send_html(self, bot: Any, chat_id: int, html_text: str, markup: Any) -> Message:
-        try:
-            return await bot.send_message(chat_id, html_text, parse_mode=ParseMode.HTML, reply_markup=markup)
-        except BadRequest as exc:
-            if "parse" not in str(exc).lower():
-                raise
-            # Should not happen (we escape everything), but never lose a reply over markup.
-            LOGGER.error("Telegram rejected our HTML (%s); sending plain text", exc)
-            return await bot.send_message(chat_id, html_text, reply_markup=markup)
+    async def send_text(self, bot: Any, chat_id: int, text: str) -> None:
+        """Send a plain-text note (slow down, not available, ...) through the outbox.
+
+        Args:
+            bot: The application's bot.
+            chat_id: Telegram chat id (the caller holds the chat's lock).
+            text: The note.
+        """
+        await self.sender.send(bot, chat_id, [OutgoingMessage(text)])
 
     async def deliver_to(self, sender: str, replies: list[dict[str, Any]]) -> list[int]:
         """Send replies to the chat behind a pseudonym (proactive messages).
@@ -281,10 +302,11 @@ class TelegramBridge:
         # Same lock as the chat's updates: a reminder never lands inside a split reply.
         async with self.locks.hold(chat_id):
             try:
-                messages = await self.deliver(self.application.bot, chat_id, replies)
+                delivery = await self.deliver(self.application.bot, chat_id, replies)
             except Forbidden as exc:
                 raise RecipientGone(sender) from exc
-        return [message.message_id for message in messages]
+        # Messages still waiting in the outbox (e.g. after a 429) are delivered later.
+        return [message.message_id for message in delivery.sent]
 
     def forget(self, sender: str) -> bool:
         """Forget the chat behind ``sender``.
@@ -346,22 +368,22 @@ async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, message: str
     if not allowed:
         LOGGER.warning("Chat over its message budget: message not sent to Rasa")
         if warn:
-            await context.bot.send_message(chat.id, SLOW_DOWN)
+            await bridge.send_text(context.bot, chat.id, SLOW_DOWN)
         return
     if not bridge.understands(message):
         # E.g. /progress before the progress feature exists: Rasa would guess some other intent.
         LOGGER.info("Intent of %s is not in the Rasa domain; answering locally", message.split("{")[0])
-        await context.bot.send_message(chat.id, NOT_AVAILABLE)
+        await bridge.send_text(context.bot, chat.id, NOT_AVAILABLE)
         return
     sender = bridge.pseudonym(chat.id)
     async with typing_indicator(context.bot, chat.id):
         replies = await bridge.ask_rasa(sender, message)
-    if not await bridge.deliver(context.bot, chat.id, replies):
+    if not (await bridge.deliver(context.bot, chat.id, replies)).queued:
         if any(isinstance(r.get("custom"), dict) and r["custom"].get("handoff") == "relayed" for r in replies):
             return  # [human loop] a trainer has this chat (actions/handoff.py): silence is intended
         # E.g. a command whose intent this Rasa model does not know yet: say so, not silence.
         LOGGER.info("Rasa sent nothing deliverable for a message; sending a note")
-        await context.bot.send_message(chat.id, NO_REPLY)
+        await bridge.send_text(context.bot, chat.id, NO_REPLY)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -431,13 +453,13 @@ async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A /command we do not know: point to /help instead of confusing Rasa."""
     if update.effective_chat:
-        await context.bot.send_message(update.effective_chat.id, UNKNOWN_COMMAND)
+        await _bridge(context).send_text(context.bot, update.effective_chat.id, UNKNOWN_COMMAND)
 
 
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Photos, voice notes, stickers: say we read text only."""
     if update.effective_chat:
-        await context.bot.send_message(update.effective_chat.id, TEXT_ONLY)
+        await _bridge(context).send_text(context.bot, update.effective_chat.id, TEXT_ONLY)
 
 
 async def button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -467,16 +489,23 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def post_init(application: Application) -> None:
-    """Publish the command menu and start the proactive endpoint."""
+    """Publish the command menu, start the outbox and the proactive endpoint."""
     bridge: TelegramBridge = application.bot_data[BRIDGE_KEY]
     await application.bot.set_my_commands([BotCommand(command.name, command.description) for command in COMMANDS])
+    bridge.sender.start(application.bot)  # first sends what a previous run left queued
     bridge.proactive = ProactiveServer(bridge, bridge.settings.action_token, bridge.settings.telegram_proactive_port)
     await bridge.proactive.start()
 
 
+async def post_stop(application: Application) -> None:
+    """Stop the outbox's background task while the bot can still send (the queue stays stored)."""
+    await application.bot_data[BRIDGE_KEY].sender.stop()
+
+
 async def post_shutdown(application: Application) -> None:
-    """Stop the proactive endpoint, close the Rasa client and the store."""
+    """Stop the outbox, the proactive endpoint, close the Rasa client and the store."""
     bridge: TelegramBridge = application.bot_data[BRIDGE_KEY]
+    await bridge.sender.stop()
     if bridge.proactive is not None:
         await bridge.proactive.stop()
     await bridge.rasa.aclose()
@@ -512,7 +541,7 @@ def build_application(settings: Settings) -> Application:
     """
     if not settings.telegram_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    store = TelegramStore(settings.state_dir / "telegram.db")
+    store = TelegramStore(settings.state_dir / "telegram.db", settings.telegram_outbox_expiry_s)
     locks = ChatLocks()
     bridge = TelegramBridge(
         settings, store, RasaClient(settings.rasa_url, settings.rasa_timeout), locks, domain_intents()
@@ -526,6 +555,7 @@ def build_application(settings: Settings) -> Application:
         .concurrent_updates(OrderedDedupProcessor(store, settings.telegram_token.split(":")[0], locks))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )

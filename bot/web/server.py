@@ -6,10 +6,14 @@ socket.io channel) stays on loopback; browsers reach it through
 browser sends (see :mod:`bot.web.socketio_frames`) and relays Rasa's frames back.
 Sessions are issued here (``POST /session``, see :mod:`bot.web.sessions`): each
 connection is bound to the id in its signed token (socket.io auth) or cookie, and
-every session id the browser sends is replaced by that one. Per connection it also forwards
-``/intent{entities}`` payloads only if the bot offered them as buttons, caps frame
-size (8 KB) and message rate, and closes Rasa's side when the browser goes away.
-Logs never contain message text.
+every session id the browser sends is replaced by that one. The proxy answers the
+Engine.IO handshake itself and opens Rasa's socket only after a CONNECT that proves a
+session, so unauthenticated sockets cost Rasa nothing. It forwards ``/intent{entities}``
+payloads only if the bot offered them as buttons, caps frame size (8 KB), caps sockets
+in total and per client, and limits messages per session and per client (budgets that
+a reconnect does not refill; see :class:`SocketLimits`). It closes Rasa's side when the
+browser goes away. Logs never contain message text, and the access log holds client
+addresses only when ``WEB_ACCESS_LOG_IPS`` is set.
 
 Routes:
     ``/``                      demo training-portal page (``web/demo/index.html``)
@@ -27,14 +31,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, ClientWSTimeout, WSMsgType, web
 
+from bot.channels.rate_limit import ChatRateLimiter
 from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.web.sessions import COOKIE_NAME, SessionSigner, new_session_id
 from bot.web.socketio_frames import (
@@ -63,11 +68,13 @@ CONTENT_TYPES = {
 }
 MAX_CLIENT_FRAME = 8 * 1024  # browser -> Rasa; a 2000-char message is well under this
 MAX_UPSTREAM_FRAME = 1024 * 1024  # Rasa -> browser; answers with custom payloads can be long
-MAX_CONNECTIONS = 500
-# Per-connection budget for user messages: a burst of RATE_BURST, refilled at RATE_PER_S.
-RATE_BURST = 8
-RATE_PER_S = 1.0
 UPSTREAM_CONNECT_TIMEOUT_S = 10
+# A browser must send its socket.io CONNECT this soon after the upgrade, or the socket is closed.
+CONNECT_TIMEOUT_S = 10
+# The Engine.IO OPEN packet the proxy sends itself; the timings are python-engineio's defaults,
+# which Rasa's socket.io channel uses, because Rasa's pings are relayed to the browser.
+ENGINE_IO_OPEN_PREFIX = "0"
+ENGINE_IO_OPEN = {"upgrades": [], "pingInterval": 25000, "pingTimeout": 20000, "maxPayload": MAX_CLIENT_FRAME}
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 CLIENT_KEY = web.AppKey("client", ClientSession)
@@ -221,29 +228,184 @@ async def issue_session(request: web.Request) -> web.Response:
     return resp
 
 
-class _RateLimiter:
-    """Token bucket for one connection's user messages."""
+def trusted_networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Parse ``WEB_TRUSTED_PROXIES`` entries (addresses or networks such as ``172.16.0.0/12``).
 
-    def __init__(self, burst: int = RATE_BURST, per_s: float = RATE_PER_S) -> None:
-        self.tokens = float(burst)
-        self.burst = burst
-        self.per_s = per_s
-        self.last = time.monotonic()
+    Args:
+        entries: The configured entries.
 
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.per_s)
-        self.last = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
+    Returns:
+        The networks.
+
+    Raises:
+        ValueError: An entry is neither an address nor a network (the server refuses to start).
+    """
+    try:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+    except ValueError as exc:
+        raise ValueError(f"WEB_TRUSTED_PROXIES: {exc}") from exc
+
+
+def client_address(request: web.Request, trusted: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> str:
+    """The address connection caps and message budgets are keyed by.
+
+    Args:
+        request: The upgrade request.
+        trusted: Networks of peers whose ``X-Forwarded-For`` is believed (a reverse proxy
+            such as scaled mode's nginx, which appends the client it saw).
+
+    Returns:
+        The peer address, or the last ``X-Forwarded-For`` entry when the peer is trusted.
+    """
+    peer = request.remote or ""
+    try:
+        peer_ip = ipaddress.ip_address(peer)
+    except ValueError:
+        peer_ip = None
+    if peer_ip is not None and any(peer_ip in network for network in trusted):
+        # The right-most entry is the one the trusted proxy appended; earlier ones are the client's word.
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded[:64]
+    return peer
+
+
+class SocketLimits:
+    """Connection counts and message budgets of the socket.io proxy.
+
+    Budgets live here, per application, keyed by session id and by client address, so a
+    browser that reconnects (or opens a new socket) continues with the budget it had.
+    Memory stays bounded: the buckets are LRU-capped and connection counts exist only for
+    clients with open sockets.
+
+    Args:
+        settings: ``web_max_connections``, ``web_max_connections_per_client``,
+            ``web_rate_burst``/``web_rate_per_s`` (per session) and
+            ``web_client_rate_burst``/``web_client_rate_per_s`` (per client).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.max_connections = settings.web_max_connections
+        self.max_per_client = settings.web_max_connections_per_client
+        self.open: dict[str, int] = {}
+        self.sessions = ChatRateLimiter(settings.web_rate_burst, settings.web_rate_per_s, max_chats=100_000)
+        self.clients = ChatRateLimiter(settings.web_client_rate_burst, settings.web_client_rate_per_s,
+                                       max_chats=100_000)
+
+    @property
+    def total(self) -> int:
+        """Open proxied sockets."""
+        return sum(self.open.values())
+
+    def reserve(self, client: str) -> None:
+        """Count a new socket of ``client``.
+
+        Args:
+            client: From :func:`client_address`.
+
+        Raises:
+            web.HTTPServiceUnavailable: The server is full.
+            web.HTTPTooManyRequests: This client has its share of sockets already.
+        """
+        if self.total >= self.max_connections:
+            raise web.HTTPServiceUnavailable(text="too many connections")
+        if self.open.get(client, 0) >= self.max_per_client:
+            raise web.HTTPTooManyRequests(text="too many connections from this client")
+        self.open[client] = self.open.get(client, 0) + 1
+
+    def release(self, client: str) -> None:
+        """Forget one socket of ``client``."""
+        left = self.open.get(client, 0) - 1
+        if left > 0:
+            self.open[client] = left
+        else:
+            self.open.pop(client, None)
+
+    def allow_message(self, session_id: str, client: str) -> bool:
+        """Spend one user message of the session's and the client's budgets.
+
+        Args:
+            session_id: The session bound to the socket.
+            client: From :func:`client_address`.
+
+        Returns:
+            Whether the message may go to Rasa.
+        """
+        # Session first: a learner flooding their own session must not drain the budget of
+        # everyone behind the same address (an office NAT).
+        return self.sessions.check(session_id)[0] and self.clients.check(client)[0]
+
+
+LIMITS_KEY = web.AppKey("limits", SocketLimits)
+TRUSTED_KEY = web.AppKey("trusted_proxies", tuple)
+
+
+async def _await_connect(ws: web.WebSocketResponse, signer: SessionSigner, cookie_session: str | None) -> str | None:
+    """Read the browser's socket.io CONNECT and return the session it proves, else None.
+
+    Nothing but a pong may come first. A refused session gets ``SESSION_REFUSED_FRAME``
+    (the widget then asks for a new session); the caller closes the socket.
+    """
+    async with asyncio.timeout(CONNECT_TIMEOUT_S):
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                log.warning("socket.io proxy: closing on %s frame before CONNECT", msg.type.name)
+                await ws.close(code=1009 if msg.type == WSMsgType.ERROR else 1003)
+                return None
+            try:
+                frame = parse_client_frame(msg.data)
+            except FrameRejected as exc:
+                log.warning("socket.io proxy: closing on rejected frame (%s)", exc)
+                return None
+            if frame.event == "connect":
+                # The token in the CONNECT auth wins (cross-site embeds have no cookie);
+                # otherwise the cookie read at the upgrade.
+                token = frame.auth.get("token")
+                session = signer.verify(token) if token is not None else cookie_session
+                if session is None:
+                    log.warning("socket.io proxy: refused a CONNECT without a valid session")
+                    await ws.send_str(SESSION_REFUSED_FRAME)
+                return session
+            if frame.event:
+                log.warning("socket.io proxy: closing on an event before CONNECT")
+                return None
+    return None
+
+
+async def _open_upstream(app: web.Application, session_id: str):
+    """Open Rasa's socket for a verified session and consume its Engine.IO OPEN packet.
+
+    Returns:
+        The upstream WebSocket, or None when Rasa cannot be reached.
+    """
+    settings = app[SETTINGS_KEY]
+    upstream_url = f"{settings.rasa_url}/socket.io/?EIO=4&transport=websocket"
+    try:
+        upstream = await app[CLIENT_KEY].ws_connect(
+            upstream_url,
+            max_msg_size=MAX_UPSTREAM_FRAME,
+            timeout=ClientWSTimeout(ws_close=UPSTREAM_CONNECT_TIMEOUT_S),
+            # Scaled mode's balancer hashes socket.io on this header to pick the Rasa replica.
+            headers={"X-Tutor-Sender": session_id},
+        )
+    except (TimeoutError, ClientError, OSError) as exc:
+        log.error("socket.io proxy: Rasa unreachable at %s (%s)", settings.rasa_url, type(exc).__name__)
+        return None
+    try:
+        async with asyncio.timeout(UPSTREAM_CONNECT_TIMEOUT_S):
+            opening = await upstream.receive()
+    except TimeoutError:
+        opening = None
+    if opening is None or opening.type != WSMsgType.TEXT or not opening.data.startswith("0"):
+        log.error("socket.io proxy: Rasa did not open the Engine.IO session")
+        await upstream.close()
+        return None
+    return upstream
 
 
 async def _browser_to_upstream(
-    ws: web.WebSocketResponse, upstream, conn: dict, offered: OfferedPayloads, signer: SessionSigner
+    ws: web.WebSocketResponse, upstream, conn: dict, offered: OfferedPayloads, limits: SocketLimits
 ) -> None:
-    limiter = _RateLimiter()
     async for msg in ws:
         if msg.type != WSMsgType.TEXT:
             # Binary frames are not part of the protocol; oversized frames arrive as ERROR.
@@ -252,16 +414,8 @@ async def _browser_to_upstream(
             return
         try:
             frame = parse_client_frame(msg.data)
-            if frame.event == "connect" and conn["session"] is None:
-                # The token in the CONNECT auth wins (cross-site embeds have no cookie);
-                # otherwise the cookie read at the upgrade.
-                token = frame.auth.get("token")
-                conn["session"] = signer.verify(token) if token is not None else conn["cookie_session"]
-                if conn["session"] is None:
-                    await ws.send_str(SESSION_REFUSED_FRAME)
-                    raise FrameRejected("no valid session token or cookie")
-            elif frame.event and conn["session"] is None:
-                raise FrameRejected("event before CONNECT")
+            if frame.event == "connect":
+                raise FrameRejected("second CONNECT")
         except FrameRejected as exc:
             log.warning("socket.io proxy: closing on rejected frame (%s)", exc)
             await ws.close(code=1008)
@@ -270,12 +424,12 @@ async def _browser_to_upstream(
             if not offered.allows(conn["session"], frame.message):
                 log.warning("socket.io proxy: dropped an intent payload the bot did not offer")
                 continue
-            if not limiter.allow():
+            if not limits.allow_message(conn["session"], conn["client"]):
                 log.warning("socket.io proxy: dropped a message over the rate limit")
                 continue
         conn["in"] += 1
         # Whatever session id the browser named, Rasa hears the one bound to this connection.
-        await upstream.send_str(frame.for_session(conn["session"]) if conn["session"] else frame.wire)
+        await upstream.send_str(frame.for_session(conn["session"]))
 
 
 async def _upstream_to_browser(ws: web.WebSocketResponse, upstream, conn: dict, offered: OfferedPayloads) -> None:
@@ -283,17 +437,33 @@ async def _upstream_to_browser(ws: web.WebSocketResponse, upstream, conn: dict, 
         if msg.type != WSMsgType.TEXT:
             return
         event = parse_upstream_frame(msg.data)
-        if event and event[0] == "bot_uttered" and conn["session"]:
+        if event and event[0] == "bot_uttered":
             offered.add(conn["session"], offered_payloads(event[1]))
         conn["out"] += 1
         await ws.send_str(msg.data)
+
+
+async def _relay(ws: web.WebSocketResponse, upstream, conn: dict, app: web.Application) -> None:
+    tasks = [
+        asyncio.create_task(_browser_to_upstream(ws, upstream, conn, app[OFFERED_KEY], app[LIMITS_KEY])),
+        asyncio.create_task(_upstream_to_browser(ws, upstream, conn, app[OFFERED_KEY])),
+    ]
+    # Whichever side ends first ends the relay; the other is cancelled and closed.
+    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def socketio_proxy(request: web.Request) -> web.StreamResponse:
     """Relay a browser's socket.io WebSocket to Rasa's socket.io channel.
 
     Refuses (403) an Origin not in ``settings.web_allowed_origins``, (400) anything
-    but an Engine.IO 4 WebSocket handshake, (503) when full, (502) when Rasa is down.
+    but an Engine.IO 4 WebSocket handshake, (503) when full, (429) when this client
+    already holds ``web_max_connections_per_client`` sockets. After the upgrade the
+    proxy itself opens the Engine.IO session and waits for the socket.io CONNECT:
+    only a CONNECT proving a session (token or cookie) opens a socket to Rasa.
+    If Rasa is down the socket is closed with 1011 (the widget reconnects).
     """
     app = request.app
     settings = app[SETTINGS_KEY]
@@ -307,40 +477,45 @@ async def socketio_proxy(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=MAX_CLIENT_FRAME, autoping=True)
     if not ws.can_prepare(request).ok:
         raise web.HTTPBadRequest(text="WebSocket upgrade expected")
-    state = app[STATE_KEY]
-    if state["connections"] >= MAX_CONNECTIONS:
-        raise web.HTTPServiceUnavailable(text="too many connections")
-    upstream_url = f"{settings.rasa_url}/socket.io/?EIO=4&transport=websocket"
+    limits = app[LIMITS_KEY]
+    client = client_address(request, app[TRUSTED_KEY])
     try:
-        upstream = await app[CLIENT_KEY].ws_connect(
-            upstream_url, max_msg_size=MAX_UPSTREAM_FRAME, timeout=ClientWSTimeout(ws_close=UPSTREAM_CONNECT_TIMEOUT_S)
-        )
-    except (TimeoutError, ClientError, OSError) as exc:
-        log.error("socket.io proxy: Rasa unreachable at %s (%s)", settings.rasa_url, type(exc).__name__)
-        raise web.HTTPBadGateway(text="chat service unavailable") from exc
-    state["connections"] += 1
-    state["sockets"].add(ws)
+        limits.reserve(client)
+    except web.HTTPException:
+        log.warning("socket.io proxy: refused a socket (%d open)", limits.total)
+        raise
+    state = app[STATE_KEY]
     signer = app[SIGNER_KEY]
-    conn = {"in": 0, "out": 0, "session": None, "cookie_session": signer.verify(request.cookies.get(COOKIE_NAME))}
-    state["conns"][ws] = conn  # [human loop] trainers' messages are pushed by session id
-    offered = app[OFFERED_KEY]
-    log.info("socket.io proxy: opened (origin %s, %d open)", origin, state["connections"])
+    conn = {"in": 0, "out": 0, "session": None, "client": client}
+    upstream = None
     try:
         await ws.prepare(request)
-        tasks = [
-            asyncio.create_task(_browser_to_upstream(ws, upstream, conn, offered, signer)),
-            asyncio.create_task(_upstream_to_browser(ws, upstream, conn, offered)),
-        ]
-        # Whichever side ends first ends the relay; the other is cancelled and closed.
-        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        state["sockets"].add(ws)  # prepared: shutdown may close it
+        await ws.send_str(ENGINE_IO_OPEN_PREFIX + json.dumps({"sid": new_session_id(), **ENGINE_IO_OPEN},
+                                                              separators=(",", ":")))
+        try:
+            session = await _await_connect(ws, signer, signer.verify(request.cookies.get(COOKIE_NAME)))
+        except TimeoutError:
+            log.warning("socket.io proxy: no CONNECT within %d s", CONNECT_TIMEOUT_S)
+            session = None
+        if session is None:
+            await ws.close(code=1008)
+            return ws
+        upstream = await _open_upstream(app, session)
+        if upstream is None:
+            await ws.close(code=1011, message=b"chat service unavailable")
+            return ws
+        conn["session"] = session
+        await upstream.send_str("40")
+        state["conns"][ws] = conn  # [human loop] trainers' messages are pushed by session id
+        log.info("socket.io proxy: opened (origin %s, %d open)", origin, limits.total)
+        await _relay(ws, upstream, conn, app)
     finally:
-        state["connections"] -= 1
+        limits.release(client)
         state["sockets"].discard(ws)
         state["conns"].pop(ws, None)
-        await upstream.close()
+        if upstream is not None:
+            await upstream.close()
         await ws.close()
         log.info("socket.io proxy: closed (%d frames in, %d out)", conn["in"], conn["out"])
     return ws
@@ -384,7 +559,9 @@ def create_app(settings: Settings, web_dir: Path = WEB_DIR) -> web.Application:
     """
     app = web.Application(middlewares=[_headers_middleware(settings)], client_max_size=64 * 1024)
     app[SETTINGS_KEY] = settings
-    app[STATE_KEY] = {"connections": 0, "sockets": set(), "conns": {}}
+    app[STATE_KEY] = {"sockets": set(), "conns": {}}
+    app[LIMITS_KEY] = SocketLimits(settings)
+    app[TRUSTED_KEY] = trusted_networks(settings.web_trusted_proxies)
     app[OFFERED_KEY] = OfferedPayloads()
     app[SIGNER_KEY] = SessionSigner(settings.web_session_secret, int(settings.web_session_max_age_s))
     app[FILES_KEY] = {
@@ -416,9 +593,21 @@ def main() -> None:
         host=settings.web_host,
         port=settings.web_port,
         print=None,
-        # The default access log format includes the Referer; keep request lines only.
-        access_log_format='%a "%r" %s %b %Tfs',
+        access_log_format=access_log_format(settings),
     )
+
+
+def access_log_format(settings: Settings) -> str:
+    """The page server's access-log line: no Referer, and no client address unless opted in.
+
+    Args:
+        settings: ``web_access_log_ips`` (``WEB_ACCESS_LOG_IPS``) adds the client address.
+
+    Returns:
+        An aiohttp access-log format.
+    """
+    line = '"%r" %s %b %Tfs'
+    return f"%a {line}" if settings.web_access_log_ips else line
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ python-telegram-bot's ``base_url`` points the real client here. The server imple
 methods the bridge uses (getMe, getUpdates with ``offset`` and long polling, sendMessage,
 sendChatAction, answerCallbackQuery, setMyCommands, deleteWebhook, setWebhook,
 editMessageReplyMarkup), records every call in order, and can be told to answer a method
-with 429 ``retry_after`` once. Parameters arrive as python-telegram-bot sends them (form
+with 429 ``retry_after`` (once, a number of times in a row, or until told to stop; for
+every chat or one). Parameters arrive as python-telegram-bot sends them (form
 fields, JSON-encoded where not plain strings) and are decoded back to Python values.
 """
 
@@ -68,8 +69,10 @@ class FakeBotApi:
         self.calls: list[Call] = []
         self._pending: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
-        self._fail_once: dict[str, int] = {}
+        # method -> [retry_after, calls left to refuse (None: until cleared), chat id or None]
+        self._failing: dict[str, list[Any]] = {}
         self._message_id = 1000
+        self.blocked: set[int] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -104,7 +107,34 @@ class FakeBotApi:
 
     def fail_once(self, method: str, retry_after: int) -> None:
         """Answer the next call to ``method`` with 429 and ``retry_after`` seconds."""
-        self._fail_once[method] = retry_after
+        self.fail_times(method, 1, retry_after)
+
+    def fail_times(self, method: str, times: int | None, retry_after: int, chat_id: int | None = None) -> None:
+        """Answer the next ``times`` calls to ``method`` (all until :meth:`stop_failing` when
+        None), only those for ``chat_id`` if given, with 429 and ``retry_after`` seconds."""
+        self._failing[method] = [retry_after, times, chat_id]
+
+    def block(self, chat_id: int) -> None:
+        """The learner of ``chat_id`` blocks the bot: sending there answers 403 from now on."""
+        self.blocked.add(chat_id)
+
+    def stop_failing(self, method: str) -> None:
+        """Answer ``method`` normally again."""
+        self._failing.pop(method, None)
+
+    def _refusal(self, method: str, params: dict[str, Any]) -> int | None:
+        """The retry_after to refuse this call with, or None to serve it."""
+        failing = self._failing.get(method)
+        if failing is None:
+            return None
+        retry_after, left, chat_id = failing
+        if chat_id is not None and int(params.get("chat_id", 0)) != chat_id:
+            return None
+        if left is not None:
+            failing[1] = left - 1
+            if failing[1] <= 0:
+                del self._failing[method]
+        return int(retry_after)
 
     def calls_to(self, method: str, *, ok_only: bool = True) -> list[Call]:
         """Recorded calls to ``method`` (successful ones unless ``ok_only`` is false)."""
@@ -173,7 +203,12 @@ class FakeBotApi:
         if request.match_info["token"] != self.token:
             self.calls.append(Call(method, params, 401))
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
-        retry_after = self._fail_once.pop(method, None)
+        if method == "sendMessage" and int(params.get("chat_id", 0)) in self.blocked:
+            self.calls.append(Call(method, params, 403))
+            return web.json_response(
+                {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}, status=403
+            )
+        retry_after = self._refusal(method, params)
         if retry_after is not None:
             self.calls.append(Call(method, params, 429))
             return web.json_response(

@@ -108,6 +108,8 @@ class Harness:
                 await app.updater.stop()
             if app.running:
                 await app.stop()
+                if app.post_stop:  # as run_polling does after stop
+                    await app.post_stop(app)
             await app.shutdown()
             await app.post_shutdown(app)  # type: ignore[misc]
 

@@ -174,6 +174,8 @@ class FakeUpstream:
         self.frames: list[str] = []
         self.closed = asyncio.Event()
         self.connected = asyncio.Event()
+        self.connections = 0
+        self.sender_headers: list[str | None] = []
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -184,6 +186,8 @@ class FakeUpstream:
         assert request.query["EIO"] == "4" and request.query["transport"] == "websocket"
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        self.connections += 1
+        self.sender_headers.append(request.headers.get("X-Tutor-Sender"))
         self.connected.set()
         await ws.send_str('0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000}')
         async for msg in ws:
@@ -199,13 +203,13 @@ class FakeUpstream:
         return ws
 
 
-def run_proxy(body) -> None:
+def run_proxy(body, **settings) -> None:
     """Run ``body(client, upstream)`` against a page server whose Rasa is a FakeUpstream."""
 
     async def main() -> None:
         upstream = FakeUpstream()
         async with TestServer(upstream.app()) as up_server:
-            app = web_server.create_app(make_settings(rasa_url=str(up_server.make_url("")).rstrip("/")))
+            app = web_server.create_app(make_settings(rasa_url=str(up_server.make_url("")).rstrip("/"), **settings))
             async with TestClient(TestServer(app)) as client:
                 await body(client, upstream)
 
@@ -303,8 +307,7 @@ def test_connect_without_a_valid_token_is_refused_before_rasa_hears_anything(aut
         assert await ws.receive_str() == web_server.SESSION_REFUSED_FRAME
         await ws.receive()
         assert ws.close_code == 1008
-        await asyncio.wait_for(upstream.closed.wait(), 5)
-        assert upstream.frames == []
+        assert upstream.connections == 0  # Rasa never even got a socket
 
     run_proxy(body)
 
@@ -316,8 +319,7 @@ def test_events_before_connect_are_refused():
         await ws.send_str('42["session_request",{}]')
         await ws.receive()
         assert ws.close_code == 1008
-        await asyncio.wait_for(upstream.closed.wait(), 5)
-        assert upstream.frames == []
+        assert upstream.connections == 0
 
     run_proxy(body)
 
@@ -448,43 +450,193 @@ def test_bad_or_oversized_frames_close_both_sides(frame, code):
         msg = await ws.receive()
         assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
         assert ws.close_code == code
-        await asyncio.wait_for(upstream.closed.wait(), 5)
-        assert upstream.frames == []  # nothing reached Rasa
+        assert upstream.connections == 0  # nothing reached Rasa
 
     run_proxy(body)
 
 
 def test_user_messages_over_the_rate_limit_are_dropped():
+    burst = make_settings().web_rate_burst
+
     async def body(client: TestClient, upstream: FakeUpstream) -> None:
         ws = await client.ws_connect(WS_PATH, headers={"Origin": ORIGIN})
         await open_session(ws, client)
-        for _ in range(web_server.RATE_BURST + 5):
+        for _ in range(burst + 5):
             await ws.send_str(utter("hi"))
-        for _ in range(web_server.RATE_BURST):
+        for _ in range(burst):
             await ws.receive_str()
         await ws.close()
         await asyncio.wait_for(upstream.closed.wait(), 5)
-        assert len([f for f in upstream.frames if "user_uttered" in f]) == web_server.RATE_BURST
+        assert len([f for f in upstream.frames if "user_uttered" in f]) == burst
 
     run_proxy(body)
 
 
-def test_rasa_down_gives_502():
+def test_rasa_down_closes_the_socket_after_the_session_check():
     async def body(client: TestClient) -> None:
-        resp = await client.get(
-            WS_PATH,
-            headers={
-                "Origin": ORIGIN,
-                "Connection": "Upgrade",
-                "Upgrade": "websocket",
-                "Sec-WebSocket-Version": "13",
-                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-            },
-        )
-        assert resp.status == 502
+        ws = await client.ws_connect(WS_PATH, headers={"Origin": ORIGIN})
+        assert (await ws.receive_str()).startswith('0{"sid"')
+        await ws.send_str("40" + json.dumps({"token": token_for(client)}))
+        msg = await ws.receive()
+        assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+        assert ws.close_code == 1011  # not a session refusal: the widget keeps its session and reconnects
 
     # Port 9 (discard) is closed on loopback.
     run_with_client(web_server.create_app(make_settings(rasa_url="http://127.0.0.1:9")), body)
+
+
+# ---------------------------------------------------------------- socket limits
+
+
+async def connect_as(client: TestClient, address: str | None = None, session_id: str = SID):
+    """A proxied socket with its session open, from ``address`` (sent as X-Forwarded-For)."""
+    headers = {"Origin": ORIGIN, **({"X-Forwarded-For": address} if address else {})}
+    ws = await client.ws_connect(WS_PATH, headers=headers)
+    await open_session(ws, client, session_id)
+    return ws
+
+
+async def refused_status(client: TestClient, address: str) -> int:
+    headers = {"Origin": ORIGIN, "X-Forwarded-For": address, "Connection": "Upgrade", "Upgrade": "websocket",
+               "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    return (await client.get(WS_PATH, headers=headers)).status
+
+
+def test_each_client_gets_its_own_share_of_sockets():
+    async def body(client: TestClient, upstream: FakeUpstream) -> None:
+        first = [await connect_as(client, "10.0.0.1") for _ in range(2)]
+        assert await refused_status(client, "10.0.0.1") == 429
+        # The client named by the trusted proxy is the last entry; earlier ones are the client's own word.
+        assert await refused_status(client, "192.0.2.9, 10.0.0.1") == 429
+        other = await connect_as(client, "10.0.0.2")  # another client is not affected
+        await first[0].close()
+        await Harness.until(lambda: client.server.app[web_server.LIMITS_KEY].open.get("10.0.0.1") == 1)
+        again = await connect_as(client, "10.0.0.1")  # a closed socket frees its slot
+        for ws in (*first[1:], other, again):
+            await ws.close()
+        await Harness.until(lambda: client.server.app[web_server.LIMITS_KEY].open == {})
+
+    run_proxy(body, web_max_connections_per_client=2)
+
+
+def test_forwarded_for_is_ignored_from_an_untrusted_peer():
+    async def body(client: TestClient, upstream: FakeUpstream) -> None:
+        ws = await connect_as(client, "10.0.0.1")
+        assert await refused_status(client, "10.0.0.2") == 429  # both count as the peer itself
+        await ws.close()
+
+    run_proxy(body, web_max_connections_per_client=1, web_trusted_proxies=())
+
+
+def test_trusted_proxies_may_be_networks_and_bad_entries_stop_the_server():
+    async def body(client: TestClient, upstream: FakeUpstream) -> None:
+        ws = await connect_as(client, "10.0.0.1")
+        assert await refused_status(client, "10.0.0.1") == 429
+        other = await connect_as(client, "10.0.0.2")  # the peer 127.0.0.1 is inside 127.0.0.0/8
+        for socket in (ws, other):
+            await socket.close()
+
+    run_proxy(body, web_max_connections_per_client=1, web_trusted_proxies=("127.0.0.0/8",))
+    with pytest.raises(ValueError, match="WEB_TRUSTED_PROXIES"):
+        web_server.create_app(make_settings(web_trusted_proxies=("nginx",)))
+
+
+def test_sockets_that_never_prove_a_session_cost_rasa_nothing(monkeypatch):
+    monkeypatch.setattr(web_server, "CONNECT_TIMEOUT_S", 0.5)
+
+    async def body(client: TestClient, upstream: FakeUpstream) -> None:
+        idle = [await client.ws_connect(WS_PATH, headers={"Origin": ORIGIN}) for _ in range(5)]
+        for ws in idle:
+            assert (await ws.receive_str()).startswith('0{"sid"')  # the proxy answers the handshake itself
+        assert upstream.connections == 0
+        for ws in idle:  # closed when no CONNECT arrives in time
+            await asyncio.wait_for(ws.receive(), 5)
+            assert ws.close_code == 1008
+        ws = await connect_as(client)
+        assert upstream.connections == 1 and upstream.sender_headers == [SID]
+        await ws.close()
+
+    run_proxy(body)
+
+
+def test_message_budget_survives_reconnects_and_is_shared_per_client():
+    async def body(client: TestClient, upstream: FakeUpstream) -> None:
+        async def send(ws, count: int) -> None:
+            for _ in range(count):
+                await ws.send_str(utter("hi"))
+            await ws.send_str("41")  # then leave; frames are relayed in order
+
+        def delivered() -> int:
+            return len([f for f in upstream.frames if "user_uttered" in f])
+
+        ws = await connect_as(client, "10.0.0.1")
+        await send(ws, 3)
+        await Harness.until(lambda: upstream.frames.count("41") == 1)
+        await ws.close()
+        assert delivered() == 3
+        ws = await connect_as(client, "10.0.0.1")  # the same session reconnects: no fresh budget
+        await send(ws, 3)
+        await Harness.until(lambda: upstream.frames.count("41") == 2)
+        await ws.close()
+        assert delivered() == 3
+        other = "c" * 32  # a new session from the same client shares the client's budget
+        ws = await connect_as(client, "10.0.0.1", other)
+        await send(ws, 3)
+        await Harness.until(lambda: upstream.frames.count("41") == 3)
+        await ws.close()
+        assert delivered() == 4
+        ws = await connect_as(client, "10.0.0.2", "d" * 32)  # another client has its own
+        await send(ws, 2)
+        await Harness.until(lambda: upstream.frames.count("41") == 4)
+        await ws.close()
+        assert delivered() == 6
+
+    run_proxy(body, web_rate_burst=3, web_rate_per_s=0.001, web_client_rate_burst=4, web_client_rate_per_s=0.001)
+
+
+class Harness:
+    """Polling helper for conditions the server reaches asynchronously."""
+
+    @staticmethod
+    async def until(condition, timeout: float = 5.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not condition():
+            assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+            await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_access_log_keeps_client_addresses_out_unless_opted_in(tmp_path, opt_in):
+    """``python -m bot.web.server`` as run by ``make run``: its access-log line for a request."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "WEB_PORT": str(port), "TUTOR_STATE_DIR": str(tmp_path), "ACTION_SERVER_TOKEN": "t",
+           "LOG_LEVEL": "INFO", "WEB_ACCESS_LOG_IPS": "true" if opt_in else ""}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.web.server"], env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, cwd=Path(web_server.__file__).parents[2])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    assert resp.status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "page server did not start"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=15)
+    access = [line for line in stderr.decode().splitlines() if "aiohttp.access" in line and "/healthz" in line]
+    assert access, stderr.decode()[-2000:]
+    assert all(("127.0.0.1" in line) is opt_in for line in access), access
 
 
 # ---------------------------------------------------------------- frame filter
