@@ -80,7 +80,7 @@ def test_failures_older_than_the_window_are_forgotten(tmp_path):
     sup = Supervisor(RestartPolicy(max_failures=2, window_s=10, backoff_s=0.0), clock=lambda: now[0])
     try:
         sup.spawn(spec(tmp_path, "worker", "import sys; sys.exit(1)"))
-        for step in range(4):  # one exit every 11 s: never two within the window
+        for _ in range(4):  # one exit every 11 s: never two within the window
             wait_until(lambda: sup.processes["worker"].poll() is not None)
             now[0] += 11
             sup.check()  # notices the exit (1 recent failure) and, with no delay, restarts it
