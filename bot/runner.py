@@ -33,7 +33,8 @@ from pathlib import Path
 from bot.config import PROJECT_ROOT, load_settings
 from bot.supervisor import ChildSpec, RestartPolicy, Supervisor, run_until_stopped, stop_process_groups
 
-__all__ = ["Stack", "free_port", "stop_process_groups", "wait_http"]  # stop_process_groups: bot.scaled
+# stop_process_groups moved to bot.supervisor; still importable from here.
+__all__ = ["Stack", "free_port", "stop_process_groups", "wait_http"]
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 #: Thread-pool sizes of OpenMP/MKL (torch, numpy, faiss) and TensorFlow (Rasa). One thread per
