@@ -54,14 +54,26 @@ def timeout_from_env() -> float:
 
 
 def already_apologised(tracker: Any) -> bool:
-    """True when the bot has apologised since the learner's latest message (one apology is enough)."""
-    from rasa.shared.core.events import BotUttered, UserUttered
+    """True when the bot has apologised for the learner's latest message (one apology is enough).
 
+    That is since the latest learner message, or in the session start that this message
+    began (a new or expired conversation runs the custom ``action_session_start`` first).
+    """
+    from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+
+    past_message, apologised_before_it = False, False
     for event in reversed(tracker.events):
         if isinstance(event, UserUttered):
-            return False
-        if isinstance(event, BotUttered) and (event.metadata or {}).get("utter_action") == APOLOGY_RESPONSE:
-            return True
+            if past_message:
+                return False
+            past_message = True
+        elif isinstance(event, BotUttered) and (event.metadata or {}).get("utter_action") == APOLOGY_RESPONSE:
+            if not past_message:
+                return True
+            apologised_before_it = True
+        elif past_message and isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME:
+            return apologised_before_it
     return False
 
 

@@ -17,7 +17,7 @@ from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
@@ -121,6 +121,21 @@ def test_one_apology_per_learner_message():
     t.update(UserUttered("and the time limit?"))
     third, _ = asyncio.run(run(closed_port(), t))  # a new message: apologise again
     assert ENGLISH in texts(third)
+
+
+def test_one_apology_when_the_message_also_started_the_session():
+    """A new (or expired) conversation runs the custom action_session_start first: it fails
+    too, and the learner still gets one apology, not two."""
+    t = DialogueStateTracker.from_events("new-learner", [], slots=DOMAIN.slots)
+    start = RemoteAction("action_session_start", EndpointConfig(f"http://127.0.0.1:{closed_port()}/webhook"))
+    events = asyncio.run(start.run(CollectingOutputChannel(), NLG, t, DOMAIN))
+    assert ENGLISH in texts(events)
+    t.update(ActionExecuted("action_session_start"))
+    t.update_with_events([*events, ActionExecuted("action_listen"), UserUttered("what is the RTI fee?")], DOMAIN)
+    assert asyncio.run(run(closed_port(), t))[0] == []
+    t.update_with_events([ActionExecuted("action_answer_question"), ActionExecuted("action_listen"),
+                          UserUttered("hello?")], DOMAIN)
+    assert ENGLISH in texts(asyncio.run(run(closed_port(), t))[0])  # the next message: apologise again
 
 
 def test_a_rejection_is_not_a_failure():
