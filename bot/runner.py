@@ -7,8 +7,11 @@ Usage::
 Starts, in order, the action server (Python 3.11), the Rasa server (Python 3.10,
 ``.venv-rasa``), the web chat page, and, when ``TELEGRAM_BOT_TOKEN`` is set, the
 Telegram bridge; waits until each answers its health check; prints where to chat;
-and on Ctrl-C (or SIGTERM) stops them all. Rasa and the action server listen on
-loopback only; the web page server is the one door for browsers.
+and on Ctrl-C (or SIGTERM) stops them all. A child that exits is restarted with backoff
+(:mod:`bot.supervisor`); only a crash loop stops everything, with a non-zero exit. Rasa and
+the action server listen on loopback only; the web page server is the one door for browsers.
+Rasa runs through :mod:`rasa_plugins.serve`, which apologises to the learner within seconds
+while the action server is down or hung.
 
 The same :class:`Stack` is used by the integration tests with free ports.
 """
@@ -16,7 +19,6 @@ The same :class:`Stack` is used by the integration tests with free ports.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import socket
@@ -29,6 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, load_settings
+from bot.supervisor import ChildSpec, RestartPolicy, Supervisor, run_until_stopped, stop_process_groups
+
+# stop_process_groups moved to bot.supervisor; still importable from here.
+__all__ = ["Stack", "free_port", "stop_process_groups", "wait_http"]
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 #: Thread-pool sizes of OpenMP/MKL (torch, numpy, faiss) and TensorFlow (Rasa). One thread per
@@ -37,6 +43,8 @@ RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 SINGLE_THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS",
                      "TF_INTER_OP_PARALLELISM_THREADS")
 PYTHON = sys.executable
+#: Rasa through our launcher: Rasa's CLI plus the apology when the action server is down.
+RASA_COMMAND = (str(PROJECT_ROOT / ".venv-rasa" / "bin" / "python"), "-m", "rasa_plugins.serve")
 
 
 def free_port() -> int:
@@ -66,25 +74,6 @@ def wait_http(url: str, timeout: float, process: subprocess.Popen | None = None)
     raise RuntimeError(f"{url} did not come up within {timeout:.0f} s")
 
 
-def stop_process_groups(processes: dict[str, subprocess.Popen], grace: float = 10.0) -> None:
-    """Stop each process's group: SIGCONT (a test may have paused it) and SIGTERM, then
-    SIGKILL for those still running after ``grace`` seconds. Empties ``processes``."""
-    for process in processes.values():
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGCONT)
-                os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for process in processes.values():
-        try:
-            process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
-    processes.clear()
-
-
 @dataclass
 class Stack:
     """The tutor's processes: action server, Rasa, web page server, Telegram bridge.
@@ -96,6 +85,7 @@ class Stack:
         web: also start the web page server.
         telegram: also start the Telegram bridge (needs TELEGRAM_BOT_TOKEN).
         log_dir: where each process writes its log.
+        restart: when a crashed process is restarted and when the stack gives up.
     """
 
     rasa_port: int = 5005
@@ -109,7 +99,11 @@ class Stack:
     workers: bool = True  # background jobs: onboarding lessons (bot.plans.onboarding_worker)
     console_port: int = 8090
     log_dir: Path = PROJECT_ROOT / ".state" / "logs"
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(self.restart, self.processes)
 
     def _environment(self) -> dict[str, str]:
         env = {**os.environ, **self.env}
@@ -129,12 +123,7 @@ class Stack:
         return env
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps writing to it
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        self.processes[name] = process
-        return process
+        return self.supervisor.spawn(ChildSpec(name, command, env, PROJECT_ROOT, self.log_dir / f"{name}.log"))
 
     def start(self, timeout: float = 180.0) -> None:
         """Start every process and wait for their health checks.
@@ -151,7 +140,7 @@ class Stack:
             action = self._spawn("action-server", [PYTHON, "-m", "bot.action_server", "--host", "127.0.0.1",
                                                    "--port", str(self.action_port)], env)
             rasa = self._spawn("rasa", [
-                str(RASA_BIN), "run", "--interface", "127.0.0.1", "--port", str(self.rasa_port),
+                *RASA_COMMAND, "run", "--interface", "127.0.0.1", "--port", str(self.rasa_port),
                 "--model", str(self.model), "--endpoints", "endpoints.yml",
                 "--credentials", "credentials.yml", "--log-file", str(self.log_dir / "rasa-debug.log"),
             ], env)
@@ -169,13 +158,14 @@ class Stack:
                 wait_http(f"http://127.0.0.1:{self.web_port}/healthz", timeout, web)
             if self.console:
                 wait_http(f"http://127.0.0.1:{self.console_port}/healthz", timeout, console)
+            self.supervisor.watch()  # from here on a crashed process is restarted
         except BaseException:
             self.stop()
             raise
 
     def stop(self, grace: float = 10.0) -> None:
-        """Stop every process: SIGTERM, then SIGKILL after ``grace`` seconds."""
-        stop_process_groups(self.processes, grace)
+        """Stop supervising, then every process: SIGTERM, then SIGKILL after ``grace`` seconds."""
+        self.supervisor.stop(grace)
 
     def __enter__(self) -> Stack:
         self.start()
@@ -196,6 +186,9 @@ def main() -> int:
     from bot.logging_setup import configure_logging  # the one setup: LOG_LEVEL, personal data masked
     configure_logging()
     from bot.handoff.settings import load_human_loop_settings
+    from bot.logging_setup import configure_logging
+
+    configure_logging()  # the supervisor's restart and give-up lines
 
     human_loop = load_human_loop_settings()
     stack = Stack(rasa_port=args.rasa_port, action_port=args.action_port, web_port=args.web_port,
@@ -226,13 +219,7 @@ def main() -> int:
   Trainers: edit files in {settings.kb_dir} - changes go live in a few seconds.
   Press Ctrl-C to stop.
 """, flush=True)
-        while True:
-            for name, process in stack.processes.items():
-                if process.poll() is not None:
-                    print(f"{name} exited with code {process.returncode}; see {stack.log_dir / (name + '.log')}",
-                          file=sys.stderr)
-                    return 1
-            time.sleep(1)
+        return run_until_stopped(stack.supervisor)
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)
         return 0

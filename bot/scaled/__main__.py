@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 
 from bot.config import load_settings
 from bot.scaled.services import ServiceError
 from bot.scaled.stack import Ports, PreflightError, ScaledStack
+from bot.supervisor import run_until_stopped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,13 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     PostgreSQL 127.0.0.1:{p.postgres} (rasa, learners), Redis 127.0.0.1:{p.redis}
     Logs: {stack.log_dir}   Press Ctrl-C to stop.
 """, flush=True)
-        while True:
-            for name, process in stack.processes.items():
-                if process.poll() is not None:
-                    print(f"{name} exited with code {process.returncode}; see {stack.log_dir / (name + '.log')}",
-                          file=sys.stderr)
-                    return 1
-            time.sleep(1)
+        # A crashed process is restarted alone (its twin replica serves meanwhile); only a
+        # crash loop ends the run, with status 1.
+        return run_until_stopped(stack.supervisor)
     except KeyboardInterrupt:
         return 0
     except (PreflightError, ServiceError, RuntimeError) as exc:

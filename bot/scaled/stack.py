@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, load_settings
-from bot.runner import RASA_BIN, SINGLE_THREAD_ENV, free_port, stop_process_groups, wait_http
+from bot.runner import RASA_BIN, RASA_COMMAND, SINGLE_THREAD_ENV, free_port, wait_http
 from bot.scaled.nginx import NginxLayout, render
 from bot.scaled.services import NginxServer, PostgresCluster, RedisServer, ServiceError
+from bot.supervisor import ChildSpec, RestartPolicy, Supervisor
 
 PYTHON = sys.executable
 ENDPOINTS = PROJECT_ROOT / "endpoints.scaled.yml"
@@ -95,6 +96,8 @@ class ScaledStack:
             (onboarding lessons, review reminders, daily retention purge); both share the
             PostgreSQL learner store with every other replica.
         action_timeout_s: nginx's wait for an action server before apologising.
+        restart: when a crashed application process is restarted (alone: its replica
+            twin keeps serving) and when the stack gives up (:mod:`bot.supervisor`).
     """
 
     root: Path = PROJECT_ROOT / ".state" / "scaled"
@@ -108,10 +111,14 @@ class ScaledStack:
     workers: bool = True
     action_timeout_s: int = 5
     log_sender: bool = False
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     postgres: PostgresCluster | None = None
     redis: RedisServer | None = None
     nginx: NginxServer | None = None
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(self.restart, self.processes)
 
     # ------------------------------------------------------------------ configuration
 
@@ -158,6 +165,9 @@ class ScaledStack:
         env["ACTION_SERVER_TOKEN"] = self.env.get("ACTION_SERVER_TOKEN") or settings.action_token
         env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{self.ports.action_lb}/webhook"
         env["RASA_URL"] = f"http://127.0.0.1:{self.ports.rasa_lb}"
+        # Rasa's own bound on an action call (rasa_plugins.action_apology) is only a backstop
+        # here: nginx tries each replica for action_timeout_s and apologises itself.
+        env.setdefault("ACTION_TIMEOUT_S", str(self.action_timeout_s * len(self.ports.action) + 5))
         env.setdefault("WEB_ALLOWED_ORIGINS",
                        f"http://127.0.0.1:{self.ports.public},http://localhost:{self.ports.public}")
         return env
@@ -200,12 +210,8 @@ class ScaledStack:
     # ------------------------------------------------------------------ processes
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        self.processes[name] = process
-        return process
+        """Start (or, when already supervised, make sure of) one application process."""
+        return self.supervisor.spawn(ChildSpec(name, command, env, PROJECT_ROOT, self.log_dir / f"{name}.log"))
 
     def start_services(self) -> None:
         """Start (or just check, when ``external``) PostgreSQL and Redis, migrate the learner store."""
@@ -232,7 +238,7 @@ class ScaledStack:
     def start_rasa(self, index: int) -> subprocess.Popen:
         port = self.ports.rasa[index]
         return self._spawn(f"rasa-{index + 1}", [
-            str(RASA_BIN), "run", "--interface", "127.0.0.1", "--port", str(port), "--model", str(self.model),
+            *RASA_COMMAND, "run", "--interface", "127.0.0.1", "--port", str(port), "--model", str(self.model),
             "--endpoints", str(ENDPOINTS), "--credentials", str(CREDENTIALS),
             "--log-file", str(self.log_dir / f"rasa-{index + 1}-debug.log"),
         ], self.environment())  # fmt: skip
@@ -275,6 +281,7 @@ class ScaledStack:
                 wait_http(f"http://127.0.0.1:{port}/healthz", timeout, process)
             if console is not None:
                 wait_http(f"http://127.0.0.1:{self.ports.console}/healthz", timeout, console)
+            self.supervisor.watch()  # from here on a crashed process is restarted, its twin serves
         except BaseException:
             self.stop()
             raise
@@ -284,8 +291,8 @@ class ScaledStack:
         os.killpg(self.processes[name].pid, signum)
 
     def stop(self, grace: float = 10.0) -> None:
-        """Stop the application processes, then nginx, Redis and PostgreSQL."""
-        stop_process_groups(self.processes, grace)
+        """Stop supervising and the application processes, then nginx, Redis and PostgreSQL."""
+        self.supervisor.stop(grace)
         for service in (self.nginx, self.redis):
             if service is not None:
                 service.stop()
