@@ -9,12 +9,15 @@ Layout under the index folder::
         chunks.jsonl         the chunks, in index row order
         vectors-<embedder>.npy, faiss-<embedder>.index
         lexical/             the BM25 index (term frequencies, see lexical.py)
+        sentence-offsets.npy, sentence-keys.npy, sentences-<embedder>.npy
+                             vectors of the sentences of passages too long to quote whole
+                             (rows ``offsets[r]:offsets[r+1]`` belong to chunk row ``r``)
     .lock                    serialises writers (readers never lock)
 
 An update scans the folder, re-reads only files whose size or mtime changed (and
 re-chunks only those whose content hash changed), and embeds only chunks whose text
-is new: vectors, BM25 term rows and serialised chunk lines are reused by content
-hash, so an edit, a rename or a delete costs what changed plus copying, not
+is new: vectors, sentence vectors, BM25 term rows and serialised chunk lines are
+reused by content hash, so an edit, a rename or a delete costs what changed plus copying, not
 re-processing, the rest of the knowledge base. The new version is written to a
 temporary folder, validated (counts match, each chunk's own vector finds it), renamed
 into place and only then named in ``CURRENT``; a crash at any point leaves the
@@ -38,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.knowledge.chunking import CHUNKER_VERSION, Chunk, chunk_document
+from bot.knowledge.chunking import CHUNKER_VERSION, SENTENCES_VERSION, Chunk, chunk_document, ranked_sentences
 from bot.knowledge.documents import MAX_META_BYTES
 from bot.knowledge.embedders import Embedder
 from bot.knowledge.lexical import LexicalIndex
@@ -53,6 +56,8 @@ KEEP_VERSIONS = 3
 #: documents are chunked again and the lexical index rebuilt, but vectors are still
 #: reused by content hash, so an upgrade does not re-embed the knowledge base.
 FORMAT_VERSION = 2
+SENTENCE_OFFSETS = "sentence-offsets.npy"
+SENTENCE_KEYS = "sentence-keys.npy"
 
 
 class IndexError_(Exception):
@@ -72,6 +77,8 @@ class UpdateReport:
     unchanged: int = 0
     chunks: int = 0
     embedded: int = 0
+    #: Sentences embedded for reply selection (:func:`_sentence_vectors`).
+    embedded_sentences: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
     #: Failures recorded by the version this update started from: a file that is still
@@ -92,7 +99,7 @@ class UpdateReport:
             "version": self.version, "added": self.added, "changed": self.changed,
             "removed": self.removed, "renamed": [list(p) for p in self.renamed],
             "failed": self.failed, "unchanged": self.unchanged, "chunks": self.chunks,
-            "embedded": self.embedded, "seconds": round(self.seconds, 3),
+            "embedded": self.embedded, "embedded_sentences": self.embedded_sentences, "seconds": round(self.seconds, 3),
             "embed_seconds": round(self.embed_seconds, 3),
         }
 
@@ -100,6 +107,73 @@ class UpdateReport:
 def vector_key(chunk: Chunk) -> str:
     """Content hash of what is embedded: equal text reuses the vector (renames, moves)."""
     return hashlib.sha256(chunk.embed_text.encode()).hexdigest()[:24]
+
+
+def sentence_key(sentence: str) -> str:
+    """Content hash of one sentence: equal text reuses its stored sentence vectors."""
+    return hashlib.sha256(sentence.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class SentenceVectors:
+    """Per-chunk sentence vectors of one version, memory-mapped.
+
+    Only passages too long to quote whole have sentences here (see
+    :func:`bot.knowledge.chunking.ranked_sentences`): a reply ranks those sentences against
+    the question, and reading their vectors costs far less than embedding them per reply.
+
+    Args:
+        offsets: ``len(chunks) + 1`` row offsets; chunk row ``r`` owns rows
+            ``offsets[r]:offsets[r + 1]`` (empty for a passage that fits the budget).
+        keys: :func:`sentence_key` of each row.
+        matrices: embedder name -> one normalised float32 row per sentence.
+    """
+
+    offsets: np.ndarray
+    keys: np.ndarray
+    matrices: dict[str, np.ndarray]
+
+    def get(self, embedder: str, row: int) -> np.ndarray | None:
+        """The sentence vectors of chunk ``row`` from ``embedder``, or None when not stored.
+
+        Args:
+            embedder: the embedder's name.
+            row: the chunk's row in this version.
+
+        Returns:
+            An ``(n_sentences, dim)`` array, or None.
+        """
+        matrix = self.matrices.get(embedder)
+        if matrix is None or not 0 <= row < len(self.offsets) - 1:
+            return None
+        start, end = int(self.offsets[row]), int(self.offsets[row + 1])
+        return np.asarray(matrix[start:end]) if end > start else None
+
+    @classmethod
+    def load(cls, version_dir: Path, meta: dict | None = None, mmap: bool = True) -> SentenceVectors | None:
+        """The version's sentence vectors, or None when it has none of the current kind.
+
+        An index built before sentence vectors were stored (or by another sentence
+        splitter, see :data:`bot.knowledge.chunking.SENTENCES_VERSION`) has none: replies
+        then embed the sentences themselves.
+        """
+        meta = meta if meta is not None else read_meta(version_dir)
+        if meta.get("sentences") != SENTENCES_VERSION:
+            return None
+        mode = "r" if mmap else None
+        try:
+            offsets = np.load(version_dir / SENTENCE_OFFSETS)
+            keys = np.load(version_dir / SENTENCE_KEYS, mmap_mode=mode)
+            matrices = {n: np.load(version_dir / f"sentences-{_safe(n)}.npy", mmap_mode=mode)
+                        for n in meta["embedders"]}
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("sentence vectors of %s unreadable (%s); replies embed sentences", version_dir.name, exc)
+            return None
+        if len(offsets) != meta.get("chunk_count", -1) + 1 or any(len(m) != len(keys) for m in matrices.values()) \
+                or (len(offsets) and int(offsets[-1]) != len(keys)):
+            log.warning("sentence vectors of %s do not match its chunks; replies embed sentences", version_dir.name)
+            return None
+        return cls(offsets, keys, matrices)
 
 
 def current_version_dir(index_dir: Path) -> Path | None:
@@ -174,7 +248,8 @@ def update_index(
         previous = _Previous.load(previous_dir, embedders) if previous_dir and not force else _Previous.empty()
         report = UpdateReport(version=previous.version or "", previous_failed=dict(previous.failures))
         documents, chunks = _scan(kb_dir, previous, report, progress)
-        if not report.touched and previous.version and not force and not previous.stale:
+        if not report.touched and previous.version and not force and not previous.stale \
+                and not previous.sentences_outdated:
             report.unchanged = len(documents)
             report.chunks = len(chunks)
             report.seconds = time.perf_counter() - started
@@ -182,7 +257,9 @@ def update_index(
             return report
         keys = [previous.keys.get(id(c)) or vector_key(c) for c in chunks]
         vectors = _embed(chunks, keys, embedders, previous, report, progress)
-        version = _write_version(index_dir, kb_dir, chunks, keys, vectors, embedders, documents, report, previous)
+        sentences = _sentence_vectors(chunks, embedders, previous, report, progress)
+        version = _write_version(index_dir, kb_dir, chunks, keys, vectors, sentences, embedders, documents,
+                                 report, previous)
         report.version = version
         report.chunks = len(chunks)
         report.seconds = time.perf_counter() - started
@@ -208,6 +285,15 @@ class _Previous:
     keys: dict[int, str] = field(default_factory=dict)
     #: Written by another chunker or layout: every document must be chunked again.
     stale: bool = False
+    #: Sentence vectors of the previous version (None: it has none of the current kind).
+    sentences: SentenceVectors | None = None
+    #: id() of each previous chunk object -> its row there (to reuse its sentence rows).
+    rows: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def sentences_outdated(self) -> bool:
+        """The previous version lacks current sentence vectors: write a version that has them."""
+        return bool(self.version) and self.sentences is None
 
     @classmethod
     def empty(cls) -> _Previous:
@@ -235,8 +321,9 @@ class _Previous:
             for embedder in embedders:
                 matrix = np.load(version_dir / f"vectors-{_safe(embedder.name)}.npy")
                 vectors[embedder.name] = dict(zip(keys, matrix, strict=True))
+            sentences = SentenceVectors.load(version_dir, meta)
             if stale:
-                return cls(meta["version"], meta["documents"], {}, vectors, stale=True)
+                return cls(meta["version"], meta["documents"], {}, vectors, stale=True, sentences=sentences)
             lexical = LexicalIndex.load(version_dir / "lexical")
             if lexical.size != len(chunks):
                 raise ValueError(f"lexical index has {lexical.size} rows for {len(chunks)} chunks")
@@ -244,7 +331,8 @@ class _Previous:
                        dict(meta.get("failures") or {}), dict(meta.get("failed_files") or {}),
                        lexical, {key: row for row, key in enumerate(keys)},
                        {id(chunk): line for chunk, line in with_lines},
-                       {id(chunk): key for chunk, key in zip(chunks, keys, strict=True)})
+                       {id(chunk): key for chunk, key in zip(chunks, keys, strict=True)},
+                       sentences=sentences, rows={id(chunk): row for row, chunk in enumerate(chunks)})
         except Exception as exc:  # a damaged previous version must not block a rebuild
             log.warning("previous index version unreadable (%s); rebuilding", exc)
             return cls.empty()
@@ -353,8 +441,58 @@ def _embed(chunks: list[Chunk], keys: list[str], embedders: list[Embedder], prev
     return out
 
 
+def _sentence_vectors(chunks: list[Chunk], embedders: list[Embedder], previous: _Previous,
+                      report: UpdateReport,
+                      progress: Callable[[str, int, int], None] | None) -> SentenceVectors:
+    """Sentence vectors of every passage too long to quote whole, embedding only new sentences.
+
+    A chunk carried over from the previous version copies its rows without being split
+    again; a new chunk's sentences reuse any row with the same text (an edit to one
+    sentence of a long passage embeds that sentence only).
+    """
+    started = time.perf_counter()
+    old = previous.sentences
+    old_rows: dict[str, int] = {}
+    if old is not None:
+        old_rows = {key.decode(): row for row, key in enumerate(old.keys.tolist())}
+    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+    sources: list[int | str] = []  # per new row: a row of the previous version, or text to embed
+    keys: list[str] = []
+    for number, chunk in enumerate(chunks):
+        row = previous.rows.get(id(chunk)) if old is not None else None
+        if row is not None:
+            start, end = int(old.offsets[row]), int(old.offsets[row + 1])  # type: ignore[union-attr]
+            sources.extend(range(start, end))
+            keys.extend(k.decode() for k in old.keys[start:end].tolist())  # type: ignore[union-attr]
+        else:
+            for sentence in ranked_sentences(chunk.text) or []:
+                key = sentence_key(sentence)
+                keys.append(key)
+                sources.append(old_rows.get(key, sentence))
+        offsets[number + 1] = len(keys)
+    fresh_texts = {key: text for key, text in zip(keys, sources, strict=True) if isinstance(text, str)}
+    matrices: dict[str, np.ndarray] = {}
+    for embedder in embedders:
+        fresh: dict[str, np.ndarray] = {}
+        pending = list(fresh_texts.items())
+        for start in range(0, len(pending), 64):
+            part = pending[start:start + 64]
+            fresh.update(zip((k for k, _ in part), embedder.embed_passages([t for _, t in part]), strict=True))
+            if progress:
+                progress(f"embedding sentences ({embedder.name})", min(start + 64, len(pending)), len(pending))
+        dim = len(next(iter(fresh.values()))) if fresh else (
+            old.matrices[embedder.name].shape[1] if old is not None and embedder.name in old.matrices else embedder.dim)
+        matrix = np.zeros((len(keys), dim), dtype=np.float32)
+        for row, (key, source) in enumerate(zip(keys, sources, strict=True)):
+            matrix[row] = fresh[key] if isinstance(source, str) else old.matrices[embedder.name][source]  # type: ignore[union-attr]
+        matrices[embedder.name] = matrix
+    report.embedded_sentences = len(fresh_texts)
+    report.embed_seconds += time.perf_counter() - started
+    return SentenceVectors(offsets, np.array(keys, dtype="S24"), matrices)
+
+
 def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], keys: list[str],
-                   vectors: dict[str, np.ndarray],
+                   vectors: dict[str, np.ndarray], sentences: SentenceVectors,
                    embedders: list[Embedder], documents: dict[str, dict], report: UpdateReport,
                    previous: _Previous) -> str:
     """Write, validate, publish. Returns the new version name."""
@@ -376,12 +514,16 @@ def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], keys: lis
             if len(matrix):
                 index.add(matrix)
             faiss.write_index(index, str(staging / f"faiss-{_safe(embedder.name)}.index"))
+        np.save(staging / SENTENCE_OFFSETS, sentences.offsets)
+        np.save(staging / SENTENCE_KEYS, sentences.keys)
+        for embedder in embedders:
+            np.save(staging / f"sentences-{_safe(embedder.name)}.npy", sentences.matrices[embedder.name])
         _lexical_rows(chunks, keys, previous).save(staging / "lexical")
         meta = {
             "format": FORMAT_VERSION, "chunker": CHUNKER_VERSION, "version": version, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "kb_dir": str(kb_dir), "embedders": [e.name for e in embedders],
             "dims": {e.name: int(vectors[e.name].shape[1]) for e in embedders},
-            "chunk_count": len(chunks), "documents": documents, "failures": report.failed,
+            "chunk_count": len(chunks), "sentences": SENTENCES_VERSION, "documents": documents, "failures": report.failed,
             "failed_files": report.failed_files,
             "last_update": report.to_dict() | {"version": version},
         }
@@ -436,6 +578,8 @@ def validate_version(version_dir: Path) -> None:
             scores, rows = index.search(probe, 1)
             if scores[0][0] < 0.99:  # its own vector must be its nearest neighbour
                 raise IndexError_(f"{version_dir.name}: canary search failed for {name}")
+    if "sentences" in meta and SentenceVectors.load(version_dir, meta) is None:
+        raise IndexError_(f"{version_dir.name}: sentence vectors missing or inconsistent")
 
 
 def _publish(index_dir: Path, version: str) -> None:
