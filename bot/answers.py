@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.knowledge.chunking import ANSWER_WORDS, Chunk, answer_sentences
-from bot.knowledge.index import IndexError_
+from bot.knowledge.index import IndexError_, sentence_embedder
 from bot.knowledge.search import Hit, Retriever, SearchResult
 
 MAX_ANSWER_WORDS = ANSWER_WORDS
@@ -198,12 +198,9 @@ def _best_vector(result: SearchResult, chunk: Chunk) -> tuple[str | None, np.nda
     """The query vector to rank sentences with: multilingual for Hindi, MiniLM otherwise."""
     if not result.query_vectors:
         return None, None
-    cross = _mostly_devanagari(result.query) or str(chunk.meta.get("language") or "en") != "en"
-    preferred = ["e5", "minilm"] if cross else ["minilm", "e5"]
-    for name in preferred + list(result.query_vectors):
-        if name in result.query_vectors:
-            return name, result.query_vectors[name]
-    return None, None
+    language = str(chunk.meta.get("language") or "en")
+    name = sentence_embedder(language, list(result.query_vectors), cross=_mostly_devanagari(result.query))
+    return (name, result.query_vectors[name]) if name else (None, None)
 
 
 def _mostly_devanagari(text: str) -> bool:

@@ -129,7 +129,7 @@ def split_sentences(text: str) -> list[str]:
 ANSWER_WORDS = 150
 #: Bumped whenever :func:`answer_sentences` or :data:`ANSWER_WORDS` would give other
 #: sentences: stored sentence vectors of another version are not used (nor reused).
-SENTENCES_VERSION = 1
+SENTENCES_VERSION = 2
 
 
 def answer_sentences(text: str) -> list[str]:

@@ -9,9 +9,10 @@ Layout under the index folder::
         chunks.jsonl         the chunks, in index row order
         vectors-<embedder>.npy, faiss-<embedder>.index
         lexical/             the BM25 index (term frequencies, see lexical.py)
-        sentence-offsets.npy, sentence-keys.npy, sentences-<embedder>.npy
-                             vectors of the sentences of passages too long to quote whole
-                             (rows ``offsets[r]:offsets[r+1]`` belong to chunk row ``r``)
+        sentences-<embedder>.npy, sentence-offsets-<embedder>.npy, sentence-keys-<embedder>.npy
+                             vectors of the sentences of passages too long to quote whole,
+                             from the embedder a reply in the passage's language ranks them
+                             with (rows ``offsets[r]:offsets[r+1]`` belong to chunk row ``r``)
     .lock                    serialises writers (readers never lock)
 
 An update scans the folder, re-reads only files whose size or mtime changed (and
@@ -35,7 +36,7 @@ import shutil
 import stat as stat_module
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,8 +57,6 @@ KEEP_VERSIONS = 3
 #: documents are chunked again and the lexical index rebuilt, but vectors are still
 #: reused by content hash, so an upgrade does not re-embed the knowledge base.
 FORMAT_VERSION = 2
-SENTENCE_OFFSETS = "sentence-offsets.npy"
-SENTENCE_KEYS = "sentence-keys.npy"
 
 
 class IndexError_(Exception):
@@ -114,24 +113,60 @@ def sentence_key(sentence: str) -> str:
     return hashlib.sha256(sentence.encode()).hexdigest()[:24]
 
 
+def sentence_embedder(language: str, names: Sequence[str], cross: bool = False) -> str | None:
+    """The embedder a reply ranks a passage's sentences with.
+
+    MiniLM reads English only: a passage in another language, or a question in Devanagari
+    (``cross``), is ranked with the multilingual E5 when the index has it.
+
+    Args:
+        language: the passage's language (``en``, ``hi``, ...).
+        names: the embedders available.
+        cross: the question is in another script than an English passage.
+
+    Returns:
+        An embedder name from ``names``, or None when there is none.
+    """
+    preferred = ["e5", "minilm"] if cross or language != "en" else ["minilm", "e5"]
+    return next((name for name in [*preferred, *names] if name in names), None)
+
+
+def _sentence_files(name: str) -> tuple[str, str, str]:
+    return f"sentences-{_safe(name)}.npy", f"sentence-offsets-{_safe(name)}.npy", f"sentence-keys-{_safe(name)}.npy"
+
+
+@dataclass(frozen=True)
+class SentenceTable:
+    """One embedder's sentence vectors of a version.
+
+    Args:
+        offsets: ``len(chunks) + 1`` row offsets; chunk row ``r`` owns rows
+            ``offsets[r]:offsets[r + 1]`` (empty when the passage fits a reply, or is
+            ranked with another embedder).
+        keys: :func:`sentence_key` of each row.
+        matrix: one normalised float32 row per sentence.
+    """
+
+    offsets: np.ndarray
+    keys: np.ndarray
+    matrix: np.ndarray
+
+    def rows(self, row: int) -> tuple[int, int]:
+        return int(self.offsets[row]), int(self.offsets[row + 1])
+
+
 @dataclass(frozen=True)
 class SentenceVectors:
     """Per-chunk sentence vectors of one version, memory-mapped.
 
     Only passages too long to quote whole have sentences here (see
-    :func:`bot.knowledge.chunking.ranked_sentences`): a reply ranks those sentences against
-    the question, and reading their vectors costs far less than embedding them per reply.
-
-    Args:
-        offsets: ``len(chunks) + 1`` row offsets; chunk row ``r`` owns rows
-            ``offsets[r]:offsets[r + 1]`` (empty for a passage that fits the budget).
-        keys: :func:`sentence_key` of each row.
-        matrices: embedder name -> one normalised float32 row per sentence.
+    :func:`bot.knowledge.chunking.ranked_sentences`), and only from the embedder a reply
+    in the passage's own language ranks them with (:func:`sentence_embedder`): reading
+    them costs far less than embedding them per reply. A question in another script falls
+    back to embedding, as every reply did before.
     """
 
-    offsets: np.ndarray
-    keys: np.ndarray
-    matrices: dict[str, np.ndarray]
+    tables: dict[str, SentenceTable]
 
     def get(self, embedder: str, row: int) -> np.ndarray | None:
         """The sentence vectors of chunk ``row`` from ``embedder``, or None when not stored.
@@ -143,14 +178,14 @@ class SentenceVectors:
         Returns:
             An ``(n_sentences, dim)`` array, or None.
         """
-        matrix = self.matrices.get(embedder)
-        if matrix is None or not 0 <= row < len(self.offsets) - 1:
+        table = self.tables.get(embedder)
+        if table is None or not 0 <= row < len(table.offsets) - 1:
             return None
-        start, end = int(self.offsets[row]), int(self.offsets[row + 1])
-        return np.asarray(matrix[start:end]) if end > start else None
+        start, end = table.rows(row)
+        return np.asarray(table.matrix[start:end]) if end > start else None
 
     @classmethod
-    def load(cls, version_dir: Path, meta: dict | None = None, mmap: bool = True) -> SentenceVectors | None:
+    def load(cls, version_dir: Path, meta: dict | None = None) -> SentenceVectors | None:
         """The version's sentence vectors, or None when it has none of the current kind.
 
         An index built before sentence vectors were stored (or by another sentence
@@ -160,20 +195,20 @@ class SentenceVectors:
         meta = meta if meta is not None else read_meta(version_dir)
         if meta.get("sentences") != SENTENCES_VERSION:
             return None
-        mode = "r" if mmap else None
+        tables = {}
         try:
-            offsets = np.load(version_dir / SENTENCE_OFFSETS)
-            keys = np.load(version_dir / SENTENCE_KEYS, mmap_mode=mode)
-            matrices = {n: np.load(version_dir / f"sentences-{_safe(n)}.npy", mmap_mode=mode)
-                        for n in meta["embedders"]}
+            for name in meta["embedders"]:
+                vectors, offsets, keys = _sentence_files(name)
+                table = SentenceTable(np.load(version_dir / offsets), np.load(version_dir / keys, mmap_mode="r"),
+                                      np.load(version_dir / vectors, mmap_mode="r"))
+                if len(table.offsets) != meta.get("chunk_count", -1) + 1 or len(table.matrix) != len(table.keys) \
+                        or int(table.offsets[-1]) != len(table.keys):
+                    raise ValueError(f"{name} sentence rows do not match the chunks")
+                tables[name] = table
         except (OSError, ValueError, KeyError) as exc:
-            log.warning("sentence vectors of %s unreadable (%s); replies embed sentences", version_dir.name, exc)
+            log.warning("sentence vectors of %s not usable (%s); replies embed sentences", version_dir.name, exc)
             return None
-        if len(offsets) != meta.get("chunk_count", -1) + 1 or any(len(m) != len(keys) for m in matrices.values()) \
-                or (len(offsets) and int(offsets[-1]) != len(keys)):
-            log.warning("sentence vectors of %s do not match its chunks; replies embed sentences", version_dir.name)
-            return None
-        return cls(offsets, keys, matrices)
+        return cls(tables)
 
 
 def current_version_dir(index_dir: Path) -> Path | None:
@@ -446,49 +481,49 @@ def _sentence_vectors(chunks: list[Chunk], embedders: list[Embedder], previous: 
                       progress: Callable[[str, int, int], None] | None) -> SentenceVectors:
     """Sentence vectors of every passage too long to quote whole, embedding only new sentences.
 
-    A chunk carried over from the previous version copies its rows without being split
-    again; a new chunk's sentences reuse any row with the same text (an edit to one
-    sentence of a long passage embeds that sentence only).
+    Each passage's sentences are embedded by the embedder a reply in its language ranks
+    them with (:func:`sentence_embedder`). A chunk carried over from the previous version
+    copies its rows without being split again; a new chunk's sentences reuse any row with
+    the same text (an edit to one sentence of a long passage embeds that sentence only).
     """
     started = time.perf_counter()
-    old = previous.sentences
-    old_rows: dict[str, int] = {}
-    if old is not None:
-        old_rows = {key.decode(): row for row, key in enumerate(old.keys.tolist())}
-    offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
-    sources: list[int | str] = []  # per new row: a row of the previous version, or text to embed
-    keys: list[str] = []
-    for number, chunk in enumerate(chunks):
-        row = previous.rows.get(id(chunk)) if old is not None else None
-        if row is not None:
-            start, end = int(old.offsets[row]), int(old.offsets[row + 1])  # type: ignore[union-attr]
-            sources.extend(range(start, end))
-            keys.extend(k.decode() for k in old.keys[start:end].tolist())  # type: ignore[union-attr]
-        else:
-            for sentence in ranked_sentences(chunk.text) or []:
-                key = sentence_key(sentence)
-                keys.append(key)
-                sources.append(old_rows.get(key, sentence))
-        offsets[number + 1] = len(keys)
-    fresh_texts = {key: text for key, text in zip(keys, sources, strict=True) if isinstance(text, str)}
-    matrices: dict[str, np.ndarray] = {}
+    names = [e.name for e in embedders]
+    tables: dict[str, SentenceTable] = {}
+    fresh_total = 0
     for embedder in embedders:
+        old = previous.sentences.tables.get(embedder.name) if previous.sentences is not None else None
+        old_rows = {key.decode(): row for row, key in enumerate(old.keys.tolist())} if old is not None else {}
+        offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+        sources: list[int | str] = []  # per row: a row of the previous version, or text to embed
+        keys: list[str] = []
+        for number, chunk in enumerate(chunks):
+            row = previous.rows.get(id(chunk)) if old is not None else None
+            if row is not None:
+                start, end = old.rows(row)  # type: ignore[union-attr]
+                sources.extend(range(start, end))
+                keys.extend(k.decode() for k in old.keys[start:end].tolist())  # type: ignore[union-attr]
+            elif sentence_embedder(str(chunk.meta.get("language") or "en"), names) == embedder.name:
+                for sentence in ranked_sentences(chunk.text) or []:
+                    key = sentence_key(sentence)
+                    keys.append(key)
+                    sources.append(old_rows.get(key, sentence))
+            offsets[number + 1] = len(keys)
+        pending = list({key: text for key, text in zip(keys, sources, strict=True) if isinstance(text, str)}.items())
         fresh: dict[str, np.ndarray] = {}
-        pending = list(fresh_texts.items())
         for start in range(0, len(pending), 64):
             part = pending[start:start + 64]
             fresh.update(zip((k for k, _ in part), embedder.embed_passages([t for _, t in part]), strict=True))
             if progress:
                 progress(f"embedding sentences ({embedder.name})", min(start + 64, len(pending)), len(pending))
-        dim = len(next(iter(fresh.values()))) if fresh else (
-            old.matrices[embedder.name].shape[1] if old is not None and embedder.name in old.matrices else embedder.dim)
+        dim = len(next(iter(fresh.values()))) if fresh else (old.matrix.shape[1] if old is not None else embedder.dim)
         matrix = np.zeros((len(keys), dim), dtype=np.float32)
         for row, (key, source) in enumerate(zip(keys, sources, strict=True)):
-            matrix[row] = fresh[key] if isinstance(source, str) else old.matrices[embedder.name][source]  # type: ignore[union-attr]
-        matrices[embedder.name] = matrix
-    report.embedded_sentences = len(fresh_texts)
+            matrix[row] = fresh[key] if isinstance(source, str) else old.matrix[source]  # type: ignore[union-attr]
+        tables[embedder.name] = SentenceTable(offsets, np.array(keys, dtype="S24"), matrix)
+        fresh_total += len(pending)
+    report.embedded_sentences = fresh_total
     report.embed_seconds += time.perf_counter() - started
-    return SentenceVectors(offsets, np.array(keys, dtype="S24"), matrices)
+    return SentenceVectors(tables)
 
 
 def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], keys: list[str],
@@ -514,10 +549,11 @@ def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], keys: lis
             if len(matrix):
                 index.add(matrix)
             faiss.write_index(index, str(staging / f"faiss-{_safe(embedder.name)}.index"))
-        np.save(staging / SENTENCE_OFFSETS, sentences.offsets)
-        np.save(staging / SENTENCE_KEYS, sentences.keys)
-        for embedder in embedders:
-            np.save(staging / f"sentences-{_safe(embedder.name)}.npy", sentences.matrices[embedder.name])
+        for name, table in sentences.tables.items():
+            vectors_file, offsets_file, keys_file = _sentence_files(name)
+            np.save(staging / vectors_file, table.matrix)
+            np.save(staging / offsets_file, table.offsets)
+            np.save(staging / keys_file, table.keys)
         _lexical_rows(chunks, keys, previous).save(staging / "lexical")
         meta = {
             "format": FORMAT_VERSION, "chunker": CHUNKER_VERSION, "version": version, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -57,8 +57,8 @@ def _forget_sentence_vectors(index_dir: Path) -> None:
     meta = read_meta(version)
     del meta["sentences"]
     (version / "meta.json").write_text(json.dumps(meta))
-    for name in ("sentence-offsets.npy", "sentence-keys.npy", "sentences-fake.npy"):
-        (version / name).unlink()
+    for path in version.glob("sentence*.npy"):
+        path.unlink()
 
 
 def _transfer_answer(retriever: Retriever) -> str:
@@ -137,8 +137,35 @@ def test_sentence_vectors_that_do_not_match_the_chunks_are_refused(long_kb, tmp_
 
     update_index(long_kb, tmp_path / "idx", [fake_embedder])
     version = current_version_dir(tmp_path / "idx")
-    np.save(version / "sentence-offsets.npy", np.zeros(2, dtype=np.int64))
+    np.save(version / "sentence-offsets-fake.npy", np.zeros(2, dtype=np.int64))
     with pytest.raises(IndexError_, match="sentence vectors"):
         validate_version(version)
     assert _retriever(tmp_path / "idx", fake_embedder).index.sentences is None  # served, replies embed
     assert _transfer_answer(_retriever(tmp_path / "idx", fake_embedder))
+
+
+def test_each_passage_stores_the_embedder_its_own_language_is_ranked_with(long_kb, tmp_path) -> None:
+    """MiniLM for an English passage, E5 for a Hindi one; a cross-script question embeds."""
+    hindi = TRANSFER_MODULE.replace("language: en", "language: hi").replace("Transfer rules", "स्थानांतरण नियम")
+    write(long_kb / "modules" / "transfer-hi.md", hindi)
+    minilm, e5 = FakeEmbedder("minilm"), FakeEmbedder("e5")
+    report = update_index(long_kb, tmp_path / "idx", [minilm, e5])
+    assert report.embedded_sentences == 2 * len(TRANSFER_SENTENCES)  # each passage once, not twice
+    retriever = Retriever(tmp_path / "idx", {"minilm": minilm, "e5": e5}, Gate({"minilm": 0.0, "e5": 0.0}),
+                          check_interval=0, reranker=None)
+    sentences = retriever.index.sentences
+    rows = {c.source: row for row, c in enumerate(retriever.index.chunks)}
+    assert sentences.get("minilm", rows["modules/transfer.md"]) is not None
+    assert sentences.get("e5", rows["modules/transfer.md"]) is None
+    assert sentences.get("e5", rows["modules/transfer-hi.md"]) is not None
+    assert sentences.get("minilm", rows["modules/transfer-hi.md"]) is None
+
+    result = retriever.search(QUESTION, sources=["modules/transfer.md"])
+    calls = minilm.embedded + e5.embedded
+    english = compose_answer(result, retriever).text
+    assert minilm.embedded + e5.embedded == calls  # stored
+    devanagari = retriever.search("एक हज़ार किलोमीटर से अधिक दूरी पर कितने दिन", sources=["modules/transfer.md"])
+    calls = e5.embedded
+    assert compose_answer(devanagari, retriever) is not None
+    assert e5.embedded - calls == len(TRANSFER_SENTENCES)  # another script: embedded at reply time
+    assert "Eight days are allowed" in english
