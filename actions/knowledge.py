@@ -6,7 +6,8 @@ says the material does not cover it, says so plainly, records the question for t
 trainers and offers a handoff. When the gate declined but the question came close, the
 reply also names the closest section, which the learner may open knowing it may not
 answer them. ``action_show_more`` and ``action_show_full_passage`` page through the
-same search.
+same search: its result is kept per conversation (:mod:`bot.knowledge.recent`) and
+searched again only when it is no longer there or no longer current.
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ from actions.common import MAX_MESSAGE_CHARS, button, language_of, latest_text
 from bot.answers import compose_answer, full_passage
 from bot.i18n import t
 from bot.knowledge.index import IndexError_
+from bot.knowledge.recent import RecentResults
 from bot.knowledge.search import Retriever, SearchResult
 
 log = logging.getLogger(__name__)
+
+#: Each conversation's last search, for paging without searching again (this process only).
+RECENT_RESULTS = RecentResults()
 
 
 def _retriever(injected: Retriever | None) -> Retriever:
@@ -76,8 +81,9 @@ def _has_quiz(source: str) -> bool:
 class KnowledgeAction(Action, abc.ABC):
     """Base for actions that search the knowledge base (abstract: rasa_sdk skips it)."""
 
-    def __init__(self, retriever: Retriever | None = None):
+    def __init__(self, retriever: Retriever | None = None, recent: RecentResults | None = None):
         self._injected = retriever
+        self.recent = recent if recent is not None else RECENT_RESULTS
 
     @property
     def retriever(self) -> Retriever:
@@ -95,13 +101,21 @@ class KnowledgeAction(Action, abc.ABC):
             dispatcher.utter_message(text=t("no_question_yet", language))
             return None
         try:
-            return self.search(query, tracker)
+            kept = self.recent.get(tracker.sender_id, query, tracker.get_slot("role"), self.retriever.index)
+            return kept if kept is not None else self.search(query, tracker)
         except IndexError_:
             dispatcher.utter_message(text=t("index_unavailable", language))
             return None
 
     def search(self, query: str, tracker: Tracker) -> SearchResult:
-        return self.retriever.search(query, k=5, role=tracker.get_slot("role"))
+        """Search for ``query`` and keep the result for paging in this conversation."""
+        retriever = self.retriever
+        index = retriever.index  # the version the search runs on (raises IndexError_ without one)
+        role = tracker.get_slot("role")
+        result = retriever.search(query, k=5, role=role)
+        if result.version == index.version:  # not if a new version went live in between
+            self.recent.put(tracker.sender_id, role, index, result)
+        return result
 
 
 class ActionAnswerQuestion(KnowledgeAction):

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.knowledge.chunking import Chunk, split_sentences
+from bot.knowledge.chunking import ANSWER_WORDS, Chunk, answer_sentences
+from bot.knowledge.index import IndexError_, sentence_embedder
 from bot.knowledge.search import Hit, Retriever, SearchResult
 
-MAX_ANSWER_WORDS = 150
+MAX_ANSWER_WORDS = ANSWER_WORDS
 MAX_PASSAGE_WORDS = 400
 LANGUAGE_NAMES = {"en": {"en": "English", "hi": "Hindi"}, "hi": {"en": "अंग्रेज़ी", "hi": "हिंदी"}}
 
@@ -32,7 +33,8 @@ class Answer:
 
 
 def select_sentences(chunk: Chunk, query_vector: np.ndarray | None, retriever: Retriever | None,
-                     embedder_name: str | None, max_words: int = MAX_ANSWER_WORDS) -> str:
+                     embedder_name: str | None, max_words: int = MAX_ANSWER_WORDS,
+                     sentence_vectors: np.ndarray | None = None) -> str:
     """The sentences of ``chunk`` most similar to the query, in document order.
 
     Args:
@@ -41,14 +43,19 @@ def select_sentences(chunk: Chunk, query_vector: np.ndarray | None, retriever: R
         retriever: gives access to the embedder.
         embedder_name: which embedder produced ``query_vector``.
         max_words: word budget.
+        sentence_vectors: the vectors of the passage's :func:`answer_sentences` from
+            ``embedder_name``, stored at ingest; None (or a count that does not match)
+            embeds the sentences here.
 
     Returns:
         Text of at most about ``max_words`` words.
     """
-    sentences = split_sentences(chunk.text) if "\n" not in chunk.text else _lines(chunk.text)
-    if sum(len(s.split()) for s in sentences) <= max_words or query_vector is None or retriever is None:
+    sentences = answer_sentences(chunk.text)
+    stored = sentence_vectors is not None and len(sentence_vectors) == len(sentences)
+    if sum(len(s.split()) for s in sentences) <= max_words or query_vector is None \
+            or (retriever is None and not stored):
         return _budget(sentences, range(len(sentences)), max_words)
-    vectors = retriever.embedder(embedder_name).embed_passages(sentences)
+    vectors = sentence_vectors if stored else retriever.embedder(embedder_name).embed_passages(sentences)  # type: ignore[union-attr]
     scores = vectors @ query_vector
     order = list(np.argsort(-scores))
     chosen: list[int] = []
@@ -64,11 +71,28 @@ def select_sentences(chunk: Chunk, query_vector: np.ndarray | None, retriever: R
     return _budget(sentences, sorted(chosen), max_words)
 
 
-def _lines(text: str) -> list[str]:
-    out: list[str] = []
-    for line in text.split("\n"):
-        out.extend(split_sentences(line) if not line.lstrip().startswith(("-", "*", "•")) else [line.strip()])
-    return [s for s in out if s]
+def stored_sentence_vectors(result: SearchResult, hit: Hit, retriever: Retriever | None,
+                            embedder_name: str | None) -> np.ndarray | None:
+    """The hit's sentence vectors stored at ingest, when the live index is the result's version.
+
+    Args:
+        result: the search result the hit came from.
+        hit: the hit (its ``row`` is a row of ``result.version``).
+        retriever: the retriever that searched.
+        embedder_name: the embedder whose vectors are wanted.
+
+    Returns:
+        The vectors, or None (older index, another version now live, or a short passage).
+    """
+    if retriever is None or embedder_name is None or hit.row < 0:
+        return None
+    try:
+        index = retriever.index
+    except IndexError_:
+        return None
+    if index.version != result.version or index.sentences is None:
+        return None
+    return index.sentences.get(embedder_name, hit.row)
 
 
 def _budget(sentences: list[str], indices, max_words: int) -> str:
@@ -143,7 +167,8 @@ def compose_answer(result: SearchResult, retriever: Retriever | None, rank: int 
     hit: Hit = result.hits[rank]
     chunk = hit.chunk
     name, vector = _best_vector(result, chunk)
-    body = select_sentences(chunk, vector, retriever, name)
+    body = select_sentences(chunk, vector, retriever, name,
+                            sentence_vectors=stored_sentence_vectors(result, hit, retriever, name))
     warnings = source_warnings(chunk, language)
     chunk_language = str(chunk.meta.get("language") or "en")
     query_language = "hi" if _mostly_devanagari(result.query) else "en"
@@ -173,12 +198,9 @@ def _best_vector(result: SearchResult, chunk: Chunk) -> tuple[str | None, np.nda
     """The query vector to rank sentences with: multilingual for Hindi, MiniLM otherwise."""
     if not result.query_vectors:
         return None, None
-    cross = _mostly_devanagari(result.query) or str(chunk.meta.get("language") or "en") != "en"
-    preferred = ["e5", "minilm"] if cross else ["minilm", "e5"]
-    for name in preferred + list(result.query_vectors):
-        if name in result.query_vectors:
-            return name, result.query_vectors[name]
-    return None, None
+    language = str(chunk.meta.get("language") or "en")
+    name = sentence_embedder(language, list(result.query_vectors), cross=_mostly_devanagari(result.query))
+    return (name, result.query_vectors[name]) if name else (None, None)
 
 
 def _mostly_devanagari(text: str) -> bool:

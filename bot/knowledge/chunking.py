@@ -123,6 +123,47 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in sentences if s]
 
 
+#: Replies quote at most about this many words of a passage (:mod:`bot.answers`). A longer
+#: passage is cut to its sentences closest to the question, which needs a vector for each
+#: of its sentences: the index stores those at ingest (see :func:`ranked_sentences`).
+ANSWER_WORDS = 150
+#: Bumped whenever :func:`answer_sentences` or :data:`ANSWER_WORDS` would give other
+#: sentences: stored sentence vectors of another version are not used (nor reused).
+SENTENCES_VERSION = 2
+
+
+def answer_sentences(text: str) -> list[str]:
+    """The sentences a reply is built from: list items (``-``, ``*``, ``•``) stay whole lines.
+
+    Args:
+        text: a chunk's text.
+
+    Returns:
+        The sentences, in order, without empty ones.
+    """
+    if "\n" not in text:
+        return split_sentences(text)
+    out: list[str] = []
+    for line in text.split("\n"):
+        out.extend(split_sentences(line) if not line.lstrip().startswith(("-", "*", "•")) else [line.strip()])
+    return [s for s in out if s]
+
+
+def ranked_sentences(text: str, max_words: int = ANSWER_WORDS) -> list[str] | None:
+    """The sentences of a passage too long to quote whole, or None when it fits the budget.
+
+    Args:
+        text: a chunk's text.
+        max_words: the reply's word budget.
+
+    Returns:
+        :func:`answer_sentences` of ``text`` when they exceed ``max_words`` words (a reply
+        then ranks them against the question), else None.
+    """
+    sentences = answer_sentences(text)
+    return sentences if sum(len(s.split()) for s in sentences) > max_words else None
+
+
 def provision_word(title: str) -> str:
     """The word a document uses for its numbered units: Article, Rule or Section."""
     lowered = title.lower()
@@ -397,5 +438,6 @@ def _join(units: list[str]) -> str:
     return out.strip()
 
 
-__all__ = ["CHUNKER_VERSION", "Block", "Chunk", "chunk_document", "split_sentences", "provision_word",
+__all__ = ["ANSWER_WORDS", "CHUNKER_VERSION", "SENTENCES_VERSION", "Block", "Chunk", "answer_sentences",
+           "chunk_document", "ranked_sentences", "split_sentences", "provision_word",
            "with_subdivision"]

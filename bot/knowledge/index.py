@@ -9,12 +9,16 @@ Layout under the index folder::
         chunks.jsonl         the chunks, in index row order
         vectors-<embedder>.npy, faiss-<embedder>.index
         lexical/             the BM25 index (term frequencies, see lexical.py)
+        sentences-<embedder>.npy, sentence-offsets-<embedder>.npy, sentence-keys-<embedder>.npy
+                             vectors of the sentences of passages too long to quote whole,
+                             from the embedder a reply in the passage's language ranks them
+                             with (rows ``offsets[r]:offsets[r+1]`` belong to chunk row ``r``)
     .lock                    serialises writers (readers never lock)
 
 An update scans the folder, re-reads only files whose size or mtime changed (and
 re-chunks only those whose content hash changed), and embeds only chunks whose text
-is new: vectors, BM25 term rows and serialised chunk lines are reused by content
-hash, so an edit, a rename or a delete costs what changed plus copying, not
+is new: vectors, sentence vectors, BM25 term rows and serialised chunk lines are
+reused by content hash, so an edit, a rename or a delete costs what changed plus copying, not
 re-processing, the rest of the knowledge base. The new version is written to a
 temporary folder, validated (counts match, each chunk's own vector finds it), renamed
 into place and only then named in ``CURRENT``; a crash at any point leaves the
@@ -32,13 +36,13 @@ import shutil
 import stat as stat_module
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from bot.knowledge.chunking import CHUNKER_VERSION, Chunk, chunk_document
+from bot.knowledge.chunking import CHUNKER_VERSION, SENTENCES_VERSION, Chunk, chunk_document, ranked_sentences
 from bot.knowledge.documents import MAX_META_BYTES
 from bot.knowledge.embedders import Embedder
 from bot.knowledge.lexical import LexicalIndex
@@ -72,6 +76,8 @@ class UpdateReport:
     unchanged: int = 0
     chunks: int = 0
     embedded: int = 0
+    #: Sentences embedded for reply selection (:func:`_sentence_vectors`).
+    embedded_sentences: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
     #: Failures recorded by the version this update started from: a file that is still
@@ -92,7 +98,7 @@ class UpdateReport:
             "version": self.version, "added": self.added, "changed": self.changed,
             "removed": self.removed, "renamed": [list(p) for p in self.renamed],
             "failed": self.failed, "unchanged": self.unchanged, "chunks": self.chunks,
-            "embedded": self.embedded, "seconds": round(self.seconds, 3),
+            "embedded": self.embedded, "embedded_sentences": self.embedded_sentences, "seconds": round(self.seconds, 3),
             "embed_seconds": round(self.embed_seconds, 3),
         }
 
@@ -100,6 +106,109 @@ class UpdateReport:
 def vector_key(chunk: Chunk) -> str:
     """Content hash of what is embedded: equal text reuses the vector (renames, moves)."""
     return hashlib.sha256(chunk.embed_text.encode()).hexdigest()[:24]
+
+
+def sentence_key(sentence: str) -> str:
+    """Content hash of one sentence: equal text reuses its stored sentence vectors."""
+    return hashlib.sha256(sentence.encode()).hexdigest()[:24]
+
+
+def sentence_embedder(language: str, names: Sequence[str], cross: bool = False) -> str | None:
+    """The embedder a reply ranks a passage's sentences with.
+
+    MiniLM reads English only: a passage in another language, or a question in Devanagari
+    (``cross``), is ranked with the multilingual E5 when the index has it.
+
+    Args:
+        language: the passage's language (``en``, ``hi``, ...).
+        names: the embedders available.
+        cross: the question is in another script than an English passage.
+
+    Returns:
+        An embedder name from ``names``, or None when there is none.
+    """
+    preferred = ["e5", "minilm"] if cross or language != "en" else ["minilm", "e5"]
+    return next((name for name in [*preferred, *names] if name in names), None)
+
+
+def _sentence_files(name: str) -> tuple[str, str, str]:
+    return f"sentences-{_safe(name)}.npy", f"sentence-offsets-{_safe(name)}.npy", f"sentence-keys-{_safe(name)}.npy"
+
+
+@dataclass(frozen=True)
+class SentenceTable:
+    """One embedder's sentence vectors of a version.
+
+    Args:
+        offsets: ``len(chunks) + 1`` row offsets; chunk row ``r`` owns rows
+            ``offsets[r]:offsets[r + 1]`` (empty when the passage fits a reply, or is
+            ranked with another embedder).
+        keys: :func:`sentence_key` of each row.
+        matrix: one normalised float32 row per sentence.
+    """
+
+    offsets: np.ndarray
+    keys: np.ndarray
+    matrix: np.ndarray
+
+    def rows(self, row: int) -> tuple[int, int]:
+        return int(self.offsets[row]), int(self.offsets[row + 1])
+
+
+@dataclass(frozen=True)
+class SentenceVectors:
+    """Per-chunk sentence vectors of one version, memory-mapped.
+
+    Only passages too long to quote whole have sentences here (see
+    :func:`bot.knowledge.chunking.ranked_sentences`), and only from the embedder a reply
+    in the passage's own language ranks them with (:func:`sentence_embedder`): reading
+    them costs far less than embedding them per reply. A question in another script falls
+    back to embedding, as every reply did before.
+    """
+
+    tables: dict[str, SentenceTable]
+
+    def get(self, embedder: str, row: int) -> np.ndarray | None:
+        """The sentence vectors of chunk ``row`` from ``embedder``, or None when not stored.
+
+        Args:
+            embedder: the embedder's name.
+            row: the chunk's row in this version.
+
+        Returns:
+            An ``(n_sentences, dim)`` array, or None.
+        """
+        table = self.tables.get(embedder)
+        if table is None or not 0 <= row < len(table.offsets) - 1:
+            return None
+        start, end = table.rows(row)
+        return np.asarray(table.matrix[start:end]) if end > start else None
+
+    @classmethod
+    def load(cls, version_dir: Path, meta: dict | None = None) -> SentenceVectors | None:
+        """The version's sentence vectors, or None when it has none of the current kind.
+
+        An index built before sentence vectors were stored (or by another sentence
+        splitter, see :data:`bot.knowledge.chunking.SENTENCES_VERSION`) has none: replies
+        then embed the sentences themselves.
+        """
+        meta = meta if meta is not None else read_meta(version_dir)
+        if meta.get("sentences") != SENTENCES_VERSION:
+            return None
+        tables = {}
+        try:
+            for name in meta["embedders"]:
+                vectors, offsets, keys = _sentence_files(name)
+                table = SentenceTable(np.load(version_dir / offsets), np.load(version_dir / keys, mmap_mode="r"),
+                                      np.load(version_dir / vectors, mmap_mode="r"))
+                if len(table.offsets) != meta.get("chunk_count", -1) + 1 or len(table.matrix) != len(table.keys) \
+                        or int(table.offsets[-1]) != len(table.keys):
+                    raise ValueError(f"{name} sentence rows do not match the chunks")
+                tables[name] = table
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("sentence vectors of %s not usable (%s); replies embed sentences", version_dir.name, exc)
+            return None
+        return cls(tables)
 
 
 def current_version_dir(index_dir: Path) -> Path | None:
@@ -174,7 +283,8 @@ def update_index(
         previous = _Previous.load(previous_dir, embedders) if previous_dir and not force else _Previous.empty()
         report = UpdateReport(version=previous.version or "", previous_failed=dict(previous.failures))
         documents, chunks = _scan(kb_dir, previous, report, progress)
-        if not report.touched and previous.version and not force and not previous.stale:
+        if not report.touched and previous.version and not force and not previous.stale \
+                and not previous.sentences_outdated:
             report.unchanged = len(documents)
             report.chunks = len(chunks)
             report.seconds = time.perf_counter() - started
@@ -182,7 +292,9 @@ def update_index(
             return report
         keys = [previous.keys.get(id(c)) or vector_key(c) for c in chunks]
         vectors = _embed(chunks, keys, embedders, previous, report, progress)
-        version = _write_version(index_dir, kb_dir, chunks, keys, vectors, embedders, documents, report, previous)
+        sentences = _sentence_vectors(chunks, embedders, previous, report, progress)
+        version = _write_version(index_dir, kb_dir, chunks, keys, vectors, sentences, embedders, documents,
+                                 report, previous)
         report.version = version
         report.chunks = len(chunks)
         report.seconds = time.perf_counter() - started
@@ -208,6 +320,15 @@ class _Previous:
     keys: dict[int, str] = field(default_factory=dict)
     #: Written by another chunker or layout: every document must be chunked again.
     stale: bool = False
+    #: Sentence vectors of the previous version (None: it has none of the current kind).
+    sentences: SentenceVectors | None = None
+    #: id() of each previous chunk object -> its row there (to reuse its sentence rows).
+    rows: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def sentences_outdated(self) -> bool:
+        """The previous version lacks current sentence vectors: write a version that has them."""
+        return bool(self.version) and self.sentences is None
 
     @classmethod
     def empty(cls) -> _Previous:
@@ -235,8 +356,9 @@ class _Previous:
             for embedder in embedders:
                 matrix = np.load(version_dir / f"vectors-{_safe(embedder.name)}.npy")
                 vectors[embedder.name] = dict(zip(keys, matrix, strict=True))
+            sentences = SentenceVectors.load(version_dir, meta)
             if stale:
-                return cls(meta["version"], meta["documents"], {}, vectors, stale=True)
+                return cls(meta["version"], meta["documents"], {}, vectors, stale=True, sentences=sentences)
             lexical = LexicalIndex.load(version_dir / "lexical")
             if lexical.size != len(chunks):
                 raise ValueError(f"lexical index has {lexical.size} rows for {len(chunks)} chunks")
@@ -244,7 +366,8 @@ class _Previous:
                        dict(meta.get("failures") or {}), dict(meta.get("failed_files") or {}),
                        lexical, {key: row for row, key in enumerate(keys)},
                        {id(chunk): line for chunk, line in with_lines},
-                       {id(chunk): key for chunk, key in zip(chunks, keys, strict=True)})
+                       {id(chunk): key for chunk, key in zip(chunks, keys, strict=True)},
+                       sentences=sentences, rows={id(chunk): row for row, chunk in enumerate(chunks)})
         except Exception as exc:  # a damaged previous version must not block a rebuild
             log.warning("previous index version unreadable (%s); rebuilding", exc)
             return cls.empty()
@@ -353,8 +476,58 @@ def _embed(chunks: list[Chunk], keys: list[str], embedders: list[Embedder], prev
     return out
 
 
+def _sentence_vectors(chunks: list[Chunk], embedders: list[Embedder], previous: _Previous,
+                      report: UpdateReport,
+                      progress: Callable[[str, int, int], None] | None) -> SentenceVectors:
+    """Sentence vectors of every passage too long to quote whole, embedding only new sentences.
+
+    Each passage's sentences are embedded by the embedder a reply in its language ranks
+    them with (:func:`sentence_embedder`). A chunk carried over from the previous version
+    copies its rows without being split again; a new chunk's sentences reuse any row with
+    the same text (an edit to one sentence of a long passage embeds that sentence only).
+    """
+    started = time.perf_counter()
+    names = [e.name for e in embedders]
+    tables: dict[str, SentenceTable] = {}
+    fresh_total = 0
+    for embedder in embedders:
+        old = previous.sentences.tables.get(embedder.name) if previous.sentences is not None else None
+        old_rows = {key.decode(): row for row, key in enumerate(old.keys.tolist())} if old is not None else {}
+        offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
+        sources: list[int | str] = []  # per row: a row of the previous version, or text to embed
+        keys: list[str] = []
+        for number, chunk in enumerate(chunks):
+            row = previous.rows.get(id(chunk)) if old is not None else None
+            if row is not None:
+                start, end = old.rows(row)  # type: ignore[union-attr]
+                sources.extend(range(start, end))
+                keys.extend(k.decode() for k in old.keys[start:end].tolist())  # type: ignore[union-attr]
+            elif sentence_embedder(str(chunk.meta.get("language") or "en"), names) == embedder.name:
+                for sentence in ranked_sentences(chunk.text) or []:
+                    key = sentence_key(sentence)
+                    keys.append(key)
+                    sources.append(old_rows.get(key, sentence))
+            offsets[number + 1] = len(keys)
+        pending = list({key: text for key, text in zip(keys, sources, strict=True) if isinstance(text, str)}.items())
+        fresh: dict[str, np.ndarray] = {}
+        for start in range(0, len(pending), 64):
+            part = pending[start:start + 64]
+            fresh.update(zip((k for k, _ in part), embedder.embed_passages([t for _, t in part]), strict=True))
+            if progress:
+                progress(f"embedding sentences ({embedder.name})", min(start + 64, len(pending)), len(pending))
+        dim = len(next(iter(fresh.values()))) if fresh else (old.matrix.shape[1] if old is not None else embedder.dim)
+        matrix = np.zeros((len(keys), dim), dtype=np.float32)
+        for row, (key, source) in enumerate(zip(keys, sources, strict=True)):
+            matrix[row] = fresh[key] if isinstance(source, str) else old.matrix[source]  # type: ignore[union-attr]
+        tables[embedder.name] = SentenceTable(offsets, np.array(keys, dtype="S24"), matrix)
+        fresh_total += len(pending)
+    report.embedded_sentences = fresh_total
+    report.embed_seconds += time.perf_counter() - started
+    return SentenceVectors(tables)
+
+
 def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], keys: list[str],
-                   vectors: dict[str, np.ndarray],
+                   vectors: dict[str, np.ndarray], sentences: SentenceVectors,
                    embedders: list[Embedder], documents: dict[str, dict], report: UpdateReport,
                    previous: _Previous) -> str:
     """Write, validate, publish. Returns the new version name."""
@@ -376,12 +549,17 @@ def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], keys: lis
             if len(matrix):
                 index.add(matrix)
             faiss.write_index(index, str(staging / f"faiss-{_safe(embedder.name)}.index"))
+        for name, table in sentences.tables.items():
+            vectors_file, offsets_file, keys_file = _sentence_files(name)
+            np.save(staging / vectors_file, table.matrix)
+            np.save(staging / offsets_file, table.offsets)
+            np.save(staging / keys_file, table.keys)
         _lexical_rows(chunks, keys, previous).save(staging / "lexical")
         meta = {
             "format": FORMAT_VERSION, "chunker": CHUNKER_VERSION, "version": version, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "kb_dir": str(kb_dir), "embedders": [e.name for e in embedders],
             "dims": {e.name: int(vectors[e.name].shape[1]) for e in embedders},
-            "chunk_count": len(chunks), "documents": documents, "failures": report.failed,
+            "chunk_count": len(chunks), "sentences": SENTENCES_VERSION, "documents": documents, "failures": report.failed,
             "failed_files": report.failed_files,
             "last_update": report.to_dict() | {"version": version},
         }
@@ -436,6 +614,8 @@ def validate_version(version_dir: Path) -> None:
             scores, rows = index.search(probe, 1)
             if scores[0][0] < 0.99:  # its own vector must be its nearest neighbour
                 raise IndexError_(f"{version_dir.name}: canary search failed for {name}")
+    if "sentences" in meta and SentenceVectors.load(version_dir, meta) is None:
+        raise IndexError_(f"{version_dir.name}: sentence vectors missing or inconsistent")
 
 
 def _publish(index_dir: Path, version: str) -> None:

@@ -33,7 +33,7 @@ import numpy as np
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.embedders import Embedder, make_embedder
 from bot.knowledge.hindi_terms import with_english_terms
-from bot.knowledge.index import IndexError_, _safe, current_version_dir, read_chunks, read_meta
+from bot.knowledge.index import IndexError_, SentenceVectors, _safe, current_version_dir, read_chunks, read_meta
 from bot.knowledge.lexical import LexicalIndex
 from bot.knowledge.reranker import Reranker, blend
 from bot.knowledge.text import cached_glossary, tokenize
@@ -305,6 +305,8 @@ class LoadedIndex:
         self.lexical = LexicalIndex.load(version_dir / "lexical")
         self.lexical.get_scores([])  # build the by-term view now, not in the first learner's query
         self.row_by_id = {c.id: i for i, c in enumerate(self.chunks)}
+        #: Sentence vectors of long passages for replies; None for an index built before them.
+        self.sentences: SentenceVectors | None = SentenceVectors.load(version_dir, self.meta)
         kb_dir = self.meta.get("kb_dir")
         self.glossary_path: Path | None = Path(kb_dir) / GLOSSARY_NAME if kb_dir else None
 
