@@ -36,13 +36,15 @@ class ActionRecordConsent(Action):
         return "action_record_consent"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        from bot.privacy import record_consent
+        from bot.privacy import answer_notice
 
         accepted = (tracker.latest_message.get("intent") or {}).get("name") == "consent_accept"
-        learning = self._learning()
         channel, sender = learner_key(tracker)
-        learner_id = learning.learner(channel, sender)
-        record_consent(learning, learner_id, accepted)
+        learning = self._learning()
+        learner_id = answer_notice(learning, channel, sender, accepted)  # a decline stores nothing
+        if accepted and learner_id is not None and tracker.get_slot("role"):
+            # The role given before consent lived in the conversation only; keep it now.
+            learning.update_profile(learner_id, role=tracker.get_slot("role"))
         dispatcher.utter_message(text=t("privacy_consent_accepted" if accepted else "privacy_consent_declined",
                                         language_of(tracker)))
         return []

@@ -83,6 +83,46 @@ def record_consent(learning: Any, learner_id: int, accepted: bool) -> None:
     learning.update_profile(learner_id, consent=bool(accepted))
 
 
+def answer_notice(learning: Any, channel: str, sender: str, accepted: bool) -> int | None:
+    """Record a learner's answer to the notice without storing anyone who declined.
+
+    A learner row is created only on acceptance; a decline of someone never stored
+    leaves no row at all, and a decline of a stored learner withdraws consent.
+
+    Args:
+        learning: A :class:`bot.learning.Learning`.
+        channel / sender: The learner's key (``actions.common.learner_key``).
+        accepted: Whether they accepted.
+
+    Returns:
+        The learner id, or None when nothing is stored about them.
+    """
+    if accepted:
+        learner_id = learning.learner(channel, sender, consent=True)
+        record_consent(learning, learner_id, True)  # an existing row that had declined
+        return learner_id
+    learner_id = _find_learner(learning, channel, sender)
+    if learner_id is not None:
+        record_consent(learning, learner_id, False)
+    return learner_id
+
+
+def consented_learner(learning: Any, channel: str, sender: str, **profile: Any) -> int | None:
+    """The id of a learner who accepted the notice (their activity time refreshed), else None.
+
+    Never creates a learner row: nothing about a learner is stored before consent.
+
+    Args:
+        learning: A :class:`bot.learning.Learning`.
+        channel / sender: The learner's key.
+        **profile: passed to ``learning.learner`` (ignored for an existing row).
+    """
+    learner_id = _find_learner(learning, channel, sender)
+    if learner_id is None or not has_consent(learning, learner_id):
+        return None
+    return learning.learner(channel, sender, **profile)  # refreshes last_seen_at
+
+
 # ---------------------------------------------------------------------- settings from the environment
 
 
