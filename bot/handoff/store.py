@@ -385,17 +385,27 @@ class HandoffStore:
         """
         counts: dict[str, int] = {}
         with session_scope(self.factory) as s:
-            item_ids = list(s.scalars(select(QueueAsker.item_id).where(QueueAsker.sender == sender)))
+            asked = s.execute(select(QueueAsker.item_id, QueueAsker.question).where(QueueAsker.sender == sender)).all()
             for table in SENDER_TABLES:
                 counts[table.__tablename__] = s.execute(delete(table).where(table.sender == sender)).rowcount or 0
-            orphaned = 0
-            for item_id in item_ids:
-                left = s.scalar(select(func.count()).select_from(QueueAsker).where(QueueAsker.item_id == item_id))
-                if not left:
-                    orphaned += s.execute(delete(QueueItem).where(QueueItem.id == item_id)).rowcount or 0
-                else:
-                    s.execute(update(QueueItem).where(QueueItem.id == item_id).values(ask_count=left))
+            orphaned = reworded = 0
+            for item_id, wording in asked:
+                item = s.get(QueueItem, item_id)
+                if item is None:
+                    continue
+                others = s.scalars(select(QueueAsker).where(QueueAsker.item_id == item_id)
+                                   .order_by(QueueAsker.asked_at, QueueAsker.id)).all()
+                if not others:
+                    s.delete(item)
+                    orphaned += 1
+                    continue
+                item.ask_count = len(others)
+                if item.question == wording:
+                    # The item was filed in this learner's words: show the next asker's instead.
+                    item.question = others[0].question
+                    reworded += 1
             counts["queue_items"] = orphaned
+            counts["queue_items_reworded"] = reworded
         return counts
 
     def purge_older_than(self, days: int) -> int:
