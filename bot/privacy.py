@@ -272,29 +272,88 @@ def export_learner(learning: Any, channel: str, sender: str, *, tracker_url: str
     return data
 
 
-def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None,
-          now: datetime | None = None) -> dict[str, int]:
-    """Retention job: erase learners inactive for ``older_than_days`` and old tracker events.
+def last_activity(learning: Any) -> dict[str, datetime]:
+    """When each learner (by sender id) last did anything the tutor stored.
+
+    Activity is a quiz, review or profile change (``learners.last_seen_at``), a question
+    asked (question log, trainer queue), a rating, or a live-handoff message. Messages
+    *to* the learner (outbox) are not their activity.
 
     Returns:
-        ``{"learners": n, "tracker_events": m}``.
+        ``{sender: latest aware UTC time}`` over every store that has the sender.
     """
-    from sqlalchemy import or_, select, text
+    from sqlalchemy import func, select
+
+    from bot.store.engine import session_scope
+    from bot.store.models import Learner
+
+    columns: list[tuple[Any, Any]] = [(Learner.external_id, func.coalesce(Learner.last_seen_at, Learner.created_at))]
+    try:
+        from bot.store.handoff_models import Feedback, Handoff, HandoffMessage, QuestionLog, QueueAsker
+
+        columns += [(QuestionLog.sender, QuestionLog.asked_at), (QueueAsker.sender, QueueAsker.asked_at),
+                    (Feedback.sender, Feedback.created_at), (Handoff.sender, Handoff.started_at),
+                    (HandoffMessage.sender, HandoffMessage.created_at)]
+    except ImportError:  # the human-loop package is optional
+        pass
+    latest: dict[str, datetime] = {}
+    with session_scope(learning._sessions) as s:
+        for sender_col, time_col in columns:
+            for sender, when in s.execute(select(sender_col, func.max(time_col)).group_by(sender_col)):
+                if when is None:
+                    continue
+                when = when if when.tzinfo else when.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+                if sender not in latest or when > latest[sender]:
+                    latest[sender] = when
+    return latest
+
+
+def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None,
+          now: datetime | None = None, bridge_port: int | None = None,
+          bridge_token: str | None = None) -> dict[str, int]:
+    """Retention job: erase learners inactive for ``older_than_days``, and old rows of everyone.
+
+    A learner is inactive when nothing in :func:`last_activity` is newer than the cutoff:
+    one who asks questions every day is kept even without a quiz for a year. An inactive
+    learner is erased from every store, as by :func:`erase_learner` (learner rows,
+    human-loop rows, the Telegram bridge's chat mapping when the bridge is given). Of
+    active learners, question-log and feedback rows, delivered messages and ended
+    handoffs older than the cutoff are deleted too.
+
+    Args:
+        learning: The learner store service.
+        older_than_days: Retention period in days.
+        tracker_url: SQL tracker store URL (scaled mode): old events are deleted.
+        now: The current time (tests).
+        bridge_port / bridge_token: the Telegram bridge's loopback endpoint (None: no bridge).
+
+    Returns:
+        ``{"learners": erased senders, "old_rows": rows of active learners,
+        "telegram_mappings": n, "tracker_events": m}``.
+    """
+    from sqlalchemy import select, text
 
     from bot.store.engine import session_scope
     from bot.store.models import Learner
 
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
-    with session_scope(learning._sessions) as s:
-        stale = s.execute(select(Learner.id, Learner.external_id).where(
-            or_(Learner.last_seen_at < cutoff, (Learner.last_seen_at.is_(None)) & (Learner.created_at < cutoff))
-        )).all()
+    stale = sorted(sender for sender, when in last_activity(learning).items() if when < cutoff)
     handoff = _handoff_store(learning)
-    for learner_id, sender in stale:
-        learning.erase(learner_id)
+    result = {"learners": len(stale), "old_rows": 0, "telegram_mappings": 0, "tracker_events": 0}
+    for sender in stale:
+        with session_scope(learning._sessions) as s:
+            learner_ids = list(s.scalars(select(Learner.id).where(Learner.external_id == sender)))
+        for learner_id in learner_ids:
+            learning.erase(learner_id)
         if handoff is not None:
             handoff.erase_sender(sender)
-    result = {"learners": len(stale), "tracker_events": 0}
+        if sender.startswith("tg-") and bridge_port and bridge_token:
+            try:
+                result["telegram_mappings"] += int(forget_in_bridge(sender, bridge_port, bridge_token))
+            except (OSError, urllib.error.URLError) as exc:  # the bridge also drops idle mappings itself
+                log.warning("retention purge: Telegram bridge unreachable (%s)", type(exc).__name__)
+    if handoff is not None:
+        result["old_rows"] = handoff.purge_older_than(older_than_days, now=now)
     if tracker_url:
         engine = _engine(tracker_url)
         try:
@@ -303,7 +362,8 @@ def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None
                     text("DELETE FROM events WHERE timestamp < :t"), {"t": cutoff.timestamp()}).rowcount or 0
         finally:
             engine.dispose()
-    log.info("retention purge (%d days): %d learners, %d tracker events", older_than_days, result["learners"],
+    log.info("retention purge (%d days): %d learners erased, %d old rows, %d Telegram mappings, %d tracker events",
+             older_than_days, result["learners"], result["old_rows"], result["telegram_mappings"],
              result["tracker_events"])
     return result
 
@@ -325,7 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     learning, _ = Learning.from_settings()
     url = tracker_db_url()
     if args.command == "purge":
-        print(json.dumps(purge(learning, args.older_than_days or retention_days(), tracker_url=url)))
+        from bot.config import load_settings
+
+        settings = load_settings()
+        bridge = (settings.telegram_proactive_port, settings.action_token) if settings.telegram_token else (None, None)
+        print(json.dumps(purge(learning, args.older_than_days or retention_days(), tracker_url=url,
+                               bridge_port=bridge[0], bridge_token=bridge[1])))
     elif args.command == "erase":
         from bot.config import load_settings
 

@@ -49,11 +49,14 @@ class TelegramStore:
 
     Args:
         path: SQLite file; its folder is created if missing.
+        chat_retention_s: drop chat mappings idle this long (``TUTOR_RETENTION_DAYS``) when
+            pruning; None keeps them until the learner's data is erased.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, chat_retention_s: float | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.chat_retention_s = chat_retention_s
         # isolation_level=None: autocommit; each statement is its own transaction.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -148,13 +151,15 @@ class TelegramStore:
         return str(row[0]) if row else None
 
     def prune(self, now: float | None = None) -> None:
-        """Forget old update ids and all but the newest button payloads.
+        """Forget old update ids, all but the newest button payloads, and idle chat mappings.
 
         Args:
             now: Current time (seconds since the epoch); defaults to the clock.
         """
         now = time.time() if now is None else now
         self._db.execute("DELETE FROM processed_updates WHERE seen_at < ?", (now - UPDATE_RETENTION_S,))
+        if self.chat_retention_s is not None:  # retention: the mapping is the link back to a person
+            self._db.execute("DELETE FROM chats WHERE updated_at < ?", (now - self.chat_retention_s,))
         self._db.execute(
             "DELETE FROM callback_payloads WHERE key NOT IN "
             "(SELECT key FROM callback_payloads ORDER BY used_at DESC LIMIT ?)",

@@ -512,7 +512,7 @@ def build_application(settings: Settings) -> Application:
     """
     if not settings.telegram_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    store = TelegramStore(settings.state_dir / "telegram.db")
+    store = TelegramStore(settings.state_dir / "telegram.db", chat_retention_s=settings.retention_days * 86400.0)
     locks = ChatLocks()
     bridge = TelegramBridge(
         settings, store, RasaClient(settings.rasa_url, settings.rasa_timeout), locks, domain_intents()

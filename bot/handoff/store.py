@@ -408,10 +408,25 @@ class HandoffStore:
             counts["queue_items_reworded"] = reworded
         return counts
 
-    def purge_older_than(self, days: int) -> int:
-        """Delete question-log and feedback rows older than ``days`` (retention)."""
-        cutoff = self.clock() - timedelta(days=days)
+    def purge_older_than(self, days: int, now: datetime | None = None) -> int:
+        """Delete rows older than ``days`` whatever the learner's activity (retention).
+
+        Question-log and feedback rows, delivered outbox messages, and ended handoffs with
+        their transcripts. Open queue items and their askers stay until answered or erased.
+
+        Args:
+            days: Retention period.
+            now: The current time (default: the store's clock).
+
+        Returns:
+            Rows deleted.
+        """
+        cutoff = (now or self.clock()) - timedelta(days=days)
         with session_scope(self.factory) as s:
             n = s.execute(delete(QuestionLog).where(QuestionLog.asked_at < cutoff)).rowcount or 0
             n += s.execute(delete(Feedback).where(Feedback.created_at < cutoff)).rowcount or 0
+            n += s.execute(delete(Outbox).where(Outbox.delivered_at < cutoff)).rowcount or 0
+            ended = select(Handoff.id).where(Handoff.status == "ended", Handoff.ended_at < cutoff)
+            n += s.execute(delete(HandoffMessage).where(HandoffMessage.handoff_id.in_(ended))).rowcount or 0
+            n += s.execute(delete(Handoff).where(Handoff.id.in_(ended))).rowcount or 0
             return n
