@@ -5,7 +5,6 @@ Thin: the logic is in :mod:`bot.privacy`. Services are injectable for tests.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -77,7 +76,7 @@ class ActionDeleteMyData(Action):
 
 
 class ActionExportMyData(Action):
-    """Send the learner everything stored about them (JSON attachment + short summary)."""
+    """Send the learner everything stored about them: a short summary and a JSON file."""
 
     def __init__(self, learning: Callable[[], Any] = _default_learning) -> None:
         self._learning = learning
@@ -86,12 +85,12 @@ class ActionExportMyData(Action):
         return "action_export_my_data"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        from bot.privacy import export_learner, tracker_db_url
+        from bot.privacy import export_file, export_learner, export_rows, tracker_db_url
 
         language = language_of(tracker)
         channel, sender = learner_key(tracker)
         data = export_learner(self._learning(), channel, sender, tracker_url=tracker_db_url())
-        rows = sum(len(v) for v in (data.get("learner") or {}).values() if isinstance(v, list))
-        dispatcher.utter_message(text=t("privacy_export_ready", language, rows=rows),
-                                 json_message={"export": json.loads(json.dumps(data, default=str))})
+        dispatcher.utter_message(text=t("privacy_export_ready", language, rows=export_rows(data)))
+        # A file: the widget offers it as a download, the Telegram bridge sends it as a document.
+        dispatcher.utter_message(json_message=export_file(data))
         return []

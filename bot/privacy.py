@@ -264,12 +264,54 @@ def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str 
 
 
 def export_learner(learning: Any, channel: str, sender: str, *, tracker_url: str | None = None) -> dict[str, Any]:
-    """All data the tutor holds about one learner, as JSON-ready data."""
+    """All data the tutor holds about one learner, as JSON-ready data.
+
+    Returns:
+        ``{"learner": {table: rows}, "human_loop": {table: rows}}`` (questions to trainers,
+        handoff transcripts, feedback, question log, messages kept for them) and, in
+        scaled mode, ``conversation_events`` (how many tracker events are stored).
+    """
     learner_id = _find_learner(learning, channel, sender)
     data: dict[str, Any] = {"learner": learning.export(learner_id) if learner_id is not None else {}}
+    handoff = _handoff_store(learning)
+    if handoff is not None:
+        data["human_loop"] = handoff.export_sender(sender)
     if tracker_url:
         data["conversation_events"] = count_tracker_events(tracker_url, sender)
     return data
+
+
+#: ``custom`` payload type of a file for the learner (the widget offers a download, the
+#: Telegram bridge sends a document). Under ``data`` because Rasa's socket.io channel
+#: emits a custom payload's keys as ``emit()`` arguments.
+FILE_PAYLOAD = "file"
+
+
+def export_file(data: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The ``json_message`` that delivers an export as a JSON file on every channel.
+
+    Args:
+        data: :func:`export_learner` output.
+        now: Date for the file name (tests).
+
+    Returns:
+        ``{"data": {"type": "file", "name": "my-tutor-data-YYYY-MM-DD.json",
+        "mime_type": "application/json", "content": "<JSON text>"}}``.
+    """
+    day = (now or datetime.now(UTC)).date().isoformat()
+    content = json.dumps(data, default=_plain, ensure_ascii=False, indent=2)
+    return {"data": {"type": FILE_PAYLOAD, "name": f"my-tutor-data-{day}.json", "mime_type": "application/json",
+                     "content": content}}
+
+
+def export_rows(data: dict[str, Any]) -> int:
+    """How many rows an export holds (for the summary line)."""
+    return sum(len(rows) for group in ("learner", "human_loop") for rows in (data.get(group) or {}).values()
+               if isinstance(rows, list))
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def last_activity(learning: Any) -> dict[str, datetime]:

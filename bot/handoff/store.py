@@ -377,6 +377,29 @@ class HandoffStore:
             s.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.token_hash == token_hash))
 
     # ---------------------------------------------------------------- privacy
+    def export_sender(self, sender: str) -> dict[str, list[dict[str, Any]]]:
+        """Every human-loop row of one learner, table by table (data-subject export).
+
+        Includes the learner's questions to the trainers (with the trainer's answer when
+        given), live-handoff transcripts (both sides: every message carries the learner's
+        sender id), messages kept for them, ratings and the question log.
+
+        Returns:
+            ``{table name: [row as a dict, ...]}`` with Python values.
+        """
+        def row(obj: Any) -> dict[str, Any]:
+            return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
+
+        data: dict[str, list[dict[str, Any]]] = {}
+        with session_scope(self.factory) as s:
+            for table in reversed(SENDER_TABLES):
+                data[table.__tablename__] = [row(r) for r in s.scalars(select(table).where(table.sender == sender)
+                                                                        .order_by(table.id)).all()]
+            for asked in data.get(QueueAsker.__tablename__, []):
+                item = s.get(QueueItem, asked["item_id"])
+                asked["trainer_answer"] = item.answer if item is not None else None
+        return data
+
     def erase_sender(self, sender: str) -> dict[str, int]:
         """Delete every human-loop row of one learner; drop items nobody else asked.
 
