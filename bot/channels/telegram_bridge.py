@@ -73,6 +73,7 @@ from bot.channels.rate_limit import ChatRateLimiter
 from bot.channels.telegram_format import (
     CallbackCodec,
     build_keyboard,
+    document_of,
     format_message,
     markdown_to_html,
 )
@@ -238,6 +239,10 @@ class TelegramBridge:
         """
         sent: list[Message] = []
         for reply in replies:
+            document = document_of(reply)
+            if document is not None:  # e.g. "export my data": a file in the chat
+                sent.append(await bot.send_document(chat_id, document[1], filename=document[0]))
+                continue
             text = reply.get("text") or ""
             keyboard = build_keyboard(reply.get("buttons") or [], self.codec)
             chunks = format_message(text) if isinstance(text, str) else []
