@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -66,7 +67,8 @@ class ActionDeleteMyData(Action):
         settings = load_settings()
         channel, sender = learner_key(tracker)
         report = erase_learner(self._learning(), channel, sender, tracker_url=tracker_db_url(),
-                               bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token)
+                               bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token,
+                               kb_dir=Path(settings.kb_dir))
         if report.complete:
             dispatcher.utter_message(text=t("privacy_deleted", language))
         else:

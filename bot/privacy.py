@@ -40,6 +40,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("bot.privacy")
@@ -222,8 +223,36 @@ def _find_learner(learning: Any, channel: str, sender: str) -> int | None:
         return s.scalars(select(Learner.id).where(Learner.channel == channel, Learner.external_id == sender)).first()
 
 
+def remove_worded_faqs(kb_dir: Path, published: list[tuple[str, str]]) -> int:
+    """Delete FAQ documents whose question is a learner's own wording, verbatim.
+
+    Args:
+        kb_dir: The knowledge folder (the watcher drops removed files from the index).
+        published: ``(kb_path, wording)`` from :meth:`HandoffStore.published_wordings`.
+
+    Returns:
+        Files removed.
+    """
+    from bot.handoff.faq import FAQ_FOLDER
+
+    removed = 0
+    root = (kb_dir / FAQ_FOLDER).resolve()
+    for rel, wording in published:
+        path = (kb_dir / rel).resolve()
+        if path.parent != root or not path.is_file():  # only files the console wrote
+            continue
+        heading = "# " + " ".join(wording.split())
+        if heading in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            path.unlink()
+            removed += 1
+    if removed:
+        log.info("erasure: removed %d FAQ document(s) worded by the learner", removed)
+    return removed
+
+
 def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str | None = None,
-                  bridge_port: int | None = None, bridge_token: str | None = None) -> ErasureReport:
+                  bridge_port: int | None = None, bridge_token: str | None = None,
+                  kb_dir: Path | None = None) -> ErasureReport:
     """Erase one learner from every store (see the module docstring).
 
     Args:
@@ -231,6 +260,7 @@ def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str 
         channel / sender: The learner's key (``actions.common.learner_key``).
         tracker_url: SQL tracker store URL (scaled mode); None: in-memory tracker.
         bridge_port / bridge_token: the Telegram bridge's loopback endpoint, for ``tg-`` senders.
+        kb_dir: The knowledge folder: FAQ documents in the learner's own words are removed.
 
     Returns:
         What was removed where; stores that failed are in ``errors`` (the caller tells the
@@ -244,8 +274,11 @@ def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str 
     handoff = _handoff_store(learning)
     if handoff is not None:
         try:
+            published = handoff.published_wordings(sender) if kb_dir is not None else []
             for table, n in handoff.erase_sender(sender).items():
                 report.removed[table] = n
+            if published:
+                report.removed["faq_documents"] = remove_worded_faqs(kb_dir, published)
         except Exception as exc:  # e.g. tables not migrated in an old database
             report.errors["handoff"] = type(exc).__name__
     if tracker_url:
@@ -352,7 +385,7 @@ def last_activity(learning: Any) -> dict[str, datetime]:
 
 def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None,
           now: datetime | None = None, bridge_port: int | None = None,
-          bridge_token: str | None = None) -> dict[str, int]:
+          bridge_token: str | None = None, kb_dir: Path | None = None) -> dict[str, int]:
     """Retention job: erase learners inactive for ``older_than_days``, and old rows of everyone.
 
     A learner is inactive when nothing in :func:`last_activity` is newer than the cutoff:
@@ -368,6 +401,7 @@ def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None
         tracker_url: SQL tracker store URL (scaled mode): old events are deleted.
         now: The current time (tests).
         bridge_port / bridge_token: the Telegram bridge's loopback endpoint (None: no bridge).
+        kb_dir: The knowledge folder: FAQ documents in an erased learner's words are removed.
 
     Returns:
         ``{"learners": erased senders, "old_rows": rows of active learners,
@@ -388,7 +422,10 @@ def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None
         for learner_id in learner_ids:
             learning.erase(learner_id)
         if handoff is not None:
+            published = handoff.published_wordings(sender) if kb_dir is not None else []
             handoff.erase_sender(sender)
+            if published:
+                remove_worded_faqs(kb_dir, published)
         if sender.startswith("tg-") and bridge_port and bridge_token:
             try:
                 result["telegram_mappings"] += int(forget_in_bridge(sender, bridge_port, bridge_token))
@@ -432,13 +469,14 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         bridge = (settings.telegram_proactive_port, settings.action_token) if settings.telegram_token else (None, None)
         print(json.dumps(purge(learning, args.older_than_days or retention_days(), tracker_url=url,
-                               bridge_port=bridge[0], bridge_token=bridge[1])))
+                               bridge_port=bridge[0], bridge_token=bridge[1], kb_dir=Path(settings.kb_dir))))
     elif args.command == "erase":
         from bot.config import load_settings
 
         settings = load_settings()
         report = erase_learner(learning, args.channel, args.sender, tracker_url=url,
-                               bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token)
+                               bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token,
+                               kb_dir=Path(settings.kb_dir))
         print(json.dumps({"removed": report.removed, "errors": report.errors}))
         return 0 if report.complete else 1
     else:

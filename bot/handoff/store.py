@@ -400,6 +400,18 @@ class HandoffStore:
                 asked["trainer_answer"] = item.answer if item is not None else None
         return data
 
+    def published_wordings(self, sender: str) -> list[tuple[str, str]]:
+        """``(kb_path, wording)`` for each FAQ-published item this learner asked (erasure).
+
+        Lets the caller remove an FAQ document that still carries the learner's own words
+        (written before FAQs took the trainer's wording, or confirmed unchanged).
+        """
+        with session_scope(self.factory) as s:
+            rows = s.execute(select(QueueItem.kb_path, QueueAsker.question)
+                             .join(QueueAsker, QueueAsker.item_id == QueueItem.id)
+                             .where(QueueAsker.sender == sender, QueueItem.kb_path.is_not(None))).all()
+            return [(str(path), str(wording)) for path, wording in rows]
+
     def erase_sender(self, sender: str) -> dict[str, int]:
         """Delete every human-loop row of one learner; drop items nobody else asked.
 

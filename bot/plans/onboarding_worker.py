@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from bot.i18n import t
@@ -105,7 +106,7 @@ def purge_if_due(learning: Any, last_run: float | None, now: float | None = None
     try:
         purge(learning, retention_days(), tracker_url=tracker_db_url(),
               bridge_port=settings.telegram_proactive_port if telegram else None,
-              bridge_token=settings.action_token if telegram else None)
+              bridge_token=settings.action_token if telegram else None, kb_dir=Path(settings.kb_dir))
     except Exception:  # a failed purge is retried on the next pass, not in a day
         log.exception("retention purge failed")
         return last_run

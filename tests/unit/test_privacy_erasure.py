@@ -61,3 +61,23 @@ def test_erasure_through_the_privacy_module_reaches_the_human_loop(tmp_path: Pat
     loop.record_unanswered("web-other", SECOND, [], "socketio")
     report = erase_learner(learning, "socketio", "web-ravi")
     assert report.complete and loop.store.get_item(ref).question == SECOND
+
+
+def test_erasure_removes_an_faq_still_in_the_learners_words_and_keeps_the_trainers(tmp_path: Path) -> None:
+    from bot.handoff.faq import write_faq
+    from bot.learning import Learning, QuizBank
+
+    loop, clock = make_loop(tmp_path)
+    learning = Learning(loop.store.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
+    kb = tmp_path / "kb"
+    # Written before FAQs took the trainer's wording: the learner's question verbatim.
+    legacy = loop.record_unanswered("web-ravi", FIRST, [], "socketio")
+    path = write_faq(kb, legacy, FIRST, "Use form CEA-1.", "meera", clock().date())
+    loop.store.mark_answered(legacy, "Use form CEA-1.", "meera", f"faq/{path.name}")
+    reworded = loop.record_unanswered("web-ravi", "Ravi again: what is the RTI fee?", [], "socketio")
+    kept = loop.answer_item(reworded, "Rs 10.", "meera", add_to_kb=True, faq_question="What is the RTI fee?").kb_path
+
+    report = erase_learner(learning, "socketio", "web-ravi", kb_dir=kb)
+
+    assert report.complete and report.removed["faq_documents"] == 1
+    assert not path.exists() and kept.exists()
