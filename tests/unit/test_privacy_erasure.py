@@ -5,11 +5,12 @@ Real human-loop store on SQLite, real FAQ writer on a temporary knowledge folder
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
-from bot.privacy import erase_learner
+from bot.privacy import erase_learner, export_learner
 from tests.unit.handoff_support import make_loop
 
 FIRST = "Ravi here: how do I claim the children education allowance?"
@@ -81,3 +82,31 @@ def test_erasure_removes_an_faq_still_in_the_learners_words_and_keeps_the_traine
 
     assert report.complete and report.removed["faq_documents"] == 1
     assert not path.exists() and kept.exists()
+
+
+def test_the_delete_action_erases_everything_and_restarts_the_conversation(tmp_path: Path, monkeypatch) -> None:
+    from rasa_sdk.events import AllSlotsReset, Restarted
+    from test_plans_fixtures import run_action, tracker
+
+    from actions.privacy import ActionDeleteMyData
+    from bot.handoff.faq import write_faq
+    from bot.learning import Learning, QuizBank
+
+    loop, clock = make_loop(tmp_path)
+    kb = tmp_path / "kb"
+    monkeypatch.setenv("TUTOR_KB_DIR", str(kb))
+    monkeypatch.delenv("TRACKER_DATABASE_URL", raising=False)
+    learning = Learning(loop.store.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
+    learning.learner("socketio", "web-ravi", consent=True, department="Revenue")
+    ref = loop.record_unanswered("web-ravi", FIRST, [], "socketio")
+    path = write_faq(kb, ref, FIRST, "Use form CEA-1.", "meera", clock().date())
+    loop.store.mark_answered(ref, "Use form CEA-1.", "meera", f"faq/{path.name}")
+
+    messages, events = asyncio.run(run_action(ActionDeleteMyData(lambda: learning),
+                                              tracker("web-ravi", text="/confirm_delete_my_data",
+                                                      intent="confirm_delete_my_data")))
+
+    assert messages[0]["text"].startswith("Done: I have deleted") and events == [AllSlotsReset(), Restarted()]
+    assert loop.store.get_item(ref) is None and not path.exists()
+    exported = export_learner(learning, "socketio", "web-ravi")
+    assert exported["learner"] == {} and not any(exported["human_loop"].values())
