@@ -10,18 +10,34 @@ learner store (SQL)         profile, attempts, review state, :meth:`bot.learning
 human-loop tables (same DB) queue askers, handoffs, outbox,  :meth:`bot.handoff.store.HandoffStore.erase_sender`
                             feedback, question log
 Rasa tracker (scaled mode)  conversation events (PostgreSQL  ``DELETE FROM events WHERE sender_id``
-                            ``events`` table)                (:func:`erase_tracker_events`)
-Rasa tracker (one machine)  in-memory events                 a ``Restarted`` + slot reset from the
-                                                             action; gone at the next Rasa restart
+                            ``events`` table)                (:func:`erase_tracker_events`); the
+                                                             tracker store then saves only the
+                                                             events after the erasure
+Rasa tracker (one machine)  in-memory events                 the action's ``Restarted``: the
+                                                             tracker store keeps only what follows
+                                                             it (:mod:`rasa_plugins.erasure`)
 Telegram bridge             pseudonym -> chat id mapping      ``POST /forget`` on the bridge's
                                                              loopback port (:func:`forget_in_bridge`)
+knowledge folder            FAQ documents still in the       :func:`remove_worded_faqs`
+                            learner's own words
 ==========================  ===============================  ===================================
 
 The Telegram bridge's de-duplication keys are update ids (no learner data) and expire on
-their own; the pseudonym mapping is the only link back to a person there.
+their own; the pseudonym mapping is the only link back to a person there, and the bridge
+drops mappings idle beyond the retention period. A queue item that several learners asked
+takes the next asker's wording when the one whose words it carried is erased; FAQ
+documents publish the question as the trainer wrote or confirmed it.
 
-Consent: nothing about a learner's progress is stored before they accept the notice;
-quiz and review actions call :func:`has_consent` first and show the notice otherwise.
+Consent: nothing about a learner is stored in the learner tables before they accept the
+notice: no learner row, profile, onboarding track or quiz answer (:func:`consented_learner`
+never creates a row; the actions show the notice instead). A decline stores nothing.
+
+Retention (:func:`purge`): activity is any quiz, question, rating or handoff message;
+senders inactive beyond ``TUTOR_RETENTION_DAYS`` are erased from every store, and older
+question-log, feedback and ended-handoff rows of everyone are deleted.
+
+Export (:func:`export_learner`, :func:`export_file`): learner tables and human-loop rows as
+one JSON file, a download in the widget and a document on Telegram.
 
 CLI::
 
