@@ -55,6 +55,7 @@ class ActionShowPlan(PlansAction):
         if role is None:
             dispatcher.utter_message(text=t("plans_need_role", language), buttons=role_buttons(self.plans.roles, language))
             return []
+        # Without consent there is no stored progress: the plan for a learner with none.
         plan = self.plans.plan(self.learner_id(tracker), role.id)
         dispatcher.utter_message(text=plan_markdown(plan, language), buttons=step_buttons(plan, language))
         return [SlotSet("role", role.id)] if tracker.get_slot("role") != role.id else []
@@ -73,6 +74,7 @@ class ActionNextStep(PlansAction):
         if role is None:
             dispatcher.utter_message(text=t("plans_need_role", language), buttons=role_buttons(self.plans.roles, language))
             return []
+        # Without consent there is no stored progress: the plan for a learner with none.
         plan = self.plans.plan(self.learner_id(tracker), role.id)
         dispatcher.utter_message(text=next_step_markdown(plan, language), buttons=step_buttons(plan, language))
         return [SlotSet("role", role.id)] if tracker.get_slot("role") != role.id else []
@@ -101,6 +103,9 @@ class ActionStartOnboarding(PlansAction):
                   domain: dict[str, Any]) -> list[EventType]:
         language = language_of(tracker)
         learner = self.learner_id(tracker)
+        if learner is None:  # the track, its lessons and their answers are stored: consent first
+            dispatcher.utter_message(response="utter_privacy_notice")
+            return []
         role = self.current_role(tracker)
         onboarding = self.plans.onboarding
         try:
@@ -138,8 +143,11 @@ class ActionSetLessonTime(PlansAction):
         if when is None:
             dispatcher.utter_message(text=t("plans_onboarding_time_unclear", language))
             return []
+        learner = self.learner_id(tracker)
         try:
-            self.plans.onboarding.set_time(self.learner_id(tracker), when)
+            if learner is None:  # never stored (no consent): no track to change
+                raise OnboardingError("no track")
+            self.plans.onboarding.set_time(learner, when)
         except OnboardingError:
             dispatcher.utter_message(text=t("plans_onboarding_none", language),
                                      buttons=_onboarding_buttons(None, language))
@@ -159,7 +167,7 @@ class _OnboardingCommand(PlansAction):
         learner = self.learner_id(tracker)
         onboarding = self.plans.onboarding
         try:
-            status = onboarding.status(learner) if self.command == "status" else \
+            status = None if learner is None else onboarding.status(learner) if self.command == "status" else \
                 getattr(onboarding, self.command)(learner)
         except OnboardingError:
             status = None

@@ -5,9 +5,9 @@ Thin: the logic is in :mod:`bot.privacy`. Services are injectable for tests.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -36,13 +36,15 @@ class ActionRecordConsent(Action):
         return "action_record_consent"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        from bot.privacy import record_consent
+        from bot.privacy import answer_notice
 
         accepted = (tracker.latest_message.get("intent") or {}).get("name") == "consent_accept"
-        learning = self._learning()
         channel, sender = learner_key(tracker)
-        learner_id = learning.learner(channel, sender)
-        record_consent(learning, learner_id, accepted)
+        learning = self._learning()
+        learner_id = answer_notice(learning, channel, sender, accepted)  # a decline stores nothing
+        if accepted and learner_id is not None and tracker.get_slot("role"):
+            # The role given before consent lived in the conversation only; keep it now.
+            learning.update_profile(learner_id, role=tracker.get_slot("role"))
         dispatcher.utter_message(text=t("privacy_consent_accepted" if accepted else "privacy_consent_declined",
                                         language_of(tracker)))
         return []
@@ -65,7 +67,12 @@ class ActionDeleteMyData(Action):
         settings = load_settings()
         channel, sender = learner_key(tracker)
         report = erase_learner(self._learning(), channel, sender, tracker_url=tracker_db_url(),
-                               bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token)
+                               bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token,
+                               kb_dir=Path(settings.kb_dir))
+        # The last search result kept in this process for paging holds the learner's question.
+        from actions.knowledge import RECENT_RESULTS
+
+        RECENT_RESULTS.forget(tracker.sender_id)
         if report.complete:
             dispatcher.utter_message(text=t("privacy_deleted", language))
         else:
@@ -75,7 +82,7 @@ class ActionDeleteMyData(Action):
 
 
 class ActionExportMyData(Action):
-    """Send the learner everything stored about them (JSON attachment + short summary)."""
+    """Send the learner everything stored about them: a short summary and a JSON file."""
 
     def __init__(self, learning: Callable[[], Any] = _default_learning) -> None:
         self._learning = learning
@@ -84,12 +91,12 @@ class ActionExportMyData(Action):
         return "action_export_my_data"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        from bot.privacy import export_learner, tracker_db_url
+        from bot.privacy import export_file, export_learner, export_rows, tracker_db_url
 
         language = language_of(tracker)
         channel, sender = learner_key(tracker)
         data = export_learner(self._learning(), channel, sender, tracker_url=tracker_db_url())
-        rows = sum(len(v) for v in (data.get("learner") or {}).values() if isinstance(v, list))
-        dispatcher.utter_message(text=t("privacy_export_ready", language, rows=rows),
-                                 json_message={"export": json.loads(json.dumps(data, default=str))})
+        dispatcher.utter_message(text=t("privacy_export_ready", language, rows=export_rows(data)))
+        # A file: the widget offers it as a download, the Telegram bridge sends it as a document.
+        dispatcher.utter_message(json_message=export_file(data))
         return []

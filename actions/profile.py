@@ -4,8 +4,9 @@
 typed role ("I'm the CPIO", "अनुभाग अधिकारी", "section oficer") to the role model and,
 when unsure, ``action_ask_profile_role`` offers the closest roles as buttons.
 ``action_set_role`` changes the role at any time ("I am now a PIO", "change my role").
-Everything is saved to the learner store; the ``role`` slot follows it so knowledge
-answers are boosted toward the learner's role.
+Once the learner has accepted the privacy notice, everything is saved to the learner
+store; before that, only the conversation's slots hold it. The ``role`` slot follows it
+so knowledge answers are boosted toward the learner's role.
 """
 
 from __future__ import annotations
@@ -52,10 +53,12 @@ class PlansMixin:
 
         return get_plans()
 
-    def learner_id(self, tracker: Tracker) -> int:
-        """The learner's id in the store (created on first use)."""
+    def learner_id(self, tracker: Tracker) -> int | None:
+        """The learner's id if they accepted the privacy notice, else None (no row is created)."""
+        from bot.privacy import consented_learner
+
         channel, external_id = learner_key(tracker)
-        return self.plans.learner(channel, external_id)
+        return consented_learner(self.plans.learning, channel, external_id)
 
     def current_role(self, tracker: Tracker) -> Role | None:
         """The learner's role: the slot, else the store (a new session drops slots)."""
@@ -89,6 +92,16 @@ def role_confirmed(role: Role, language: str) -> tuple[str, list[dict[str, Any]]
         text += "\n\n" + t("plans_suggest_onboarding", language)
         buttons.insert(0, button(t("plans_button_start_onboarding", language), "/start_onboarding"))
     return text, buttons
+
+
+def session_only(dispatcher: CollectingDispatcher, language: str) -> None:
+    """Say the profile is kept for this conversation only, and offer the privacy notice.
+
+    Why: the department is free text and the role personal data; neither is stored
+    before the learner accepts the notice (DPDP Act), but the conversation may use them.
+    """
+    dispatcher.utter_message(text=t("privacy_profile_session_only", language))
+    dispatcher.utter_message(response="utter_privacy_notice")
 
 
 class ActionAskProfileRole(PlansAction):
@@ -175,18 +188,21 @@ class ActionSaveProfile(PlansAction):
         if role is None and department is None and code is None:
             dispatcher.utter_message(text=t("plans_profile_skipped", language))
             return events
-        self.plans.save_profile(self.learner_id(tracker), role=role.id if role else None,
-                                department=department, language=code)
+        learner = self.learner_id(tracker)
+        if learner is not None:
+            self.plans.save_profile(learner, role=role.id if role else None, department=department, language=code)
         if role is not None:
             events.append(SlotSet("role", role.id))
         else:
             role = self.current_role(tracker)
-        text = t("plans_profile_saved", language,
+        text = t("plans_profile_saved" if learner is not None else "plans_profile_noted", language,
                  role=role.display(language) if role else t("plans_not_set", language),
                  department=department or t("plans_not_set", language),
                  language_name=LANGUAGE_NAMES.get(language, language))
         buttons = [button(t("plans_button_show_plan", language), "/show_plan")] if role else []
         dispatcher.utter_message(text=text, buttons=buttons)
+        if learner is None:  # no consent: the answers live in this conversation only
+            session_only(dispatcher, language)
         return events
 
 
@@ -220,7 +236,11 @@ class ActionSetRole(PlansAction):
             return []
         role = match.role
         assert role is not None
-        self.plans.save_profile(self.learner_id(tracker), role=role.id)
+        learner = self.learner_id(tracker)
+        if learner is not None:
+            self.plans.save_profile(learner, role=role.id)
         reply, buttons = role_confirmed(role, language)
         dispatcher.utter_message(text=reply, buttons=buttons)
+        if learner is None:
+            session_only(dispatcher, language)
         return [SlotSet("role", role.id)]

@@ -63,18 +63,22 @@ class QuizAction(Action, abc.ABC):
     def titles(self) -> dict[str, str]:
         return self._titles if self._titles is not None else _document_titles()
 
-    def learner_id(self, tracker: Tracker) -> int:
+    def learner_id(self, tracker: Tracker) -> int | None:
+        """The learner's id if they accepted the privacy notice, else None (no row is created)."""
+        from bot.privacy import consented_learner
+
         channel, external_id = learner_key(tracker)
-        return self.learning.learner(channel, external_id, language=language_of(tracker))
+        return consented_learner(self.learning, channel, external_id, language=language_of(tracker))
 
-    def consented(self, dispatcher: CollectingDispatcher, learner: int) -> bool:
-        """Progress is stored only after the learner accepts the privacy notice (DPDP Act)."""
-        from bot.privacy import has_consent
+    def consented(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> int | None:
+        """The learner's id once they accepted the privacy notice (DPDP Act); else show it, None.
 
-        if has_consent(self.learning, learner):
-            return True
-        dispatcher.utter_message(response="utter_privacy_notice")
-        return False
+        Progress (attempts, review state, mastery) is stored only after consent.
+        """
+        learner = self.learner_id(tracker)
+        if learner is None:
+            dispatcher.utter_message(response="utter_privacy_notice")
+        return learner
 
     def ask(self, dispatcher: CollectingDispatcher, question, language: str) -> list[EventType]:
         """Send a question with its answer buttons and Skip/Stop; remember which it is."""
@@ -102,8 +106,8 @@ class ActionStartQuiz(QuizAction):
 
         language = language_of(tracker)
         topic = next(tracker.get_latest_entity_values("quiz_topic"), None)
-        learner = self.learner_id(tracker)
-        if not self.consented(dispatcher, learner):
+        learner = self.consented(dispatcher, tracker)
+        if learner is None:
             return self.ended()
         try:
             question = self.learning.start_quiz(learner, topic=topic, n=QUESTIONS_PER_QUIZ)
@@ -127,8 +131,8 @@ class ActionStartQuizOnThis(QuizAction):
 
         language = language_of(tracker)
         sources = [s for s in (tracker.get_slot("last_sources") or []) if s]
-        learner = self.learner_id(tracker)
-        if not self.consented(dispatcher, learner):
+        learner = self.consented(dispatcher, tracker)
+        if learner is None:
             return self.ended()
         if not sources:
             return await ActionStartQuiz(self._learning, self._titles).run(dispatcher, tracker, domain)
@@ -154,7 +158,9 @@ class ActionCheckAnswer(QuizAction):
 
         language = language_of(tracker)
         response = next(tracker.get_latest_entity_values("quiz_answer"), None) or latest_text(tracker)
-        learner = self.learner_id(tracker)
+        learner = self.consented(dispatcher, tracker)
+        if learner is None:  # e.g. an onboarding lesson's question before consent: record nothing
+            return self.ended()
         try:
             outcome = self.learning.answer(learner, response, item_id=tracker.get_slot("quiz_item_id"))
         except NoActiveQuizError:
@@ -187,8 +193,11 @@ class ActionSkipQuestion(ActionCheckAnswer):
         from bot.learning import NoActiveQuizError
 
         language = language_of(tracker)
+        learner = self.consented(dispatcher, tracker)
+        if learner is None:
+            return self.ended()
         try:
-            outcome = self.learning.skip(self.learner_id(tracker), item_id=tracker.get_slot("quiz_item_id"))
+            outcome = self.learning.skip(learner, item_id=tracker.get_slot("quiz_item_id"))
         except NoActiveQuizError:
             dispatcher.utter_message(text=t("quiz_none_active", language))
             return self.ended()
@@ -204,7 +213,8 @@ class ActionStopQuiz(QuizAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         language = language_of(tracker)
-        summary = self.learning.stop(self.learner_id(tracker))
+        learner = self.learner_id(tracker)
+        summary = self.learning.stop(learner) if learner is not None else None
         dispatcher.utter_message(text=summary.as_markdown(language) if summary else t("quiz_none_active", language))
         return self.ended()
 
@@ -218,7 +228,8 @@ class ActionResumeQuiz(QuizAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         language = language_of(tracker)
-        question = self.learning.resume(self.learner_id(tracker))
+        learner = self.learner_id(tracker)
+        question = self.learning.resume(learner) if learner is not None else None
         if question is None:
             dispatcher.utter_message(text=t("quiz_nothing_to_resume", language))
             return self.ended()
@@ -237,8 +248,8 @@ class ActionStartReview(QuizAction):
         from bot.learning import IST, NoQuestionsError
 
         language = language_of(tracker)
-        learner = self.learner_id(tracker)
-        if not self.consented(dispatcher, learner):
+        learner = self.consented(dispatcher, tracker)
+        if learner is None:
             return self.ended()
         try:
             question = self.learning.start_review(learner, n=QUESTIONS_PER_QUIZ)
@@ -261,7 +272,10 @@ class ActionShowProgress(QuizAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
         language = language_of(tracker)
-        progress = self.learning.progress(self.learner_id(tracker))
+        learner = self.consented(dispatcher, tracker)
+        if learner is None:
+            return []
+        progress = self.learning.progress(learner)
         buttons = [button(t("button_quiz_me", language), "/quiz_me")]
         if progress.items_due:
             buttons.insert(0, button(t("button_review", language), "/review"))

@@ -10,18 +10,34 @@ learner store (SQL)         profile, attempts, review state, :meth:`bot.learning
 human-loop tables (same DB) queue askers, handoffs, outbox,  :meth:`bot.handoff.store.HandoffStore.erase_sender`
                             feedback, question log
 Rasa tracker (scaled mode)  conversation events (PostgreSQL  ``DELETE FROM events WHERE sender_id``
-                            ``events`` table)                (:func:`erase_tracker_events`)
-Rasa tracker (one machine)  in-memory events                 a ``Restarted`` + slot reset from the
-                                                             action; gone at the next Rasa restart
+                            ``events`` table)                (:func:`erase_tracker_events`); the
+                                                             tracker store then saves only the
+                                                             events after the erasure
+Rasa tracker (one machine)  in-memory events                 the action's ``Restarted``: the
+                                                             tracker store keeps only what follows
+                                                             it (:mod:`rasa_plugins.erasure`)
 Telegram bridge             pseudonym -> chat id mapping      ``POST /forget`` on the bridge's
                                                              loopback port (:func:`forget_in_bridge`)
+knowledge folder            FAQ documents still in the       :func:`remove_worded_faqs`
+                            learner's own words
 ==========================  ===============================  ===================================
 
 The Telegram bridge's de-duplication keys are update ids (no learner data) and expire on
-their own; the pseudonym mapping is the only link back to a person there.
+their own; the pseudonym mapping is the only link back to a person there, and the bridge
+drops mappings idle beyond the retention period. A queue item that several learners asked
+takes the next asker's wording when the one whose words it carried is erased; FAQ
+documents publish the question as the trainer wrote or confirmed it.
 
-Consent: nothing about a learner's progress is stored before they accept the notice;
-quiz and review actions call :func:`has_consent` first and show the notice otherwise.
+Consent: nothing about a learner is stored in the learner tables before they accept the
+notice: no learner row, profile, onboarding track or quiz answer (:func:`consented_learner`
+never creates a row; the actions show the notice instead). A decline stores nothing.
+
+Retention (:func:`purge`): activity is any quiz, question, rating or handoff message;
+senders inactive beyond ``TUTOR_RETENTION_DAYS`` are erased from every store, and older
+question-log, feedback and ended-handoff rows of everyone are deleted.
+
+Export (:func:`export_learner`, :func:`export_file`): learner tables and human-loop rows as
+one JSON file, a download in the widget and a document on Telegram.
 
 CLI::
 
@@ -40,6 +56,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("bot.privacy")
@@ -81,6 +98,46 @@ def has_consent(learning: Any, learner_id: int) -> bool:
 def record_consent(learning: Any, learner_id: int, accepted: bool) -> None:
     """Store the learner's answer to the notice (timestamped by ``update_profile``)."""
     learning.update_profile(learner_id, consent=bool(accepted))
+
+
+def answer_notice(learning: Any, channel: str, sender: str, accepted: bool) -> int | None:
+    """Record a learner's answer to the notice without storing anyone who declined.
+
+    A learner row is created only on acceptance; a decline of someone never stored
+    leaves no row at all, and a decline of a stored learner withdraws consent.
+
+    Args:
+        learning: A :class:`bot.learning.Learning`.
+        channel / sender: The learner's key (``actions.common.learner_key``).
+        accepted: Whether they accepted.
+
+    Returns:
+        The learner id, or None when nothing is stored about them.
+    """
+    if accepted:
+        learner_id = learning.learner(channel, sender, consent=True)
+        record_consent(learning, learner_id, True)  # an existing row that had declined
+        return learner_id
+    learner_id = _find_learner(learning, channel, sender)
+    if learner_id is not None:
+        record_consent(learning, learner_id, False)
+    return learner_id
+
+
+def consented_learner(learning: Any, channel: str, sender: str, **profile: Any) -> int | None:
+    """The id of a learner who accepted the notice (their activity time refreshed), else None.
+
+    Never creates a learner row: nothing about a learner is stored before consent.
+
+    Args:
+        learning: A :class:`bot.learning.Learning`.
+        channel / sender: The learner's key.
+        **profile: passed to ``learning.learner`` (ignored for an existing row).
+    """
+    learner_id = _find_learner(learning, channel, sender)
+    if learner_id is None or not has_consent(learning, learner_id):
+        return None
+    return learning.learner(channel, sender, **profile)  # refreshes last_seen_at
 
 
 # ---------------------------------------------------------------------- settings from the environment
@@ -182,8 +239,36 @@ def _find_learner(learning: Any, channel: str, sender: str) -> int | None:
         return s.scalars(select(Learner.id).where(Learner.channel == channel, Learner.external_id == sender)).first()
 
 
+def remove_worded_faqs(kb_dir: Path, published: list[tuple[str, str]]) -> int:
+    """Delete FAQ documents whose question is a learner's own wording, verbatim.
+
+    Args:
+        kb_dir: The knowledge folder (the watcher drops removed files from the index).
+        published: ``(kb_path, wording)`` from :meth:`HandoffStore.published_wordings`.
+
+    Returns:
+        Files removed.
+    """
+    from bot.handoff.faq import FAQ_FOLDER
+
+    removed = 0
+    root = (kb_dir / FAQ_FOLDER).resolve()
+    for rel, wording in published:
+        path = (kb_dir / rel).resolve()
+        if path.parent != root or not path.is_file():  # only files the console wrote
+            continue
+        heading = "# " + " ".join(wording.split())
+        if heading in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            path.unlink()
+            removed += 1
+    if removed:
+        log.info("erasure: removed %d FAQ document(s) worded by the learner", removed)
+    return removed
+
+
 def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str | None = None,
-                  bridge_port: int | None = None, bridge_token: str | None = None) -> ErasureReport:
+                  bridge_port: int | None = None, bridge_token: str | None = None,
+                  kb_dir: Path | None = None) -> ErasureReport:
     """Erase one learner from every store (see the module docstring).
 
     Args:
@@ -191,6 +276,7 @@ def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str 
         channel / sender: The learner's key (``actions.common.learner_key``).
         tracker_url: SQL tracker store URL (scaled mode); None: in-memory tracker.
         bridge_port / bridge_token: the Telegram bridge's loopback endpoint, for ``tg-`` senders.
+        kb_dir: The knowledge folder: FAQ documents in the learner's own words are removed.
 
     Returns:
         What was removed where; stores that failed are in ``errors`` (the caller tells the
@@ -204,8 +290,11 @@ def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str 
     handoff = _handoff_store(learning)
     if handoff is not None:
         try:
+            published = handoff.published_wordings(sender) if kb_dir is not None else []
             for table, n in handoff.erase_sender(sender).items():
                 report.removed[table] = n
+            if published:
+                report.removed["faq_documents"] = remove_worded_faqs(kb_dir, published)
         except Exception as exc:  # e.g. tables not migrated in an old database
             report.errors["handoff"] = type(exc).__name__
     if tracker_url:
@@ -224,37 +313,142 @@ def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str 
 
 
 def export_learner(learning: Any, channel: str, sender: str, *, tracker_url: str | None = None) -> dict[str, Any]:
-    """All data the tutor holds about one learner, as JSON-ready data."""
+    """All data the tutor holds about one learner, as JSON-ready data.
+
+    Returns:
+        ``{"learner": {table: rows}, "human_loop": {table: rows}}`` (questions to trainers,
+        handoff transcripts, feedback, question log, messages kept for them) and, in
+        scaled mode, ``conversation_events`` (how many tracker events are stored).
+    """
     learner_id = _find_learner(learning, channel, sender)
     data: dict[str, Any] = {"learner": learning.export(learner_id) if learner_id is not None else {}}
+    handoff = _handoff_store(learning)
+    if handoff is not None:
+        data["human_loop"] = handoff.export_sender(sender)
     if tracker_url:
         data["conversation_events"] = count_tracker_events(tracker_url, sender)
     return data
 
 
-def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None,
-          now: datetime | None = None) -> dict[str, int]:
-    """Retention job: erase learners inactive for ``older_than_days`` and old tracker events.
+#: ``custom`` payload type of a file for the learner (the widget offers a download, the
+#: Telegram bridge sends a document). Under ``data`` because Rasa's socket.io channel
+#: emits a custom payload's keys as ``emit()`` arguments.
+FILE_PAYLOAD = "file"
+
+
+def export_file(data: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The ``json_message`` that delivers an export as a JSON file on every channel.
+
+    Args:
+        data: :func:`export_learner` output.
+        now: Date for the file name (tests).
 
     Returns:
-        ``{"learners": n, "tracker_events": m}``.
+        ``{"data": {"type": "file", "name": "my-tutor-data-YYYY-MM-DD.json",
+        "mime_type": "application/json", "content": "<JSON text>"}}``.
     """
-    from sqlalchemy import or_, select, text
+    day = (now or datetime.now(UTC)).date().isoformat()
+    content = json.dumps(data, default=_plain, ensure_ascii=False, indent=2)
+    return {"data": {"type": FILE_PAYLOAD, "name": f"my-tutor-data-{day}.json", "mime_type": "application/json",
+                     "content": content}}
+
+
+def export_rows(data: dict[str, Any]) -> int:
+    """How many rows an export holds (for the summary line)."""
+    return sum(len(rows) for group in ("learner", "human_loop") for rows in (data.get(group) or {}).values()
+               if isinstance(rows, list))
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def last_activity(learning: Any) -> dict[str, datetime]:
+    """When each learner (by sender id) last did anything the tutor stored.
+
+    Activity is a quiz, review or profile change (``learners.last_seen_at``), a question
+    asked (question log, trainer queue), a rating, or a live-handoff message. Messages
+    *to* the learner (outbox) are not their activity.
+
+    Returns:
+        ``{sender: latest aware UTC time}`` over every store that has the sender.
+    """
+    from sqlalchemy import func, select
+
+    from bot.store.engine import session_scope
+    from bot.store.models import Learner
+
+    columns: list[tuple[Any, Any]] = [(Learner.external_id, func.coalesce(Learner.last_seen_at, Learner.created_at))]
+    try:
+        from bot.store.handoff_models import Feedback, Handoff, HandoffMessage, QuestionLog, QueueAsker
+
+        columns += [(QuestionLog.sender, QuestionLog.asked_at), (QueueAsker.sender, QueueAsker.asked_at),
+                    (Feedback.sender, Feedback.created_at), (Handoff.sender, Handoff.started_at),
+                    (HandoffMessage.sender, HandoffMessage.created_at)]
+    except ImportError:  # the human-loop package is optional
+        pass
+    latest: dict[str, datetime] = {}
+    with session_scope(learning._sessions) as s:
+        for sender_col, time_col in columns:
+            for sender, when in s.execute(select(sender_col, func.max(time_col)).group_by(sender_col)):
+                if when is None:
+                    continue
+                when = when if when.tzinfo else when.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+                if sender not in latest or when > latest[sender]:
+                    latest[sender] = when
+    return latest
+
+
+def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None,
+          now: datetime | None = None, bridge_port: int | None = None,
+          bridge_token: str | None = None, kb_dir: Path | None = None) -> dict[str, int]:
+    """Retention job: erase learners inactive for ``older_than_days``, and old rows of everyone.
+
+    A learner is inactive when nothing in :func:`last_activity` is newer than the cutoff:
+    one who asks questions every day is kept even without a quiz for a year. An inactive
+    learner is erased from every store, as by :func:`erase_learner` (learner rows,
+    human-loop rows, the Telegram bridge's chat mapping when the bridge is given). Of
+    active learners, question-log and feedback rows, delivered messages and ended
+    handoffs older than the cutoff are deleted too.
+
+    Args:
+        learning: The learner store service.
+        older_than_days: Retention period in days.
+        tracker_url: SQL tracker store URL (scaled mode): old events are deleted.
+        now: The current time (tests).
+        bridge_port / bridge_token: the Telegram bridge's loopback endpoint (None: no bridge).
+        kb_dir: The knowledge folder: FAQ documents in an erased learner's words are removed.
+
+    Returns:
+        ``{"learners": erased senders, "old_rows": rows of active learners,
+        "telegram_mappings": n, "tracker_events": m}``.
+    """
+    from sqlalchemy import select, text
 
     from bot.store.engine import session_scope
     from bot.store.models import Learner
 
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
-    with session_scope(learning._sessions) as s:
-        stale = s.execute(select(Learner.id, Learner.external_id).where(
-            or_(Learner.last_seen_at < cutoff, (Learner.last_seen_at.is_(None)) & (Learner.created_at < cutoff))
-        )).all()
+    stale = sorted(sender for sender, when in last_activity(learning).items() if when < cutoff)
     handoff = _handoff_store(learning)
-    for learner_id, sender in stale:
-        learning.erase(learner_id)
+    result = {"learners": len(stale), "old_rows": 0, "telegram_mappings": 0, "tracker_events": 0}
+    for sender in stale:
+        with session_scope(learning._sessions) as s:
+            learner_ids = list(s.scalars(select(Learner.id).where(Learner.external_id == sender)))
+        for learner_id in learner_ids:
+            learning.erase(learner_id)
         if handoff is not None:
+            published = handoff.published_wordings(sender) if kb_dir is not None else []
             handoff.erase_sender(sender)
-    result = {"learners": len(stale), "tracker_events": 0}
+            if published:
+                remove_worded_faqs(kb_dir, published)
+        if sender.startswith("tg-") and bridge_port and bridge_token:
+            try:
+                result["telegram_mappings"] += int(forget_in_bridge(sender, bridge_port, bridge_token))
+            except (OSError, urllib.error.URLError) as exc:  # the bridge also drops idle mappings itself
+                log.warning("retention purge: Telegram bridge unreachable (%s)", type(exc).__name__)
+    if handoff is not None:
+        result["old_rows"] = handoff.purge_older_than(older_than_days, now=now)
     if tracker_url:
         engine = _engine(tracker_url)
         try:
@@ -263,7 +457,8 @@ def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None
                     text("DELETE FROM events WHERE timestamp < :t"), {"t": cutoff.timestamp()}).rowcount or 0
         finally:
             engine.dispose()
-    log.info("retention purge (%d days): %d learners, %d tracker events", older_than_days, result["learners"],
+    log.info("retention purge (%d days): %d learners erased, %d old rows, %d Telegram mappings, %d tracker events",
+             older_than_days, result["learners"], result["old_rows"], result["telegram_mappings"],
              result["tracker_events"])
     return result
 
@@ -285,13 +480,19 @@ def main(argv: list[str] | None = None) -> int:
     learning, _ = Learning.from_settings()
     url = tracker_db_url()
     if args.command == "purge":
-        print(json.dumps(purge(learning, args.older_than_days or retention_days(), tracker_url=url)))
+        from bot.config import load_settings
+
+        settings = load_settings()
+        bridge = (settings.telegram_proactive_port, settings.action_token) if settings.telegram_token else (None, None)
+        print(json.dumps(purge(learning, args.older_than_days or retention_days(), tracker_url=url,
+                               bridge_port=bridge[0], bridge_token=bridge[1], kb_dir=Path(settings.kb_dir))))
     elif args.command == "erase":
         from bot.config import load_settings
 
         settings = load_settings()
         report = erase_learner(learning, args.channel, args.sender, tracker_url=url,
-                               bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token)
+                               bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token,
+                               kb_dir=Path(settings.kb_dir))
         print(json.dumps({"removed": report.removed, "errors": report.errors}))
         return 0 if report.complete else 1
     else:

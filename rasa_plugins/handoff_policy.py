@@ -8,8 +8,10 @@ lifted without Rasa's HTTP API, which stays off in this project.
 Behaviour, only while the ``handoff_active`` slot is true:
 
 - right after a learner message (last action ``action_listen``) whose intent is not one
-  of ``release_intents`` (by default ``end_handoff`` and ``restart``), predict
-  ``relay_action`` (``action_handoff_relay``: records/relays the message, stays silent);
+  of ``release_intents`` (by default ``end_handoff`` and ``restart``) or ``bypass_intents``
+  (by default the data-rights requests: delete and export my data, and their confirm and
+  cancel buttons), predict ``relay_action`` (``action_handoff_relay``: records/relays the
+  message, stays silent);
 - right after ``relay_action``, predict ``action_listen``.
 
 Otherwise it abstains (all zeros), so the other policies decide as usual. Its priority
@@ -32,6 +34,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+#: Learners' data-rights requests (DPDP Act): the bot handles them even while a trainer has
+#: the conversation, instead of relaying "delete my data" to the trainer as chat.
+DATA_RIGHTS_INTENTS = ["delete_my_data", "confirm_delete_my_data", "cancel_delete_my_data", "export_my_data"]
+
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)
 class HandoffPolicy(Policy):
@@ -45,6 +51,7 @@ class HandoffPolicy(Policy):
             "slot": "handoff_active",
             "relay_action": "action_handoff_relay",
             "release_intents": ["end_handoff", "restart"],
+            "bypass_intents": DATA_RIGHTS_INTENTS,
         }
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -53,6 +60,8 @@ class HandoffPolicy(Policy):
         self.slot = config.get("slot", "handoff_active")
         self.relay_action = config.get("relay_action", "action_handoff_relay")
         self.release_intents = set(config.get("release_intents", ["end_handoff", "restart"]))
+        # A model trained before this setting existed has no value for it: use the default.
+        self.release_intents |= set(config.get("bypass_intents", DATA_RIGHTS_INTENTS))
 
     def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain,
               **kwargs: Any) -> Resource:

@@ -33,6 +33,8 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from rasa_plugins.erasure import forget_erased
+
 logger = logging.getLogger(__name__)
 
 
@@ -100,6 +102,7 @@ class _RollingSessions:
     """Mixin for a Rasa tracker store: roll long sessions over on save."""
 
     async def save(self, tracker: DialogueStateTracker) -> None:  # noqa: D102 - see module docstring
+        tracker = forget_erased(tracker)  # "delete my data": the conversation goes too
         if needs_rollover(tracker, session_turns()):
             for event in rollover_events(tracker, kept_turns()):
                 tracker.update(event)

@@ -53,11 +53,15 @@ class TelegramStore:
     Args:
         path: SQLite file; its folder is created if missing.
         outbox_expiry_s: How long an undelivered message stays in :attr:`outbox`.
+        chat_retention_s: drop chat mappings idle this long (``TUTOR_RETENTION_DAYS``) when
+            pruning; None keeps them until the learner's data is erased.
     """
 
-    def __init__(self, path: Path, outbox_expiry_s: float = DEFAULT_EXPIRY_S) -> None:
+    def __init__(self, path: Path, outbox_expiry_s: float = DEFAULT_EXPIRY_S,
+                 chat_retention_s: float | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.chat_retention_s = chat_retention_s
         # isolation_level=None: autocommit; each statement is its own transaction.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -117,7 +121,11 @@ class TelegramStore:
         return int(row[0]) if row else None
 
     def forget_chat(self, sender: str) -> bool:
-        """Drop the mapping for ``sender`` (e.g. after the learner deleted their data).
+        """Drop the mapping for ``sender`` and what still waits for that chat in the outbox.
+
+        Called when the learner erased their data: the queued messages are replies to them
+        (their wording quoted back, their progress), so they go too. The reply confirming
+        the erasure is queued after this call and is still delivered.
 
         Args:
             sender: The pseudonymous Rasa sender id.
@@ -125,7 +133,12 @@ class TelegramStore:
         Returns:
             ``True`` if a mapping was removed.
         """
-        return self._db.execute("DELETE FROM chats WHERE sender = ?", (sender,)).rowcount == 1
+        chat_id = self.chat_for(sender)
+        if chat_id is None:
+            return False
+        self._db.execute("DELETE FROM chats WHERE sender = ?", (sender,))
+        self.outbox.remove_chat(chat_id)
+        return True
 
     def put_payload(self, key: str, payload: str) -> None:
         """Keep a long button payload under ``key`` (see :class:`CallbackCodec`).
@@ -153,13 +166,15 @@ class TelegramStore:
         return str(row[0]) if row else None
 
     def prune(self, now: float | None = None) -> None:
-        """Forget old update ids and all but the newest button payloads.
+        """Forget old update ids, all but the newest button payloads, and idle chat mappings.
 
         Args:
             now: Current time (seconds since the epoch); defaults to the clock.
         """
         now = time.time() if now is None else now
         self._db.execute("DELETE FROM processed_updates WHERE seen_at < ?", (now - UPDATE_RETENTION_S,))
+        if self.chat_retention_s is not None:  # retention: the mapping is the link back to a person
+            self._db.execute("DELETE FROM chats WHERE updated_at < ?", (now - self.chat_retention_s,))
         self._db.execute(
             "DELETE FROM callback_payloads WHERE key NOT IN "
             "(SELECT key FROM callback_payloads ORDER BY used_at DESC LIMIT ?)",

@@ -78,6 +78,7 @@ from bot.channels.rate_limit import ChatRateLimiter
 from bot.channels.telegram_format import (
     CallbackCodec,
     build_keyboard,
+    document_of,
     format_message,
     markdown_to_html,
 )
@@ -256,7 +257,20 @@ class TelegramBridge:
             telegram.error.Forbidden: The learner blocked the bot.
         """
         messages: list[OutgoingMessage] = []
+        sent: list[Message] = []
+        queued = 0
         for reply in replies:
+            document = document_of(reply)
+            if document is not None:  # e.g. "export my data": a file in the chat
+                # What Rasa sent before the file goes first. The file itself is sent directly,
+                # not through the outbox (which keeps text): if Telegram refuses it, the
+                # learner sees the error note and can ask for the export again.
+                if messages:
+                    queued += len(messages)
+                    sent += await self.sender.send(bot, chat_id, messages)
+                    messages = []
+                sent.append(await bot.send_document(chat_id, document[1], filename=document[0]))
+                continue
             text = reply.get("text") or ""
             keyboard = build_keyboard(reply.get("buttons") or [], self.codec)
             chunks = format_message(text) if isinstance(text, str) else []
@@ -268,9 +282,10 @@ class TelegramBridge:
             for index, chunk in enumerate(chunks):
                 markup = keyboard if index == len(chunks) - 1 else None
                 messages.append(OutgoingMessage(chunk, ParseMode.HTML, markup))
-        if not messages:
-            return Delivery(0)
-        return Delivery(len(messages), await self.sender.send(bot, chat_id, messages))
+        if messages:
+            queued += len(messages)
+            sent += await self.sender.send(bot, chat_id, messages)
+        return Delivery(queued, sent)
 
     async def send_text(self, bot: Any, chat_id: int, text: str) -> None:
         """Send a plain-text note (slow down, not available, ...) through the outbox.
@@ -541,7 +556,8 @@ def build_application(settings: Settings) -> Application:
     """
     if not settings.telegram_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    store = TelegramStore(settings.state_dir / "telegram.db", settings.telegram_outbox_expiry_s)
+    store = TelegramStore(settings.state_dir / "telegram.db", settings.telegram_outbox_expiry_s,
+                          chat_retention_s=settings.retention_days * 86400.0)
     locks = ChatLocks()
     bridge = TelegramBridge(
         settings, store, RasaClient(settings.rasa_url, settings.rasa_timeout), locks, domain_intents()

@@ -296,3 +296,32 @@ def build_keyboard(buttons: Iterable[Mapping[str, object]], codec: CallbackCodec
         elif isinstance(payload, str) and payload:
             rows.append([InlineKeyboardButton(title, callback_data=codec.encode(payload))])
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+#: Largest file the bridge sends as a document (the Bot API accepts up to 50 MB uploads).
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+_UNSAFE_FILENAME = re.compile(r"[^\w.\-]+")
+
+
+def document_of(reply: Mapping[str, object]) -> tuple[str, bytes] | None:
+    """The file a Rasa reply asks to deliver (e.g. "export my data"), or None.
+
+    The actions send a file as a ``custom`` payload ``{"data": {"type": "file", "name",
+    "mime_type", "content"}}`` (see :func:`bot.privacy.export_file`).
+
+    Args:
+        reply: One message of Rasa's REST channel.
+
+    Returns:
+        ``(file name, bytes)``: the name reduced to letters, digits, dots and dashes; None
+        when the reply carries no file, or one over :data:`MAX_DOCUMENT_BYTES`.
+    """
+    custom = reply.get("custom")
+    data = custom.get("data") if isinstance(custom, Mapping) else None
+    if not isinstance(data, Mapping) or data.get("type") != "file" or not isinstance(data.get("content"), str):
+        return None
+    content = str(data["content"]).encode("utf-8")
+    if len(content) > MAX_DOCUMENT_BYTES:
+        return None
+    name = _UNSAFE_FILENAME.sub("-", str(data.get("name") or "file.txt")).strip(".-")[:64] or "file.txt"
+    return name, content

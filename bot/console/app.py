@@ -213,6 +213,8 @@ class Console:
                  f'<p><textarea name="answer" required maxlength="8000"></textarea></p>'
                  f'<p><label><input type="checkbox" name="add_to_kb" value="1"> Add to knowledge base '
                  f'(writes a reviewed FAQ document the tutor will cite)</label></p>'
+                 f'<p><label>Question as published in the FAQ (edit out personal details): <input '
+                 f'name="faq_question" maxlength="300" value="{h(item.question)}"></label></p>'
                  f'<p><button type="submit">Send answer to {item.ask_count} learner(s)</button></p></form>')
         if item.status == "open":
             body += (f'<form method="post" action="/items/{item.id}/close">{self.csrf_field(session)}'
@@ -226,7 +228,7 @@ class Console:
         text = str(form.get("answer") or "")[:8000]
         try:
             result = await asyncio.to_thread(self.loop.answer_item, item_id, text, session.username,
-                                             form.get("add_to_kb") == "1")
+                                             form.get("add_to_kb") == "1", str(form.get("faq_question") or ""))
         except KeyError as exc:
             raise web.HTTPNotFound(text="no such item") from exc
         except ValueError as exc:

@@ -7,7 +7,7 @@ Usage::
     tutor-admin accounts
     tutor-admin queue [--status open|answered|closed|all] [--kind KIND] [--search TEXT] [--json]
     tutor-admin show ID
-    tutor-admin answer ID --as NAME (--text TEXT | --file PATH | -) [--add-to-kb]
+    tutor-admin answer ID --as NAME (--text TEXT | --file PATH | -) [--add-to-kb --question TEXT]
     tutor-admin close ID
     tutor-admin serve [--host H] [--port P]
 
@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--file", type=Path)
     group.add_argument("-", dest="stdin", action="store_true")
     p.add_argument("--add-to-kb", action="store_true")
+    p.add_argument("--question", help="the question as published in the FAQ (required with --add-to-kb)")
     p = sub.add_parser("close", help="close an item unanswered")
     p.add_argument("id", type=int)
     p = sub.add_parser("serve", help="serve the web console")
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         text = args.text if args.text is not None else (args.file.read_text(encoding="utf-8") if args.file
                                                           else sys.stdin.read())
         try:
-            result = loop.answer_item(args.id, text, args.trainer, args.add_to_kb)
+            result = loop.answer_item(args.id, text, args.trainer, args.add_to_kb, args.question)
         except (KeyError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

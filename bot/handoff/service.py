@@ -214,23 +214,33 @@ class HumanLoop:
         self.store.enqueue(sender, channel, text)
         return False
 
-    def answer_item(self, item_id: int, answer: str, trainer: str, add_to_kb: bool) -> AnswerResult:
+    def answer_item(self, item_id: int, answer: str, trainer: str, add_to_kb: bool,
+                    faq_question: str | None = None) -> AnswerResult:
         """Answer a queue item: tell every asker, optionally write the FAQ document.
+
+        Args:
+            item_id / answer / trainer: the item, the trainer's answer and user name.
+            add_to_kb: also publish a FAQ document in the knowledge base.
+            faq_question: the question as the trainer wrote or confirmed it; required with
+                ``add_to_kb``. The FAQ is served to every learner, so it never carries a
+                learner's own wording (which erasure could not take back).
 
         Raises:
             KeyError: no such item.
-            ValueError: empty answer.
+            ValueError: empty answer, or ``add_to_kb`` without ``faq_question``.
         """
         answer = answer.strip()
         if not answer:
             raise ValueError("the answer is empty")
+        question = " ".join((faq_question or "").split())
+        if add_to_kb and not question:
+            raise ValueError("to add the answer to the knowledge base, write the question as learners should see it")
         item = self.store.get_item(item_id)
         if item is None:
             raise KeyError(item_id)
         kb_path = None
         if add_to_kb:
-            kb_path = write_faq(self.kb_dir, item.id, item.question, answer, trainer, self.clock().date(),
-                                item.language)
+            kb_path = write_faq(self.kb_dir, item.id, question, answer, trainer, self.clock().date(), item.language)
         rel = str(kb_path.relative_to(self.kb_dir)) if kb_path else None
         item = self.store.mark_answered(item_id, answer, trainer, rel)
         delivered, queued = [], []

@@ -435,6 +435,41 @@ class HandoffStore:
             s.execute(delete(ConsoleLoginAttempt).where(ConsoleLoginAttempt.name_hash == name_hash))
 
     # ---------------------------------------------------------------- privacy
+    def export_sender(self, sender: str) -> dict[str, list[dict[str, Any]]]:
+        """Every human-loop row of one learner, table by table (data-subject export).
+
+        Includes the learner's questions to the trainers (with the trainer's answer when
+        given), live-handoff transcripts (both sides: every message carries the learner's
+        sender id), messages kept for them, ratings and the question log.
+
+        Returns:
+            ``{table name: [row as a dict, ...]}`` with Python values.
+        """
+        def row(obj: Any) -> dict[str, Any]:
+            return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
+
+        data: dict[str, list[dict[str, Any]]] = {}
+        with session_scope(self.factory) as s:
+            for table in reversed(SENDER_TABLES):
+                data[table.__tablename__] = [row(r) for r in s.scalars(select(table).where(table.sender == sender)
+                                                                        .order_by(table.id)).all()]
+            for asked in data.get(QueueAsker.__tablename__, []):
+                item = s.get(QueueItem, asked["item_id"])
+                asked["trainer_answer"] = item.answer if item is not None else None
+        return data
+
+    def published_wordings(self, sender: str) -> list[tuple[str, str]]:
+        """``(kb_path, wording)`` for each FAQ-published item this learner asked (erasure).
+
+        Lets the caller remove an FAQ document that still carries the learner's own words
+        (written before FAQs took the trainer's wording, or confirmed unchanged).
+        """
+        with session_scope(self.factory) as s:
+            rows = s.execute(select(QueueItem.kb_path, QueueAsker.question)
+                             .join(QueueAsker, QueueAsker.item_id == QueueItem.id)
+                             .where(QueueAsker.sender == sender, QueueItem.kb_path.is_not(None))).all()
+            return [(str(path), str(wording)) for path, wording in rows]
+
     def erase_sender(self, sender: str) -> dict[str, int]:
         """Delete every human-loop row of one learner; drop items nobody else asked.
 
@@ -443,23 +478,48 @@ class HandoffStore:
         """
         counts: dict[str, int] = {}
         with session_scope(self.factory) as s:
-            item_ids = list(s.scalars(select(QueueAsker.item_id).where(QueueAsker.sender == sender)))
+            asked = s.execute(select(QueueAsker.item_id, QueueAsker.question).where(QueueAsker.sender == sender)).all()
             for table in SENDER_TABLES:
                 counts[table.__tablename__] = s.execute(delete(table).where(table.sender == sender)).rowcount or 0
-            orphaned = 0
-            for item_id in item_ids:
-                left = s.scalar(select(func.count()).select_from(QueueAsker).where(QueueAsker.item_id == item_id))
-                if not left:
-                    orphaned += s.execute(delete(QueueItem).where(QueueItem.id == item_id)).rowcount or 0
-                else:
-                    s.execute(update(QueueItem).where(QueueItem.id == item_id).values(ask_count=left))
+            orphaned = reworded = 0
+            for item_id, wording in asked:
+                item = s.get(QueueItem, item_id)
+                if item is None:
+                    continue
+                others = s.scalars(select(QueueAsker).where(QueueAsker.item_id == item_id)
+                                   .order_by(QueueAsker.asked_at, QueueAsker.id)).all()
+                if not others:
+                    s.delete(item)
+                    orphaned += 1
+                    continue
+                item.ask_count = len(others)
+                if item.question == wording:
+                    # The item was filed in this learner's words: show the next asker's instead.
+                    item.question = others[0].question
+                    reworded += 1
             counts["queue_items"] = orphaned
+            counts["queue_items_reworded"] = reworded
         return counts
 
-    def purge_older_than(self, days: int) -> int:
-        """Delete question-log and feedback rows older than ``days`` (retention)."""
-        cutoff = self.clock() - timedelta(days=days)
+    def purge_older_than(self, days: int, now: datetime | None = None) -> int:
+        """Delete rows older than ``days`` whatever the learner's activity (retention).
+
+        Question-log and feedback rows, delivered outbox messages, and ended handoffs with
+        their transcripts. Open queue items and their askers stay until answered or erased.
+
+        Args:
+            days: Retention period.
+            now: The current time (default: the store's clock).
+
+        Returns:
+            Rows deleted.
+        """
+        cutoff = (now or self.clock()) - timedelta(days=days)
         with session_scope(self.factory) as s:
             n = s.execute(delete(QuestionLog).where(QuestionLog.asked_at < cutoff)).rowcount or 0
             n += s.execute(delete(Feedback).where(Feedback.created_at < cutoff)).rowcount or 0
+            n += s.execute(delete(Outbox).where(Outbox.delivered_at < cutoff)).rowcount or 0
+            ended = select(Handoff.id).where(Handoff.status == "ended", Handoff.ended_at < cutoff)
+            n += s.execute(delete(HandoffMessage).where(HandoffMessage.handoff_id.in_(ended))).rowcount or 0
+            n += s.execute(delete(Handoff).where(Handoff.id.in_(ended))).rowcount or 0
             return n

@@ -12,7 +12,9 @@ A lesson the bridge cannot deliver (bridge down, chat unknown) also stays pendin
 the learner still gets it when they next write. Each pass also sends review reminders
 (:func:`bot.learning.reminders.run_once`, at most one a day per learner) and, once a
 day (first at start-up), the retention purge (:func:`bot.privacy.purge`: learners inactive
-for ``TUTOR_RETENTION_DAYS`` are erased, with old tracker events in scaled mode). Several
+for ``TUTOR_RETENTION_DAYS`` - no quiz, question, rating or handoff message - are erased from
+every store including the Telegram bridge's chat map, older question-log, feedback and
+handoff rows of everyone go, and old tracker events in scaled mode). Several
 workers may run against one PostgreSQL database: preparation locks the learner's track
 row, and a purge is idempotent.
 
@@ -30,6 +32,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from bot.i18n import t
@@ -95,10 +98,15 @@ def purge_if_due(learning: Any, last_run: float | None, now: float | None = None
     now = time.monotonic() if now is None else now
     if last_run is not None and now - last_run < PURGE_EVERY_S:
         return last_run
+    from bot.config import load_settings
     from bot.privacy import purge, retention_days, tracker_db_url
 
+    settings = load_settings()
+    telegram = bool(settings.telegram_token)  # the bridge's chat mappings go with the learner
     try:
-        purge(learning, retention_days(), tracker_url=tracker_db_url())
+        purge(learning, retention_days(), tracker_url=tracker_db_url(),
+              bridge_port=settings.telegram_proactive_port if telegram else None,
+              bridge_token=settings.action_token if telegram else None, kb_dir=Path(settings.kb_dir))
     except Exception:  # a failed purge is retried on the next pass, not in a day
         log.exception("retention purge failed")
         return last_run

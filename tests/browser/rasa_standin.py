@@ -37,6 +37,10 @@ XSS_CORPUS: list[str] = [
     "[ok link](https://example.org/rti) and [mail](mailto:trainer@example.org) stay **live**",
 ]
 
+#: What Rasa's socket.io channel emits for ``bot.privacy.export_file`` (the payload's ``data``).
+EXPORT_FILE = {"type": "file", "name": "my-tutor-data-2026-12-06.json", "mime_type": "application/json",
+               "content": '{"learner": {"learners": [{"department": "राजस्व"}]}}'}
+
 HINDI_REPLY = "सूचना का अधिकार अधिनियम के तहत लोक सूचना अधिकारी को **30 दिनों** के भीतर उत्तर देना होता है।"
 
 
@@ -80,6 +84,10 @@ class RasaStandIn:
         async def user_uttered(sid, data):
             session_id = data.get("session_id")
             self.messages.append((session_id, data.get("message", ""), data.get("customData")))
+            if data.get("message") == "export please":  # like action_export_my_data: summary, then the file
+                await sio.emit("bot_uttered", {"text": "Here is all the data I hold about you."}, room=session_id)
+                await sio.emit("bot_uttered", EXPORT_FILE, room=session_id)
+                return
             for text, buttons in self.reply_for(data.get("message", "")):
                 parts = text.strip().split("\n\n")
                 for i, part in enumerate(parts):

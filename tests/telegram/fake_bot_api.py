@@ -1,7 +1,7 @@
 """A fake Telegram Bot API server on loopback, for running the real bridge in tests.
 
 python-telegram-bot's ``base_url`` points the real client here. The server implements the
-methods the bridge uses (getMe, getUpdates with ``offset`` and long polling, sendMessage,
+methods the bridge uses (getMe, getUpdates with ``offset`` and long polling, sendMessage, sendDocument,
 sendChatAction, answerCallbackQuery, setMyCommands, deleteWebhook, setWebhook,
 editMessageReplyMarkup), records every call in order, and can be told to answer a method
 with 429 ``retry_after`` (once, a number of times in a row, or until told to stop; for
@@ -195,7 +195,11 @@ class FakeBotApi:
         if request.content_type == "application/json":
             return dict(await request.json())
         form = await request.post()
-        return _decode({k: v for k, v in form.items() if isinstance(v, str)})
+        params = _decode({k: v for k, v in form.items() if isinstance(v, str)})
+        for name, value in form.items():  # uploaded files (sendDocument): keep name and bytes
+            if isinstance(value, web.FileField):
+                params[name] = {"filename": value.filename, "content": value.file.read()}
+        return params
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -259,6 +263,18 @@ class FakeBotApi:
 
     async def _api_sendMessage(self, params: dict[str, Any]) -> Any:  # noqa: N802
         return self._message(params)
+
+    async def _api_sendDocument(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        message = self._message(params)
+        document = params.get("document") or {}
+        message["document"] = {"file_id": f"doc-{self._message_id}", "file_unique_id": f"u{self._message_id}",
+                               "file_name": document.get("filename") if isinstance(document, dict) else None}
+        return message
+
+    def sent_documents(self, chat_id: int) -> list[tuple[str, bytes]]:
+        """``(file name, bytes)`` of successful sendDocument calls to one chat."""
+        return [(c.params["document"]["filename"], c.params["document"]["content"])
+                for c in self.calls_to("sendDocument") if int(c.params["chat_id"]) == chat_id]
 
     async def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:  # noqa: N802
         return self._message({"chat_id": params.get("chat_id", 0), **params})

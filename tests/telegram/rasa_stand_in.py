@@ -22,6 +22,7 @@ LONG_PARAGRAPH = (
     "Under **Section 7** of the RTI Act a public information officer must reply within "
     "thirty days. An appeal lies to the first appellate authority. "
 ) * 12
+EXPORT_JSON = '{"learner": {"learners": [{"department": "राजस्व"}]}, "human_loop": {"question_log": []}}'
 QUIZ_PAYLOAD = '/answer_quiz{"quiz_answer":"B","quiz_id":"rti-time-limits-question-0001-long-id"}'
 
 
@@ -51,6 +52,10 @@ def reply_for(message: str) -> list[dict[str, Any]]:
                 ],
             }
         ]
+    if message == "export please":  # what action_export_my_data sends: a summary, then the file
+        return [{"text": "Here is all the data I hold about you (2 records), attached as JSON."},
+                {"custom": {"data": {"type": "file", "name": "my-tutor-data-2026-12-06.json",
+                                     "mime_type": "application/json", "content": EXPORT_JSON}}}]
     return [{"text": f"You said: {message}"}]
 
 

@@ -183,3 +183,17 @@ def test_a_reply_is_queued_whole_or_not_at_all(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.Error):
         store.outbox.add(CHAT_A, [OutgoingMessage("first piece"), unstorable])
     assert store.outbox.pending() == 0
+
+
+def test_erasing_a_learner_drops_what_still_waits_for_their_chat(tmp_path: Path) -> None:
+    store = TelegramStore(tmp_path / "telegram.db")
+    store.remember_chat("tg-erased", CHAT_A)
+    store.remember_chat("tg-other", CHAT_B)
+    store.outbox.add(CHAT_A, [OutgoingMessage("your question about your pension was: ...")])
+    store.outbox.add(CHAT_B, [OutgoingMessage("someone else's reply")])
+
+    assert store.forget_chat("tg-erased") is True
+    assert store.chat_for("tg-erased") is None
+    assert store.outbox.pending(CHAT_A) == 0  # the learner's queued words are gone too
+    assert store.outbox.pending(CHAT_B) == 1  # nobody else's
+    assert store.forget_chat("tg-erased") is False

@@ -113,7 +113,8 @@ async def test_answer_is_escaped_delivered_and_added_to_kb(console: TestClient) 
     queue = await (await console.get("/queue")).text()
     assert "&lt;img src=x onerror=alert(1)&gt;" in queue and "<img src=x" not in queue
     answer = '<script>alert("pwned")</script> Use form **X**.'
-    resp = await console.post(f"/items/{ref}/answer", data={"csrf": csrf, "answer": answer, "add_to_kb": "1"})
+    resp = await console.post(f"/items/{ref}/answer", data={"csrf": csrf, "answer": answer, "add_to_kb": "1",
+                                                                     "faq_question": "What about images?"})
     html = await resp.text()
     assert resp.status == 200 and "1 waiting" in html
     assert "<script>alert" not in html and "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in html

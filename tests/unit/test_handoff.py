@@ -46,7 +46,8 @@ def test_answer_reaches_every_asker_and_writes_faq(tmp_path: Path) -> None:
     loop, _ = make_loop(tmp_path, push=push)
     ref = loop.record_unanswered("tg-aaa", "Is yoga leave allowed?", [], "rest")
     loop.record_unanswered("web-bbb", "is yoga leave allowed", [], "socketio")
-    result = loop.answer_item(ref, "Yes: up to **2 days** a year.", "meera", add_to_kb=True)
+    result = loop.answer_item(ref, "Yes: up to **2 days** a year.", "meera", add_to_kb=True,
+                              faq_question="Is yoga leave allowed?")
     assert result.delivered == ["tg-aaa"] and result.queued == ["web-bbb"]
     assert push.sent[0][0] == "tg-aaa" and "2 days" in push.sent[0][1]
     # The web learner gets it on their next turn, once.

@@ -30,7 +30,13 @@ def role_entity(value: str) -> list[dict]:
     return [{"entity": "role_name", "value": value, "start": 0, "end": len(value)}]
 
 
+def agree(plans: Plans, sender: str = "web-learner-1", channel: str = "socketio") -> int:
+    """The learner accepts the privacy notice (their profile and progress may be stored)."""
+    return plans.learning.learner(channel, sender, consent=True)
+
+
 def test_set_role_from_an_abbreviation(plans: Plans) -> None:
+    agree(plans)
     messages, events = run(ActionSetRole(plans), tracker(text="I am now a PIO", intent="set_role",
                                                         entities=role_entity("PIO")))
     assert events == [SlotSet("role", "public-information-officer")]
@@ -82,6 +88,7 @@ def test_show_plan_without_a_role_asks_for_it(plans: Plans) -> None:
 
 
 def test_show_plan_and_next_step_follow_quiz_results(plans: Plans) -> None:
+    agree(plans)
     state = tracker(text="show my plan", intent="show_plan", slots={"role": "public-information-officer"})
     messages, _ = run(ActionShowPlan(plans), state)
     text = messages[0]["text"]
@@ -145,6 +152,7 @@ def test_ask_role_offers_the_candidates_after_an_unclear_answer(plans: Plans) ->
 
 
 def test_save_profile_writes_the_store(plans: Plans) -> None:
+    agree(plans)
     state = tracker(slots={"profile_role": "drawing-and-disbursing-officer",
                            "profile_department": "Department of Revenue", "profile_language": "hi"})
     messages, events = run(ActionSaveProfile(plans), state)
@@ -164,6 +172,7 @@ def test_skipping_everything_saves_nothing(plans: Plans) -> None:
 
 
 def test_onboarding_commands(plans: Plans, clock: FakeClock) -> None:
+    agree(plans, "tg-recruit", "telegram")
     state = tracker("tg-recruit", text="start daily lessons at 7 pm", intent="start_onboarding",
                     entities=[{"entity": "onboarding_time", "value": "7 pm"}], slots={"role": "new-recruit"},
                     channel="rest")

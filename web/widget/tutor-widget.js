@@ -47,6 +47,7 @@
       switchTo: "हिंदी",
       switchLabel: "हिंदी में उत्तर पाएँ (reply in Hindi)",
       chosen: "Reply in English",
+      download: "Download",
     },
     hi: {
       title: "कर्मयोगी ट्यूटर",
@@ -68,6 +69,7 @@
       switchTo: "English",
       switchLabel: "Reply in English (अंग्रेज़ी में उत्तर)",
       chosen: "हिंदी में उत्तर दें",
+      download: "डाउनलोड करें",
     },
   };
 
@@ -474,7 +476,12 @@
     var buttons = raw.filter(function (b) {
       return b && typeof b.title === "string" && (typeof b.payload === "string" || b.payload == null);
     }).map(function (b) { return { title: b.title, payload: b.payload == null ? b.title : b.payload }; });
-    if (!text && !buttons.length) return; // attachments and custom payloads are not shown here
+    if (msg.type === "file" && typeof msg.content === "string") { // e.g. "export my data"
+      this.showTyping(false);
+      this.offerFile(msg);
+      return;
+    }
+    if (!text && !buttons.length) return; // attachments and other custom payloads are not shown here
     this.showTyping(false);
     // Earlier buttons are answered or superseded once the bot moves on.
     if (buttons.length) {
@@ -482,6 +489,24 @@
       this.log.querySelectorAll(".tw-quick").forEach(function (b) { b.disabled = true; });
     }
     this.addEntry({ from: "bot", text: text, buttons: buttons });
+    if (this.panel.hidden) this.launcher.classList.add("tw-unread");
+  };
+
+  /**
+   * A file from the bot (the learner's data export): a download link to a blob made here.
+   * Kept out of the saved transcript, which would otherwise hold a copy of the learner's data.
+   */
+  Widget.prototype.offerFile = function (msg) {
+    var name = String(msg.name || "file.txt").replace(/[^\w.\-]+/g, "-").slice(0, 64) || "file.txt";
+    var type = msg.mime_type === "application/json" ? "application/json" : "text/plain";
+    var url = URL.createObjectURL(new Blob([msg.content], { type: type + ";charset=utf-8" }));
+    var link = el("a", { className: "tw-download", href: url, download: name, text: this.t.download + ": " + name });
+    var row = el("div", { className: "tw-msg tw-bot" }, [
+      el("span", { className: "tw-sr", text: this.t.tutor + ": " }),
+      el("div", { className: "tw-bubble" }, [link]),
+    ]);
+    this.log.appendChild(row);
+    this.scrollDown();
     if (this.panel.hidden) this.launcher.classList.add("tw-unread");
   };
 
