@@ -1,8 +1,10 @@
 """Quizzes, spaced review and progress.
 
 One question at a time: the question goes out with answer buttons plus Skip/Stop;
-while ``quiz_active`` is true, a typed reply is read as an answer (rules route it
-here); feedback cites the source; a summary closes the quiz. All state lives in the
+while ``quiz_active`` is true, a typed reply that looks like an answer is read as one
+(rules route it here); anything else (a question, a request) is answered and the
+question asked again; feedback cites the source; a summary closes the quiz. A quiz
+asked for before the privacy notice was accepted starts once it is (``pending_request``). All state lives in the
 learner store through :class:`bot.learning.Learning`, so a quiz survives restarts
 and replicas, and a retried action never counts an answer twice (``quiz_item_id``).
 """
@@ -209,13 +211,15 @@ class ActionCheckAnswer(QuizAction):
 
         Buttons and replies the classifier read as answers always count (an unreadable
         one gets "Please answer ..."); other typed replies count only when they look
-        like an answer to this item. With no question waiting, it is not an answer.
+        like an answer to this item (or, when Rasa retries a turn whose answer ended
+        the quiz, to the item the learner saw).
         """
         from bot.learning.answers import reads_as_answer
 
         marked = marked or _intent(tracker) == "answer_quiz"
         question = self.learning.current_question(learner)
-        item = self.learning.bank.get(question.item_id) if question is not None else None
+        item_id = question.item_id if question is not None else tracker.get_slot("quiz_item_id")
+        item = self.learning.bank.get(item_id) if item_id else None
         if item is None:
             return marked
         return reads_as_answer(item, response, marked_as_answer=marked)

@@ -286,3 +286,19 @@ async def test_a_reply_the_classifier_read_as_an_answer_is_checked_as_one(learni
     messages, _ = await run(ActionCheckAnswer(learning, TITLES),
                             tracker("Z", "answer_quiz", quiz_active=True, quiz_item_id=item.id))
     assert messages[0]["text"].startswith("Please answer")
+
+
+async def test_a_retried_typed_last_answer_is_replayed_not_taken_for_a_question(
+        learning: Learning, knowledge: ActionAnswerQuestion) -> None:
+    _, events = await run(ActionStartQuiz(learning, TITLES),
+                          tracker("quiz me on RTI", "quiz_me", [{"entity": "quiz_topic", "value": "RTI"}]))
+    check = ActionCheckAnswer(learning, TITLES, knowledge=knowledge)
+    while True:
+        item_id = slot(events, "quiz_item_id")
+        last = tracker(RIGHT[item_id], "nlu_fallback", quiz_active=True, quiz_item_id=item_id)
+        _, events = await run(check, last)
+        if slot(events, "quiz_active") is False:
+            break
+    messages, _ = await run(check, last)  # Rasa retried the turn that finished the quiz
+    assert messages[0]["text"].startswith("✅ **Correct!**") and "Quiz finished" in messages[-1]["text"]
+    assert answered(learning) == 4
