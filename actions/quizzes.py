@@ -121,7 +121,7 @@ def _intent(tracker: Tracker) -> str | None:
 
 def _pending(tracker: Tracker, **request: Any) -> list[EventType]:
     """Remember what the learner asked for while consent was pending (see ActionResumeRequest)."""
-    return [SlotSet("pending_request", {"intent": _intent(tracker), **request})]
+    return [SlotSet("pending_request", {"intent": _intent(tracker), **request}), SlotSet("request_pending", True)]
 
 
 class ActionStartQuiz(QuizAction):
@@ -356,9 +356,9 @@ class ActionResumeRequest(QuizAction):
         from bot.privacy import has_consent
 
         request = tracker.get_slot("pending_request")
-        forget: list[EventType] = [SlotSet("pending_request", None)]
+        forget: list[EventType] = [SlotSet("pending_request", None), SlotSet("request_pending", False)]
         if not isinstance(request, dict):
-            return []
+            return forget if tracker.get_slot("request_pending") else []
         learner = self.learner_id(tracker)
         if not has_consent(self.learning, learner):
             return forget

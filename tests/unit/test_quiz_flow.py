@@ -190,25 +190,27 @@ async def test_quiz_asked_before_consent_starts_once_accepted(tmp_path: Path) ->
     messages, events = await run(ActionStartQuiz(fresh, TITLES), tracker("quiz me on RTI", "quiz_me", rti))
     assert messages[0]["response"] == "utter_privacy_notice"
     pending = slot(events, "pending_request")
-    assert pending == {"intent": "quiz_me", "topic": "RTI"}
-    accept = tracker("/consent_accept", "consent_accept", pending_request=pending)
+    assert pending == {"intent": "quiz_me", "topic": "RTI"} and slot(events, "request_pending") is True
+    accept = tracker("/consent_accept", "consent_accept", pending_request=pending, request_pending=True)
     await run(ActionRecordConsent(lambda: fresh), accept)
     messages, events = await run(ActionResumeRequest(fresh, TITLES), accept)
     assert "of **RTI**" in messages[0]["text"]
     assert "**Question 1 of" in messages[1]["text"]
     assert fresh.bank.get(slot(events, "quiz_item_id")).module == "rti-for-pios"
     assert slot(events, "quiz_active") is True and slot(events, "pending_request", "unset") is None
+    assert slot(events, "request_pending") is False
 
 
 async def test_declined_consent_forgets_the_request(tmp_path: Path) -> None:
     bank, _ = QuizBank.load(DATA)
     fresh = Learning(f"sqlite:///{tmp_path / 'fresh.db'}", bank)
     _, events = await run(ActionStartQuiz(fresh, TITLES), tracker("quiz me", "quiz_me"))
-    decline = tracker("/consent_decline", "consent_decline", pending_request=slot(events, "pending_request"))
+    decline = tracker("/consent_decline", "consent_decline", pending_request=slot(events, "pending_request"),
+                      request_pending=True)
     await run(ActionRecordConsent(lambda: fresh), decline)
     messages, events = await run(ActionResumeRequest(fresh, TITLES), decline)
     assert messages == [] and slot(events, "pending_request", "unset") is None
-    assert slot(events, "quiz_active") is None  # no quiz started
+    assert slot(events, "request_pending") is False and slot(events, "quiz_active") is None  # no quiz started
     messages, events = await run(ActionResumeRequest(fresh, TITLES), tracker("/consent_accept", "consent_accept"))
     assert messages == [] and events == []  # nothing pending: nothing to do
 
