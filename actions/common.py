@@ -17,6 +17,9 @@ _HINGLISH = frozenset(
     "karna karein karo milti milta milega chahiye sakte sakta sakti nahi nahin haan aur ka ki ke "
     "ko mein me se hota hoti hote dena lena wala wali ji".split()
 )
+#: Words no English sentence uses: each counts twice, so a short request such as
+#: "mujhe quiz do" (two of its three words are English or ambiguous) is Hindi too.
+_HINGLISH_STRONG = frozenset("mujhe mujhse hamein humein batao bataiye chahiye dijiye kijiye samjhao samjhaiye".split())
 
 
 def language_of(tracker: Tracker) -> str:
@@ -46,7 +49,8 @@ def detect_language(text: str) -> str | None:
     if len(words) < 2:
         return None
     hinglish = sum(w in _HINGLISH for w in words)
-    return "hi" if hinglish >= 2 and hinglish / len(words) >= 0.25 else "en"
+    score = hinglish + sum(w in _HINGLISH_STRONG for w in words)
+    return "hi" if score >= 2 and hinglish / len(words) >= 0.25 else "en"
 
 
 def latest_text(tracker: Tracker) -> str:

@@ -1,8 +1,10 @@
 """Quizzes, spaced review and progress.
 
 One question at a time: the question goes out with answer buttons plus Skip/Stop;
-while ``quiz_active`` is true, a typed reply is read as an answer (rules route it
-here); feedback cites the source; a summary closes the quiz. All state lives in the
+while ``quiz_active`` is true, a typed reply that looks like an answer is read as one
+(rules route it here); anything else (a question, a request) is answered and the
+question asked again; feedback cites the source; a summary closes the quiz. A quiz
+asked for before the privacy notice was accepted starts once it is (``pending_request``). All state lives in the
 learner store through :class:`bot.learning.Learning`, so a quiz survives restarts
 and replicas, and a retried action never counts an answer twice (``quiz_item_id``).
 """
@@ -41,11 +43,14 @@ class QuizAction(Action, abc.ABC):
     Args:
         learning: a :class:`bot.learning.Learning` (default: the shared one).
         titles: document path -> title for citations (default: from the live index).
+        knowledge: the action that answers a question asked mid-quiz (default:
+            :class:`actions.knowledge.ActionAnswerQuestion` on the live index).
     """
 
-    def __init__(self, learning=None, titles: dict[str, str] | None = None):
+    def __init__(self, learning=None, titles: dict[str, str] | None = None, knowledge: Action | None = None):
         self._learning = learning
         self._titles = titles
+        self._knowledge = knowledge
 
     @abc.abstractmethod
     def name(self) -> str:
@@ -93,6 +98,35 @@ class QuizAction(Action, abc.ABC):
     def ended() -> list[EventType]:
         return [SlotSet("quiz_active", False), SlotSet("quiz_item_id", None)]
 
+    @property
+    def knowledge(self) -> Action:
+        if self._knowledge is None:
+            from actions.knowledge import ActionAnswerQuestion
+
+            self._knowledge = ActionAnswerQuestion()
+        return self._knowledge
+
+    def repeat(self, dispatcher: CollectingDispatcher, learner: int | None, language: str) -> list[EventType]:
+        """Ask the question that still waits for an answer again (after a digression).
+
+        Returns:
+            The quiz slot events (the quiz ends quietly when nothing waits any more).
+        """
+        question = self.learning.current_question(learner) if learner is not None else None
+        if question is None:
+            return self.ended()
+        dispatcher.utter_message(text=t("quiz_back_to_question", language))
+        return self.ask(dispatcher, question, language)
+
+
+def _intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def _pending(tracker: Tracker, **request: Any) -> list[EventType]:
+    """Remember what the learner asked for while consent was pending (see ActionResumeRequest)."""
+    return [SlotSet("pending_request", {"intent": _intent(tracker), **request}), SlotSet("request_pending", True)]
+
 
 class ActionStartQuiz(QuizAction):
     """"quiz me" / "quiz me on RTI": start a quiz on a topic or on everything."""
@@ -102,15 +136,20 @@ class ActionStartQuiz(QuizAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        from bot.learning import NoQuestionsError
-
-        language = language_of(tracker)
         topic = next(tracker.get_latest_entity_values("quiz_topic"), None)
         learner = self.consented(dispatcher, tracker)
         if learner is None:
-            return self.ended()
+            return self.ended() + _pending(tracker, topic=topic)
+        return self.start(dispatcher, tracker, learner, topic)
+
+    def start(self, dispatcher: CollectingDispatcher, tracker: Tracker, learner: int,
+              topic: str | None) -> list[EventType]:
+        """Start a quiz on ``topic`` (None: everything) in the learner's language first."""
+        from bot.learning import NoQuestionsError
+
+        language = language_of(tracker)
         try:
-            question = self.learning.start_quiz(learner, topic=topic, n=QUESTIONS_PER_QUIZ)
+            question = self.learning.start_quiz(learner, topic=topic, n=QUESTIONS_PER_QUIZ, language=language)
         except NoQuestionsError:
             dispatcher.utter_message(text=t("quiz_no_questions", language))
             return self.ended()
@@ -133,11 +172,11 @@ class ActionStartQuizOnThis(QuizAction):
         sources = [s for s in (tracker.get_slot("last_sources") or []) if s]
         learner = self.consented(dispatcher, tracker)
         if learner is None:
-            return self.ended()
+            return self.ended() + _pending(tracker)
         if not sources:
-            return await ActionStartQuiz(self._learning, self._titles).run(dispatcher, tracker, domain)
+            return ActionStartQuiz(self._learning, self._titles).start(dispatcher, tracker, learner, None)
         try:
-            question = self.learning.start_quiz(learner, documents=sources, n=QUESTIONS_PER_QUIZ)
+            question = self.learning.start_quiz(learner, documents=sources, n=QUESTIONS_PER_QUIZ, language=language)
         except NoQuestionsError:
             topic = self.titles.get(sources[-1], sources[-1])
             dispatcher.utter_message(text=t("quiz_no_questions_this", language, topic=topic))
@@ -157,16 +196,39 @@ class ActionCheckAnswer(QuizAction):
         from bot.learning import NoActiveQuizError
 
         language = language_of(tracker)
-        response = next(tracker.get_latest_entity_values("quiz_answer"), None) or latest_text(tracker)
+        marked = next(tracker.get_latest_entity_values("quiz_answer"), None)
+        response = marked or latest_text(tracker)
         learner = self.consented(dispatcher, tracker)
         if learner is None:  # e.g. an onboarding lesson's question before consent: record nothing
             return self.ended()
+        if not self.is_answer(tracker, learner, response, marked is not None):
+            # A question or request mid-quiz: answer it, then the quiz waits and asks again.
+            events = list(await self.knowledge.run(dispatcher, tracker, domain))
+            return events + self.repeat(dispatcher, learner, language)
         try:
             outcome = self.learning.answer(learner, response, item_id=tracker.get_slot("quiz_item_id"))
         except NoActiveQuizError:
             dispatcher.utter_message(text=t("quiz_none_active", language))
             return self.ended()
         return self.follow_up(dispatcher, outcome, language)
+
+    def is_answer(self, tracker: Tracker, learner: int, response: str, marked: bool) -> bool:
+        """Whether the reply answers the waiting question (else it is a digression).
+
+        Buttons and replies the classifier read as answers always count (an unreadable
+        one gets "Please answer ..."); other typed replies count only when they look
+        like an answer to this item (or, when Rasa retries a turn whose answer ended
+        the quiz, to the item the learner saw).
+        """
+        from bot.learning.answers import reads_as_answer
+
+        marked = marked or _intent(tracker) == "answer_quiz"
+        question = self.learning.current_question(learner)
+        item_id = question.item_id if question is not None else tracker.get_slot("quiz_item_id")
+        item = self.learning.bank.get(item_id) if item_id else None
+        if item is None:
+            return marked
+        return reads_as_answer(item, response, marked_as_answer=marked)
 
     def follow_up(self, dispatcher: CollectingDispatcher, outcome, language: str) -> list[EventType]:
         """Feedback, then the next question or the summary."""
@@ -250,7 +312,7 @@ class ActionStartReview(QuizAction):
         language = language_of(tracker)
         learner = self.consented(dispatcher, tracker)
         if learner is None:
-            return self.ended()
+            return self.ended() + _pending(tracker)
         try:
             question = self.learning.start_review(learner, n=QUESTIONS_PER_QUIZ)
         except NoQuestionsError as exc:
@@ -281,3 +343,43 @@ class ActionShowProgress(QuizAction):
             buttons.insert(0, button(t("button_review", language), "/review"))
         dispatcher.utter_message(text=progress.as_markdown(language), buttons=buttons)
         return []
+
+
+class ActionRepeatQuestion(QuizAction):
+    """After a digression mid-quiz or mid-lesson (help, a greeting, a rating): ask the waiting question again."""
+
+    def name(self) -> str:
+        return "action_repeat_question"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        return self.repeat(dispatcher, self.learner_id(tracker), language_of(tracker))
+
+
+class ActionResumeRequest(QuizAction):
+    """After the privacy notice: start what the learner asked for before it, once they accept.
+
+    Runs after ``action_record_consent``; forgets the request when they declined.
+    """
+
+    def name(self) -> str:
+        return "action_resume_request"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        request = tracker.get_slot("pending_request")
+        forget: list[EventType] = [SlotSet("pending_request", None), SlotSet("request_pending", False)]
+        if not isinstance(request, dict):
+            return forget if tracker.get_slot("request_pending") else []
+        learner = self.learner_id(tracker)  # None until the notice was accepted
+        if learner is None:
+            return forget
+        intent = request.get("intent")
+        if intent == "review":
+            action: QuizAction = ActionStartReview(self._learning, self._titles)
+        elif intent == "quiz_me_on_this":
+            action = ActionStartQuizOnThis(self._learning, self._titles)
+        else:
+            topic = request.get("topic") if isinstance(request.get("topic"), str) else None
+            return forget + ActionStartQuiz(self._learning, self._titles).start(dispatcher, tracker, learner, topic)
+        return forget + list(await action.run(dispatcher, tracker, domain))

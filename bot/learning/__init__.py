@@ -25,7 +25,7 @@ API (``Learning``):
   auto_migrate=True, local_tz=IST)``; ``Learning.from_settings(settings=None, **kw) -> (Learning, problems)``
 - ``learner(channel, external_id, **profile) -> int``;
   ``update_profile(learner_id, *, language=, role=, department=, consent=)``
-- ``start_quiz(learner_id, *, topic=None, module=None, documents=None, anchor=None, n=5) -> Question``
+- ``start_quiz(learner_id, *, topic=None, module=None, documents=None, anchor=None, n=5, language=None) -> Question``
   (raises :class:`NoQuestionsError`); prefers due, then weak, then new items; pauses any quiz in progress.
 - ``start_review(learner_id, *, n=5, topic=None) -> Question`` (raises :class:`NoQuestionsError`
   with ``.next_due`` when nothing is due)

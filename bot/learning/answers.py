@@ -307,3 +307,61 @@ def describe_choice(item: QuizItem, chosen: tuple[str, ...]) -> str:
     if item.type in ("single", "multiple"):
         return ", ".join(f"{letter(item.options.index(c))}. {c}" for c in chosen)
     return ", ".join(chosen)
+
+
+#: Words that open (or, in Hindi, sit inside) a question rather than an answer.
+_QUESTION_OPENERS = frozenset(
+    "what how why when where who whom whose which can could should would will is are am do does did may "
+    "kya kaise kab kahan kahaan kyun kyon kaun kitna kitne kitni kis kisko".split()
+)
+_HINDI_QUESTION_WORDS = frozenset("क्या कैसे कब कहाँ कहां क्यों कौन कितना कितने कितनी किस किसे".split())
+#: A typed reply to a short-answer item that the classifier did not read as an answer
+#: counts as one only up to this many words (answers are short phrases; "I forgot my
+#: iGOT password" is a request, not a wrong answer).
+SHORT_ATTEMPT_MAX_WORDS = 3
+
+
+def looks_like_question(text: str) -> bool:
+    """Whether a message reads as a question (ends with "?", or opens/contains a question word).
+
+    Args:
+        text: A learner message.
+
+    Returns:
+        True for e.g. "how do I get my course certificate", "RTI fee kitna hai?".
+    """
+    stripped = str(text).strip()
+    if stripped.endswith(("?", "？")):
+        return True
+    words = normalise(stripped).split()
+    if not words:
+        return False
+    return words[0] in _QUESTION_OPENERS or any(w in _HINDI_QUESTION_WORDS for w in words)
+
+
+def reads_as_answer(item: QuizItem, response: str, *, marked_as_answer: bool) -> bool:
+    """Whether a reply during a quiz is an answer to ``item`` or something else (a digression).
+
+    Only what looks like an answer is taken as one: an option letter or text, true/false,
+    or a short phrase for a short-answer item. Anything else (a question, a request, an
+    emoji) is left for the dialogue to handle, and the item keeps waiting.
+
+    Args:
+        item: The question waiting for an answer.
+        response: What the learner typed or pressed.
+        marked_as_answer: The classifier (or a button) said it is an answer
+            (intent ``answer_quiz`` or a ``quiz_answer`` entity).
+
+    Returns:
+        True to check and record it as an answer; False to treat it as a digression.
+    """
+    if marked_as_answer:
+        return True
+    check = check_answer(item, response)
+    if not check.recognised:
+        return False
+    if check.correct or item.type in ("single", "multiple"):
+        return True  # option letters and texts are read strictly already
+    if looks_like_question(response):
+        return False
+    return item.type != "short" or len(normalise(response).split()) <= SHORT_ATTEMPT_MAX_WORDS

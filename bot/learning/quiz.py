@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime
 
 from bot.learning.banks import QuizItem
@@ -11,6 +12,51 @@ from bot.store.models import Mastery, ReviewState
 
 #: A competency below this mastery makes its seen items "weak" (asked before new ones).
 WEAK_BELOW = 0.6
+_DEVANAGARI = re.compile(r"[\u0900-\u097F]")
+
+
+def item_language(item: QuizItem) -> str:
+    """The language an item is written in: ``hi`` for Devanagari text, else ``en``.
+
+    Args:
+        item: A quiz item.
+
+    Returns:
+        A language code.
+    """
+    letters = [c for c in item.question if c.isalpha()]
+    devanagari = sum(bool(_DEVANAGARI.match(c)) for c in letters)
+    return "hi" if letters and devanagari / len(letters) > 0.3 else "en"
+
+
+def choose_in_language(
+    candidates: list[QuizItem],
+    language: str | None,
+    reviews: dict[str, ReviewState],
+    mastery: dict[str, Mastery],
+    n: int,
+    now: datetime,
+    rng: random.Random,
+) -> list[QuizItem]:
+    """Like :func:`choose_items`, drawing from items in ``language`` first.
+
+    Items in other languages fill the quiz only when the learner's language has too
+    few (e.g. a module with a Hindi bank only).
+
+    Args:
+        candidates: Items in scope.
+        language: The learner's language code (None: no preference).
+        reviews, mastery, n, now, rng: As for :func:`choose_items`.
+
+    Returns:
+        The chosen items in asking order.
+    """
+    if not language:
+        return choose_items(candidates, reviews, mastery, n, now, rng)
+    own = [i for i in candidates if item_language(i) == language]
+    others = [i for i in candidates if item_language(i) != language]
+    chosen = choose_items(own, reviews, mastery, n, now, rng)
+    return chosen + choose_items(others, reviews, mastery, n - len(chosen), now, rng)
 
 
 def choose_items(

@@ -16,7 +16,7 @@ from bot.learning import records
 from bot.learning.answers import check_answer
 from bot.learning.banks import Problem, QuizBank, QuizItem
 from bot.learning.mastery import level, score, update_mastery
-from bot.learning.quiz import choose_items
+from bot.learning.quiz import choose_in_language
 from bot.learning.scheduler import ReviewScheduler
 from bot.learning.views import (
     AnswerOutcome,
@@ -168,6 +168,7 @@ class Learning:
         documents: list[str] | None = None,
         anchor: str | None = None,
         n: int = 5,
+        language: str | None = None,
     ) -> Question:
         """Start a quiz and return its first question (any quiz in progress is paused).
 
@@ -178,6 +179,8 @@ class Learning:
             documents: Source documents (KB-relative paths) for "quiz me on this".
             anchor: Section of those documents to ask about first.
             n: Number of questions.
+            language: The learner's language: items written in it come first, others
+                only fill up (None: any language).
 
         Returns:
             The first :class:`Question`.
@@ -200,7 +203,7 @@ class Learning:
         with session_scope(self._sessions) as s:
             reviews = self._reviews(s, learner_id)
             mastery = {m.key: m for m in self._mastery(s, learner_id, "competency")}
-            chosen = choose_items(candidates, reviews, mastery, n, now, self._rng)
+            chosen = choose_in_language(candidates, language, reviews, mastery, n, now, self._rng)
             if documents and anchor:
                 # "Quiz me on this": the section just read goes first, whatever is due.
                 chosen.sort(key=lambda i: 0 if i.source_anchor.casefold() == anchor.casefold() else 1)
