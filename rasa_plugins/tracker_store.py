@@ -19,7 +19,8 @@ Configure in ``endpoints.yml``::
       type: rasa_plugins.tracker_store.RollingInMemoryTrackerStore
 
 or, for PostgreSQL, ``rasa_plugins.tracker_store.RollingSQLTrackerStore`` with the
-usual ``SQL`` keys.
+usual ``SQL`` keys. That store also keeps a conversation intact across a database
+restart (see :class:`RollingSQLTrackerStore`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
+from typing import Any
 
-from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore
+import sqlalchemy as sa
+from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -114,9 +118,57 @@ class RollingInMemoryTrackerStore(_RollingSessions, InMemoryTrackerStore):
     """In-memory tracker store with length-bounded sessions (single-machine mode)."""
 
 
+class StaleTrackerError(RuntimeError):
+    """A tracker that was not read from the database would be written over a stored conversation."""
+
+
 class RollingSQLTrackerStore(_RollingSessions, SQLTrackerStore):
     """SQL tracker store with length-bounded sessions (scaled mode, PostgreSQL).
 
     Rasa builds custom stores with ``host=<url>`` plus the endpoint's other keys, which
     are the SQL store's own parameters (dialect, port, db, username, password, query).
+
+    **Why a database restart used to lose the learner's language** (the failover defect
+    of issue #19). Rasa's SQL store keeps pooled connections without checking them. After
+    PostgreSQL restarts, every pooled connection is dead, and the next ``retrieve`` on a
+    replica fails; Rasa's ``FailSafeTrackerStore`` turns that failure into ``None``, so the
+    processor starts a *new* session with default slots (English, no quiz) and answers
+    from it. Its ``save`` then succeeds (the failed connection made SQLAlchemy drop the
+    pool) and, because ``SQLTrackerStore`` appends "the tracker's events after the number
+    already stored in the latest session", writes a misaligned tail of that blank session
+    into the real conversation. A replica that served nobody since the restart shows it
+    on its first turn - e.g. the survivor when the other Rasa replica is killed.
+
+    Two fixes: the engine pings a pooled connection before using it (``pool_pre_ping``,
+    SQLAlchemy's documented remedy), so a restart costs a reconnect instead of a lost
+    read; and a save refuses a tracker whose session is not the stored latest session
+    (it did not come from the database), so an outage turn can never overwrite what the
+    learner had - Rasa's fail-safe wrapper logs the refusal and keeps that turn in memory.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Rasa builds its engine without pre-ping; rebuild it with the same URL and options.
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        """Rasa's "events not stored yet", after checking the tracker continues the stored session.
+
+        Raises:
+            StaleTrackerError: the database holds a later session start than any in the
+                tracker, i.e. the tracker was created blank after a failed read.
+        """
+        if len(tracker.events):
+            stored = session.query(sa.func.max(self.SQLEvent.timestamp)).filter(
+                self.SQLEvent.sender_id == tracker.sender_id,
+                self.SQLEvent.type_name == SessionStarted.type_name,
+            ).scalar()
+            if stored is not None and not any(isinstance(e, SessionStarted) and e.timestamp == stored
+                                              for e in tracker.events):
+                # No sender id in the message: it may identify the learner (logs stay clean).
+                raise StaleTrackerError("refusing to save a conversation that was not read from the "
+                                        "database over the stored one (was the database unreachable?)")
+        return super()._additional_events(session, tracker)

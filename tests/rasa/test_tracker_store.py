@@ -1,7 +1,8 @@
 """Length-bounded sessions (rasa_plugins/tracker_store.py), in the Rasa environment.
 
 Run by ``make test-rasa`` with ``.venv-rasa/bin/python -m pytest --noconftest tests/rasa``:
-real Rasa trackers, events and the in-memory and SQL (SQLite file) tracker stores.
+real Rasa trackers, events and the in-memory and SQL (SQLite file) tracker stores, and
+the SQL store on a real PostgreSQL that restarts (Debian's ``postgresql``, as in scaled mode).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa_plugins.tracker_store import (
     RollingInMemoryTrackerStore,
     RollingSQLTrackerStore,
+    StaleTrackerError,
     needs_rollover,
     rollover_events,
 )
@@ -108,3 +110,105 @@ def test_a_long_conversation_is_fetched_as_a_bounded_session(tmp_path, monkeypat
     final = asyncio.run(store.retrieve("learner-1"))
     assert final.get_slot("language") == "hi" and final.get_slot("question_count") == 60.0
     assert final.latest_message.text == "message 60"
+
+
+# ---------------------------------------------------------------- PostgreSQL restarts (issue #19)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL cluster (scaled mode's own helper), stopped at the end."""
+    import secrets
+    import shutil
+    import socket
+    import tempfile
+    from pathlib import Path
+
+    from bot.scaled.services import PostgresCluster, ServiceError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Not under pytest's tmp folder (mode 0700): the cluster runs as 'postgres' under root.
+    root = Path(tempfile.mkdtemp(prefix="tutor-tracker-pg-"))
+    root.chmod(0o755)
+    cluster = PostgresCluster(root / "pg", port, "tutor", secrets.token_hex(8), databases=("rasa",), durable=False)
+    try:
+        cluster.init()
+    except ServiceError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"PostgreSQL (Debian's postgresql package) did not start: {exc}")
+    yield cluster
+    cluster.stop("immediate")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _pg_store(cluster):
+    """The scaled-mode store, wrapped as Rasa wraps every tracker store (fail-safe)."""
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    return FailSafeTrackerStore(RollingSQLTrackerStore(
+        DOMAIN, dialect="postgresql", host="127.0.0.1", port=cluster.port, db="rasa",
+        username=cluster.user, password=cluster.password, query={"connect_timeout": "5"}))
+
+
+async def _hindi_learner_in_a_quiz(store, sender: str) -> None:
+    """What Rasa's processor stores for a learner who chose Hindi and started a quiz."""
+    tracker = await store.get_or_create_tracker(sender, append_action_listen=False)
+    for event in (ActionExecuted("action_session_start"), SessionStarted(), SlotSet("language", "hi"),
+                  ActionExecuted(ACTION_LISTEN_NAME)):
+        tracker.update(event)
+    _turn(tracker, 1)
+    tracker.update(SlotSet("quiz_active", True))
+    await store.save(tracker)
+
+
+@pytest.mark.parametrize("restart", range(5))
+def test_after_a_database_restart_the_next_turn_reads_the_stored_conversation(postgres, restart):
+    """The failover defect: the first read after a PostgreSQL restart came back empty.
+
+    Rasa's fail-safe wrapper turned the dead pooled connection into "no conversation",
+    the processor started a blank English session and saved its tail over the real one.
+    """
+    store = _pg_store(postgres)
+    sender = f"restart-learner-{restart}"
+
+    async def scenario() -> DialogueStateTracker:
+        await _hindi_learner_in_a_quiz(store, sender)
+        assert (await store.retrieve(sender)).get_slot("language") == "hi"  # a pooled connection now
+        postgres.restart()  # every pooled connection is cut
+        # The next turn, as the processor runs it: read (or create), then save what it appended.
+        tracker = await store.get_or_create_tracker(sender, append_action_listen=False)
+        _turn(tracker, 2)
+        await store.save(tracker)
+        return await store.retrieve(sender)
+
+    stored = asyncio.run(scenario())
+    assert stored.get_slot("language") == "hi" and stored.get_slot("quiz_active") is True
+    assert [e.text for e in stored.events if isinstance(e, UserUttered)] == ["message 1", "message 2"]
+
+
+def test_a_blank_tracker_is_never_saved_over_a_stored_conversation(postgres):
+    """A turn that could not read the database (outage) must not overwrite what it missed."""
+    sender = "outage-learner"
+    store = _pg_store(postgres)
+    raw = RollingSQLTrackerStore(DOMAIN, dialect="postgresql", host="127.0.0.1", port=postgres.port, db="rasa",
+                                 username=postgres.user, password=postgres.password)
+
+    async def scenario() -> tuple[DialogueStateTracker, DialogueStateTracker]:
+        await _hindi_learner_in_a_quiz(store, sender)
+        _turn(before := await store.retrieve(sender), 2)
+        await store.save(before)
+        # What the processor builds when the read failed: a new session with default slots.
+        blank = DialogueStateTracker(sender, DOMAIN.slots)
+        for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted(ACTION_LISTEN_NAME)):
+            blank.update(event)
+        _turn(blank, 3)
+        with pytest.raises(StaleTrackerError):
+            await raw.save(blank)
+        await store.save(blank)  # Rasa's fail-safe wrapper: logged, kept in memory only
+        return before, await store.retrieve(sender)
+
+    before, after = asyncio.run(scenario())
+    assert [e.as_dict() for e in after.events] == [e.as_dict() for e in before.events]
+    assert after.get_slot("language") == "hi"

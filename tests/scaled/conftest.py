@@ -48,7 +48,7 @@ def scaled_stack():
              "TUTOR_STATE_DIR": str(root / "state")},
     )  # fmt: skip
     try:
-        stack.start(timeout=300)
+        stack.start(timeout=600)  # Rasa loads its model in minutes on a busy 2-core machine
     except BaseException:
         for log in sorted(stack.log_dir.glob("*.log")):
             print(f"===== {log.name}\n{log.read_text(errors='replace')[-3000:]}")
