@@ -7,8 +7,10 @@ project root unless absolute.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,12 +41,19 @@ def _state_secret(state_dir: Path, name: str) -> str:
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(value)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    return value
+    # Processes starting together (make run, scaled mode) may all get here: each writes its
+    # own temporary file, and the first to link it into place wins; the others read that one,
+    # so every process ends up with the same secret and nobody trips over a shared temp name.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        os.chmod(tmp, 0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()
 
 
 @dataclass(frozen=True)
