@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,7 @@ class Sample:
     lang: str
     top_scores: dict[str, float]
     vectors: dict[str, np.ndarray] | None = None  # the query's vector per embedder
+    sources: frozenset[str] = frozenset()  # documents that answer it (in scope), "index:path"
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50) -> tuple[np.ndarray, float]:
@@ -131,14 +132,16 @@ def choose_pointer_threshold(probabilities: np.ndarray, labels: np.ndarray, thre
     return float((lowest + below.max()) / 2) if len(below) else float(lowest)
 
 
-def collect(retriever, questions: dict) -> list[Sample]:
+def collect(retriever, questions: dict, index_name: str = "") -> list[Sample]:
     """Search every labelled question and keep the gate features."""
     samples = []
     for label, key in ((1, "in_scope"), (0, "out_of_scope")):
         for item in questions[key]:
             result = retriever.search(item["question"])
+            sources = [item.get("source")] + [a.get("source") for a in item.get("also") or []]
             samples.append(Sample(item["question"], dict(result.features), label, item.get("split", "dev"),
-                                  item.get("lang", "en"), result.top_scores, result.query_vectors))
+                                  item.get("lang", "en"), result.top_scores, result.query_vectors,
+                                  frozenset(f"{index_name}:{s}" for s in sources if s)))
     return samples
 
 
@@ -157,20 +160,25 @@ def corpus_questions() -> dict[str, list[dict]]:
     def split(key: str) -> str:
         return "test" if split_of("gate:" + key, 0.3) == "dev" else "dev"
 
-    inside = [{"question": r["question"], "lang": r.get("lang", "en"), "split": split(r["id"])}
+    inside = [{"question": r["question"], "lang": r.get("lang", "en"), "split": split(r["id"]), "source": r["source"]}
               for r in written_questions() if r["index"] == "corpus" and split_of(r["id"]) == "dev"]
-    inside += [{"question": r["question"], "lang": "hi", "split": split(r["id"])}
+    inside += [{"question": r["question"], "lang": "hi", "split": split(r["id"]), "source": r["source"]}
                for r in read_jsonl(DATA_DIR / "dev_questions_hi.jsonl")]
     outside = [{"question": r["question"], "lang": r.get("lang", "en"), "split": split(r["id"])}
                for r in read_jsonl(DATA_DIR / "out_of_scope_calibration.jsonl")]
     return {"in_scope": inside, "out_of_scope": outside}
 
 
-def add_example_margins(samples: list[Sample], embedder: str = "e5"):
+def add_example_margins(samples: list[Sample], embedder: str = "e5", leave_document_out: bool = True):
     """Build :class:`GateExamples` from the dev questions and score every sample against them.
 
     A dev question is scored without itself (the examples skip an identical vector), so
-    the feature the model is fitted on is what a new question would get.
+    the feature the model is fitted on is what a new question would get. With
+    ``leave_document_out`` an in-scope question is also scored without the in-scope
+    examples about its own documents: that is what a question about a document the
+    team wrote no questions for (a trainer's new module) gets, so the weight the model
+    gives the feature holds for those too, instead of rewarding only the documents the
+    team already wrote questions about.
 
     Returns:
         The examples (to store beside the model), or None when ``embedder`` did not run.
@@ -182,9 +190,13 @@ def add_example_margins(samples: list[Sample], embedder: str = "e5"):
         return None
     examples = GateExamples(embedder, np.array([s.vectors[embedder] for s in dev], dtype=np.float32),
                             np.array([s.label for s in dev]))
+    dev_sources = [s.sources if s.label == 1 else frozenset() for s in dev]
     for sample in samples:
         if sample.vectors and embedder in sample.vectors:
-            sample.features["example_margin"] = examples.margin(sample.vectors[embedder])
+            exclude = None
+            if leave_document_out and sample.label == 1 and sample.sources:
+                exclude = np.array([bool(sample.sources & sources) for sources in dev_sources])
+            sample.features["example_margin"] = examples.margin(sample.vectors[embedder], exclude)
     return examples
 
 
@@ -267,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", default=",".join(DEFAULT_FEATURES),
                         help=f"comma-separated, from {','.join(GATE_FEATURES)}")
     parser.add_argument("--state", default=str(PROJECT_ROOT / ".state" / "eval"))
+    parser.add_argument("--keep-document-examples", action="store_true",
+                        help="score example_margin with the examples about the question's own document "
+                             "(the old calibration; favours documents the team wrote questions about)")
     args = parser.parse_args(argv)
 
     workspace = Workspace.create(Path(args.state))
@@ -274,8 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     for index_name, questions in (("kb", kb_questions()), ("corpus", corpus_questions())):
         retriever = workspace.retriever(index_name)
         retriever.gate = Gate(model=None)  # features do not depend on the gate; keep the search plain
-        samples += collect(retriever, questions)
-    examples = add_example_margins(samples) if "example_margin" in args.features else None
+        samples += collect(retriever, questions, index_name)
+    examples = (add_example_margins(samples, leave_document_out=not args.keep_document_examples)
+                if "example_margin" in args.features else None)
     workspace.save()
     features = tuple(f.strip() for f in args.features.split(",") if f.strip())
     model, sweep = calibrate(samples, features, l2=args.l2)
@@ -297,6 +313,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"out-of-scope declined without a pointer {r['out_of_scope_declined_without_pointer']:.1%}")
         for wrong in r["wrong"]:
             print(f"        wrong: {wrong}")
+    if examples is not None and not args.keep_document_examples:
+        # The margins above leave each question's own documents out (a new document's
+        # view); questions about documents the team wrote examples for see them at run time.
+        known = [replace(s, features=dict(s.features)) for s in samples]
+        add_example_margins(known, leave_document_out=False)
+        r = evaluate(model, known, "test")
+        print(f"test  with the examples about their own documents: in-scope answered {r['in_scope_answered']:.1%}  "
+              f"out-of-scope declined {r['out_of_scope_declined']:.1%}")
     thresholds, old = threshold_rule_sweep(samples)
     print(f"\nfor comparison, per-embedder threshold rule tuned on dev {thresholds}: "
           + ", ".join(f"{s} answered {a:.1%} declined {d:.1%}" for s, (a, d) in old.items()))

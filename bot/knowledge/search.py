@@ -92,9 +92,22 @@ class GateExamples:
     labels: np.ndarray
     neighbours: int = 3
 
-    def margin(self, vector: np.ndarray) -> float:
+    def margin(self, vector: np.ndarray, exclude: np.ndarray | None = None) -> float:
+        """Mean similarity to the nearest in-scope examples minus that to the nearest out-of-scope ones.
+
+        Args:
+            vector: the question's normalised vector in ``embedder``'s space.
+            exclude: optional boolean mask of examples to leave out (calibration leaves
+                out the examples about the question's own document, see
+                :func:`bot.evaluation.calibrate.add_example_margins`).
+
+        Returns:
+            The margin (0.0 when either side has no example).
+        """
         similarities = self.vectors @ vector
         keep = similarities < 0.9999  # the question itself, when it is one of the examples
+        if exclude is not None:
+            keep &= ~exclude
         inside = np.sort(similarities[keep & (self.labels == 1)])[-self.neighbours:]
         outside = np.sort(similarities[keep & (self.labels == 0)])[-self.neighbours:]
         if not len(inside) or not len(outside):

@@ -266,7 +266,7 @@ async def test_telegram_bridge_against_the_real_rasa(stack, tmp_path: Path) -> N
         assert api.calls_to("answerCallbackQuery"), "the button press was not answered"
 
         # A near-miss: declined, with the closest section named and one press away (with a caveat).
-        (near,) = await run.say(CHAT_EN, "GPF final withdrawal form")
+        (near,) = await run.say(CHAT_EN, "how do I apply for a GPF withdrawal")
         assert "could not find a direct answer" in near["text"] and "📖" not in near["text"]
         assert "The closest section is <b>Pension and Retirement Benefits: The Basics" in near["text"]
         (closest,) = await run.press(CHAT_EN, near, "Open the closest section")

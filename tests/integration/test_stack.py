@@ -46,7 +46,7 @@ def test_off_topic_question_is_declined_not_answered(stack) -> None:
 def test_near_miss_is_declined_but_points_to_the_closest_section(stack) -> None:
     """The course mentions the GPF only as a retirement payment, not the form to withdraw it."""
     sender = f"t-{uuid.uuid4().hex[:8]}"
-    replies = chat(stack, "GPF final withdrawal form", sender)
+    replies = chat(stack, "how do I apply for a GPF withdrawal", sender)
     text = text_of(replies)
     assert "could not find a direct answer" in text
     assert "The closest section is **Pension and Retirement Benefits: The Basics" in text

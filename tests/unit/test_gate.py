@@ -218,6 +218,30 @@ def test_labelled_examples_score_a_question_by_its_nearest_neighbours(tmp_path) 
     assert gate.example_features({"e5": basis[0]})["example_margin"] > 0.5
 
 
+def test_calibration_scores_a_question_without_the_examples_about_its_own_document() -> None:
+    from bot.evaluation.calibrate import add_example_margins
+
+    def sample(vector, label: int, source: str | None) -> Sample:
+        return Sample("q", {}, label, "dev", "en", {}, {"e5": vector},
+                      frozenset({f"corpus:{source}"}) if source else frozenset())
+
+    def unit(*weights: float) -> np.ndarray:
+        v = np.array(weights, dtype=np.float32)
+        return v / np.linalg.norm(v)
+
+    # Two questions about one document sit close together; the out-of-scope ones elsewhere.
+    about_a = [sample(unit(1, 0.1, 0, 0), 1, "a.md"), sample(unit(1, 0, 0.1, 0), 1, "a.md")]
+    about_b = [sample(unit(0, 0, 1, 0.1), 1, "b.md")]
+    outside = [sample(unit(0.6, 0, 0, 1), 0, None), sample(unit(0, 0.2, 0, 1), 0, None)]
+    samples = about_a + about_b + outside
+    add_example_margins(samples, leave_document_out=False)
+    known = samples[0].features["example_margin"]
+    add_example_margins(samples)  # a new document's view: its sibling question is left out
+    new = samples[0].features["example_margin"]
+    assert known > 0 > new  # the sibling made it look answerable; without it the margin turns negative
+    assert outside[0].features["example_margin"] < 0  # out-of-scope questions keep leave-one-out
+
+
 def test_a_feature_that_could_not_be_computed_counts_as_average() -> None:
     model = GateModel(("a", "b"), (0.5, 2.0), (1.0, 1.0), (1.0, 3.0), 0.0, 0.5)
     assert model.probability({"a": 0.5}) == pytest.approx(0.5)
