@@ -40,7 +40,7 @@ COPY rasa_plugins rasa_plugins
 COPY endpoints.scaled.yml credentials.scaled.yml ./
 USER 10001
 EXPOSE 5005
-CMD [".venv-rasa/bin/rasa", "run", "--port", "5005", "--endpoints", "endpoints.scaled.yml", \
+CMD [".venv-rasa/bin/python", "-m", "rasa_plugins.serve", "run", "--port", "5005", "--endpoints", "endpoints.scaled.yml", \
      "--credentials", "credentials.scaled.yml", "--model", "models/tutor.tar.gz"]
 
 # ------------------------------------------------------------------ widget's npm packages

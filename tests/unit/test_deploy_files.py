@@ -66,6 +66,8 @@ def server_kind(command: list[str]) -> str | None:
         return None
     if "rasa" in command[0] and command[1:2] == ["run"]:
         return "rasa"
+    if command[1:4] == ["-m", "rasa_plugins.serve", "run"]:  # Rasa with the action-server apology
+        return "rasa"
     return command[command.index("-m") + 1] if "-m" in command else None
 
 
@@ -75,7 +77,9 @@ def option(command: list[str], name: str) -> str | None:
 
 def assert_runs_in_the_image(command: list[str]) -> None:
     """The interpreter, module and files a command names exist in the repository / image."""
-    assert command[0] in (".venv/bin/python", ".venv-rasa/bin/rasa"), command  # the Makefile's environments
+    assert command[0] in (".venv/bin/python", ".venv-rasa/bin/python", ".venv-rasa/bin/rasa"), command  # the Makefile's environments
+    if command[0].startswith(".venv-rasa/"):
+        assert server_kind(command) == "rasa", command
     kind = server_kind(command)
     if kind and kind != "rasa":
         path = PROJECT_ROOT / kind.replace(".", "/")
@@ -309,3 +313,28 @@ def test_the_dockerfile_default_commands_match_the_deploy_files():
     for stage in ("rasa", "app"):
         command = yaml.safe_load(next(args for keyword, args in stages[stage] if keyword == "CMD"))
         assert " ".join(shlex.quote(c) for c in command) in k8s, stage
+
+
+def test_rasa_runs_with_the_apology_and_the_page_server_believes_its_proxy():
+    """Rasa starts through rasa_plugins.serve as make run does (an apology when the action
+    server is down); the page server behind nginx names nginx's network as a trusted proxy,
+    or every learner would share one per-client limit."""
+    from bot.runner import RASA_COMMAND
+
+    assert RASA_COMMAND[1:] == ("-m", "rasa_plugins.serve")
+    compose = yaml.safe_load((PROJECT_ROOT / "deploy" / "docker-compose.yml").read_text())
+    commands = [s.get("command") or [] for s in compose["services"].values()]
+    commands += [c["command"] for d in of_kind(kubernetes(), "Deployment").values() for c in containers(d)
+                 if "command" in c]
+    rasa = [c for c in commands if server_kind(c) == "rasa"]
+    assert rasa and all(c[:3] == [".venv-rasa/bin/python", "-m", "rasa_plugins.serve"] for c in rasa), rasa
+    web_envs = [compose["services"]["web"]["environment"]]
+    web_envs += [{e["name"]: e.get("value") for e in c.get("env", [])}
+                 for d in of_kind(kubernetes(), "Deployment").values() for c in containers(d)
+                 if server_kind(c.get("command") or []) == "bot.web.server"]
+    assert len(web_envs) == 2
+    from bot.web.server import trusted_networks
+
+    for env in web_envs:  # parsed as the page server parses it (a bad entry would stop it)
+        networks = trusted_networks(tuple(env["WEB_TRUSTED_PROXIES"].split(",")))
+        assert networks and not any(n.prefixlen == 0 for n in networks), env  # never "everyone"
