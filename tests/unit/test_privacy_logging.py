@@ -118,9 +118,10 @@ def test_deploy_files_run_every_process_that_scaled_mode_runs():
                        for c in doc["spec"]["template"]["spec"]["containers"]],
     }
     for where, lines in commands.items():
-        for module in ("rasa run", "bot.action_server", "bot.console", "bot.plans.onboarding_worker"):
+        # Rasa starts through rasa_plugins.serve (its CLI plus the action-server apology), as make run does.
+        for module in ("rasa_plugins.serve run", "bot.action_server", "bot.console", "bot.plans.onboarding_worker"):
             assert any(module in line for line in lines), f"{where} does not run {module}"
-        assert all("endpoints.scaled.yml" in line for line in lines if "rasa run" in line), where
+        assert all("endpoints.scaled.yml" in line for line in lines if "rasa_plugins.serve run" in line), where
 
 
 # ------------------------------------------------------------- one logging setup (issue #20)
