@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.knowledge.chunking import ANSWER_WORDS, Chunk, answer_sentences
-from bot.knowledge.index import IndexError_, sentence_embedder
+from bot.knowledge.index import KnowledgeIndexError, sentence_embedder
 from bot.knowledge.search import Hit, Retriever, SearchResult
 
 MAX_ANSWER_WORDS = ANSWER_WORDS
@@ -88,7 +88,7 @@ def stored_sentence_vectors(result: SearchResult, hit: Hit, retriever: Retriever
         return None
     try:
         index = retriever.index
-    except IndexError_:
+    except KnowledgeIndexError:
         return None
     if index.version != result.version or index.sentences is None:
         return None

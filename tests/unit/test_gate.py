@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from bot.evaluation.calibrate import Sample, calibrate, choose_pointer_threshold, choose_threshold, fit_logistic, rates
+from bot.knowledge.gate import GATE_FEATURES, GATE_FILE, Gate, GateModel, GateVerdict
 from bot.knowledge.index import update_index
-from bot.knowledge.search import GATE_FEATURES, GATE_FILE, Gate, GateModel, GateVerdict, Retriever, fuse
+from bot.knowledge.search import Retriever, fuse
 from bot.knowledge.text import Glossary, GlossaryError, cached_glossary
 from tests.conftest import FakeEmbedder, write
 
@@ -198,7 +199,7 @@ POINTED_TARGET = 0.85  # answered, or declined with a pointer to the section tha
 
 
 def test_labelled_examples_score_a_question_by_its_nearest_neighbours(tmp_path) -> None:
-    from bot.knowledge.search import GateExamples
+    from bot.knowledge.gate import GateExamples
 
     basis = np.eye(4, dtype=np.float32)
     near_in = normalise_rows(np.array([[1, 0.1, 0, 0], [1, 0, 0.1, 0], [1, 0, 0, 0.1]], dtype=np.float32))
