@@ -20,12 +20,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import MAX_MESSAGE_CHARS, button, language_of, latest_text
+from actions.common import button, language_of, latest_text
 from bot.answers import compose_answer, full_passage
 from bot.i18n import t
 from bot.knowledge.index import KnowledgeIndexError
 from bot.knowledge.recent import RecentResults
 from bot.knowledge.search import Retriever, SearchResult
+from bot.language import MAX_MESSAGE_CHARS
 
 log = logging.getLogger(__name__)
 
