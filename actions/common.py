@@ -57,6 +57,7 @@ def latest_text(tracker: Tracker) -> str:
 
 
 def button(title: str, payload: str) -> dict[str, Any]:
+    """A Rasa button: what the learner sees and the payload it sends."""
     return {"title": title, "payload": payload}
 
 

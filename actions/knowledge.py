@@ -88,6 +88,7 @@ class KnowledgeAction(Action, abc.ABC):
 
     @property
     def retriever(self) -> Retriever:
+        """The retriever (the injected one, else the process-wide one)."""
         return _retriever(self._injected)
 
     @abc.abstractmethod

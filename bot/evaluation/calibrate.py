@@ -225,6 +225,7 @@ def calibrate(samples: list[Sample], features: tuple[str, ...], l2: float = 1.0,
 
 
 def evaluate(model, samples: list[Sample], split: str) -> dict:
+    """Answered and declined rates of ``model`` on one split, with the questions it got wrong."""
     chosen = [s for s in samples if s.split == split]
     p = np.array([model.probability(s.features) for s in chosen])
     y = np.array([s.label for s in chosen])
@@ -267,6 +268,11 @@ def threshold_rule_sweep(samples: list[Sample]) -> tuple[dict, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Calibrate the gate on the dev questions; with ``--write`` store the model.
+
+    Returns:
+        The process exit status.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from bot.evaluation.runner import Workspace

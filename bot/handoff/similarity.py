@@ -51,6 +51,7 @@ class LexicalSimilarity:
         self.threshold = threshold
 
     def scores(self, question: str, others: Sequence[str]) -> list[float]:
+        """Mean of word and character-trigram Jaccard overlap with each of ``others``."""
         words, grams = _words(question), _trigrams(question)
         return [(_jaccard(words, _words(o)) + _jaccard(grams, _trigrams(o))) / 2 for o in others]
 
@@ -68,6 +69,7 @@ class EmbeddingSimilarity:
         self.threshold = threshold
 
     def scores(self, question: str, others: Sequence[str]) -> list[float]:
+        """Cosine similarity of the embedded question with each of ``others``."""
         if not others:
             return []
         vectors = np.asarray(self.embed([question, *others]), dtype=np.float32)

@@ -102,6 +102,7 @@ class Document:
 
     @property
     def language(self) -> str:
+        """The document's language code (front matter, else guessed from its script)."""
         return str(self.meta.get("language") or "en")
 
 

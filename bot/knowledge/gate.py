@@ -81,6 +81,7 @@ class GateExamples:
         return float(inside.mean() - outside.mean())
 
     def save(self, path: Path = GATE_EXAMPLES_FILE) -> None:
+        """Store the examples compressed (float16 vectors, int8 labels)."""
         np.savez_compressed(path, embedder=self.embedder, vectors=self.vectors.astype(np.float16),
                             labels=self.labels.astype(np.int8))
 
@@ -116,6 +117,7 @@ class GateModel:
     pointer_threshold: float | None = None
 
     def probability(self, features: dict[str, float]) -> float:
+        """P(the material answers the question) for these feature values."""
         # A feature that could not be computed (e.g. no examples file) counts as average.
         x = np.array([features.get(f, m) for f, m in zip(self.features, self.mean, strict=True)], dtype=np.float64)
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
@@ -127,12 +129,14 @@ class GateModel:
 
     @classmethod
     def from_dict(cls, data: dict) -> GateModel:
+        """The model stored by :meth:`to_dict` (files from before the pointer have none)."""
         pointer = data.get("pointer_threshold")
         return cls(tuple(data["features"]), tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]),
                    float(data["bias"]), float(data["threshold"]), tuple(data.get("embedders", ("minilm", "e5"))),
                    None if pointer is None else float(pointer))
 
     def to_dict(self) -> dict:
+        """The model as the JSON ``gate.json`` stores under ``model``."""
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
                 "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold,
                 "embedders": list(self.embedders), "pointer_threshold": self.pointer_threshold}
@@ -187,6 +191,7 @@ class Gate:
         return {"example_margin": self.examples.margin(query_vectors[self.examples.embedder])}
 
     def threshold(self, embedder: str) -> float:
+        """The fallback threshold for ``embedder`` (``default`` when it has none)."""
         return self.thresholds.get(embedder, self.default)
 
     def answerable(self, top_scores: dict[str, float], query: str) -> bool:

@@ -94,6 +94,7 @@ class UpdateReport:
                     or self.failed != self.previous_failed)
 
     def to_dict(self) -> dict:
+        """The report as JSON-ready data (``kb ingest --json``)."""
         return {
             "version": self.version, "added": self.added, "changed": self.changed,
             "removed": self.removed, "renamed": [list(p) for p in self.renamed],
@@ -152,6 +153,7 @@ class SentenceTable:
     matrix: np.ndarray
 
     def rows(self, row: int) -> tuple[int, int]:
+        """The ``[start, end)`` rows of the sentence matrix that belong to chunk ``row``."""
         return int(self.offsets[row]), int(self.offsets[row + 1])
 
 
@@ -223,10 +225,12 @@ def current_version_dir(index_dir: Path) -> Path | None:
 
 
 def read_meta(version_dir: Path) -> dict:
+    """The manifest (``meta.json``) of a version folder."""
     return json.loads((version_dir / "meta.json").read_text())
 
 
 def read_chunks(version_dir: Path) -> list[Chunk]:
+    """The chunks of a version folder, in row order."""
     return [chunk for chunk, _ in _read_chunk_lines(version_dir)]
 
 
@@ -737,4 +741,5 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def iter_documents(version_dir: Path) -> Iterable[tuple[str, dict]]:
+    """``(source, record)`` of every document in a version, sorted by source."""
     return sorted(read_meta(version_dir)["documents"].items())

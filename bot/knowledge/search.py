@@ -99,6 +99,7 @@ class SearchResult:
     closest: bool = False
 
     def to_contract(self) -> dict:
+        """The ``kb search --json`` object (see DESIGN.md)."""
         return {"query": self.query, "answerable": self.answerable,
                 "hits": [h.to_contract() for h in self.hits]}
 
@@ -206,6 +207,7 @@ class Retriever:
             return fresh
 
     def embedder(self, name: str) -> Embedder:
+        """The embedder called ``name``, built on first use."""
         if name not in self._embedders:  # setdefault: two threads keep one instance
             self._embedders.setdefault(name, make_embedder(name))
         return self._embedders[name]
@@ -352,6 +354,7 @@ def fuse(dense: dict[str, np.ndarray], bm25: np.ndarray, devanagari: bool = Fals
 
 
 def result_json(result: SearchResult) -> str:
+    """One ``kb search --json`` output line for ``result``."""
     return json.dumps(result.to_contract(), ensure_ascii=False)
 
 
