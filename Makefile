@@ -116,7 +116,7 @@ calibrate: $(VENV)/.installed ## Re-fit the evidence gate on the labelled dev qu
 bench: install ## Benchmarks: ingestion and query latency against raw baselines measured in the same run
 	$(PY) -m bot.bench
 
-lint: $(VENV)/.installed ## ruff
+lint: $(VENV)/.installed ## ruff: style, imports, docstrings of public functions
 	$(VENV)/bin/ruff check bot actions rasa_plugins tests
 
 clean: ## Remove generated state, models and test results (keeps the environments)

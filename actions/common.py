@@ -8,9 +8,8 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from bot.i18n import available_languages
+from bot.language import is_mostly_devanagari
 
-MAX_MESSAGE_CHARS = 2000
-_DEVANAGARI = re.compile(r"[\u0900-\u097F]")
 #: Common Hinglish function words: a Latin-script message with several of them is Hindi.
 _HINGLISH = frozenset(
     "kya hai hain kaise kitne kitna kitni kab kahan kyun mujhe mera meri mere batao bataiye "
@@ -40,10 +39,9 @@ def detect_language(text: str) -> str | None:
     text = text.strip()
     if not text or text.startswith("/"):
         return None
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
+    if not any(c.isalpha() for c in text):
         return None
-    if sum(bool(_DEVANAGARI.match(c)) for c in letters) / len(letters) > 0.3:
+    if is_mostly_devanagari(text):
         return "hi"
     words = re.findall(r"[a-z]+", text.lower())
     if len(words) < 2:
@@ -59,6 +57,7 @@ def latest_text(tracker: Tracker) -> str:
 
 
 def button(title: str, payload: str) -> dict[str, Any]:
+    """A Rasa button: what the learner sees and the payload it sends."""
     return {"title": title, "payload": payload}
 
 

@@ -35,6 +35,7 @@ class HumanLoopAction(Action, abc.ABC):
 
     @property
     def loop(self):  # -> bot.handoff.HumanLoop
+        """The human loop (the injected one, else the process-wide one, opened on first use)."""
         if self._loop is not None:
             return self._loop
         from bot.handoff import get_human_loop  # lazy: opens the database on first use

@@ -20,12 +20,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import MAX_MESSAGE_CHARS, button, language_of, latest_text
+from actions.common import button, language_of, latest_text
 from bot.answers import compose_answer, full_passage
 from bot.i18n import t
-from bot.knowledge.index import IndexError_
+from bot.knowledge.index import KnowledgeIndexError
 from bot.knowledge.recent import RecentResults
 from bot.knowledge.search import Retriever, SearchResult
+from bot.language import MAX_MESSAGE_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class KnowledgeAction(Action, abc.ABC):
 
     @property
     def retriever(self) -> Retriever:
+        """The retriever (the injected one, else the process-wide one)."""
         return _retriever(self._injected)
 
     @abc.abstractmethod
@@ -103,14 +105,14 @@ class KnowledgeAction(Action, abc.ABC):
         try:
             kept = self.recent.get(tracker.sender_id, query, tracker.get_slot("role"), self.retriever.index)
             return kept if kept is not None else self.search(query, tracker)
-        except IndexError_:
+        except KnowledgeIndexError:
             dispatcher.utter_message(text=t("index_unavailable", language))
             return None
 
     def search(self, query: str, tracker: Tracker) -> SearchResult:
         """Search for ``query`` and keep the result for paging in this conversation."""
         retriever = self.retriever
-        index = retriever.index  # the version the search runs on (raises IndexError_ without one)
+        index = retriever.index  # the version the search runs on (raises KnowledgeIndexError without one)
         role = tracker.get_slot("role")
         result = retriever.search(query, k=5, role=role)
         if result.version == index.version:  # not if a new version went live in between
@@ -138,7 +140,7 @@ class ActionAnswerQuestion(KnowledgeAction):
         self.deliver_trainer_replies(dispatcher, tracker, language)
         try:
             result = self.search(query, tracker)
-        except IndexError_ as exc:
+        except KnowledgeIndexError as exc:
             log.error("knowledge search unavailable: %s", exc)
             dispatcher.utter_message(text=t("index_unavailable", language))
             return []

@@ -47,6 +47,7 @@ class PlansMixin:
 
     @property
     def plans(self) -> Plans:
+        """The plans service (the injected one, else the process-wide one, opened on first use)."""
         if self._injected is not None:
             return self._injected
         from bot.plans.service import get_plans  # lazy: opens the store on first use
@@ -137,6 +138,7 @@ class ValidateProfileForm(PlansMixin, FormValidationAction):
 
     async def validate_profile_role(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
+        """Accept a role the learner's words match surely; otherwise ask again with the closest roles."""
         text = str(value or "").strip()
         if is_skip(text):
             return {"profile_role": SKIP, "role_candidates": None}
@@ -150,6 +152,7 @@ class ValidateProfileForm(PlansMixin, FormValidationAction):
 
     async def validate_profile_department(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                           domain: DomainDict) -> dict[str, Any]:
+        """Accept any department name (spaces tidied, length bounded) or a skip."""
         text = " ".join(str(value or "").split())
         if is_skip(text) or not text:
             return {"profile_department": SKIP}
@@ -157,6 +160,7 @@ class ValidateProfileForm(PlansMixin, FormValidationAction):
 
     async def validate_profile_language(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                         domain: DomainDict) -> dict[str, Any]:
+        """Accept a known language name or code, or a skip; ask again otherwise."""
         text = normalise(str(value or ""))
         if is_skip(text):
             return {"profile_language": SKIP}

@@ -58,6 +58,7 @@ class QuizAction(Action, abc.ABC):
 
     @property
     def learning(self):
+        """The learning service (the injected one, else the process-wide one)."""
         if self._learning is None:
             from bot.services import get_learning
 
@@ -66,6 +67,7 @@ class QuizAction(Action, abc.ABC):
 
     @property
     def titles(self) -> dict[str, str]:
+        """Document titles by source path (for naming modules in replies)."""
         return self._titles if self._titles is not None else _document_titles()
 
     def learner_id(self, tracker: Tracker) -> int | None:
@@ -96,10 +98,12 @@ class QuizAction(Action, abc.ABC):
 
     @staticmethod
     def ended() -> list[EventType]:
+        """The events that end a quiz: no question is pending."""
         return [SlotSet("quiz_active", False), SlotSet("quiz_item_id", None)]
 
     @property
     def knowledge(self) -> Action:
+        """The question-answering action, for questions asked in the middle of a quiz."""
         if self._knowledge is None:
             from actions.knowledge import ActionAnswerQuestion
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.knowledge.chunking import ANSWER_WORDS, Chunk, answer_sentences
-from bot.knowledge.index import IndexError_, sentence_embedder
+from bot.knowledge.index import KnowledgeIndexError, sentence_embedder
 from bot.knowledge.search import Hit, Retriever, SearchResult
+from bot.language import is_mostly_devanagari, script_language
 
 MAX_ANSWER_WORDS = ANSWER_WORDS
 MAX_PASSAGE_WORDS = 400
@@ -88,7 +89,7 @@ def stored_sentence_vectors(result: SearchResult, hit: Hit, retriever: Retriever
         return None
     try:
         index = retriever.index
-    except IndexError_:
+    except KnowledgeIndexError:
         return None
     if index.version != result.version or index.sentences is None:
         return None
@@ -171,7 +172,7 @@ def compose_answer(result: SearchResult, retriever: Retriever | None, rank: int 
                             sentence_vectors=stored_sentence_vectors(result, hit, retriever, name))
     warnings = source_warnings(chunk, language)
     chunk_language = str(chunk.meta.get("language") or "en")
-    query_language = "hi" if _mostly_devanagari(result.query) else "en"
+    query_language = script_language(result.query)
     if chunk_language != query_language:
         names = LANGUAGE_NAMES.get(language, LANGUAGE_NAMES["en"])
         lang_name = names.get(chunk_language, chunk_language)
@@ -199,10 +200,6 @@ def _best_vector(result: SearchResult, chunk: Chunk) -> tuple[str | None, np.nda
     if not result.query_vectors:
         return None, None
     language = str(chunk.meta.get("language") or "en")
-    name = sentence_embedder(language, list(result.query_vectors), cross=_mostly_devanagari(result.query))
+    name = sentence_embedder(language, list(result.query_vectors), cross=is_mostly_devanagari(result.query))
     return (name, result.query_vectors[name]) if name else (None, None)
 
-
-def _mostly_devanagari(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return bool(letters) and sum("\u0900" <= c <= "\u097f" for c in letters) / len(letters) > 0.3

@@ -34,6 +34,11 @@ def send(url: str, sender: str, message: str) -> list[dict]:
 
 
 def main() -> int:
+    """Chat with the tutor through Rasa's REST channel in the terminal.
+
+    Returns:
+        The process exit status.
+    """
     parser = argparse.ArgumentParser(description="Chat with the tutor in the terminal.")
     parser.add_argument("--url", default=load_settings().rasa_url)
     parser.add_argument("--sender", default=f"cli-{uuid.uuid4().hex[:8]}")

@@ -50,6 +50,7 @@ class RedactingFilter(logging.Filter):
     """Masks personal data in every record (message and exception text)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Mask personal data in the record's message and exception text; never drop it."""
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: leave it to the handler's own error path

@@ -74,6 +74,7 @@ class ErasureReport:
 
     @property
     def complete(self) -> bool:
+        """Whether every store was reached."""
         return not self.errors
 
 
@@ -464,6 +465,11 @@ def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m bot.privacy``: purge inactive learners, export or erase one.
+
+    Returns:
+        The process exit status.
+    """
     parser = argparse.ArgumentParser(prog="python -m bot.privacy", description="Learners' data rights.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("purge", help="erase data of learners inactive for N days")

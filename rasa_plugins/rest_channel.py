@@ -55,6 +55,7 @@ class TutorRestInput(RestInput):
 
     @classmethod
     def name(cls) -> str:
+        """The channel's name in ``credentials.yml`` (it replaces Rasa's own ``rest``)."""
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -16,6 +16,11 @@ ORDER = ("ingest", "query", "load")  # cheap to expensive; others follow alphabe
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks named in ``argv`` (all when none), in a fixed order.
+
+    Returns:
+        The worst exit status of the benchmarks run.
+    """
     names = sorted((m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
                     if not m.name.startswith("_")), key=lambda n: (ORDER.index(n) if n in ORDER else 99, n))
     wanted = argv if argv is not None else sys.argv[1:]

@@ -50,6 +50,7 @@ class Level:
 
     @property
     def throughput(self) -> float:
+        """Messages answered per second over the run."""
         return self.messages / self.seconds
 
 
@@ -171,6 +172,7 @@ def _bench_tutor(levels: list[int], seconds: float, long_turns: int) -> dict:
 
 
 def report(ours: dict, floor: dict) -> str:
+    """A Markdown table of our bot's load results beside the demo bot's (the floor)."""
     lines = [f"Load benchmark (REST channel, closed-loop clients, this machine, {os.cpu_count()} CPUs, "
              f"math threads per process: {os.environ.get('OMP_NUM_THREADS', 'library default')})", "",
              "| bot | learners | msg/s | p50 ms | p95 ms | errors | vs demo msg/s |", "|---|---|---|---|---|---|---|"]

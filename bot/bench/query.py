@@ -182,6 +182,7 @@ def bench_size(size: int, names: list[str], embedders: dict) -> dict:
 
 
 def run(sizes=SIZES) -> dict:
+    """Measure query latency (pipeline and raw FAISS) at each index size in ``sizes``."""
     from bot.config import load_settings
     from bot.knowledge.embedders import make_embedder
 
@@ -191,6 +192,7 @@ def run(sizes=SIZES) -> dict:
 
 
 def table(result: dict) -> str:
+    """The latency results of :func:`run` as a text table."""
     lines = ["Query latency (ms): pipeline = embed + hybrid search + gate; raw = embed + flat FAISS top-10",
              f"{'chunks':>8}  {'measure':28} {'p50':>8} {'p95':>8}  {'pipeline/raw p50':>16}"]
     for size in result["sizes"]:

@@ -106,6 +106,11 @@ def paging_costs(retriever, repeat: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Measure what each part of one answered turn costs; print the table.
+
+    Returns:
+        The process exit status.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args(argv)

@@ -91,6 +91,7 @@ class Console:
 
     # ------------------------------------------------------------------ frame
     def page(self, title: str, body: str, session: ConsoleSession | None, status: int = 200) -> web.Response:
+        """The console frame (navigation, signed-in user) around ``body``, as an HTML response."""
         nav = ""
         if session is not None:
             admin = '<a href="/accounts">Accounts</a>' if session.role == "admin" else ""
@@ -106,6 +107,7 @@ class Console:
 
     @staticmethod
     def csrf_field(session: ConsoleSession) -> str:
+        """The hidden form field carrying the session's CSRF token."""
         return f'<input type="hidden" name="csrf" value="{h(session.csrf)}">'
 
     def _set_cookie(self, response: web.StreamResponse, name: str, value: str, max_age: int | None) -> None:
@@ -114,6 +116,7 @@ class Console:
 
     # ------------------------------------------------------------------ login
     async def login_form(self, request: web.Request, error: str = "", status: int = 200) -> web.Response:
+        """``GET /login``: the sign-in form, with ``error`` above it when given."""
         # Reuse the visitor's token: a second login page (another tab, the favicon request
         # redirected here) must not invalidate the form already shown.
         existing = request.cookies.get(LOGIN_CSRF_COOKIE, "")
@@ -131,6 +134,7 @@ class Console:
         return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
+        """``POST /login``: check the form token, the lockout and the password; start a session."""
         form = await request.post()
         if not same_token(form.get("csrf"), request.cookies.get(LOGIN_CSRF_COOKIE)):
             return await self.login_form(request, "Your sign-in form expired; please try again.", 403)
@@ -159,6 +163,7 @@ class Console:
         raise response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
+        """``POST /logout``: end the session and go back to the sign-in page."""
         self.sessions.drop(request.cookies.get(SESSION_COOKIE))
         response = web.HTTPSeeOther("/login")
         response.del_cookie(SESSION_COOKIE, path="/")
@@ -166,6 +171,7 @@ class Console:
 
     # ------------------------------------------------------------------ queue
     async def queue(self, request: web.Request) -> web.Response:
+        """``GET /queue``: unanswered questions and feedback, filtered by status, kind and text."""
         session = request[SESSION_KEY]["session"]
         status = request.query.get("status", "open")
         kind = request.query.get("kind") or None
@@ -193,6 +199,7 @@ class Console:
         return self.page("Questions for trainers", filters + table, session)
 
     async def item(self, request: web.Request) -> web.Response:
+        """``GET /items/{id}``: one queue item, who asked it, and the answer form."""
         session = request[SESSION_KEY]["session"]
         item = await asyncio.to_thread(self.loop.store.get_item, int(request.match_info["id"]))
         if item is None:
@@ -222,6 +229,7 @@ class Console:
         return self.page(f"Question #{item.id}", body, session)
 
     async def answer(self, request: web.Request) -> web.StreamResponse:
+        """``POST /items/{id}/answer``: answer an item; every learner who asked it is told."""
         session = request[SESSION_KEY]["session"]
         form = request[SESSION_KEY]["form"]
         item_id = int(request.match_info["id"])
@@ -242,11 +250,13 @@ class Console:
         return self.page(f"Answered #{item_id}", body, session)
 
     async def close(self, request: web.Request) -> web.StreamResponse:
+        """``POST /items/{id}/close``: close an item without answering it."""
         await asyncio.to_thread(self.loop.store.close_item, int(request.match_info["id"]))
         raise web.HTTPSeeOther("/queue")
 
     # --------------------------------------------------------------- handoffs
     async def handoffs(self, request: web.Request) -> web.Response:
+        """``GET /handoffs``: live chats with trainers, filtered by status."""
         session = request[SESSION_KEY]["session"]
         status = request.query.get("status", "active")
         rows = await asyncio.to_thread(self.loop.store.list_handoffs, None if status == "all" else status)
@@ -258,6 +268,7 @@ class Console:
         return self.page("Live chats with learners", body, session)
 
     async def handoff(self, request: web.Request) -> web.Response:
+        """``GET /handoffs/{id}``: one live chat's messages and the reply form."""
         session = request[SESSION_KEY]["session"]
         data = await asyncio.to_thread(self.loop.store.get_handoff, int(request.match_info["id"]))
         if data is None:
@@ -277,6 +288,7 @@ class Console:
         return self.page(f"Live chat #{data['id']}", body, session)
 
     async def handoff_reply(self, request: web.Request) -> web.StreamResponse:
+        """``POST /handoffs/{id}/reply``: send the trainer's message to the learner."""
         session = request[SESSION_KEY]["session"]
         handoff_id = int(request.match_info["id"])
         try:
@@ -289,6 +301,7 @@ class Console:
         raise web.HTTPSeeOther(f"/handoffs/{handoff_id}")
 
     async def handoff_end(self, request: web.Request) -> web.StreamResponse:
+        """``POST /handoffs/{id}/end``: the trainer ends the live chat."""
         session = request[SESSION_KEY]["session"]
         handoff_id = int(request.match_info["id"])
         await asyncio.to_thread(self.loop.end_by_trainer, handoff_id, session.username)
@@ -296,6 +309,7 @@ class Console:
 
     # -------------------------------------------------------------- analytics
     async def analytics(self, request: web.Request) -> web.Response:
+        """``GET /analytics``: questions per day, gaps and the other tables, with charts."""
         session = request[SESSION_KEY]["session"]
         tables = await asyncio.to_thread(all_tables, self.loop.store.factory)
         per_day = tables["questions_per_day"]
@@ -329,6 +343,7 @@ class Console:
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     async def analytics_csv(self, request: web.Request) -> web.Response:
+        """``GET /analytics/{name}.csv``: one analytics table as CSV."""
         tables = await asyncio.to_thread(all_tables, self.loop.store.factory)
         table = tables.get(request.match_info["name"])
         if table is None:
@@ -338,6 +353,7 @@ class Console:
 
     # --------------------------------------------------------------- accounts
     async def accounts(self, request: web.Request, message: str = "", status: int = 200) -> web.Response:
+        """``GET /accounts`` (admins): trainer accounts and the form for a new one."""
         session = request[SESSION_KEY]["session"]
         rows = await asyncio.to_thread(self.loop.store.list_accounts)
         table = self._table_html(["user", "role", "active", "created"],
@@ -351,6 +367,7 @@ class Console:
         return self.page("Trainer accounts", body, session, status)
 
     async def create_account(self, request: web.Request) -> web.Response:
+        """``POST /accounts`` (admins): create a trainer or admin account."""
         form = request[SESSION_KEY]["form"]
         username = str(form.get("username") or "").strip()
         try:
@@ -366,18 +383,22 @@ class Console:
 
     # ------------------------------------------------------------------- misc
     async def index(self, request: web.Request) -> web.StreamResponse:
+        """``GET /``: redirect to the queue."""
         raise web.HTTPSeeOther("/queue")
 
     @staticmethod
     async def css(request: web.Request) -> web.Response:
+        """``GET /console.css``: the console's style sheet."""
         return web.Response(text=CSS, content_type="text/css", headers={"Cache-Control": "no-cache"})
 
     @staticmethod
     async def favicon(request: web.Request) -> web.Response:
+        """``GET /favicon.ico``: no icon (204), so browsers stop asking."""
         return web.Response(status=204)
 
     @staticmethod
     async def healthz(request: web.Request) -> web.Response:
+        """``GET /healthz``: liveness check for the supervisor and load balancers."""
         return web.json_response({"ok": True})
 
 

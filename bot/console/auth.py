@@ -42,15 +42,24 @@ class SessionTable(Protocol):
     """Where sessions live (:class:`bot.handoff.store.HandoffStore` in the product)."""
 
     def save_console_session(self, token_hash: str, username: str, role: str, csrf: str,
-                             expires_at: datetime) -> None: ...
+                             expires_at: datetime) -> None:
+        """Store a session under the hash of its token until ``expires_at``."""
 
-    def console_session(self, token_hash: str) -> dict[str, Any] | None: ...
+    def console_session(self, token_hash: str) -> dict[str, Any] | None:
+        """The live session stored under ``token_hash``, or None."""
 
-    def drop_console_session(self, token_hash: str) -> None: ...
+    def drop_console_session(self, token_hash: str) -> None:
+        """Forget the session stored under ``token_hash``."""
 
-    def reserve_login_attempt(self, name_hash: str, window_s: float, limit: int) -> int | None: ...
+    def reserve_login_attempt(self, name_hash: str, window_s: float, limit: int) -> int | None:
+        """Count a sign-in attempt for a user name within ``window_s``; refuse it past ``limit``.
 
-    def clear_login_attempts(self, name_hash: str) -> None: ...
+        Returns:
+            The attempt's id, or None when the name is locked for now.
+        """
+
+    def clear_login_attempts(self, name_hash: str) -> None:
+        """Forget a user name's counted attempts (after a successful sign-in)."""
 
 
 def token_hash(session_id: str) -> str:

@@ -1,7 +1,7 @@
 """Calibrate the evidence gate: ``python -m bot.evaluation.calibrate [--write]``.
 
 Fits a small L2-regularised logistic model over retrieval features (see
-:func:`bot.knowledge.search.gate_features`) on the ``split: dev`` questions of
+:func:`bot.knowledge.gate.gate_features`) on the ``split: dev`` questions of
 ``tests/data/kb_questions.yml`` (in scope = 1, out of scope = 0), sweeps the
 probability threshold on dev, picks the one that maximises the worse of
 "in-scope answered" and "out-of-scope declined" (then their sum, then the middle of
@@ -183,7 +183,7 @@ def add_example_margins(samples: list[Sample], embedder: str = "e5", leave_docum
     Returns:
         The examples (to store beside the model), or None when ``embedder`` did not run.
     """
-    from bot.knowledge.search import GateExamples
+    from bot.knowledge.gate import GateExamples
 
     dev = [s for s in samples if s.split == "dev" and s.vectors and embedder in s.vectors]
     if not dev:
@@ -207,7 +207,7 @@ def calibrate(samples: list[Sample], features: tuple[str, ...], l2: float = 1.0,
     Returns:
         ``(GateModel, sweep)``.
     """
-    from bot.knowledge.search import GateModel
+    from bot.knowledge.gate import GateModel
 
     dev = [s for s in samples if s.split == "dev"]
     x = np.array([[s.features.get(f, 0.0) for f in features] for s in dev])
@@ -225,6 +225,7 @@ def calibrate(samples: list[Sample], features: tuple[str, ...], l2: float = 1.0,
 
 
 def evaluate(model, samples: list[Sample], split: str) -> dict:
+    """Answered and declined rates of ``model`` on one split, with the questions it got wrong."""
     chosen = [s for s in samples if s.split == split]
     p = np.array([model.probability(s.features) for s in chosen])
     y = np.array([s.label for s in chosen])
@@ -243,7 +244,7 @@ def evaluate(model, samples: list[Sample], split: str) -> dict:
 
 def threshold_rule_sweep(samples: list[Sample]) -> tuple[dict, dict]:
     """The old rule (any embedder above its threshold) tuned on dev, for comparison."""
-    from bot.knowledge.search import Gate
+    from bot.knowledge.gate import Gate
 
     dev = [s for s in samples if s.split == "dev"]
     best = None
@@ -267,11 +268,16 @@ def threshold_rule_sweep(samples: list[Sample]) -> tuple[dict, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Calibrate the gate on the dev questions; with ``--write`` store the model.
+
+    Returns:
+        The process exit status.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from bot.evaluation.runner import Workspace
     from bot.evaluation.sets import kb_questions
-    from bot.knowledge.search import GATE_EXAMPLES_FILE, GATE_FEATURES, GATE_FILE, Gate
+    from bot.knowledge.gate import GATE_EXAMPLES_FILE, GATE_FEATURES, GATE_FILE, Gate
 
     parser = argparse.ArgumentParser(prog="python -m bot.evaluation.calibrate", description=__doc__)
     parser.add_argument("--write", action="store_true", help=f"store the model in {GATE_FILE}")

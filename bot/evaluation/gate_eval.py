@@ -10,7 +10,7 @@ def gate_metrics(retriever: Retriever) -> dict[str, dict]:
     """In-scope answered and out-of-scope declined, per split.
 
     Declined questions that still get a pointer to the closest section (see
-    :class:`bot.knowledge.search.GateVerdict`) count as declined; the pointer is reported
+    :class:`bot.knowledge.gate.GateVerdict`) count as declined; the pointer is reported
     beside: how many in-scope questions were answered or pointed to the section that
     answers them, and how many out-of-scope ones were declined with no pointer at all.
 

@@ -61,6 +61,11 @@ def problems(path: Path, docs: Path = SHARED / "corpus") -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Check a question file against the documents it cites; print the problems.
+
+    Returns:
+        0 when there are none, else 1.
+    """
     parser = argparse.ArgumentParser(prog="python -m bot.evaluation.question_files", description=__doc__)
     parser.add_argument("file")
     parser.add_argument("--docs", default=str(SHARED / "corpus"))

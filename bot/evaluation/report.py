@@ -29,6 +29,7 @@ HEADER = ["set", "n", "pipeline", *METRICS, "ms/q"]
 
 
 def render_text(report: dict) -> str:
+    """The evaluation report as aligned plain-text tables (best values marked)."""
     rows = table_rows(report)
     widths = [max(len(str(r[i])) for r in [HEADER, *rows]) for i in range(len(HEADER))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(HEADER, widths, strict=False))]
@@ -78,6 +79,7 @@ def _gate_text(report: dict) -> str:
 
 
 def render_markdown(report: dict) -> str:
+    """The evaluation report as Markdown tables (for the README)."""
     rows = table_rows(report)
     out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for row in rows:

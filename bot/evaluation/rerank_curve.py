@@ -99,6 +99,11 @@ def _line(row: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Measure reranker quality and cost across model folders, lengths and depths.
+
+    Returns:
+        The process exit status.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = argparse.ArgumentParser(prog="python -m bot.evaluation.rerank_curve", description=__doc__)
     parser.add_argument("--models", default=str(MODEL_DIR), help="comma-separated model folders")

@@ -68,13 +68,16 @@ class CachedEmbedder(Embedder):
             self._dirty = True
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors, from the cache (embedding the missing ones first)."""
         self.warm(texts)
         return np.stack([self._vectors[self._key(t)] for t in texts]).astype(np.float32)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage vectors from the wrapped embedder (passages are not cached here)."""
         return self.inner.embed_passages(texts)
 
     def save(self) -> None:
+        """Write the query cache when it changed (to a temporary file, then renamed)."""
         if not self._dirty:
             return
         self.cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +97,7 @@ class Workspace:
 
     @classmethod
     def create(cls, state: Path, names: Sequence[str] = EMBEDDERS) -> Workspace:
+        """A workspace under ``state`` with cached embedders for ``names``."""
         state.mkdir(parents=True, exist_ok=True)
         embedders = {}
         for name in names:
@@ -124,6 +128,7 @@ class Workspace:
                          reranker=reranker)  # type: ignore[arg-type]
 
     def save(self) -> None:
+        """Save every embedder's query cache."""
         for embedder in self.embedders.values():
             embedder.save()
 

@@ -188,6 +188,7 @@ def kb_judge(item: dict) -> Judge:
 
 
 def load_kb(limit: int | None = None) -> EvalSet:
+    """The labelled in-scope questions over ``knowledge_base/`` (en, hi, Hinglish)."""
     items = kb_questions()["in_scope"]
     queries = [Query(i["question"], kb_judge(i), i.get("lang", "en"), i.get("split", ""), qid=i["question"])
                for i in items]
@@ -223,6 +224,7 @@ def constitution_judge(gold_unit: str) -> Judge:
 
 
 def load_constitution(limit: int | None = 300) -> EvalSet:
+    """Constitution questions judged by their gold article (a stable sample of ``limit``)."""
     rows = [r for r in _jsonl(SHARED / "eval" / "qa" / "constitution_qa_with_gold_article.jsonl")
             if r.get("gold_unit") and r.get("match_coverage", 0) >= 0.5 and not r.get("tie")]
     rows = _stable_sample(rows, lambda r: r["qid"], limit)
@@ -232,10 +234,12 @@ def load_constitution(limit: int | None = 300) -> EvalSet:
 
 
 def answer_judge(answer: str) -> Judge:
+    """A judge that scores a chunk 1 when it contains ``answer``, else 0."""
     return lambda chunk: 1.0 if contains_answer(chunk.text, answer) else 0.0
 
 
 def load_faq(name: str, filename: str, limit: int | None = None) -> EvalSet:
+    """A shared FAQ set over the whole corpus; a hit is a chunk containing the answer."""
     rows = [r for r in _jsonl(SHARED / "eval" / "qa" / filename) if r.get("answer_ok", True) is not False]
     rows = _stable_sample(rows, lambda r: r["qid"], limit)
     queries = [Query(r["question"], answer_judge(r["answer"]), qid=r["qid"]) for r in rows]
@@ -243,6 +247,7 @@ def load_faq(name: str, filename: str, limit: int | None = None) -> EvalSet:
 
 
 def load_milpac(lang: str, limit: int | None = None) -> EvalSet:
+    """MILPaC FAQs asked in ``lang`` (``en`` or ``hi``); a hit is a chunk of the answer's document."""
     rows = _stable_sample(_milpac_rows(), lambda r: r["doc"], limit)
     queries = [Query(r[f"question_{lang}"], _source_judge(f"{r['doc']}"), lang=lang, qid=r["doc"]) for r in rows]
     return EvalSet(f"milpac-{lang}", "milpac", queries, unit="source", english=lang == "en",
@@ -254,6 +259,7 @@ def _source_judge(source: str) -> Judge:
 
 
 def load_cranfield(limit: int | None = None) -> EvalSet:
+    """The Cranfield collection with its graded relevance judgements."""
     base = SHARED / "eval" / "cranfield"
     qrels: dict[str, dict[str, float]] = {}
     with open(base / "qrels" / "test.tsv", encoding="utf-8") as handle:
@@ -301,6 +307,7 @@ def load_officer(langs: tuple[str, ...], seen: bool | None = None, name: str = "
 
 
 def load_new_docs() -> EvalSet:
+    """Questions about documents written only for this test (never trained or calibrated on)."""
     rows = [r for r in _jsonl(NEW_DOCS_QUESTIONS) if r.get("kind", "in_scope") == "in_scope"]
     queries = [Query(r["question"], span_judge(r["source"], r["gold"]), r["lang"], qid=r["id"]) for r in rows]
     return EvalSet("newdocs", "newdocs", queries,

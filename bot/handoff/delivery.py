@@ -51,6 +51,11 @@ class TelegramProactive:
         self.url, self.token = url, token
 
     def push(self, sender: str, text: str, buttons: list[dict[str, Any]] | None = None) -> bool:
+        """Send a message to the learner behind ``sender`` through the bridge's ``/proactive`` endpoint.
+
+        Returns:
+            True when it was accepted.
+        """
         try:
             status, body = _post_json(self.url, {"sender": sender, "text": text, "buttons": buttons or []},
                                       {"Authorization": f"Bearer {self.token}"})
@@ -76,6 +81,7 @@ class TrainerChat:
 
     @property
     def enabled(self) -> bool:
+        """Whether a bot token and a trainers' chat are configured."""
         return bool(self.bot_token and self.chat_id)
 
     def post(self, text: str) -> bool:

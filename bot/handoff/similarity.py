@@ -7,14 +7,14 @@ and in unit tests, a lexical measure (word and character-trigram overlap) is use
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
 
+from bot.language import WORD
+
 log = logging.getLogger(__name__)
-_WORD = re.compile(r"[\w\u0900-\u0963\u0966-\u097F]+")
 _STOP = frozenset(["a", "an", "the", "is", "are", "was", "what", "how", "do", "does", "can", "i", "my", "me", "to", "of", "for", "in", "on", "at", "and", "or", "be", "it", "this", "that", "with", "by", "from", "please", "tell", "about", "kya", "hai", "ka", "ki", "ke"])
 
 
@@ -28,11 +28,11 @@ class Similarity(Protocol):
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+    return {w for w in WORD.findall(text.lower()) if w not in _STOP}
 
 
 def _trigrams(text: str) -> set[str]:
-    squashed = " ".join(_WORD.findall(text.lower()))
+    squashed = " ".join(WORD.findall(text.lower()))
     return {squashed[i:i + 3] for i in range(max(0, len(squashed) - 2))}
 
 
@@ -51,6 +51,7 @@ class LexicalSimilarity:
         self.threshold = threshold
 
     def scores(self, question: str, others: Sequence[str]) -> list[float]:
+        """Mean of word and character-trigram Jaccard overlap with each of ``others``."""
         words, grams = _words(question), _trigrams(question)
         return [(_jaccard(words, _words(o)) + _jaccard(grams, _trigrams(o))) / 2 for o in others]
 
@@ -68,6 +69,7 @@ class EmbeddingSimilarity:
         self.threshold = threshold
 
     def scores(self, question: str, others: Sequence[str]) -> list[float]:
+        """Cosine similarity of the embedded question with each of ``others``."""
         if not others:
             return []
         vectors = np.asarray(self.embed([question, *others]), dtype=np.float32)

@@ -100,10 +100,12 @@ class Chunk:
         return f"{context}\n{self.text}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The chunk as a JSON-ready dict (one line of ``chunks.jsonl``)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Chunk:
+        """The chunk stored by :meth:`to_dict`."""
         return cls(**data)
 
 

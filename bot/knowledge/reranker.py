@@ -68,11 +68,13 @@ class RerankerConfig:
     depth: int = DEPTH
 
     def to_dict(self) -> dict:
+        """The configuration as stored beside the model weights."""
         return {"layers": self.layers, "max_length": self.max_length, "weight": self.weight,
                 "depth": self.depth, "base": self.base, "trained": self.trained or {}}
 
     @classmethod
     def from_dict(cls, data: dict) -> RerankerConfig:
+        """The configuration stored by :meth:`to_dict` (defaults for older files)."""
         return cls(int(data["layers"]), int(data["max_length"]), float(data.get("weight", 1.0)),
                    str(data.get("base", BASE_PACKAGE)), dict(data.get("trained") or {}),
                    int(data.get("depth", DEPTH)))

@@ -1,8 +1,7 @@
 """Tokenisation shared by lexical search and sentence selection.
 
-Python's ``\\w`` splits Hindi words at vowel signs (matras are not word characters),
-so words are matched with an explicit Devanagari range instead; the danda ``।`` and
-double danda ``॥`` are sentence ends, not letters.
+Words are :data:`bot.language.WORD` matches (Hindi words kept whole, the danda a
+sentence end, not a letter), lower-cased, without stop words.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-TOKEN = re.compile(r"[\w\u0900-\u0963\u0966-\u097F]+")
+from bot.language import WORD
 
 STOPWORDS = frozenset(
     """a an and are as at be been by can could did do does for from had has have how i if in
@@ -38,7 +37,7 @@ def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
         Tokens with a light plural stem (``rules`` -> ``rule``).
     """
     tokens = []
-    for token in TOKEN.findall(text.lower()):
+    for token in WORD.findall(text.lower()):
         if drop_stopwords and token in STOPWORDS:
             continue
         if len(token) > 3 and token.endswith("s") and not token.endswith("ss") and token.isascii():

@@ -115,6 +115,7 @@ class SourceSentence:
 
     @property
     def item_id(self) -> str:
+        """A stable id for the item drafted from this sentence."""
         return sentence_id(self.text)
 
 

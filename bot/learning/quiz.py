@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import random
-import re
 from datetime import datetime
 
+from bot.language import script_language
 from bot.learning.banks import QuizItem
 from bot.learning.mastery import score
 from bot.store.models import Mastery, ReviewState
 
 #: A competency below this mastery makes its seen items "weak" (asked before new ones).
 WEAK_BELOW = 0.6
-_DEVANAGARI = re.compile(r"[\u0900-\u097F]")
 
 
 def item_language(item: QuizItem) -> str:
@@ -24,9 +23,7 @@ def item_language(item: QuizItem) -> str:
     Returns:
         A language code.
     """
-    letters = [c for c in item.question if c.isalpha()]
-    devanagari = sum(bool(_DEVANAGARI.match(c)) for c in letters)
-    return "hi" if letters and devanagari / len(letters) > 0.3 else "en"
+    return script_language(item.question)
 
 
 def choose_in_language(

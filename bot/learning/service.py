@@ -127,7 +127,7 @@ class Learning:
 
         Args:
             channel: ``"telegram"``, ``"web"``, ...
-            external_id: Pseudonymous id (see :func:`bot.store.pseudonym`).
+            external_id: Pseudonymous id (see :func:`bot.pseudonyms.pseudonym`).
             **profile: ``language``, ``role``, ``department``, ``consent`` for a new learner.
 
         Returns:

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from math import sqrt
 
+from bot.language import WORD
 from bot.plans.roles import Role, RoleModel
 
 #: Fuzzy similarity at or above which (with a clear margin) no confirmation is asked.
@@ -23,7 +24,6 @@ SURE = 0.72
 POSSIBLE = 0.34
 #: Lead over the runner-up a sure fuzzy match needs.
 MARGIN = 0.08
-_WORD = re.compile(r"[\w\u0900-\u0963\u0966-\u097F]+")
 #: Words around a role name in "I am now a PIO", "मैं अब अनुभाग अधिकारी हूँ", "main ab SO hoon".
 _FILLER = frozenset(
     ["i", "am", "im", "i'm", "a", "an", "the", "now", "my", "role", "is", "as", "was", "working", "work", "posted", "here", "new", "designation", "job", "change", "set", "to", "of", "in", "at", "officer's", "main", "mai", "ab", "hoon", "hun", "hu", "mera", "meri", "kaam", "karta", "karti", "hai", "मैं", "में", "अब", "हूँ", "हूं", "मेरा", "मेरी", "पद", "है", "के", "रूप", "एक"]
@@ -51,7 +51,7 @@ def normalise(text: str) -> str:
     """Case-fold, strip accents and dots ("S.O." -> "so"), keep Devanagari intact."""
     text = unicodedata.normalize("NFC", text).casefold()
     text = re.sub(r"(?<=\w)\.(?=\w)|\.(?=\s|$)", "", text)
-    return " ".join(_WORD.findall(text.replace("&", " and ")))
+    return " ".join(WORD.findall(text.replace("&", " and ")))
 
 
 def _grams(text: str, n: int = 3) -> Counter[str]:
@@ -86,7 +86,7 @@ def _contains(words: list[str], phrase: list[str]) -> bool:
 def _exact(text: str, model: RoleModel) -> Role | None:
     """A role whose name or alias occurs as whole words; the longest such alias wins."""
     words = normalise(text).split()
-    raw_words = _WORD.findall(text)
+    raw_words = WORD.findall(text)
     best: tuple[int, Role] | None = None
     for role in model.roles.values():
         for name in _names(role):

@@ -2,6 +2,7 @@
 
 Usage::
 
+    from bot.pseudonyms import pseudonym
     from bot.store import make_engine, migrate, session_factory, session_scope
     engine = make_engine("sqlite:///.state/learners.db")
     migrate(engine)                       # alembic upgrade head, idempotent
@@ -29,7 +30,7 @@ from bot.store.models import (
     QuizSession,
     ReviewState,
 )
-from bot.store.repo import get_or_create_learner, insert_attempt_once, pseudonym
+from bot.store.repo import get_or_create_learner, insert_attempt_once
 
 __all__ = [
     "LEARNER_TABLES",
@@ -45,7 +46,6 @@ __all__ = [
     "make_engine",
     "migrate",
     "normalise_url",
-    "pseudonym",
     "session_factory",
     "session_scope",
 ]

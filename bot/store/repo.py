@@ -6,8 +6,6 @@ transaction (see :func:`bot.store.session_scope`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime
 from typing import Any
 
@@ -16,24 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.models import Attempt, Learner
-
-
-def pseudonym(channel: str, raw_id: str, salt: str) -> str:
-    """Derive a stable pseudonymous learner id from a channel's user id.
-
-    The raw id (a Telegram user id, a web session id) is never stored; the keyed hash
-    cannot be reversed without the salt, which lives outside the database.
-
-    Args:
-        channel: Channel name, e.g. ``"telegram"``.
-        raw_id: The channel's own id for the user.
-        salt: Secret key (e.g. from the state folder's secrets).
-
-    Returns:
-        A 32-character hex string.
-    """
-    digest = hmac.new(salt.encode(), f"{channel}:{raw_id}".encode(), hashlib.sha256)
-    return digest.hexdigest()[:32]
 
 
 def get_or_create_learner(session: Session, channel: str, external_id: str, now: datetime, **profile: Any) -> Learner:
@@ -45,7 +25,7 @@ def get_or_create_learner(session: Session, channel: str, external_id: str, now:
     Args:
         session: Open session.
         channel: Channel name.
-        external_id: Pseudonymous id (see :func:`pseudonym`).
+        external_id: Pseudonymous id (see :func:`bot.pseudonyms.pseudonym`).
         now: Current time (aware UTC).
         **profile: Optional ``language``, ``role``, ``department``, ``consent`` for a new learner.
 

@@ -32,7 +32,8 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-MAX_MESSAGE_CHARS = 2000
+from bot.language import MAX_MESSAGE_CHARS
+
 # Session ids are issued by the page server (:func:`bot.web.sessions.new_session_id`), in
 # the shape Rasa itself issues (``uuid.uuid4().hex``).
 SESSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")

@@ -11,8 +11,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge import ActionAnswerQuestion, ActionShowFullPassage, ActionShowMore
+from bot.knowledge.gate import Gate, GateModel
 from bot.knowledge.index import update_index
-from bot.knowledge.search import Gate, GateModel, Retriever
+from bot.knowledge.search import Retriever
 from tests.conftest import FakeEmbedder
 
 SNAPSHOTS = Path(__file__).parent.parent / "data" / "trackers"

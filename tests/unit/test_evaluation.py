@@ -12,8 +12,9 @@ from bot.evaluation.metrics import contains_answer, hit_at, mrr_at, ndcg_at, nor
 from bot.evaluation.runner import CachedEmbedder, evaluate_set
 from bot.evaluation.sets import EvalSet, Query, _stable_sample, constitution_judge, kb_judge
 from bot.knowledge.chunking import Chunk
+from bot.knowledge.gate import Gate
 from bot.knowledge.index import update_index
-from bot.knowledge.search import Gate, Retriever
+from bot.knowledge.search import Retriever
 from tests.conftest import FakeEmbedder
 
 

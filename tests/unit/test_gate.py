@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from bot.evaluation.calibrate import Sample, calibrate, choose_pointer_threshold, choose_threshold, fit_logistic, rates
+from bot.knowledge.gate import GATE_FEATURES, GATE_FILE, Gate, GateModel, GateVerdict
 from bot.knowledge.index import update_index
-from bot.knowledge.search import GATE_FEATURES, GATE_FILE, Gate, GateModel, GateVerdict, Retriever, fuse
+from bot.knowledge.search import Retriever, fuse
 from bot.knowledge.text import Glossary, GlossaryError, cached_glossary
 from tests.conftest import FakeEmbedder, write
 
@@ -198,7 +199,7 @@ POINTED_TARGET = 0.85  # answered, or declined with a pointer to the section tha
 
 
 def test_labelled_examples_score_a_question_by_its_nearest_neighbours(tmp_path) -> None:
-    from bot.knowledge.search import GateExamples
+    from bot.knowledge.gate import GateExamples
 
     basis = np.eye(4, dtype=np.float32)
     near_in = normalise_rows(np.array([[1, 0.1, 0, 0], [1, 0, 0.1, 0], [1, 0, 0, 0.1]], dtype=np.float32))
@@ -249,3 +250,21 @@ def test_a_feature_that_could_not_be_computed_counts_as_average() -> None:
 
 def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+def test_gate_features_read_the_vocabulary_and_the_best_passage() -> None:
+    from bot.knowledge.gate import gate_features
+    from bot.knowledge.lexical import LexicalIndex
+    from bot.knowledge.text import tokenize
+
+    passages = ["Casual leave is granted for eight days in a year.", "Study leave is for higher education."]
+    vocabulary = LexicalIndex.build([tokenize(p) for p in passages])
+    features = gate_features(vocabulary, "casual leave rules", {"e5": 0.9, "minilm": 0.5}, [(0, 2.0)], passages[0])
+    assert features == {
+        "e5_top": 0.9, "minilm_top": 0.5, "devanagari": 0.0,
+        "vocab_coverage": pytest.approx(2 / 3), "hit_coverage": pytest.approx(2 / 3),
+        "bm25_top": pytest.approx(np.log1p(2.0)),
+        "pair_cooccurrence": 0.5,  # "casual leave" occurs together, "leave rules" does not
+    }
+    hindi = gate_features(vocabulary, "आकस्मिक अवकाश के नियम", {"e5": 0.9, "minilm": 0.5}, [], "")
+    assert (hindi["devanagari"], hindi["minilm_top"], hindi["bm25_top"], hindi["hit_coverage"]) == (1.0, 0.0, 0.0, 0.0)

@@ -93,7 +93,7 @@ def test_diff_shows_what_the_last_update_changed_and_rollback_undoes_it(kb_args,
 
 def test_search_says_whether_the_material_answers_and_lists_the_hits(kb_args, tmp_path, monkeypatch,
                                                                      capsys) -> None:
-    from bot.knowledge.search import GateModel
+    from bot.knowledge.gate import GateModel
 
     main(["ingest", *kb_args])
     capsys.readouterr()

@@ -12,8 +12,9 @@ from test_plans_fixtures import run_action, tracker
 from actions.knowledge import ActionAnswerQuestion
 from actions.plans import ActionStartOnboarding
 from actions.quizzes import ActionCheckAnswer, ActionRepeatQuestion
+from bot.knowledge.gate import Gate
 from bot.knowledge.index import update_index
-from bot.knowledge.search import Gate, Retriever
+from bot.knowledge.search import Retriever
 from tests.conftest import FakeEmbedder
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from actions.knowledge import ActionAnswerQuestion, ActionShowFullPassage, ActionShowMore
+from bot.knowledge.gate import Gate
 from bot.knowledge.index import update_index
 from bot.knowledge.recent import RecentResults
-from bot.knowledge.search import Gate, Retriever
+from bot.knowledge.search import Retriever
 from tests.conftest import FakeEmbedder
 from tests.unit.test_actions_knowledge import load_tracker, run
 

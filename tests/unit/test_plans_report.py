@@ -110,8 +110,9 @@ def test_migration_creates_the_onboarding_tables(tmp_path: Path) -> None:
 
 
 def test_lessons_come_from_the_live_index(tmp_path: Path, fake_embedder) -> None:
+    from bot.knowledge.gate import Gate
     from bot.knowledge.index import update_index
-    from bot.knowledge.search import Gate, Retriever
+    from bot.knowledge.search import Retriever
 
     kb = tmp_path / "kb"
     write(kb / "modules" / "office-procedure.md", (KB / "modules" / "office-procedure.md").read_text())

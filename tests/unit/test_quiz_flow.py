@@ -24,8 +24,9 @@ from actions.quizzes import (
     ActionStartQuiz,
     ActionStopQuiz,
 )
+from bot.knowledge.gate import Gate
 from bot.knowledge.index import update_index
-from bot.knowledge.search import Gate, Retriever
+from bot.knowledge.search import Retriever
 from bot.learning import Learning, QuizBank
 from bot.learning.answers import looks_like_question, reads_as_answer
 from bot.learning.quiz import item_language

@@ -10,8 +10,9 @@ import pytest
 
 from bot.answers import compose_answer, full_passage, select_sentences, source_warnings
 from bot.knowledge.chunking import Chunk
-from bot.knowledge.index import IndexError_, update_index
-from bot.knowledge.search import Gate, Retriever
+from bot.knowledge.gate import Gate
+from bot.knowledge.index import KnowledgeIndexError, update_index
+from bot.knowledge.search import Retriever
 from tests.conftest import FakeEmbedder, write
 
 
@@ -76,7 +77,7 @@ def test_retriever_follows_new_versions_without_failing_queries(kb_dir, tmp_path
 
 
 def test_no_index_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(IndexError_, match="kb ingest"):
+    with pytest.raises(KnowledgeIndexError, match="kb ingest"):
         Retriever(tmp_path / "none").search("anything")
 
 

@@ -15,8 +15,9 @@ import pytest
 
 from bot.answers import compose_answer
 from bot.knowledge.chunking import ranked_sentences
+from bot.knowledge.gate import Gate
 from bot.knowledge.index import current_version_dir, read_chunks, read_meta, update_index, validate_version
-from bot.knowledge.search import Gate, Retriever
+from bot.knowledge.search import Retriever
 from tests.conftest import FakeEmbedder, write
 
 #: One section of 13 sentences (154 words): a single chunk (at most 160 words), longer than a
@@ -133,12 +134,12 @@ def test_a_rename_and_other_documents_reuse_stored_sentences(long_kb, tmp_path, 
 def test_sentence_vectors_that_do_not_match_the_chunks_are_refused(long_kb, tmp_path, fake_embedder) -> None:
     import numpy as np
 
-    from bot.knowledge.index import IndexError_
+    from bot.knowledge.index import KnowledgeIndexError
 
     update_index(long_kb, tmp_path / "idx", [fake_embedder])
     version = current_version_dir(tmp_path / "idx")
     np.save(version / "sentence-offsets-fake.npy", np.zeros(2, dtype=np.int64))
-    with pytest.raises(IndexError_, match="sentence vectors"):
+    with pytest.raises(KnowledgeIndexError, match="sentence vectors"):
         validate_version(version)
     assert _retriever(tmp_path / "idx", fake_embedder).index.sentences is None  # served, replies embed
     assert _transfer_answer(_retriever(tmp_path / "idx", fake_embedder))

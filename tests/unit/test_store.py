@@ -16,6 +16,7 @@ from learning_support import FakeClock
 from sqlalchemy import func, select
 
 from bot.learning import Learning
+from bot.pseudonyms import pseudonym
 from bot.store import (
     LEARNER_TABLES,
     Attempt,
@@ -26,7 +27,6 @@ from bot.store import (
     insert_attempt_once,
     make_engine,
     migrate,
-    pseudonym,
     session_factory,
     session_scope,
 )
