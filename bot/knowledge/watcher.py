@@ -8,7 +8,7 @@ left for the next round. Errors are logged and the last good index keeps serving
 Run as its own process it is the *indexer* of scaled mode (``make run-scaled``, the
 ``indexer`` Deployment of ``deploy/kubernetes``)::
 
-    python -m bot.knowledge.watcher [--kb DIR] [--index DIR] [--poll SECONDS] [--seed DIR]
+    python -m bot.knowledge.watcher [--kb DIR] [--index DIR] [--poll SECONDS] [--seed DIR] [--seed-index DIR]
 
 It is the one writer of the index folder: every action replica (``--no-watch``) reads the
 same folder and follows its ``CURRENT`` pointer (:class:`bot.knowledge.search.Retriever`),
@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.knowledge.embedders import make_embedders
-from bot.knowledge.index import UpdateReport, update_index
+from bot.knowledge.index import UpdateReport, current_version_dir, update_index
 from bot.knowledge.loader import is_candidate
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def seed_folder(kb_dir: Path, seed: Path) -> bool:
     Returns:
         True when the seed was copied.
     """
-    if kb_dir.is_dir() and any(kb_dir.iterdir()):
+    if kb_dir.is_dir() and any(p for p in kb_dir.iterdir() if p.name != "lost+found"):  # a fresh ext4 volume
         return False
     if not seed.is_dir():
         raise FileNotFoundError(f"seed folder {seed} does not exist")
@@ -206,6 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="look for changes every SECONDS instead of inotify (shared volumes)")
     parser.add_argument("--seed", type=Path, default=None, metavar="DIR",
                         help="copy DIR into the knowledge folder first when that folder is empty")
+    parser.add_argument("--seed-index", type=Path, default=None, metavar="DIR",
+                        help="copy DIR (an index built with the image) into the index folder first when that "
+                             "folder has no version: the first update then embeds only what differs")
     args = parser.parse_args(argv)
     if args.poll is not None and args.poll <= 0:
         parser.error("--poll must be a positive number of seconds")
@@ -217,6 +220,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             log.error("cannot seed the knowledge folder: %s", exc)
             return 2
+    if args.seed_index is not None and current_version_dir(args.index) is None:
+        if current_version_dir(args.seed_index) is None:
+            log.error("cannot seed the index folder: %s holds no index version", args.seed_index)
+            return 2
+        try:
+            shutil.copytree(args.seed_index, args.index, dirs_exist_ok=True)
+        except OSError as exc:
+            log.error("cannot seed the index folder: %s", exc)
+            return 2
+        log.info("index folder %s had no version: seeded from %s", args.index, args.seed_index)
     if not args.kb.is_dir():
         log.error("knowledge folder %s does not exist", args.kb)
         return 2

@@ -75,6 +75,26 @@ def test_the_indexer_seeds_builds_and_publishes_each_edit_then_stops_on_sigterm(
     assert not seed_folder(volume_kb, kb_dir)
 
 
+def test_an_index_seed_is_copied_into_an_empty_index_folder_and_only_the_difference_embedded(
+        kb_dir: Path, tmp_path: Path) -> None:
+    """A fresh volume starts from the index built with the image, not from minutes of embedding."""
+    from bot.knowledge.embedders import make_embedder
+    from bot.knowledge.index import update_index
+
+    baked = tmp_path / "image-index"
+    update_index(kb_dir, baked, [make_embedder("hash")])
+    write(kb_dir / "modules" / "extra.md", "---\ntitle: Extra\nmodule: extra\nlanguage: en\n---\n# Extra\n\nNew text.\n")
+    index = tmp_path / "volume-index"
+    process = _indexer("--kb", str(kb_dir), "--index", str(index), "--seed-index", str(baked), tmp_path=tmp_path)
+    try:
+        _wait_for(lambda: "modules/extra.md" in _sources(index), 60, process)
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "seeded from" in output and current_version_dir(index).name == "v000002", output
+    assert current_version_dir(baked).name == "v000001"  # the image's copy is left as it was
+
+
 def test_a_reader_in_another_process_follows_the_published_version(kb_dir: Path, tmp_path: Path) -> None:
     """The action servers' side: a Retriever over the indexer's folder swaps to each new version."""
     from bot.knowledge.embedders import make_embedder
@@ -100,6 +120,7 @@ def test_bad_options_are_refused_with_a_clear_message(tmp_path: Path) -> None:
         (["--poll", "0"], "--poll must be a positive number of seconds"),
         (["--kb", str(tmp_path / "kb"), "--seed", str(tmp_path / "nowhere")], "does not exist"),
         (["--kb", str(tmp_path / "missing")], "knowledge folder"),
+        (["--seed-index", str(tmp_path)], "holds no index version"),
     ]
     for args, message in cases:
         process = _indexer(*args, "--index", str(tmp_path / "index"), tmp_path=tmp_path)
