@@ -74,7 +74,12 @@ class KnowledgeWatcher:
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event) -> None:
                 paths = [getattr(event, "src_path", ""), getattr(event, "dest_path", "")]
-                if any(watcher._relevant(p) for p in paths if p):
+                try:
+                    relevant = any(watcher._relevant(p) for p in paths if p)
+                except Exception:  # an exception here would end the observer thread for good
+                    log.exception("could not classify a change; re-indexing to be safe")
+                    relevant = True
+                if relevant:
                     watcher._last_event = time.monotonic()
                     watcher._dirty.set()
 
@@ -101,6 +106,10 @@ class KnowledgeWatcher:
     def _relevant(self, path: str) -> bool:
         try:
             candidate = Path(path)
+            if candidate.resolve() == self.kb_dir:
+                # The folder itself changes with every top-level entry, which raises its own
+                # event. (is_candidate() fails on it, and an exception here ends the observer.)
+                return False
             if candidate.name.endswith(".meta.yml"):
                 return True
             return is_candidate(candidate, self.kb_dir) or candidate.is_dir()

@@ -127,3 +127,24 @@ def test_bad_options_are_refused_with_a_clear_message(tmp_path: Path) -> None:
         output, _ = process.communicate(timeout=60)
         assert process.returncode == 2 and message in output, (args, output)
     assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_an_event_on_the_knowledge_folder_itself_does_not_stop_the_watching(kb_dir: Path, tmp_path: Path) -> None:
+    """A new top-level folder (the console's first FAQ creates ``faq/``) changes the knowledge
+    folder itself; that event once raised inside the observer and silently ended the watching,
+    so every later edit was never indexed."""
+    index = tmp_path / "index"
+    process = _indexer("--kb", str(kb_dir), "--index", str(index), tmp_path=tmp_path)  # inotify
+    try:
+        _wait_for(lambda: current_version_dir(index) is not None, 60, process)
+        time.sleep(1)  # the observer is running
+        write(kb_dir / "faq" / "q00001-first.md", "---\ntitle: First\nmodule: faq\nlanguage: en\n---\n# First?\n\nYes.\n")
+        (kb_dir / "notes.txt~").write_text("an editor's backup at the top level")
+        _wait_for(lambda: "faq/q00001-first.md" in _sources(index), 30, process)
+        time.sleep(2)
+        write(kb_dir / "modules" / "later.md", "---\ntitle: Later\nmodule: later\nlanguage: en\n---\n# Later\n\nText.\n")
+        _wait_for(lambda: "modules/later.md" in _sources(index), 30, process)
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "Traceback" not in output, output
