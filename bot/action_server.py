@@ -14,6 +14,11 @@ body (the whole tracker), so this wrapper:
 - listens on loopback by default;
 - warms up the retriever (loads the index and embedders) before taking traffic, and
   runs the knowledge-folder watcher so trainers' edits go live without a restart.
+
+With ``--no-watch`` (every replica in scaled mode and in ``deploy/``) it only reads: one
+indexer process (``python -m bot.knowledge.watcher``) writes the shared index folder, and
+the retriever follows its ``CURRENT`` pointer, swapping to each new version within a second
+or two of its publication, without a restart.
 """
 
 from __future__ import annotations

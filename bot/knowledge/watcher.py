@@ -4,18 +4,32 @@ A watchdog observer collects file events; after a quiet period (debounce) one
 incremental update runs. Editor swap files, hidden files and downloads in progress
 are ignored, and a file still being written (its size changes between two looks) is
 left for the next round. Errors are logged and the last good index keeps serving.
+
+Run as its own process it is the *indexer* of scaled mode (``make run-scaled``, the
+``indexer`` Deployment of ``deploy/kubernetes``)::
+
+    python -m bot.knowledge.watcher [--kb DIR] [--index DIR] [--poll SECONDS] [--seed DIR] [--seed-index DIR]
+
+It is the one writer of the index folder: every action replica (``--no-watch``) reads the
+same folder and follows its ``CURRENT`` pointer (:class:`bot.knowledge.search.Retriever`),
+so a new version is served by all of them within seconds, without a restart. ``--poll``
+compares the folder every few seconds instead of listening to inotify, which does not
+report writes that other machines make on a shared (NFS, ReadWriteMany) volume.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+import shutil
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.knowledge.embedders import make_embedders
-from bot.knowledge.index import UpdateReport, update_index
+from bot.knowledge.index import UpdateReport, current_version_dir, update_index
 from bot.knowledge.loader import is_candidate
 
 log = logging.getLogger(__name__)
@@ -32,15 +46,19 @@ class KnowledgeWatcher:
         embedder_names: comma-separated embedder names.
         debounce: quiet seconds before an update runs.
         on_report: called with each update's report.
+        poll: compare the folder every ``poll`` seconds instead of listening to inotify
+            (None): needed on shared volumes, where other machines' writes raise no event.
     """
 
     def __init__(self, kb_dir: Path, index_dir: Path, embedder_names: str = "minilm,e5",
-                 debounce: float = DEBOUNCE_S, on_report: Callable[[UpdateReport], None] | None = None):
+                 debounce: float = DEBOUNCE_S, on_report: Callable[[UpdateReport], None] | None = None,
+                 poll: float | None = None):
         self.kb_dir = Path(kb_dir).resolve()
         self.index_dir = Path(index_dir)
         self.embedders = make_embedders(embedder_names)
         self.debounce = debounce
         self.on_report = on_report
+        self.poll = poll
         self._dirty = threading.Event()
         self._last_event = 0.0
         self._stop = threading.Event()
@@ -56,11 +74,21 @@ class KnowledgeWatcher:
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event) -> None:
                 paths = [getattr(event, "src_path", ""), getattr(event, "dest_path", "")]
-                if any(watcher._relevant(p) for p in paths if p):
+                try:
+                    relevant = any(watcher._relevant(p) for p in paths if p)
+                except Exception:  # an exception here would end the observer thread for good
+                    log.exception("could not classify a change; re-indexing to be safe")
+                    relevant = True
+                if relevant:
                     watcher._last_event = time.monotonic()
                     watcher._dirty.set()
 
-        self._observer = Observer()
+        if self.poll:
+            from watchdog.observers.polling import PollingObserver
+
+            self._observer = PollingObserver(timeout=self.poll)
+        else:
+            self._observer = Observer()
         self._observer.schedule(Handler(), str(self.kb_dir), recursive=True)
         self._observer.start()
         self._thread = threading.Thread(target=self._loop, name="kb-watcher", daemon=True)
@@ -78,6 +106,10 @@ class KnowledgeWatcher:
     def _relevant(self, path: str) -> bool:
         try:
             candidate = Path(path)
+            if candidate.resolve() == self.kb_dir:
+                # The folder itself changes with every top-level entry, which raises its own
+                # event. (is_candidate() fails on it, and an exception here ends the observer.)
+                return False
             if candidate.name.endswith(".meta.yml"):
                 return True
             return is_candidate(candidate, self.kb_dir) or candidate.is_dir()
@@ -123,17 +155,99 @@ class KnowledgeWatcher:
         return report
 
 
-def watch_forever(kb_dir: Path, index_dir: Path, on_report: Callable[[UpdateReport], None]) -> None:
-    """Run the watcher in the foreground until Ctrl-C (``kb watch``)."""
+def watch_forever(kb_dir: Path, index_dir: Path, on_report: Callable[[UpdateReport], None],
+                  poll: float | None = None, stop: threading.Event | None = None) -> None:
+    """Keep ``index_dir`` current until Ctrl-C or ``stop`` is set (``kb watch``, the indexer).
+
+    The observer starts before the first update, so an edit made while that update runs
+    is not missed.
+
+    Args:
+        kb_dir: the knowledge folder.
+        index_dir: the index folder this process alone writes.
+        on_report: called with each update's report.
+        poll: see :class:`KnowledgeWatcher`.
+        stop: set it (e.g. from a SIGTERM handler) to return.
+    """
     from bot.config import load_settings
 
-    watcher = KnowledgeWatcher(kb_dir, index_dir, load_settings().embedder, on_report=on_report)
-    watcher.update_now()
+    stop = stop or threading.Event()
+    watcher = KnowledgeWatcher(kb_dir, index_dir, load_settings().embedder, on_report=on_report, poll=poll)
     watcher.start()
     try:
-        while True:
-            time.sleep(3600)
+        watcher.update_now()
+        while not stop.wait(1.0):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
         watcher.stop()
+
+
+def seed_folder(kb_dir: Path, seed: Path) -> bool:
+    """Copy ``seed`` into ``kb_dir`` when ``kb_dir`` is missing or empty (a fresh shared volume).
+
+    A folder that already has files is never touched: trainers' edits on the volume win
+    over the documents baked into the image.
+
+    Returns:
+        True when the seed was copied.
+    """
+    if kb_dir.is_dir() and any(p for p in kb_dir.iterdir() if p.name != "lost+found"):  # a fresh ext4 volume
+        return False
+    if not seed.is_dir():
+        raise FileNotFoundError(f"seed folder {seed} does not exist")
+    shutil.copytree(seed, kb_dir, dirs_exist_ok=True)
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The indexer process: ``python -m bot.knowledge.watcher``; returns the exit status."""
+    from bot.config import load_settings
+    from bot.logging_setup import configure_logging
+
+    settings = load_settings()
+    parser = argparse.ArgumentParser(description="The indexer: re-index the knowledge folder on every change "
+                                                 "and publish each version to the index folder the action servers read.")
+    parser.add_argument("--kb", type=Path, default=settings.kb_dir, help="knowledge folder (TUTOR_KB_DIR)")
+    parser.add_argument("--index", type=Path, default=settings.index_dir, help="index folder (TUTOR_INDEX_DIR)")
+    parser.add_argument("--poll", type=float, default=None, metavar="SECONDS",
+                        help="look for changes every SECONDS instead of inotify (shared volumes)")
+    parser.add_argument("--seed", type=Path, default=None, metavar="DIR",
+                        help="copy DIR into the knowledge folder first when that folder is empty")
+    parser.add_argument("--seed-index", type=Path, default=None, metavar="DIR",
+                        help="copy DIR (an index built with the image) into the index folder first when that "
+                             "folder has no version: the first update then embeds only what differs")
+    args = parser.parse_args(argv)
+    if args.poll is not None and args.poll <= 0:
+        parser.error("--poll must be a positive number of seconds")
+    configure_logging()
+    if args.seed is not None:
+        try:
+            if seed_folder(args.kb, args.seed):
+                log.info("knowledge folder %s was empty: seeded from %s", args.kb, args.seed)
+        except OSError as exc:
+            log.error("cannot seed the knowledge folder: %s", exc)
+            return 2
+    if args.seed_index is not None and current_version_dir(args.index) is None:
+        if current_version_dir(args.seed_index) is None:
+            log.error("cannot seed the index folder: %s holds no index version", args.seed_index)
+            return 2
+        try:
+            shutil.copytree(args.seed_index, args.index, dirs_exist_ok=True)
+        except OSError as exc:
+            log.error("cannot seed the index folder: %s", exc)
+            return 2
+        log.info("index folder %s had no version: seeded from %s", args.index, args.seed_index)
+    if not args.kb.is_dir():
+        log.error("knowledge folder %s does not exist", args.kb)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a clean stop between two updates
+    log.info("indexer: %s -> %s (%s)", args.kb, args.index, f"polling every {args.poll:g} s" if args.poll else "inotify")
+    watch_forever(args.kb, args.index, on_report=lambda _report: None, poll=args.poll, stop=stop)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     Web chat page (through nginx):   http://localhost:{p.public}/
     Rasa balancer (loopback, REST):  http://127.0.0.1:{p.rasa_lb}/webhooks/rest/webhook  -> {p.rasa}
     Action balancer (loopback):      http://127.0.0.1:{p.action_lb}/webhook  -> {p.action}
+    Indexer (one process):           {settings.kb_dir} -> {settings.index_dir} (every action server reads it)
     Trainer console (loopback):      http://127.0.0.1:{p.console}/
     PostgreSQL 127.0.0.1:{p.postgres} (rasa, learners), Redis 127.0.0.1:{p.redis}
     Logs: {stack.log_dir}   Press Ctrl-C to stop.

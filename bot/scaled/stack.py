@@ -6,6 +6,8 @@
     bridge ---------------------------------------- REST ----------+--> nginx Rasa balancer
                                                    (hash of sender id) --> Rasa replica 1 | 2
     Rasa replicas --> nginx action balancer (5 s, apology) --> action server 1 | 2
+    knowledge folder --watch--> indexer (one process, the only writer) --> index folder
+                                (versions/ + CURRENT) <--read, follow CURRENT-- action server 1 | 2
     Rasa replicas: tracker store = PostgreSQL db "rasa", lock store = Redis
     action servers, trainer console, background worker: learner store = PostgreSQL db "learners"
 
@@ -89,8 +91,14 @@ class ScaledStack:
             starting them (``TRACKER_DB_HOST/PORT/NAME/USER/PASSWORD``, ``DATABASE_URL``,
             ``REDIS_HOST/PORT/PASSWORD``).
         durable: fsync PostgreSQL (off in tests).
-        watch: run the knowledge-folder watcher in the first action server (only one
-            replica may re-index a shared index folder).
+        watch: run the indexer (``python -m bot.knowledge.watcher``) as its own process:
+            the one writer of the index folder. Every action server runs ``--no-watch``
+            and follows that folder's ``CURRENT`` pointer, so a trainer's edit (or a
+            console FAQ answer) is served by all of them within seconds - the layout of
+            the ``indexer`` Deployment and shared volume in ``deploy/``.
+        index_poll_s: the indexer looks for changes this often instead of using inotify
+            (None: inotify, which sees every write on one machine; a shared network
+            volume needs polling).
         telegram: also start the Telegram bridge (needs ``TELEGRAM_BOT_TOKEN``).
         workers: also start the trainer console (loopback) and the background worker
             (onboarding lessons, review reminders, daily retention purge); both share the
@@ -109,6 +117,7 @@ class ScaledStack:
     watch: bool = True
     telegram: bool = False
     workers: bool = True
+    index_poll_s: float | None = None
     action_timeout_s: int = 5
     log_sender: bool = False
     restart: RestartPolicy = field(default_factory=RestartPolicy)
@@ -230,10 +239,17 @@ class ScaledStack:
 
     def start_action_server(self, index: int) -> subprocess.Popen:
         env = {**self.environment(), "ACTION_PORT": str(self.ports.action[index])}
-        command = [PYTHON, "-m", "bot.action_server", "--host", "127.0.0.1", "--port", str(self.ports.action[index])]
-        if index > 0 or not self.watch:
-            command.append("--no-watch")
+        # Never a watcher in a replica: the indexer alone writes the shared index folder.
+        command = [PYTHON, "-m", "bot.action_server", "--host", "127.0.0.1", "--port", str(self.ports.action[index]),
+                   "--no-watch"]
         return self._spawn(f"action-{index + 1}", command, env)
+
+    def start_indexer(self) -> subprocess.Popen:
+        """The one indexer process: re-indexes the knowledge folder, publishes versions."""
+        command = [PYTHON, "-m", "bot.knowledge.watcher"]
+        if self.index_poll_s:
+            command += ["--poll", str(self.index_poll_s)]
+        return self._spawn("indexer", command, self.environment())
 
     def start_rasa(self, index: int) -> subprocess.Popen:
         port = self.ports.rasa[index]
@@ -263,6 +279,8 @@ class ScaledStack:
             self.nginx = NginxServer(layout.root, render(layout))
             self.nginx.start()
             env = self.environment()
+            if self.watch:
+                self.start_indexer()
             actions = [self.start_action_server(i) for i in range(len(self.ports.action))]
             rasas = [self.start_rasa(i) for i in range(len(self.ports.rasa))]
             webs = [self._spawn(f"web-{i + 1}", [PYTHON, "-m", "bot.web.server"], {**env, "WEB_PORT": str(p)})

@@ -2,9 +2,12 @@
 servers, web page server) on free loopback ports, started once for the ``scaled`` tests.
 
 Needs Debian's ``postgresql``, ``redis-server`` and ``nginx`` (``.ci/run`` installs them)
-and the trained model (``TUTOR_TEST_MODEL`` or ``models/tutor.tar.gz``). The action servers
-read the project's index (``make index``) without watching it. ``TUTOR_SCALED_KEEP=1`` keeps
-the stack's folder (logs, nginx access log) after the tests.
+and the trained model (``TUTOR_TEST_MODEL`` or ``models/tutor.tar.gz``). As in ``make run-scaled``,
+one indexer process watches the knowledge folder and is the only writer of the index folder,
+which both action servers (``--no-watch``) read: here both folders are copies (the project's
+``knowledge_base/`` and its index from ``make index``) in the stack's own folder, so tests may
+edit documents and the console may write FAQ answers. ``TUTOR_SCALED_KEEP=1`` keeps the
+stack's folder (logs, nginx access log) after the tests.
 """
 
 from __future__ import annotations
@@ -41,11 +44,15 @@ def scaled_stack():
         pytest.fail(f"no trained model at {model}: run `make train`")
     root = Path(tempfile.mkdtemp(prefix="tutor-scaled-"))
     root.chmod(0o755)  # PostgreSQL runs as 'postgres' when the tests run as root
+    kb_dir, index_dir = root / "knowledge_base", root / "index"
+    shutil.copytree(PROJECT_ROOT / "knowledge_base", kb_dir)
+    if (load_settings().index_dir / "CURRENT").exists():  # else the indexer builds it (minutes)
+        shutil.copytree(load_settings().index_dir, index_dir)
     stack = ScaledStack(
         # 10 s action timeout: a real answer takes up to ~5 s on a loaded 2-core test machine.
-        root=root, ports=Ports.free(), model=model, durable=False, watch=False, log_sender=True, action_timeout_s=10,
-        env={"ACTION_SERVER_TOKEN": secrets.token_urlsafe(24), "TUTOR_INDEX_DIR": str(load_settings().index_dir),
-             "TUTOR_STATE_DIR": str(root / "state")},
+        root=root, ports=Ports.free(), model=model, durable=False, watch=True, log_sender=True, action_timeout_s=10,
+        env={"ACTION_SERVER_TOKEN": secrets.token_urlsafe(24), "TUTOR_KB_DIR": str(kb_dir),
+             "TUTOR_INDEX_DIR": str(index_dir), "TUTOR_STATE_DIR": str(root / "state")},
     )  # fmt: skip
     try:
         stack.start(timeout=600)  # Rasa loads its model in minutes on a busy 2-core machine

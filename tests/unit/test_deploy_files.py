@@ -140,7 +140,8 @@ def test_the_images_run_as_a_non_root_user_with_no_model_download(stage):
 
 def test_manifests_are_well_formed():
     known = {("apps/v1", "Deployment"), ("v1", "Service"), ("networking.k8s.io/v1", "NetworkPolicy"),
-             ("policy/v1", "PodDisruptionBudget"), ("autoscaling/v2", "HorizontalPodAutoscaler")}
+             ("policy/v1", "PodDisruptionBudget"), ("autoscaling/v2", "HorizontalPodAutoscaler"),
+             ("v1", "PersistentVolumeClaim")}
     docs = kubernetes()
     names = set()
     for doc in docs:
@@ -338,3 +339,116 @@ def test_rasa_runs_with_the_apology_and_the_page_server_believes_its_proxy():
     for env in web_envs:  # parsed as the page server parses it (a bad entry would stop it)
         networks = trusted_networks(tuple(env["WEB_TRUSTED_PROXIES"].split(",")))
         assert networks and not any(n.prefixlen == 0 for n in networks), env  # never "everyone"
+
+
+# ---------------------------------------------------------------- index distribution
+
+
+INDEXER = "bot.knowledge.watcher"
+
+
+def _mounts(deployment: dict, container: dict) -> dict[str, tuple[str, bool]]:
+    """mountPath -> (claim name, read-only) of a container's PersistentVolumeClaim mounts."""
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"]
+              for v in deployment["spec"]["template"]["spec"].get("volumes", []) if "persistentVolumeClaim" in v}
+    return {m["mountPath"]: (claims[m["name"]], bool(m.get("readOnly")))
+            for m in container.get("volumeMounts", []) if m["name"] in claims}
+
+
+def _env(container: dict) -> dict[str, str]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def test_one_indexer_writes_the_shared_index_that_every_action_pod_reads_read_only():
+    """Kubernetes: the indexer Deployment (one replica, never two during a rollout) writes the
+    index to a ReadWriteMany volume; every action pod runs --no-watch and mounts that volume
+    read-only where TUTOR_INDEX_DIR points; the console writes FAQ answers to the knowledge
+    volume the indexer reads."""
+    docs = kubernetes()
+    claims = of_kind(docs, "PersistentVolumeClaim")
+    deployments = of_kind(docs, "Deployment")
+    by_kind: dict[str, list[tuple[dict, dict]]] = {}
+    for deployment in deployments.values():
+        for container in containers(deployment):
+            by_kind.setdefault(server_kind(container.get("command") or []) or "", []).append((deployment, container))
+    [(indexer, ix)] = by_kind[INDEXER]  # exactly one indexer container
+    assert indexer["spec"]["replicas"] == 1 and indexer["spec"]["strategy"] == {"type": "Recreate"}
+    ix_mounts, ix_env = _mounts(indexer, ix), _env(ix)
+    index_claim, index_readonly = ix_mounts[ix_env["TUTOR_INDEX_DIR"]]
+    kb_claim, _ = ix_mounts[ix_env["TUTOR_KB_DIR"]]
+    assert not index_readonly and index_claim != kb_claim
+    for claim in (index_claim, kb_claim):
+        assert claims[claim]["spec"]["accessModes"] == ["ReadWriteMany"], claim  # pods on any node share it
+    poll = float(option(ix["command"], "--poll"))
+    assert 0 < poll <= 5  # a shared volume raises no inotify events: within seconds by polling
+    assert option(ix["command"], "--seed") == "/app/knowledge_base" and option(ix["command"], "--seed-index") == "/app/index"
+    app_stage = " ".join(args for keyword, args in dockerfile_stages()["app"] if keyword == "COPY")
+    assert "/app/index index" in app_stage and "knowledge_base knowledge_base" in app_stage  # seeds exist in the image
+    watcher = (PROJECT_ROOT / "bot" / "knowledge" / "watcher.py").read_text()
+    for flag in (f for f in ix["command"] if f.startswith("--")):
+        assert f'"{flag}"' in watcher, flag  # an option the indexer really has
+    actions = by_kind["bot.action_server"]
+    assert actions
+    for deployment, container in actions:
+        assert "--no-watch" in container["command"]  # only the indexer writes the index
+        env, mounts = _env(container), _mounts(deployment, container)
+        assert mounts[env["TUTOR_INDEX_DIR"]] == (index_claim, True), deployment["metadata"]["name"]
+        assert mounts[env["TUTOR_KB_DIR"]][0] == kb_claim  # quiz banks and role plans
+    # Nobody but the indexer may write the index volume.
+    for deployment, container in (pair for pairs in by_kind.values() for pair in pairs):
+        for claim, readonly in _mounts(deployment, container).values():
+            assert claim != index_claim or readonly or container is ix, deployment["metadata"]["name"]
+    # The console writes FAQ answers where the indexer reads; the worker reads lessons there.
+    for kind in ("bot.console", "bot.plans.onboarding_worker"):
+        [(deployment, container)] = by_kind[kind]
+        assert _mounts(deployment, container)[_env(container)["TUTOR_KB_DIR"]] == (kb_claim, False), kind
+
+
+def test_compose_has_the_same_indexer_and_read_only_index_for_the_action_servers():
+    services = compose()["services"]
+    named = compose()["volumes"]
+    indexers = [n for n, s in services.items() if server_kind(s.get("command") or []) == INDEXER]
+    assert indexers == ["indexer"]
+    k8s = {" ".join(c["command"]) for d in of_kind(kubernetes(), "Deployment").values() for c in containers(d)
+           if "command" in c}
+    indexer = services["indexer"]
+    assert " ".join(indexer["command"]) in k8s
+
+    def mounts(service: dict) -> dict[str, tuple[str, bool]]:
+        found = {}
+        for volume in service.get("volumes", []):
+            name, path, *mode = volume.split(":")
+            if name in named:
+                found[path] = (name, mode == ["ro"])
+        return found
+
+    env = indexer["environment"]
+    index_volume, readonly = mounts(indexer)[env["TUTOR_INDEX_DIR"]]
+    kb_volume = mounts(indexer)[env["TUTOR_KB_DIR"]][0]
+    assert not readonly
+    actions = [s for s in services.values() if server_kind(s.get("command") or []) == "bot.action_server"]
+    assert len(actions) == 2
+    for service in actions:
+        assert mounts(service)[service["environment"]["TUTOR_INDEX_DIR"]] == (index_volume, True)
+        assert mounts(service)[service["environment"]["TUTOR_KB_DIR"]][0] == kb_volume
+    console = services["console"]
+    assert mounts(console)[console["environment"]["TUTOR_KB_DIR"]] == (kb_volume, False)
+    # Named volumes start root-owned: a one-shot service hands them to the image's user first.
+    owner = services["volume-owner"]
+    assert owner["command"][0] == "chown" and "10001" in owner["command"]
+    assert indexer["depends_on"] == {"volume-owner": {"condition": "service_completed_successfully"}}
+
+
+def test_scaled_mode_runs_the_same_topology_one_indexer_and_no_watching_action_servers():
+    """``make run-scaled`` starts what the deploy files describe (a look at its command lines)."""
+    from bot.scaled.stack import ScaledStack
+
+    stack = ScaledStack()
+    spawned: list[tuple[str, list[str]]] = []
+    stack._spawn = lambda name, command, env: spawned.append((name, command))  # type: ignore[method-assign]
+    stack.environment = lambda: {}  # type: ignore[method-assign]
+    stack.start_indexer()
+    for index in range(len(stack.ports.action)):
+        stack.start_action_server(index)
+    assert [server_kind(c) for _, c in spawned] == [INDEXER, "bot.action_server", "bot.action_server"]
+    assert all("--no-watch" in c for name, c in spawned if name.startswith("action-"))
