@@ -87,13 +87,25 @@ class QuizAction(Action, abc.ABC):
             dispatcher.utter_message(response="utter_privacy_notice")
         return learner
 
-    def ask(self, dispatcher: CollectingDispatcher, question, language: str) -> list[EventType]:
-        """Send a question with its answer buttons and Skip/Stop; remember which it is."""
-        buttons = question.buttons(language=language) + [
+    def ask(self, dispatcher: CollectingDispatcher, question, language: str,
+            tracker: Tracker | None = None) -> list[EventType]:
+        """Send a question with its answer buttons and Skip/Stop; remember which it is.
+
+        On Telegram a multiple-choice question also carries a ``quiz_poll`` payload (see
+        :func:`quiz_poll`): the bridge sends it as a native quiz poll when it can, else
+        the text and buttons. Other channels get no poll, so the right answer never
+        reaches a browser.
+        """
+        answers = question.buttons(language=language)
+        buttons = answers + [
             button(t("quiz_button_skip", language), "/skip_question"),
             button(t("quiz_button_stop", language), "/stop_quiz"),
         ]
         dispatcher.utter_message(text=question.as_markdown(language), buttons=buttons)
+        if tracker is not None and learner_key(tracker)[0] == "telegram":
+            poll = quiz_poll(question, self.learning.bank.get(question.item_id), answers, language)
+            if poll is not None:
+                dispatcher.utter_message(json_message={"quiz_poll": poll})
         return [SlotSet("quiz_active", True), SlotSet("quiz_item_id", question.item_id)]
 
     @staticmethod
@@ -110,7 +122,8 @@ class QuizAction(Action, abc.ABC):
             self._knowledge = ActionAnswerQuestion()
         return self._knowledge
 
-    def repeat(self, dispatcher: CollectingDispatcher, learner: int | None, language: str) -> list[EventType]:
+    def repeat(self, dispatcher: CollectingDispatcher, learner: int | None, language: str,
+               tracker: Tracker | None = None) -> list[EventType]:
         """Ask the question that still waits for an answer again (after a digression).
 
         Returns:
@@ -120,7 +133,34 @@ class QuizAction(Action, abc.ABC):
         if question is None:
             return self.ended()
         dispatcher.utter_message(text=t("quiz_back_to_question", language))
-        return self.ask(dispatcher, question, language)
+        return self.ask(dispatcher, question, language, tracker)
+
+
+def quiz_poll(question, item, answers: list[dict[str, str]], language: str) -> dict[str, Any] | None:
+    """The ``quiz_poll`` payload of a multiple-choice question, for the Telegram bridge.
+
+    Args:
+        question: The :class:`bot.learning.Question` asked.
+        item: Its bank item (for the right answer), or None.
+        answers: The question's answer buttons, one per option.
+        language: The learner's language.
+
+    Returns:
+        ``{"item_id", "question", "options", "correct_option_id", "answers"}`` where
+        ``answers`` are the buttons' payloads; None for other question types.
+    """
+    if question.type != "single" or item is None or item.answer not in question.options:
+        return None
+    if len(answers) != len(question.options):
+        return None
+    return {
+        "item_id": question.item_id,
+        "question": t("quiz_poll_question", language, number=question.number, total=question.total,
+                      question=question.text),
+        "options": list(question.options),
+        "correct_option_id": question.options.index(item.answer),
+        "answers": [answer["payload"] for answer in answers],
+    }
 
 
 def _intent(tracker: Tracker) -> str | None:
@@ -159,7 +199,7 @@ class ActionStartQuiz(QuizAction):
             return self.ended()
         scope = t("quiz_scope_topic", language, topic=topic) if topic else ""
         dispatcher.utter_message(text=t("quiz_start", language, scope=scope))
-        return self.ask(dispatcher, question, language)
+        return self.ask(dispatcher, question, language, tracker)
 
 
 class ActionStartQuizOnThis(QuizAction):
@@ -186,7 +226,7 @@ class ActionStartQuizOnThis(QuizAction):
             dispatcher.utter_message(text=t("quiz_no_questions_this", language, topic=topic))
             return self.ended()
         dispatcher.utter_message(text=t("quiz_start", language, scope=t("quiz_scope_this", language)))
-        return self.ask(dispatcher, question, language)
+        return self.ask(dispatcher, question, language, tracker)
 
 
 class ActionCheckAnswer(QuizAction):
@@ -208,13 +248,13 @@ class ActionCheckAnswer(QuizAction):
         if not self.is_answer(tracker, learner, response, marked is not None):
             # A question or request mid-quiz: answer it, then the quiz waits and asks again.
             events = list(await self.knowledge.run(dispatcher, tracker, domain))
-            return events + self.repeat(dispatcher, learner, language)
+            return events + self.repeat(dispatcher, learner, language, tracker)
         try:
             outcome = self.learning.answer(learner, response, item_id=tracker.get_slot("quiz_item_id"))
         except NoActiveQuizError:
             dispatcher.utter_message(text=t("quiz_none_active", language))
             return self.ended()
-        return self.follow_up(dispatcher, outcome, language)
+        return self.follow_up(dispatcher, outcome, language, tracker)
 
     def is_answer(self, tracker: Tracker, learner: int, response: str, marked: bool) -> bool:
         """Whether the reply answers the waiting question (else it is a digression).
@@ -234,7 +274,8 @@ class ActionCheckAnswer(QuizAction):
             return marked
         return reads_as_answer(item, response, marked_as_answer=marked)
 
-    def follow_up(self, dispatcher: CollectingDispatcher, outcome, language: str) -> list[EventType]:
+    def follow_up(self, dispatcher: CollectingDispatcher, outcome, language: str,
+                  tracker: Tracker | None = None) -> list[EventType]:
         """Feedback, then the next question or the summary."""
         if outcome.duplicate:
             log.info("answer already recorded for %s (retried turn)", outcome.item.id)
@@ -242,7 +283,7 @@ class ActionCheckAnswer(QuizAction):
         if outcome.question is not None:
             if not outcome.recognised:  # same question again: re-show its buttons only
                 return [SlotSet("quiz_active", True), SlotSet("quiz_item_id", outcome.question.item_id)]
-            return self.ask(dispatcher, outcome.question, language)
+            return self.ask(dispatcher, outcome.question, language, tracker)
         if outcome.summary is not None:
             dispatcher.utter_message(text=outcome.summary.as_markdown(language))
         return self.ended()
@@ -267,7 +308,7 @@ class ActionSkipQuestion(ActionCheckAnswer):
         except NoActiveQuizError:
             dispatcher.utter_message(text=t("quiz_none_active", language))
             return self.ended()
-        return self.follow_up(dispatcher, outcome, language)
+        return self.follow_up(dispatcher, outcome, language, tracker)
 
 
 class ActionStopQuiz(QuizAction):
@@ -300,7 +341,7 @@ class ActionResumeQuiz(QuizAction):
             dispatcher.utter_message(text=t("quiz_nothing_to_resume", language))
             return self.ended()
         dispatcher.utter_message(text=t("quiz_resumed", language))
-        return self.ask(dispatcher, question, language)
+        return self.ask(dispatcher, question, language, tracker)
 
 
 class ActionStartReview(QuizAction):
@@ -326,7 +367,7 @@ class ActionStartReview(QuizAction):
             dispatcher.utter_message(text=text)
             return self.ended()
         dispatcher.utter_message(text=t("quiz_review_start", language, count=question.total))
-        return self.ask(dispatcher, question, language)
+        return self.ask(dispatcher, question, language, tracker)
 
 
 class ActionShowProgress(QuizAction):
@@ -357,7 +398,7 @@ class ActionRepeatQuestion(QuizAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        return self.repeat(dispatcher, self.learner_id(tracker), language_of(tracker))
+        return self.repeat(dispatcher, self.learner_id(tracker), language_of(tracker), tracker)
 
 
 class ActionResumeRequest(QuizAction):

@@ -24,6 +24,15 @@ Behaviour:
 
 - Commands map to Rasa intents (``/start`` -> ``/greet``, ...; see :data:`COMMANDS`);
   text goes to Rasa as typed; a button press is answered and its payload sent to Rasa.
+- The command menu is published once in English (the default) and once per locale in
+  ``bot/locales`` with its ``language_code``; its texts are the locale's ``menu_*`` keys.
+- A multiple-choice question that comes with a ``quiz_poll`` payload goes out as a native
+  quiz poll (:class:`bot.channels.telegram_format.QuizPoll`), with the question's other
+  buttons (Skip, Stop) under it; when it does not fit Telegram's poll limits, or cannot
+  be sent, the question's text and buttons go instead. A vote (``poll_answer`` update)
+  is sent to Rasa as the payload of that option's button, so the action server records
+  it as a button press; a vote on a poll whose question has moved on, or by someone
+  other than the learner it was sent to (a forwarded poll), is not.
 - Rasa sees a pseudonym, ``tg-`` + HMAC-SHA256(salt, chat id), never the chat id.
 - Updates of one chat are handled in order, chats concurrently, each update once
   (:mod:`bot.channels.update_processor`); if Rasa is down the learner gets an apology.
@@ -67,23 +76,27 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    PollAnswerHandler,
     filters,
 )
 
-from bot.channels.dedup import TelegramStore
+from bot.channels.dedup import SentPoll, TelegramStore
 from bot.channels.outbox import OutboxSender, OutgoingMessage
 from bot.channels.proactive import ProactiveServer, RecipientGone, UnknownSender
 from bot.channels.rasa_client import RasaClient, RasaError
 from bot.channels.rate_limit import ChatRateLimiter
 from bot.channels.telegram_format import (
     CallbackCodec,
+    QuizPoll,
     build_keyboard,
     document_of,
     format_message,
     markdown_to_html,
+    quiz_poll_of,
 )
 from bot.channels.update_processor import ChatLocks, OrderedDedupProcessor
 from bot.config import PROJECT_ROOT, Settings, load_settings
+from bot.i18n import DEFAULT_LANGUAGE, available_languages, t
 
 LOGGER = logging.getLogger(__name__)
 BRIDGE_KEY = "bridge"
@@ -101,6 +114,7 @@ SLOW_DOWN = (
 )
 NO_REPLY = "I have no answer for that yet. Send /help to see what I can do, or ask me a question."
 NOT_AVAILABLE = "That feature is not available yet. Send /help to see what I can do, or ask me a question."
+STALE_POLL = "That question was already answered or has moved on. Please answer the latest question."
 DOMAIN_PATH = PROJECT_ROOT / "domain.yml"
 _INTENT_PAYLOAD = re.compile(r"^/([A-Za-z0-9_]+)")
 # Chat actions last 5 s on the client; refresh a little earlier while Rasa works.
@@ -109,25 +123,55 @@ TYPING_REFRESH_S = 4.0
 
 @dataclass(frozen=True)
 class Command:
-    """A Telegram command, the Rasa intent it triggers and its menu description."""
+    """A Telegram command and the Rasa intent it triggers; its menu text is in the locales."""
 
     name: str
     intent: str
-    description: str
+
+    def description(self, language: str = DEFAULT_LANGUAGE) -> str:
+        """The menu text in ``language`` (locale key ``menu_<name>``, English when missing)."""
+        return t(f"menu_{self.name}", language)
 
 
+# The capabilities the help message (``utter_help``) lists, in its order.
 COMMANDS: tuple[Command, ...] = (
-    Command("start", "/greet", "Start or restart the tutor"),
-    Command("help", "/help", "What I can do"),
-    Command("quiz", "/quiz_me", "Take a short quiz"),
-    Command("review", "/review", "Review what is due"),
-    Command("progress", "/show_progress", "See your progress"),
-    Command("plan", "/show_plan", "Your learning plan"),
-    Command("language", "/choose_language", "Choose English or Hindi"),
-    Command("trainer", "/request_trainer", "Ask a human trainer"),
-    Command("deletemydata", "/delete_my_data", "Delete your data"),
+    Command("start", "/greet"),
+    Command("help", "/help"),
+    Command("quiz", "/quiz_me"),
+    Command("review", "/review"),
+    Command("progress", "/show_progress"),
+    Command("plan", "/show_plan"),
+    Command("onboarding", "/start_onboarding"),
+    Command("trainer", "/request_trainer"),
+    Command("export", "/export_my_data"),
+    Command("deletemydata", "/delete_my_data"),
+    Command("language", "/choose_language"),
 )
 INTENT_FOR = {command.name: command.intent for command in COMMANDS}
+# Telegram's language_code is a two-letter ISO 639-1 code.
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
+
+
+def command_menus(languages: Sequence[str] | None = None) -> list[tuple[str | None, list[BotCommand]]]:
+    """The command menu for each language, as ``setMyCommands`` takes it.
+
+    Args:
+        languages: Locale codes (default: every locale file in ``bot/locales``).
+
+    Returns:
+        ``(None, English menu)`` first (Telegram's default for every other language),
+        then ``(code, menu)`` for each other language with a two-letter code.
+    """
+    languages = available_languages() if languages is None else languages
+    menus: list[tuple[str | None, list[BotCommand]]] = [(None, _menu(DEFAULT_LANGUAGE))]
+    for language in languages:
+        if language != DEFAULT_LANGUAGE and _LANGUAGE_CODE.match(language):
+            menus.append((language, _menu(language)))
+    return menus
+
+
+def _menu(language: str) -> list[BotCommand]:
+    return [BotCommand(command.name, command.description(language)) for command in COMMANDS]
 
 
 @dataclass(frozen=True)
@@ -221,10 +265,14 @@ class TelegramBridge:
         Returns:
             ``tg-`` followed by 32 hex digits of HMAC-SHA256(salt, chat id).
         """
-        digest = hmac.new(self._salt, f"telegram:{chat_id}".encode(), hashlib.sha256)
-        sender = "tg-" + digest.hexdigest()[:32]
+        sender = self.sender_id(chat_id)
         self.store.remember_chat(sender, chat_id)
         return sender
+
+    def sender_id(self, chat_id: int) -> str:
+        """The pseudonym of a chat, without remembering the mapping (see :meth:`pseudonym`)."""
+        digest = hmac.new(self._salt, f"telegram:{chat_id}".encode(), hashlib.sha256)
+        return "tg-" + digest.hexdigest()[:32]
 
     async def ask_rasa(self, sender: str, text: str) -> list[dict[str, Any]]:
         """Send ``text`` to Rasa; on failure return the apology as Rasa-shaped reply.
@@ -259,7 +307,21 @@ class TelegramBridge:
         messages: list[OutgoingMessage] = []
         sent: list[Message] = []
         queued = 0
-        for reply in replies:
+        replies = list(replies)
+        for index, reply in enumerate(replies):
+            poll = _poll_after(replies, index)
+            if poll is not None:
+                # The poll replaces this question's text and buttons. Sent directly (its id is
+                # needed to take the vote), after what Rasa said before it.
+                if messages:
+                    queued += len(messages)
+                    sent += await self.sender.send(bot, chat_id, messages)
+                    messages = []
+                poll_message = await self.send_poll(bot, chat_id, poll, reply.get("buttons") or [])
+                if poll_message is not None:
+                    queued += 1
+                    sent.append(poll_message)
+                    continue
             document = document_of(reply)
             if document is not None:  # e.g. "export my data": a file in the chat
                 # What Rasa sent before the file goes first. The file itself is sent directly,
@@ -286,6 +348,44 @@ class TelegramBridge:
             queued += len(messages)
             sent += await self.sender.send(bot, chat_id, messages)
         return Delivery(queued, sent)
+
+    async def send_poll(self, bot: Any, chat_id: int, poll: QuizPoll,
+                        buttons: Sequence[dict[str, Any]]) -> Message | None:
+        """Send a quiz poll and remember it, to take the learner's vote as an answer.
+
+        Args:
+            bot: The application's bot.
+            chat_id: Telegram chat id (the caller holds the chat's lock).
+            poll: The question as a poll (it fits Telegram's limits).
+            buttons: The question's Rasa buttons; those that are not answers (Skip, Stop)
+                go under the poll.
+
+        Returns:
+            The poll's message, or None when the question must go as text and buttons
+            instead (earlier messages still wait in the outbox, or Telegram refused it).
+
+        Raises:
+            telegram.error.Forbidden: The learner blocked the bot.
+        """
+        if self.store.outbox.pending(chat_id):
+            return None  # a poll sent now would overtake them
+        others = [b for b in buttons if b.get("payload") not in poll.answers]
+        try:
+            message = await bot.send_poll(
+                chat_id, poll.question, list(poll.options), is_anonymous=False, type="quiz",
+                correct_option_ids=[poll.correct_option_id], reply_markup=build_keyboard(others, self.codec),
+            )
+        except Forbidden:
+            raise
+        except TelegramError as exc:
+            LOGGER.warning("Quiz poll refused (%s); sending the question as text and buttons", exc)
+            return None
+        if message.poll is None:
+            LOGGER.warning("Telegram answered sendPoll without a poll; votes on it cannot be taken")
+            return message
+        self.store.put_poll(SentPoll(message.poll.id, chat_id, self.sender_id(chat_id), poll.item_id,
+                                     message.message_id, poll.answers))
+        return message
 
     async def send_text(self, bot: Any, chat_id: int, text: str) -> None:
         """Send a plain-text note (slow down, not available, ...) through the outbox.
@@ -335,6 +435,21 @@ class TelegramBridge:
         return self.store.forget_chat(sender)
 
 
+def _poll_after(replies: Sequence[dict[str, Any]], index: int) -> QuizPoll | None:
+    """The quiz poll to send instead of ``replies[index]``, or None.
+
+    It is the ``quiz_poll`` payload of the next reply, when the question at ``index``
+    carries a button for each of the poll's answers and the poll fits Telegram's limits.
+    """
+    if index + 1 >= len(replies):
+        return None
+    poll = quiz_poll_of(replies[index + 1])
+    payloads = {b.get("payload") for b in replies[index].get("buttons") or [] if isinstance(b, dict)}
+    if poll is None or not set(poll.answers) <= payloads:
+        return None
+    return poll if poll.fits_telegram() else None
+
+
 def _bridge(context: ContextTypes.DEFAULT_TYPE) -> TelegramBridge:
     return context.bot_data[BRIDGE_KEY]
 
@@ -375,88 +490,50 @@ async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, message: str
         context: The handler context.
         message: Text or intent payload for Rasa.
     """
+    if update.effective_chat is not None:
+        await relay_chat(context, update.effective_chat.id, message)
+
+
+async def relay_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message: str) -> None:
+    """Send ``message`` to Rasa for a chat and deliver the replies (budget and domain checked).
+
+    Args:
+        context: The handler context.
+        chat_id: Telegram chat id (the update processor holds its lock).
+        message: Text or intent payload for Rasa.
+    """
     bridge = _bridge(context)
-    chat = update.effective_chat
-    if chat is None:
-        return
-    allowed, warn = bridge.limiter.check(chat.id)
+    allowed, warn = bridge.limiter.check(chat_id)
     if not allowed:
         LOGGER.warning("Chat over its message budget: message not sent to Rasa")
         if warn:
-            await bridge.send_text(context.bot, chat.id, SLOW_DOWN)
+            await bridge.send_text(context.bot, chat_id, SLOW_DOWN)
         return
     if not bridge.understands(message):
         # E.g. /progress before the progress feature exists: Rasa would guess some other intent.
         LOGGER.info("Intent of %s is not in the Rasa domain; answering locally", message.split("{")[0])
-        await bridge.send_text(context.bot, chat.id, NOT_AVAILABLE)
+        await bridge.send_text(context.bot, chat_id, NOT_AVAILABLE)
         return
-    sender = bridge.pseudonym(chat.id)
-    async with typing_indicator(context.bot, chat.id):
+    sender = bridge.pseudonym(chat_id)
+    async with typing_indicator(context.bot, chat_id):
         replies = await bridge.ask_rasa(sender, message)
-    if not (await bridge.deliver(context.bot, chat.id, replies)).queued:
+    if not (await bridge.deliver(context.bot, chat_id, replies)).queued:
         if any(isinstance(r.get("custom"), dict) and r["custom"].get("handoff") == "relayed" for r in replies):
             return  # [human loop] a trainer has this chat (actions/handoff.py): silence is intended
         # E.g. a command whose intent this Rasa model does not know yet: say so, not silence.
         LOGGER.info("Rasa sent nothing deliverable for a message; sending a note")
-        await bridge.send_text(context.bot, chat.id, NO_REPLY)
+        await bridge.send_text(context.bot, chat_id, NO_REPLY)
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/start: greet the learner."""
-    await relay(update, context, INTENT_FOR["start"])
+def command_handler(command: Command) -> Any:
+    """The handler of a menu command: send its intent to Rasa."""
 
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await relay(update, context, command.intent)
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/help: explain what the tutor can do."""
-    await relay(update, context, INTENT_FOR["help"])
-
-
-async def quiz(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/quiz: start a quiz."""
-    await relay(update, context, INTENT_FOR["quiz"])
-
-
-async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/review: spaced review of due items."""
-    await relay(update, context, INTENT_FOR["review"])
-
-
-async def progress(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/progress: show mastery so far."""
-    await relay(update, context, INTENT_FOR["progress"])
-
-
-async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/plan: show the learning plan."""
-    await relay(update, context, INTENT_FOR["plan"])
-
-
-async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/language: choose the reply language."""
-    await relay(update, context, INTENT_FOR["language"])
-
-
-async def trainer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/trainer: hand over to a human trainer."""
-    await relay(update, context, INTENT_FOR["trainer"])
-
-
-async def delete_my_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/deletemydata: start the data-deletion dialogue."""
-    await relay(update, context, INTENT_FOR["deletemydata"])
-
-
-COMMAND_HANDLERS = {
-    "start": start,
-    "help": help_command,
-    "quiz": quiz,
-    "review": review,
-    "progress": progress,
-    "plan": plan,
-    "language": language,
-    "trainer": trainer,
-    "deletemydata": delete_my_data,
-}
+    handle.__name__ = f"command_{command.name}"
+    handle.__doc__ = f"/{command.name}: {command.description()}."
+    return handle
 
 
 async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -495,6 +572,37 @@ async def button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await relay(update, context, payload)
 
 
+async def poll_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A vote on a quiz poll: send Rasa the payload of that option's button.
+
+    The update processor holds the poll's chat lock (the update names no chat).
+    """
+    answer = update.poll_answer
+    if answer is None or not answer.option_ids:
+        return  # a retracted vote: quiz polls allow none, so nothing to undo
+    bridge = _bridge(context)
+    poll = bridge.store.get_poll(answer.poll_id)
+    if poll is None:
+        LOGGER.info("Vote on an unknown or expired quiz poll; ignored")
+        return
+    if answer.user is None or answer.user.id != poll.chat_id:
+        # The poll was forwarded and someone else voted: not this learner's answer.
+        LOGGER.info("Vote on a quiz poll by someone other than its learner; ignored")
+        return
+    option = answer.option_ids[0]
+    if not 0 <= option < len(poll.answers):
+        LOGGER.warning("Vote for an option the quiz poll does not have; ignored")
+        return
+    if bridge.store.latest_poll_item(poll.chat_id) != poll.item_id or not bridge.store.claim_poll_answer(poll):
+        await bridge.send_text(context.bot, poll.chat_id, STALE_POLL)
+        return
+    # Skip/Stop under the answered poll would now act on the next question.
+    with contextlib.suppress(TelegramError):
+        await context.bot.edit_message_reply_markup(chat_id=poll.chat_id, message_id=poll.message_id,
+                                                    reply_markup=None)
+    await relay_chat(context, poll.chat_id, poll.answers[option])
+
+
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log errors from handlers and tell the learner something went wrong."""
     LOGGER.error("Error while handling an update", exc_info=context.error)
@@ -504,9 +612,10 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def post_init(application: Application) -> None:
-    """Publish the command menu, start the outbox and the proactive endpoint."""
+    """Publish the command menus, start the outbox and the proactive endpoint."""
     bridge: TelegramBridge = application.bot_data[BRIDGE_KEY]
-    await application.bot.set_my_commands([BotCommand(command.name, command.description) for command in COMMANDS])
+    for language_code, commands in command_menus():
+        await application.bot.set_my_commands(commands, language_code=language_code)
     bridge.sender.start(application.bot)  # first sends what a previous run left queued
     bridge.proactive = ProactiveServer(bridge, bridge.settings.action_token, bridge.settings.telegram_proactive_port)
     await bridge.proactive.start()
@@ -579,17 +688,18 @@ def build_application(settings: Settings) -> Application:
     bridge.application = application
 
     private = filters.ChatType.PRIVATE
-    for name, callback in COMMAND_HANDLERS.items():
-        application.add_handler(CommandHandler(name, callback, filters=private))
+    for command in COMMANDS:
+        application.add_handler(CommandHandler(command.name, command_handler(command), filters=private))
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     application.add_handler(MessageHandler(private & filters.TEXT, text_message))
     application.add_handler(CallbackQueryHandler(button_pressed))
+    application.add_handler(PollAnswerHandler(poll_answered))
     application.add_handler(MessageHandler(private & ~filters.TEXT, not_text))
     application.add_error_handler(error_handler)
     return application
 
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.POLL_ANSWER]
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

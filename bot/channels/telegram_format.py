@@ -9,7 +9,8 @@ text from documents or learners can never inject markup. Only ``http``, ``https`
 Limits enforced here (Bot API): a message holds at most 4096 characters and a button's
 ``callback_data`` at most 64 bytes. Long messages are split on the Markdown source
 (paragraphs, then lines, sentences, words) and each piece is rendered on its own, so a
-split can never fall inside an HTML tag or entity.
+split can never fall inside an HTML tag or entity. A quiz poll (:class:`QuizPoll`) holds
+at most 300 characters of question and 2-12 options of 100 characters each.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import html
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import PollLimit
 
 MAX_MESSAGE_LENGTH = 4096
 MAX_CALLBACK_BYTES = 64
@@ -325,3 +328,64 @@ def document_of(reply: Mapping[str, object]) -> tuple[str, bytes] | None:
         return None
     name = _UNSAFE_FILENAME.sub("-", str(data.get("name") or "file.txt")).strip(".-")[:64] or "file.txt"
     return name, content
+
+
+#: Bot API limits of a poll (python-telegram-bot's constants): question and option length, options.
+MAX_POLL_QUESTION = int(PollLimit.MAX_QUESTION_LENGTH)
+MAX_POLL_OPTION = int(PollLimit.MAX_OPTION_LENGTH)
+MIN_POLL_OPTIONS, MAX_POLL_OPTIONS = 2, int(PollLimit.MAX_OPTION_NUMBER)
+
+
+@dataclass(frozen=True)
+class QuizPoll:
+    """A multiple-choice question that can go to Telegram as a native quiz poll.
+
+    The actions attach it to a question as a ``custom`` payload ``{"quiz_poll": {"item_id",
+    "question", "options", "correct_option_id", "answers"}}`` right after the question's
+    text and buttons (see ``actions/quizzes.py``); ``answers`` holds, per option, the
+    payload of that option's button, which is what Rasa gets when the learner votes.
+
+    Attributes:
+        item_id: The quiz item asked.
+        question: Plain-text question (Telegram shows it as the poll's title).
+        options: Plain-text options.
+        correct_option_id: Index of the right option (Telegram reveals it after the vote).
+        answers: The Rasa payload for each option.
+    """
+
+    item_id: str
+    question: str
+    options: tuple[str, ...]
+    correct_option_id: int
+    answers: tuple[str, ...]
+
+    def fits_telegram(self) -> bool:
+        """Whether Telegram accepts this as a poll (else the question goes as text and buttons)."""
+        return (
+            0 < telegram_length(self.question) <= MAX_POLL_QUESTION
+            and MIN_POLL_OPTIONS <= len(self.options) <= MAX_POLL_OPTIONS
+            and all(0 < telegram_length(option) <= MAX_POLL_OPTION for option in self.options)
+        )
+
+
+def quiz_poll_of(reply: Mapping[str, object]) -> QuizPoll | None:
+    """The quiz poll a Rasa reply carries, or None (also when the payload is malformed).
+
+    Args:
+        reply: One message of Rasa's REST channel.
+
+    Returns:
+        The poll as sent by the action, not yet checked against Telegram's limits.
+    """
+    custom = reply.get("custom")
+    poll = custom.get("quiz_poll") if isinstance(custom, Mapping) else None
+    if not isinstance(poll, Mapping):
+        return None
+    options, answers, correct = poll.get("options"), poll.get("answers"), poll.get("correct_option_id")
+    item_id, question = poll.get("item_id"), poll.get("question")
+    if not (isinstance(options, list) and isinstance(answers, list) and len(options) == len(answers)
+            and all(isinstance(value, str) and value.strip() for value in [*options, *answers])
+            and isinstance(correct, int) and not isinstance(correct, bool) and 0 <= correct < len(options)
+            and isinstance(item_id, str) and item_id and isinstance(question, str)):
+        return None
+    return QuizPoll(item_id, question.strip(), tuple(o.strip() for o in options), correct, tuple(answers))

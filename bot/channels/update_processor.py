@@ -90,12 +90,23 @@ class OrderedDedupProcessor(BaseUpdateProcessor):
             coroutine: Runs the handlers for it.
         """
         # Nothing may await before ``hold`` takes its place in the chat's queue.
-        chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
+        chat_id = self._chat_of(update)
+        if chat_id is None:
             await self._once(update, coroutine)
             return
-        async with self._locks.hold(chat.id):
+        async with self._locks.hold(chat_id):
             await self._once(update, coroutine)
+
+    def _chat_of(self, update: object) -> int | None:
+        """The chat an update belongs to; a quiz-poll vote names only its poll (see dedup)."""
+        if not isinstance(update, Update):
+            return None
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        if update.poll_answer is not None:
+            poll = self._store.get_poll(update.poll_answer.poll_id)
+            return poll.chat_id if poll is not None else None
+        return None
 
     async def _once(self, update: object, coroutine: Awaitable[Any]) -> None:
         if isinstance(update, Update) and not self._store.claim_update(self._bot_id, update.update_id):

@@ -2,8 +2,9 @@
 
 python-telegram-bot's ``base_url`` points the real client here. The server implements the
 methods the bridge uses (getMe, getUpdates with ``offset`` and long polling, sendMessage, sendDocument,
-sendChatAction, answerCallbackQuery, setMyCommands, deleteWebhook, setWebhook,
-editMessageReplyMarkup), records every call in order, and can be told to answer a method
+sendPoll, sendChatAction, answerCallbackQuery, setMyCommands, deleteWebhook, setWebhook,
+editMessageReplyMarkup), builds the updates Telegram would send (messages, button
+presses, votes on a quiz poll: :meth:`FakeBotApi.poll_answer_update`), records every call in order, and can be told to answer a method
 with 429 ``retry_after`` (once, a number of times in a row, or until told to stop; for
 every chat or one). Parameters arrive as python-telegram-bot sends them (form
 fields, JSON-encoded where not plain strings) and are decoded back to Python values.
@@ -31,7 +32,8 @@ BOT_USER = {
     "supports_inline_queries": False,
 }
 # Fields that are strings on the wire and must not be JSON-decoded ("123" stays "123").
-_RAW_STRING_FIELDS = {"text", "callback_query_id", "secret_token", "url", "action", "parse_mode"}
+_RAW_STRING_FIELDS = {"text", "callback_query_id", "secret_token", "url", "action", "parse_mode", "question",
+                      "type", "language_code"}
 
 
 @dataclass
@@ -73,6 +75,8 @@ class FakeBotApi:
         self._failing: dict[str, list[Any]] = {}
         self._message_id = 1000
         self.blocked: set[int] = set()
+        self.polls: list[dict[str, Any]] = []  # messages returned by sendPoll, in order
+        self._refused: set[tuple[str, int]] = set()  # (method, chat id) answered 400
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -117,6 +121,10 @@ class FakeBotApi:
     def block(self, chat_id: int) -> None:
         """The learner of ``chat_id`` blocks the bot: sending there answers 403 from now on."""
         self.blocked.add(chat_id)
+
+    def refuse(self, method: str, chat_id: int) -> None:
+        """Answer ``method`` for ``chat_id`` with 400 Bad Request from now on (e.g. polls disabled)."""
+        self._refused.add((method, chat_id))
 
     def stop_failing(self, method: str) -> None:
         """Answer ``method`` normally again."""
@@ -189,6 +197,19 @@ class FakeBotApi:
             },
         }
 
+    @staticmethod
+    def poll_answer_update(update_id: int, poll_id: str, user_id: int, option_ids: list[int]) -> dict[str, Any]:
+        """A vote on a non-anonymous poll the bot sent (Telegram names the poll and the voter, no chat)."""
+        return {
+            "update_id": update_id,
+            "poll_answer": {
+                "poll_id": poll_id,
+                "user": {"id": user_id, "is_bot": False, "first_name": f"Learner{user_id}"},
+                "option_ids": option_ids,
+                "option_persistent_ids": [f"o{i}" for i in option_ids],
+            },
+        }
+
     # --- the API -------------------------------------------------------------------
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
@@ -207,11 +228,15 @@ class FakeBotApi:
         if request.match_info["token"] != self.token:
             self.calls.append(Call(method, params, 401))
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
-        if method == "sendMessage" and int(params.get("chat_id", 0)) in self.blocked:
+        if method in ("sendMessage", "sendPoll") and int(params.get("chat_id", 0)) in self.blocked:
             self.calls.append(Call(method, params, 403))
             return web.json_response(
                 {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}, status=403
             )
+        if (method, int(params.get("chat_id", 0) or 0)) in self._refused:
+            self.calls.append(Call(method, params, 400))
+            return web.json_response({"ok": False, "error_code": 400, "description": "Bad Request: refused"},
+                                     status=400)
         retry_after = self._refusal(method, params)
         if retry_after is not None:
             self.calls.append(Call(method, params, 429))
@@ -270,6 +295,34 @@ class FakeBotApi:
         message["document"] = {"file_id": f"doc-{self._message_id}", "file_unique_id": f"u{self._message_id}",
                                "file_name": document.get("filename") if isinstance(document, dict) else None}
         return message
+
+    async def _api_sendPoll(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        message = self._message(params)
+        del message["text"]
+        options = [o["text"] if isinstance(o, dict) else str(o) for o in params.get("options") or []]
+        message["poll"] = {
+            "id": f"poll-{self._message_id}",
+            "question": params.get("question", ""),
+            "options": [{"text": text, "voter_count": 0, "persistent_id": f"o{i}"} for i, text in enumerate(options)],
+            "total_voter_count": 0,
+            "is_closed": False,
+            "is_anonymous": bool(params.get("is_anonymous", True)),
+            "type": params.get("type", "regular"),
+            "allows_multiple_answers": False,
+            "allows_revoting": False,
+            "members_only": False,
+            "correct_option_ids": params.get("correct_option_ids"),
+        }
+        self.polls.append(message)
+        return message
+
+    def poll_ids(self, chat_id: int) -> list[str]:
+        """Ids of the polls sent to a chat, in order."""
+        return [m["poll"]["id"] for m in self.polls if m["chat"]["id"] == chat_id]
+
+    def sent_polls(self, chat_id: int | None = None) -> list[Call]:
+        """Successful sendPoll calls, optionally to one chat."""
+        return [c for c in self.calls_to("sendPoll") if chat_id is None or int(c.params["chat_id"]) == chat_id]
 
     def sent_documents(self, chat_id: int) -> list[tuple[str, bytes]]:
         """``(file name, bytes)`` of successful sendDocument calls to one chat."""

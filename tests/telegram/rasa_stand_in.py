@@ -6,6 +6,9 @@ out), records what it receives, and answers deterministically so the bridge's fo
 buttons, ordering and failure handling can be asserted. It knows no dialogue: the
 full-stack test against the real Rasa server lives with the integration tests.
 
+A test can set :attr:`RasaStandIn.responder` to answer with something else, e.g. the
+real quiz actions on a real learner store (``test_quiz_polls.py``).
+
 Switch it off with :meth:`RasaStandIn.stop` (connection refused) or ``available = False``
 (HTTP 503) to test the bridge's apology.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -66,12 +70,14 @@ class RasaStandIn:
         received: ``(sender, message, monotonic time)`` in arrival order.
         delays: Seconds to wait before answering a given message (ordering tests).
         available: When false, answer 503 like a Rasa that is failing.
+        responder: ``async (sender, message) -> replies`` used instead of :func:`reply_for`.
     """
 
     def __init__(self) -> None:
         self.received: list[tuple[str, str, float]] = []
         self.delays: dict[str, float] = {}
         self.available = True
+        self.responder: Callable[[str, str], Awaitable[list[dict[str, Any]]]] | None = None
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -106,4 +112,5 @@ class RasaStandIn:
         if not self.available:
             return web.json_response({"error": "stand-in switched off"}, status=503)
         await asyncio.sleep(self.delays.get(message, 0.0))
-        return web.json_response([{"recipient_id": sender, **r} for r in reply_for(message)])
+        replies = await self.responder(sender, message) if self.responder else reply_for(message)
+        return web.json_response([{"recipient_id": sender, **r} for r in replies])
