@@ -9,18 +9,26 @@ Run as its own process it is the *indexer* of scaled mode (``make run-scaled``, 
 ``indexer`` Deployment of ``deploy/kubernetes``)::
 
     python -m bot.knowledge.watcher [--kb DIR] [--index DIR] [--poll SECONDS] [--seed DIR] [--seed-index DIR]
+    python -m bot.knowledge.watcher --alive SECONDS   # liveness probe: exit 0 while it beats
 
 It is the one writer of the index folder: every action replica (``--no-watch``) reads the
 same folder and follows its ``CURRENT`` pointer (:class:`bot.knowledge.search.Retriever`),
 so a new version is served by all of them within seconds, without a restart. ``--poll``
 compares the folder every few seconds instead of listening to inotify, which does not
 report writes that other machines make on a shared (NFS, ReadWriteMany) volume.
+
+The indexer loads its embedding models *before* it reports ready: loaded on the first edit
+instead, they cost that edit most of its 10 s budget on a busy machine. Readiness and
+liveness are a heartbeat file in the index folder (:data:`HEARTBEAT_FILE`), written every
+few seconds, which ``make run-scaled`` waits for and the Deployment's probe reads.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import shutil
 import signal
 import threading
@@ -35,6 +43,9 @@ from bot.knowledge.loader import is_candidate
 log = logging.getLogger(__name__)
 
 DEBOUNCE_S = 1.5
+#: The indexer's heartbeat in the index folder: ``{"pid", "ready", "beat"}`` (beat: Unix time).
+HEARTBEAT_FILE = "indexer.json"
+HEARTBEAT_EVERY_S = 5.0
 
 
 class KnowledgeWatcher:
@@ -140,6 +151,11 @@ class KnowledgeWatcher:
         except FileNotFoundError:
             return False
 
+    def warm_up(self) -> None:
+        """Load every embedding model now, so that the first edit pays only for its own text."""
+        for embedder in self.embedders:
+            embedder.embed_passages(["warm-up"])
+
     def update_now(self) -> UpdateReport | None:
         try:
             report = update_index(self.kb_dir, self.index_dir, self.embedders)
@@ -176,12 +192,48 @@ def watch_forever(kb_dir: Path, index_dir: Path, on_report: Callable[[UpdateRepo
     watcher.start()
     try:
         watcher.update_now()
-        while not stop.wait(1.0):
-            pass
+        watcher.warm_up()
+        write_heartbeat(index_dir)
+        log.info("indexer ready: watching %s", kb_dir)
+        while not stop.wait(HEARTBEAT_EVERY_S):
+            write_heartbeat(index_dir)
     except KeyboardInterrupt:
         pass
     finally:
         watcher.stop()
+
+
+def write_heartbeat(index_dir: Path) -> None:
+    """Record that this indexer is up, its models loaded and its observer watching.
+
+    Written to a temporary name and renamed, so that a reader never sees half a file.
+    A failed write is logged, never fatal: the index keeps being maintained.
+    """
+    path = Path(index_dir) / HEARTBEAT_FILE
+    temporary = path.with_name(f".{HEARTBEAT_FILE}.{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps({"pid": os.getpid(), "ready": True, "beat": time.time()}))
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("cannot write the indexer heartbeat %s: %s", path, exc)
+
+
+def read_heartbeat(index_dir: Path) -> dict | None:
+    """The last heartbeat in ``index_dir``, or None when there is none (or it is unreadable)."""
+    try:
+        beat = json.loads((Path(index_dir) / HEARTBEAT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return beat if isinstance(beat, dict) and isinstance(beat.get("beat"), (int, float)) else None
+
+
+def indexer_alive(index_dir: Path, max_age_s: float, pid: int | None = None) -> bool:
+    """True when an indexer (process ``pid``, if given) beat in ``index_dir`` in the last ``max_age_s`` s."""
+    beat = read_heartbeat(index_dir)
+    if beat is None or not beat.get("ready") or (pid is not None and beat.get("pid") != pid):
+        return False
+    return time.time() - beat["beat"] <= max_age_s
 
 
 def seed_folder(kb_dir: Path, seed: Path) -> bool:
@@ -218,7 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed-index", type=Path, default=None, metavar="DIR",
                         help="copy DIR (an index built with the image) into the index folder first when that "
                              "folder has no version: the first update then embeds only what differs")
+    parser.add_argument("--alive", type=float, default=None, metavar="SECONDS",
+                        help="do not index: exit 0 when the indexer of --index beat in the last SECONDS, "
+                             "else 1 (the liveness probe)")
     args = parser.parse_args(argv)
+    if args.alive is not None:
+        return 0 if indexer_alive(args.index, args.alive) else 1
     if args.poll is not None and args.poll <= 0:
         parser.error("--poll must be a positive number of seconds")
     configure_logging()

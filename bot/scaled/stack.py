@@ -27,10 +27,12 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, load_settings
+from bot.knowledge.watcher import HEARTBEAT_EVERY_S, HEARTBEAT_FILE, indexer_alive
 from bot.runner import RASA_BIN, RASA_COMMAND, SINGLE_THREAD_ENV, free_port, wait_http
 from bot.scaled.nginx import NginxLayout, render
 from bot.scaled.services import NginxServer, PostgresCluster, RedisServer, ServiceError
@@ -246,10 +248,32 @@ class ScaledStack:
 
     def start_indexer(self) -> subprocess.Popen:
         """The one indexer process: re-indexes the knowledge folder, publishes versions."""
+        (self.index_dir() / HEARTBEAT_FILE).unlink(missing_ok=True)  # a copied folder's, or a dead run's
         command = [PYTHON, "-m", "bot.knowledge.watcher"]
         if self.index_poll_s:
             command += ["--poll", str(self.index_poll_s)]
         return self._spawn("indexer", command, self.environment())
+
+    def index_dir(self) -> Path:
+        """The index folder every application process of this stack reads."""
+        return Path(self.environment().get("TUTOR_INDEX_DIR") or load_settings().index_dir)
+
+    def wait_indexer_ready(self, process: subprocess.Popen, timeout: float) -> None:
+        """Wait until the indexer has its models loaded and watches the folder (its heartbeat).
+
+        Until then a trainer's edit would wait for the models to load (or, before the
+        observer starts, be seen only by the next full scan).
+
+        Raises:
+            RuntimeError: the indexer exited or did not report ready within ``timeout`` s.
+        """
+        deadline = time.monotonic() + timeout
+        while not indexer_alive(self.index_dir(), HEARTBEAT_EVERY_S * 3, pid=process.pid):
+            if process.poll() is not None:
+                raise RuntimeError(f"the indexer exited with status {process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the indexer did not report ready within {timeout:g} s")
+            time.sleep(0.2)
 
     def start_rasa(self, index: int) -> subprocess.Popen:
         port = self.ports.rasa[index]
@@ -279,8 +303,7 @@ class ScaledStack:
             self.nginx = NginxServer(layout.root, render(layout))
             self.nginx.start()
             env = self.environment()
-            if self.watch:
-                self.start_indexer()
+            indexer = self.start_indexer() if self.watch else None
             actions = [self.start_action_server(i) for i in range(len(self.ports.action))]
             rasas = [self.start_rasa(i) for i in range(len(self.ports.rasa))]
             webs = [self._spawn(f"web-{i + 1}", [PYTHON, "-m", "bot.web.server"], {**env, "WEB_PORT": str(p)})
@@ -299,6 +322,8 @@ class ScaledStack:
                 wait_http(f"http://127.0.0.1:{port}/healthz", timeout, process)
             if console is not None:
                 wait_http(f"http://127.0.0.1:{self.ports.console}/healthz", timeout, console)
+            if indexer is not None:
+                self.wait_indexer_ready(indexer, timeout)
             self.supervisor.watch()  # from here on a crashed process is restarted, its twin serves
         except BaseException:
             self.stop()

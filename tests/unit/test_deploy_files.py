@@ -387,6 +387,10 @@ def test_one_indexer_writes_the_shared_index_that_every_action_pod_reads_read_on
     watcher = (PROJECT_ROOT / "bot" / "knowledge" / "watcher.py").read_text()
     for flag in (f for f in ix["command"] if f.startswith("--")):
         assert f'"{flag}"' in watcher, flag  # an option the indexer really has
+    for probe in ("readinessProbe", "livenessProbe"):  # its heartbeat in the index folder it writes
+        check = ix[probe]["exec"]["command"]
+        assert check[:3] == [".venv/bin/python", "-m", INDEXER] and "--alive" in check, probe
+        assert option(check, "--index") == ix_env["TUTOR_INDEX_DIR"] and float(option(check, "--alive")) > 5, probe
     actions = by_kind["bot.action_server"]
     assert actions
     for deployment, container in actions:

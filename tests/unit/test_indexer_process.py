@@ -148,3 +148,58 @@ def test_an_event_on_the_knowledge_folder_itself_does_not_stop_the_watching(kb_d
         process.terminate()
         output, _ = process.communicate(timeout=30)
     assert "Traceback" not in output, output
+
+
+class _RecordingEmbedder:
+    """Wraps the hash embedder and records what it was asked to embed."""
+
+    def __init__(self):
+        from bot.knowledge.embedders import make_embedder
+
+        self._inner = make_embedder("hash")
+        self.name, self.dim = self._inner.name, self._inner.dim
+        self.passages: list[str] = []
+
+    def embed_passages(self, texts):
+        self.passages.extend(texts)
+        return self._inner.embed_passages(texts)
+
+
+def test_the_indexer_loads_its_models_before_it_reports_ready(kb_dir: Path, tmp_path: Path) -> None:
+    """A model loaded on the first edit costs that edit most of its 10 s on a busy machine."""
+    from bot.knowledge.watcher import KnowledgeWatcher
+
+    watcher = KnowledgeWatcher(kb_dir, tmp_path / "index", "hash")
+    watcher.embedders = [_RecordingEmbedder()]
+    watcher.warm_up()
+    assert watcher.embedders[0].passages == ["warm-up"]
+
+
+def test_the_liveness_probe_follows_the_indexers_heartbeat(kb_dir: Path, tmp_path: Path) -> None:
+    """``--alive`` fails before the indexer is ready and after it stops beating, passes while it runs."""
+    import json
+
+    from bot.knowledge.watcher import HEARTBEAT_FILE, indexer_alive
+
+    index = tmp_path / "index"
+
+    def probe(max_age: str = "20") -> int:
+        return subprocess.run([sys.executable, "-m", "bot.knowledge.watcher", "--index", str(index), "--alive", max_age],
+                              cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+                              capture_output=True, timeout=60).returncode
+
+    assert probe() == 1  # no indexer has ever run here
+    process = _indexer("--kb", str(kb_dir), "--index", str(index), tmp_path=tmp_path)
+    try:
+        _wait_for(lambda: indexer_alive(index, 20, pid=process.pid), 60, process)
+        assert current_version_dir(index) is not None  # ready means the first update is done
+        assert probe() == 0
+    finally:
+        process.terminate()
+        process.wait(30)
+    beat = json.loads((index / HEARTBEAT_FILE).read_text())
+    (index / HEARTBEAT_FILE).write_text(json.dumps({**beat, "beat": time.time() - 120}))  # it stopped 2 min ago
+    assert probe("60") == 1 and probe("600") == 0
+    assert not indexer_alive(index, 600, pid=process.pid + 1)  # another process's heartbeat is not this one's
+    (index / HEARTBEAT_FILE).write_text("{half a fi")
+    assert probe("600") == 1
