@@ -8,6 +8,13 @@ demo bot's (the floor: Rasa's dialogue engine on the same machine), the resident
 each process before and after, and latency versus conversation length (first ten turns of
 one long conversation against its last ten: with tracker sessions it must not grow).
 
+Per kind of turn (canned reply, knowledge question, paging, quiz answer...), the tutor's
+p50 at one learner is set against the floor of the same kind in the same run: a canned
+reply against the demo bot's reply; a knowledge question against the demo bot's reply plus
+the raw query work any retrieval must do (embedding the question with each configured model
+and one flat FAISS search each, :func:`raw_query_floor`); the cross-encoder reranker's own
+cost is reported on its own line.
+
 The demo bot is created once under ``.state/bench/rasa-demo`` (``rasa init --no-prompt``
 trains it) and reused. Environment: ``BENCH_LOAD_SECONDS`` (per level, default 15),
 ``BENCH_LOAD_LEVELS`` (default ``1,4,16``), ``BENCH_LONG_TURNS`` (default 60),
@@ -20,11 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import statistics
 import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT, load_settings
@@ -37,6 +46,11 @@ OUR_TURNS = ["hello", "what is the fee for an RTI application?", "show more", "/
              '/answer_quiz{"quiz_answer":"A"}', '/answer_quiz{"quiz_answer":"B"}',
              "how many days of casual leave can I take?", "who is the first appellate authority under RTI?", "thanks"]
 DEMO_TURNS = ["hello", "I am sad", "yes", "are you a bot?", "great", "bye"]
+#: What each of :data:`OUR_TURNS` costs the tutor, for the per-kind table.
+OUR_KINDS = {"hello": "canned", "thanks": "canned", "show more": "paging", "/consent_accept": "consent",
+             "/quiz_me": "quiz start", '/answer_quiz{"quiz_answer":"A"}': "quiz answer",
+             '/answer_quiz{"quiz_answer":"B"}': "quiz answer"}
+KNOWLEDGE_QUESTIONS = [t for t in OUR_TURNS if t.endswith("?")]
 
 
 @dataclass
@@ -47,6 +61,8 @@ class Level:
     seconds: float
     p50_ms: float
     p95_ms: float
+    #: Latencies (ms) by kind of turn (:func:`turn_kind`).
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -73,8 +89,18 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def turn_kind(text: str) -> str:
+    """The kind of one benchmark turn: a knowledge question, or its :data:`OUR_KINDS` entry.
+
+    Every turn of the demo bot is a canned reply (its only action is an utterance).
+    """
+    if text in KNOWLEDGE_QUESTIONS:
+        return "knowledge"
+    return OUR_KINDS.get(text, "canned")
+
+
 async def _learner(client, url: str, turns: list[str], name: str, deadline: float, latencies: list[float],
-                   errors: list[int]) -> None:
+                   errors: list[int], by_kind: dict[str, list[float]]) -> None:
     for n in itertools.count():
         sender = f"{name}-{n}"
         for text in turns:
@@ -86,7 +112,11 @@ async def _learner(client, url: str, turns: list[str], name: str, deadline: floa
                 ok = resp.status_code == 200 and bool(resp.json())
             except Exception:
                 ok = False
-            (latencies.append((time.monotonic() - start) * 1000) if ok else errors.append(1))
+            if not ok:
+                errors.append(1)
+                continue
+            latencies.append((time.monotonic() - start) * 1000)
+            by_kind.setdefault(turn_kind(text), []).append(latencies[-1])
 
 
 async def run_level(base_url: str, turns: list[str], concurrency: int, seconds: float) -> Level:
@@ -96,16 +126,68 @@ async def run_level(base_url: str, turns: list[str], concurrency: int, seconds: 
     url = base_url + "/webhooks/rest/webhook"
     latencies: list[float] = []
     errors: list[int] = []
+    by_kind: dict[str, list[float]] = {}
     limits = httpx.Limits(max_connections=concurrency + 4)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         start = time.monotonic()
         deadline = start + seconds
         await asyncio.gather(*(_learner(client, url, turns, f"bench-{concurrency}-{i}-{int(start)}", deadline,
-                                        latencies, errors) for i in range(concurrency)))
+                                        latencies, errors, by_kind) for i in range(concurrency)))
         elapsed = time.monotonic() - start
     q = statistics.quantiles(latencies, n=20) if len(latencies) >= 2 else [float("nan")] * 19
     return Level(concurrency, len(latencies), len(errors), elapsed, statistics.median(latencies) if latencies
-                 else float("nan"), q[18])
+                 else float("nan"), q[18], by_kind)
+
+
+def raw_query_floor(questions: list[str], rounds: int = 5) -> dict[str, float]:
+    """The raw query work of a knowledge turn over the live index, and the reranker's cost (ms, p50).
+
+    Runs in this process (call it in one with the action server's single math thread):
+    ``raw`` is one query embedding per configured model plus one flat FAISS inner-product
+    search each (top 10), the least any two-model dense retrieval must do; ``reranker`` is
+    the tutor's search with the cross-encoder minus the same search without it.
+    """
+    import faiss
+    import numpy as np
+
+    from bot.services import get_retriever
+
+    retriever = get_retriever()
+    index = retriever.index
+    flat = {}
+    for name in index.embedder_names:
+        flat[name] = faiss.IndexFlatIP(index.vectors[name].shape[1])
+        flat[name].add(np.ascontiguousarray(index.vectors[name]))
+
+    def raw(question: str) -> None:
+        for name, searcher in flat.items():
+            searcher.search(retriever.embedder(name).embed_queries([question]), 10)
+
+    for question in questions:  # warm-up: models, caches, lazy imports
+        raw(question)
+        retriever.search(question)
+    raw_ms, with_ms, without_ms = [], [], []
+    for _ in range(rounds):
+        for question in questions:
+            for samples, run, kwargs in ((raw_ms, raw, {}), (with_ms, retriever.search, {}),
+                                         (without_ms, retriever.search, {"rerank": False})):
+                started = time.perf_counter()
+                run(question, **kwargs)
+                samples.append((time.perf_counter() - started) * 1000)
+    return {"raw": statistics.median(raw_ms),
+            "reranker": statistics.median(with_ms) - statistics.median(without_ms) if retriever.reranker else 0.0}
+
+
+def _raw_query_floor_in_child() -> dict[str, float]:
+    """:func:`raw_query_floor` in a child process with one math thread, as the action server runs."""
+    from bot.runner import SINGLE_THREAD_ENV
+
+    env = {**os.environ, **dict.fromkeys(SINGLE_THREAD_ENV, "1"), "PYTHONPATH": str(PROJECT_ROOT)}
+    code = ("import json, sys; from bot.bench.load import KNOWLEDGE_QUESTIONS, raw_query_floor; "
+            "print(json.dumps(raw_query_floor(KNOWLEDGE_QUESTIONS)))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=600, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 async def long_conversation(base_url: str, turns: list[str], total: int) -> tuple[float, float]:
@@ -171,7 +253,26 @@ def _bench_tutor(levels: list[int], seconds: float, long_turns: int) -> dict:
                         long_turns)
 
 
-def report(ours: dict, floor: dict) -> str:
+def kind_rows(ours: dict, floor: dict, query: dict[str, float]) -> list[str]:
+    """Markdown rows: the tutor's p50 per kind of turn at one learner against that kind's floor."""
+    mine, demo = ours["levels"][0], floor["levels"][0]
+    demo_p50 = statistics.median(demo.by_kind.get("canned") or [float("nan")])
+    floors = {"canned": demo_p50, "knowledge": demo_p50 + query["raw"]}
+    rows = [f"Per kind of turn at {mine.concurrency} learner (p50 ms; floor: the demo bot's reply, plus for a "
+            f"knowledge question the raw query work, {query['raw']:.0f} ms: embedding with each model and a flat "
+            "FAISS search each)", "",
+            "| kind | turns | tutor p50 | floor p50 | tutor - floor | tutor / floor |", "|---|---|---|---|---|---|"]
+    for kind, samples in sorted(mine.by_kind.items()):
+        p50 = statistics.median(samples)
+        base = floors.get(kind, demo_p50)
+        rows.append(f"| {kind} | {len(samples)} | {p50:.0f} | {base:.0f}{'' if kind in floors else ' (demo reply)'} | "
+                    f"{p50 - base:+.0f} | {p50 / base:.2f}x |")
+    rows += ["", f"The cross-encoder reranker's own cost in a knowledge search (p50, in process): "
+                 f"{query['reranker']:.0f} ms (included in the tutor's knowledge p50 above)."]
+    return rows
+
+
+def report(ours: dict, floor: dict, query: dict[str, float] | None = None) -> str:
     """A Markdown table of our bot's load results beside the demo bot's (the floor)."""
     lines = [f"Load benchmark (REST channel, closed-loop clients, this machine, {os.cpu_count()} CPUs, "
              f"math threads per process: {os.environ.get('OMP_NUM_THREADS', 'library default')})", "",
@@ -187,6 +288,8 @@ def report(ours: dict, floor: dict) -> str:
     lines += ["", "Latency vs conversation length (p50 ms, first 10 turns -> last 10 turns of one long conversation):"]
     for res in (floor, ours):
         lines.append(f"- {res['name']}: {res['long'][0]:.0f} -> {res['long'][1]:.0f}")
+    if query is not None:
+        lines += ["", *kind_rows(ours, floor, query)]
     return "\n".join(lines)
 
 
@@ -207,7 +310,7 @@ def main() -> None:
     load_settings()
     floor = _bench_demo(levels, seconds, long_turns)
     ours = _bench_tutor(levels, seconds, long_turns)
-    table = report(ours, floor)
+    table = report(ours, floor, _raw_query_floor_in_child())
     print(table, flush=True)
     (PROJECT_ROOT / ".state" / "bench" / "load.md").write_text(table + "\n")
 

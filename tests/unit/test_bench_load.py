@@ -1,0 +1,29 @@
+"""The load benchmark's per-kind table: each kind of turn against the floor of its kind."""
+
+from __future__ import annotations
+
+from bot.bench.load import DEMO_TURNS, OUR_TURNS, Level, kind_rows, turn_kind
+
+
+def test_every_turn_of_the_tutors_conversation_has_a_kind_and_the_demo_bots_are_canned() -> None:
+    kinds = {text: turn_kind(text) for text in OUR_TURNS}
+    assert kinds["what is the fee for an RTI application?"] == "knowledge"
+    assert kinds["show more"] == "paging" and kinds["hello"] == kinds["thanks"] == "canned"
+    assert kinds['/answer_quiz{"quiz_answer":"A"}'] == "quiz answer"
+    assert {"canned", "knowledge", "paging", "quiz answer"} <= set(kinds.values())
+    assert {turn_kind(text) for text in DEMO_TURNS} == {"canned"}
+
+
+def test_a_knowledge_question_is_set_against_the_demo_reply_plus_the_raw_query_work() -> None:
+    def level(by_kind: dict[str, list[float]]) -> Level:
+        return Level(1, sum(map(len, by_kind.values())), 0, 10.0, 0.0, 0.0, by_kind)
+
+    ours = {"levels": [level({"canned": [40, 44, 42], "knowledge": [150, 160, 170], "paging": [50]})]}
+    demo = {"levels": [level({"canned": [30, 31, 29]})]}
+    rows = kind_rows(ours, demo, {"raw": 60.0, "reranker": 25.0})
+    table = {row.split("|")[1].strip(): [cell.strip() for cell in row.split("|")[2:-1]]
+             for row in rows if row.startswith("| ") and not row.startswith("| kind")}
+    assert table["canned"] == ["3", "42", "30", "+12", "1.40x"]
+    assert table["knowledge"] == ["3", "160", "90", "+70", "1.78x"]  # floor: 30 ms reply + 60 ms raw query
+    assert table["paging"][2] == "30 (demo reply)"
+    assert any("reranker's own cost" in row and "25 ms" in row for row in rows)
