@@ -70,16 +70,19 @@ class Level:
         return self.messages / self.seconds
 
 
+def _family(pid: int) -> list[int]:
+    """A process and its direct children (Rasa's and the action server's workers)."""
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    except OSError:
+        children = []
+    return [pid, *(int(c) for c in children)]
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, MiB."""
     total = 0
-    pids = [pid]
-    try:
-        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for p in pids:
+    for p in _family(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -97,6 +100,19 @@ def turn_kind(text: str) -> str:
     if text in KNOWLEDGE_QUESTIONS:
         return "knowledge"
     return OUR_KINDS.get(text, "canned")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and its children have used so far, seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in _family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14, 15 of stat)
+    return total
 
 
 async def _learner(client, url: str, turns: list[str], name: str, deadline: float, latencies: list[float],
@@ -221,10 +237,14 @@ def _measure(name: str, base_url: str, turns: list[str], pids: dict[str, int], l
              seconds: float, long_turns: int) -> dict:
     before = {k: rss_mb(p) for k, p in pids.items()}
     asyncio.run(run_level(base_url, turns, 2, 5))  # warm-up (first turns load lazy parts)
+    cpu_before = {k: cpu_seconds(p) for k, p in pids.items()}
     results = [asyncio.run(run_level(base_url, turns, c, seconds)) for c in levels]
+    messages = sum(level.messages for level in results)
+    cpu_ms = {k: (cpu_seconds(p) - cpu_before[k]) * 1000 / max(messages, 1) for k, p in pids.items()}
     first, last = asyncio.run(long_conversation(base_url, turns, long_turns))
     after = {k: rss_mb(p) for k, p in pids.items()}
-    return {"name": name, "levels": results, "rss_before": before, "rss_after": after, "long": (first, last)}
+    return {"name": name, "levels": results, "rss_before": before, "rss_after": after, "long": (first, last),
+            "cpu_ms_per_message": cpu_ms}
 
 
 def _bench_demo(levels: list[int], seconds: float, long_turns: int) -> dict:
@@ -281,10 +301,12 @@ def report(ours: dict, floor: dict, query: dict[str, float] | None = None) -> st
         for mine, base in zip(res["levels"], floor["levels"], strict=True):
             lines.append(f"| {res['name']} | {mine.concurrency} | {mine.throughput:.1f} | {mine.p50_ms:.0f} | "
                          f"{mine.p95_ms:.0f} | {mine.errors} | {mine.throughput / base.throughput:.2f} |")
-    lines += ["", "| bot | process | RSS before MiB | RSS after MiB |", "|---|---|---|---|"]
+    lines += ["", "| bot | process | RSS before MiB | RSS after MiB | CPU ms per message (all levels) |",
+              "|---|---|---|---|---|"]
     for res in (floor, ours):
         for k in res["rss_before"]:
-            lines.append(f"| {res['name']} | {k} | {res['rss_before'][k]:.0f} | {res['rss_after'][k]:.0f} |")
+            lines.append(f"| {res['name']} | {k} | {res['rss_before'][k]:.0f} | {res['rss_after'][k]:.0f} | "
+                         f"{res['cpu_ms_per_message'][k]:.1f} |")
     lines += ["", "Latency vs conversation length (p50 ms, first 10 turns -> last 10 turns of one long conversation):"]
     for res in (floor, ours):
         lines.append(f"- {res['name']}: {res['long'][0]:.0f} -> {res['long'][1]:.0f}")

@@ -27,3 +27,25 @@ def test_a_knowledge_question_is_set_against_the_demo_reply_plus_the_raw_query_w
     assert table["knowledge"] == ["3", "160", "90", "+70", "1.78x"]  # floor: 30 ms reply + 60 ms raw query
     assert table["paging"][2] == "30 (demo reply)"
     assert any("reranker's own cost" in row and "25 ms" in row for row in rows)
+
+
+def test_cpu_time_counts_what_a_process_spent_on_the_cpu_not_the_time_it_waited() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from bot.bench.load import cpu_seconds
+
+    busy = ("import os, time\n"
+            "while sum(os.times()[:2]) < 0.4: pass\n"  # 0.4 s of its own CPU time, however loaded the machine
+            "print('done', flush=True)\n"
+            "time.sleep(30)\n")
+    child = subprocess.Popen([sys.executable, "-c", busy], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "done"
+        spent = cpu_seconds(child.pid)
+        time.sleep(0.3)  # sleeping costs no CPU
+        assert 0.4 <= spent <= cpu_seconds(child.pid) < spent + 0.1
+    finally:
+        child.kill()
+        child.wait()
