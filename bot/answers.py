@@ -16,7 +16,7 @@ import numpy as np
 from bot.knowledge.chunking import ANSWER_WORDS, Chunk, answer_sentences
 from bot.knowledge.index import KnowledgeIndexError, sentence_embedder
 from bot.knowledge.search import Hit, Retriever, SearchResult
-from bot.language import is_mostly_devanagari, script_language
+from bot.language import is_indic_script, script_language
 
 MAX_ANSWER_WORDS = ANSWER_WORDS
 MAX_PASSAGE_WORDS = 400
@@ -196,10 +196,10 @@ def full_passage(chunk: Chunk, language: str = "en") -> str:
 
 
 def _best_vector(result: SearchResult, chunk: Chunk) -> tuple[str | None, np.ndarray | None]:
-    """The query vector to rank sentences with: multilingual for Hindi, MiniLM otherwise."""
+    """The query vector to rank sentences with: multilingual for an Indian script, MiniLM otherwise."""
     if not result.query_vectors:
         return None, None
     language = str(chunk.meta.get("language") or "en")
-    name = sentence_embedder(language, list(result.query_vectors), cross=is_mostly_devanagari(result.query))
+    name = sentence_embedder(language, list(result.query_vectors), cross=is_indic_script(result.query))
     return (name, result.query_vectors[name]) if name else (None, None)
 

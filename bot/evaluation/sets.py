@@ -20,6 +20,10 @@ retrieved chunk.
 - ``milpac-hi`` / ``milpac-en``: MILPaC bilingual FAQs (CCI and IP); the English
   answers are indexed, one document per answer, and queried with the Hindi
   (resp. English) questions; relevant = a chunk of the gold answer's document.
+- ``milpac-<lang>`` for ``bn, ta, te, mr, gu, ml, or, pa`` (and ``milpac-multi-hi``): the
+  MILPaC multi-language FAQs (``milpac_{ip,cci}_faq_qa_multi.jsonl``: the IP set in nine
+  Indian languages, the CCI set in hi, bn, ta and mr) asked in that language over the same
+  index of English answers; relevant = a chunk of the gold answer's document.
 - ``cranfield``: the BEIR-format Cranfield collection, one document per abstract,
   graded qrels (nDCG@10 reported too).
 - ``officer-en`` / ``officer-hi``: the team's blind officer-style questions over
@@ -131,6 +135,22 @@ def _milpac_rows() -> list[dict]:
         for row in _jsonl(SHARED / "eval" / "multilingual" / f"milpac_{name}_faq_qa_en_hi.jsonl"):
             if row.get("answer_en") and row.get("question_hi") and row.get("question_en"):
                 rows.append({**row, "doc": f"{name}-{_slug(row['id'])}.md"})
+    return rows
+
+
+#: Languages of the multi-language MILPaC questions (ISO 639-1; ``or`` is Odia).
+MULTI_LANGUAGES = ("hi", "bn", "ta", "te", "mr", "gu", "ml", "or", "pa")
+
+
+def _milpac_multi_rows(lang: str) -> list[dict]:
+    """Multi-language rows with a question in ``lang`` whose answer the milpac index holds."""
+    indexed = {row["doc"] for row in _milpac_rows()}
+    rows = []
+    for name in ("cci", "ip"):
+        for row in _jsonl(SHARED / "eval" / "multilingual" / f"milpac_{name}_faq_qa_multi.jsonl"):
+            doc = f"{name}-{_slug(row['id'])}.md"
+            if (row.get(f"question_{lang}") or "").strip() and doc in indexed:
+                rows.append({**row, "doc": doc})
     return rows
 
 
@@ -254,6 +274,15 @@ def load_milpac(lang: str, limit: int | None = None) -> EvalSet:
                    note=f"MILPaC CCI+IP FAQs: {'Hindi' if lang == 'hi' else 'English'} questions -> English answers")
 
 
+def load_milpac_multi(lang: str, limit: int | None = None) -> EvalSet:
+    """MILPaC multi-language FAQs asked in ``lang``; a hit is a chunk of the answer's document."""
+    rows = _stable_sample(_milpac_multi_rows(lang), lambda r: r["doc"], limit)
+    queries = [Query(r[f"question_{lang}"], _source_judge(r["doc"]), lang=lang, qid=r["doc"]) for r in rows]
+    name = "milpac-multi-hi" if lang == "hi" else f"milpac-{lang}"
+    return EvalSet(name, "milpac", queries, unit="source", english=False,
+                   note=f"MILPaC multi-language FAQs: questions in {lang} -> English answers")
+
+
 def _source_judge(source: str) -> Judge:
     return lambda chunk: 1.0 if chunk.source == source else 0.0
 
@@ -315,7 +344,8 @@ def load_new_docs() -> EvalSet:
 
 
 SET_NAMES = ["officer-en", "officer-en-seen", "officer-en-unseen", "officer-hi", "newdocs",
-             "kb", "constitution", "cghs", "pension", "training", "milpac-hi", "milpac-en", "cranfield"]
+             "kb", "constitution", "cghs", "pension", "training", "milpac-hi", "milpac-en",
+             "milpac-multi-hi", *(f"milpac-{lang}" for lang in MULTI_LANGUAGES[1:]), "cranfield"]
 
 
 def load_set(name: str, quick: bool = False) -> EvalSet:
@@ -339,5 +369,7 @@ def load_set(name: str, quick: bool = False) -> EvalSet:
         "milpac-hi": lambda: load_milpac("hi", small),
         "milpac-en": lambda: load_milpac("en", small),
         "cranfield": lambda: load_cranfield(60 if quick else None),
+        "milpac-multi-hi": lambda: load_milpac_multi("hi", small),
     }
+    loaders.update({f"milpac-{lang}": (lambda lang=lang: load_milpac_multi(lang, small)) for lang in MULTI_LANGUAGES[1:]})
     return loaders[name]()

@@ -65,7 +65,6 @@ KNOWN_META_KEYS = {
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 # The closing hashes of "## Title ##" are stripped in code: a pattern like "(.+?)\s*#*\s*$"
 # backtracks in cubic time on a line of spaces ("# a" + 2000 spaces + "b" took 10 s).
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 # A line that starts a provision in bold, as converted Rules write them: "**Rule 43** ...".
 _PROVISION_LINE = re.compile(r"^\s*\*\*(?:Rule|Section|Article|Regulation)\s+\d{1,3}[A-Z]{0,2}\*\*")
 
@@ -350,10 +349,23 @@ def _sidecar_meta(path: Path) -> dict[str, Any]:
 
 
 def _markdown_blocks(body: str) -> list[Block]:
-    """Headings and paragraphs of Markdown; fenced code stays inside paragraphs."""
+    """Headings and paragraphs of Markdown, as markdown-it-py (CommonMark + tables) reads them.
+
+    ATX and setext headings become headings, and a line that only looks like a heading
+    inside fenced code or a table does not. Everything else keeps its source lines, so a
+    passage quotes the trainer's Markdown as written (lists, emphasis, tables, code,
+    which the widget renders): a paragraph runs to the next blank line outside fenced
+    code, and a line opening a provision in bold ("**Rule 2** ...") starts a new one.
+
+    Args:
+        body: the document after its front matter.
+
+    Returns:
+        The blocks in document order.
+    """
+    lines = body.splitlines()
     blocks: list[Block] = []
     paragraph: list[str] = []
-    in_fence = False
 
     def flush() -> None:
         text = "\n".join(paragraph).strip()
@@ -361,24 +373,39 @@ def _markdown_blocks(body: str) -> list[Block]:
             blocks.append(Block(text))
         paragraph.clear()
 
-    for line in body.splitlines():
-        if line.lstrip().startswith("```"):
-            in_fence = not in_fence
-        heading = None if in_fence else _MD_HEADING.match(line)
-        if heading:
+    tokens = _markdown_parser().parse(body)
+    for i, token in enumerate(tokens):
+        if token.level != 0 or token.nesting == -1 or token.map is None:
+            continue
+        first, stop = token.map
+        if first == 0 or not lines[first - 1].strip():
             flush()
-            title = re.sub(r"[*_`]+", "", heading.group(2).rstrip().rstrip("#")).strip()
+        if token.type == "heading_open":
+            flush()
+            title = re.sub(r"[*_`]+", "", tokens[i + 1].content).strip()
             if title:
-                blocks.append(Block(title, level=len(heading.group(1))))
-        elif not line.strip() and not in_fence:
-            flush()
-        elif not in_fence and _PROVISION_LINE.match(line):
-            flush()  # "**Rule 2** Definition: ..." opens a provision even without a blank line
-            paragraph.append(line)
-        else:
-            paragraph.append(line)
+                blocks.append(Block(title, level=int(token.tag[1])))
+            continue
+        fenced = token.type == "fence"
+        for line in lines[first:stop]:
+            if not line.strip() and not fenced:
+                flush()
+            elif not fenced and _PROVISION_LINE.match(line):
+                flush()  # "**Rule 2** Definition: ..." opens a provision even without a blank line
+                paragraph.append(line)
+            else:
+                paragraph.append(line)
     flush()
     return blocks
+
+
+def _markdown_parser() -> Any:
+    from markdown_it import MarkdownIt  # lazy: only needed for Markdown documents
+
+    # CommonMark plus GFM tables, block structure only: inline parsing (links, emphasis)
+    # is not needed to find headings and paragraphs, and costs more than the rest (and is
+    # quadratic on runs such as "[[[[...").
+    return MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
 
 
 def _plain_blocks(body: str, page: int | None = None) -> list[Block]:
@@ -458,6 +485,7 @@ def _check_unzipped_size(path: Path) -> None:
 
 def _docx_blocks(path: Path) -> list[Block]:
     import docx  # lazy: python-docx
+    from docx.table import Table
 
     _check_unzipped_size(path)
     try:
@@ -465,11 +493,71 @@ def _docx_blocks(path: Path) -> list[Block]:
     except Exception as exc:  # python-docx raises several unrelated types on bad zips
         raise DocumentError(f"unreadable DOCX ({type(exc).__name__})") from None
     blocks: list[Block] = []
-    for paragraph in document.paragraphs:
-        text = paragraph.text.strip()
+    # Paragraphs and tables in the order they appear: a table of leave entitlements or
+    # fees sits under the heading that introduces it.
+    for part in document.iter_inner_content():
+        if isinstance(part, Table):
+            blocks.extend(Block(row) for row in _table_rows(part))
+            continue
+        text = part.text.strip()
         if not text:
             continue
-        style = (paragraph.style.name or "") if paragraph.style is not None else ""
+        style = (part.style.name or "") if part.style is not None else ""
         match = re.match(r"Heading (\d)", style)
         blocks.append(Block(text, level=int(match.group(1)) if match else (1 if style == "Title" else 0)))
     return blocks
+
+
+def _table_rows(table: Any) -> list[str]:
+    """A DOCX table as one line per row, each cell named by its column's header.
+
+    A cell merged across columns (python-docx repeats it per column) is read once, so
+    the columns after it keep their headers.
+
+    Args:
+        table: a ``docx.table.Table``.
+
+    Returns:
+        One text line per non-empty row (see :func:`_named_rows`).
+    """
+    rows = []
+    for row in table.rows:
+        cells: list[str] = []
+        merged: list[object] = []
+        for cell in row.cells:
+            if cell._tc in merged:  # the same cell element again: merged across columns
+                continue
+            merged.append(cell._tc)
+            cells.append(" ".join(cell.text.split()))
+        rows.append(cells)
+    return _named_rows(rows)
+
+
+def _named_rows(rows: list[list[str]]) -> list[str]:
+    """Table rows as sentences, each cell named by its column's header.
+
+    "Leave: Casual leave; Days per year: 8." can be found, quoted and cited on its own,
+    where the cells read in order ("Casual leave 8") lose what the number means. The
+    first row is the header when the table has more than one row and column.
+
+    Args:
+        rows: the cells' text, row by row.
+
+    Returns:
+        One line per non-empty row.
+    """
+    if len(rows) < 2 or len(rows[0]) < 2:
+        return [_as_sentence(line) for line in ("; ".join(c for c in cells if c) for cells in rows) if line]
+    header, body = rows[0], rows[1:]
+    lines = []
+    for cells in body:
+        named = [f"{header[i]}: {text}" if i < len(header) and header[i] else text
+                 for i, text in enumerate(cells) if text]
+        if named:
+            lines.append(_as_sentence("; ".join(named)))
+    return lines
+
+
+def _as_sentence(line: str) -> str:
+    """``line`` ending in a full stop, so a row reads (and is quoted) as one sentence."""
+    return line if line[-1] in ".!?।" else line + "."

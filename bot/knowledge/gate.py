@@ -23,7 +23,7 @@ import numpy as np
 
 from bot.knowledge.lexical import LexicalIndex
 from bot.knowledge.text import tokenize
-from bot.language import is_mostly_devanagari
+from bot.language import is_indic_script
 
 log = logging.getLogger(__name__)
 
@@ -196,9 +196,9 @@ class Gate:
 
     def answerable(self, top_scores: dict[str, float], query: str) -> bool:
         """The threshold rule on the best cosine similarity per embedder."""
-        devanagari = is_mostly_devanagari(query)
+        indic = is_indic_script(query)
         for name, score in top_scores.items():
-            if devanagari and name == "minilm":
+            if indic and name == "minilm":
                 continue
             if score >= self.threshold(name):
                 return True
@@ -249,8 +249,10 @@ def gate_features(vocabulary: LexicalIndex, query: str, top_scores: dict[str, fl
         best_passage: the text of the best fused hit (its ``embed_text``; empty when none).
 
     Returns:
-        ``e5_top`` / ``minilm_top`` (best cosine; MiniLM counts 0 for Devanagari queries,
-        where its similarities mean nothing), ``devanagari`` (0/1), ``vocab_coverage``
+        ``e5_top`` / ``minilm_top`` (best cosine; MiniLM counts 0 for questions in an
+        Indian script, where its similarities mean nothing), ``devanagari`` (0/1: the
+        question is in an Indian script, Devanagari or another; the name is the one the
+        calibrated model stores), ``vocab_coverage``
         (share of the question's content words that occur anywhere in the material - an
         off-topic question uses words the course never does), ``hit_coverage`` (share
         found in the best passage), ``bm25_top`` (log(1 + best BM25 score)),
@@ -258,7 +260,7 @@ def gate_features(vocabulary: LexicalIndex, query: str, top_scores: dict[str, fl
         of the question, such as "night duty" or "study leave", that occur together in
         some chunk: near-miss questions name terms of art the course never uses).
     """
-    devanagari = is_mostly_devanagari(query)
+    indic = is_indic_script(query)
     ordered_words = tokenize(query)
     words = set(ordered_words)
     top_words = set(tokenize(best_passage))
@@ -266,8 +268,8 @@ def gate_features(vocabulary: LexicalIndex, query: str, top_scores: dict[str, fl
     return {
         "pair_cooccurrence": (sum(vocabulary.cooccur(a, b) for a, b in pairs) / len(pairs)) if pairs else 1.0,
         "e5_top": float(top_scores.get("e5", 0.0)),
-        "minilm_top": 0.0 if devanagari else float(top_scores.get("minilm", 0.0)),
-        "devanagari": 1.0 if devanagari else 0.0,
+        "minilm_top": 0.0 if indic else float(top_scores.get("minilm", 0.0)),
+        "devanagari": 1.0 if indic else 0.0,
         "vocab_coverage": sum(w in vocabulary for w in words) / len(words) if words else 0.0,
         "hit_coverage": len(words & top_words) / len(words) if words else 0.0,
         "bm25_top": float(np.log1p(lexical[0][1])) if lexical else 0.0,

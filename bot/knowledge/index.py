@@ -117,7 +117,7 @@ def sentence_key(sentence: str) -> str:
 def sentence_embedder(language: str, names: Sequence[str], cross: bool = False) -> str | None:
     """The embedder a reply ranks a passage's sentences with.
 
-    MiniLM reads English only: a passage in another language, or a question in Devanagari
+    MiniLM reads English only: a passage in another language, or a question in an Indian script
     (``cross``), is ranked with the multilingual E5 when the index has it.
 
     Args:

@@ -247,7 +247,10 @@ class Reranker:
         import torch
 
         model, tokenizer = (self._model, self._tokenizer) if self._model is not None else self._load()
-        batch = tokenizer([question] * len(passages), list(passages), truncation="only_second",
+        # longest_first trims the passage as only_second would while the question is the
+        # shorter; a question longer than max_length (a pasted paragraph, or a script the
+        # English tokenizer splits letter by letter) is trimmed too instead of raising.
+        batch = tokenizer([question] * len(passages), list(passages), truncation="longest_first",
                           max_length=self.config.max_length, padding=True, return_tensors="pt")
         with torch.inference_mode():
             logits = model(**batch)

@@ -43,7 +43,7 @@ from bot.knowledge.index import (
 from bot.knowledge.lexical import LexicalIndex
 from bot.knowledge.reranker import Reranker, blend
 from bot.knowledge.text import cached_glossary, tokenize
-from bot.language import is_mostly_devanagari
+from bot.language import is_indic_script, script_language
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +53,20 @@ CANDIDATES = 50
 #: ``make eval`` across all eleven sets (our modules and the shared ones). MiniLM went
 #: from 0.7 to 1.0 with its fine-tuned query side, chosen on the written dev questions
 #: and the ``kb`` dev split (MRR@10 0.777 -> 0.796; the grid's best was within 0.001).
-#: BM25 counts less for Devanagari queries: the material is mostly English, so their
-#: words rarely match and BM25's ranking is mostly noise. When a Devanagari question's
+#: BM25 counts less for questions in an Indian script (``bm25_indic``): the material is
+#: mostly English, so their words rarely match and BM25's ranking is mostly noise. When a Devanagari question's
 #: administrative words have English terms (:mod:`bot.knowledge.hindi_terms`), MiniLM
 #: and BM25 read those and count with the ``_translated`` weights (chosen on the 60
 #: Hindi dev questions of ``reranker_data/dev_questions_hi.jsonl``: MRR@10 0.583 without
 #: the terms, 0.686 with them).
-FUSION_WEIGHTS = {"minilm": 1.0, "e5": 1.6, "bm25": 0.8, "bm25_devanagari": 0.3,
+FUSION_WEIGHTS = {"minilm": 1.0, "e5": 1.6, "bm25": 0.8, "bm25_indic": 0.3,
                   "minilm_translated": 0.8, "bm25_translated": 0.5}
 ROLE_BOOST = 0.15
-#: A Devanagari question prefers passages written in Hindi: the English terms added to it
+#: A question in an Indian script prefers passages written in that script's language
+#: (Hindi for Devanagari): the English terms added to a Hindi question
 #: (:mod:`bot.knowledge.hindi_terms`) would otherwise pull the English twin of a Hindi
 #: module above it, and a learner who asks in Hindi should read Hindi where it exists.
-HINDI_PASSAGE_BOOST = 0.5
+OWN_LANGUAGE_BOOST = 0.5
 
 
 @dataclass
@@ -232,7 +233,7 @@ class Retriever:
             return SearchResult(query, False, [], version=index.version)
         text = index.expand(query)  # acronyms spelled out from the glossary
         text, translated = with_english_terms(text)  # English terms of Hindi/Hinglish words
-        devanagari = is_mostly_devanagari(query)
+        indic = is_indic_script(query)
         allowed = self._allowed_rows(index, sources)
         n = len(index.chunks) if allowed is not None else min(len(index.chunks), CANDIDATES)
         names = index.embedder_names
@@ -253,16 +254,17 @@ class Retriever:
             top_scores[name] = float(scores.max()) if len(scores) else 0.0
         lexical_by_row = dict(lexical)
         bm25 = np.array([lexical_by_row.get(int(r), 0.0) for r in rows])
-        fused = fuse(dense, bm25, devanagari, translated=translated)
+        fused = fuse(dense, bm25, indic, translated=translated)
         if role:
             tagged = np.array([role in (index.chunks[r].meta.get("roles") or []) for r in rows])
             fused = fused + ROLE_BOOST * tagged
-        if devanagari:
-            hindi = np.array([index.chunks[r].meta.get("language") == "hi" for r in rows])
-            fused = fused + HINDI_PASSAGE_BOOST * hindi
+        if indic:
+            language = script_language(query)
+            own = np.array([index.chunks[r].meta.get("language") == language for r in rows])
+            fused = fused + OWN_LANGUAGE_BOOST * own
         order = np.argsort(-fused, kind="stable")
         logits: dict[int, float] = {}
-        if rerank and self.reranker is not None and not devanagari and len(order) > 1:
+        if rerank and self.reranker is not None and not indic and len(order) > 1:
             depth = self.reranker.config.depth
             head = order[:depth]
             scores = self.reranker.score(query, [index.chunks[rows[i]].embed_text for i in head])
@@ -313,7 +315,7 @@ class Retriever:
         return [(int(r), float(scores[r])) for r in top if scores[r] > 0]
 
 
-def fuse(dense: dict[str, np.ndarray], bm25: np.ndarray, devanagari: bool = False,
+def fuse(dense: dict[str, np.ndarray], bm25: np.ndarray, indic: bool = False,
          weights: dict[str, float] | None = None, translated: bool = False) -> np.ndarray:
     """Fuse the scores of the candidate pool into one ranking score.
 
@@ -321,13 +323,13 @@ def fuse(dense: dict[str, np.ndarray], bm25: np.ndarray, devanagari: bool = Fals
     contributes on the same scale whatever its range; the weighted sum keeps score
     magnitudes, which reciprocal-rank fusion throws away (measured on the evaluation
     sets: better hit@5 and MRR@10 than RRF, and than BM25 divided by its best score,
-    which under-weighted BM25 on the FAQ sets). MiniLM is English-only: for Devanagari
-    queries it does not vote, and BM25 gets ``bm25_devanagari``.
+    which under-weighted BM25 on the FAQ sets). MiniLM is English-only: for queries in an
+    Indian script it does not vote, and BM25 gets ``bm25_indic``.
 
     Args:
         dense: embedder name -> cosine of each candidate.
         bm25: BM25 score of each candidate (0 when absent).
-        devanagari: the query is in Devanagari.
+        indic: the query is in an Indian script (Devanagari, Bengali, Tamil, ...).
         weights: per-signal weights (default :data:`FUSION_WEIGHTS`).
         translated: English terms were added to a Devanagari query (MiniLM and BM25
             then count with ``minilm_translated`` / ``bm25_translated``).
@@ -339,13 +341,13 @@ def fuse(dense: dict[str, np.ndarray], bm25: np.ndarray, devanagari: bool = Fals
     total = np.zeros(len(bm25))
     for name, scores in dense.items():
         weight = weights.get(name, 1.0)
-        if devanagari and name == "minilm":
+        if indic and name == "minilm":
             weight = weights.get("minilm_translated", 0.0) if translated else 0.0
         if weight and len(scores) > 1:
             total += weight * (scores - scores.mean()) / (scores.std() + 1e-6)
     if len(bm25) > 1 and bm25.max() > 0:
-        if devanagari:
-            key = "bm25_translated" if translated else "bm25_devanagari"
+        if indic:
+            key = "bm25_translated" if translated else "bm25_indic"
             weight = weights.get(key, 0.3)
         else:
             weight = weights.get("bm25", 1.0)

@@ -115,8 +115,8 @@ def test_env_thresholds_switch_the_model_off(monkeypatch: pytest.MonkeyPatch) ->
 def test_fusion_ignores_minilm_for_devanagari_queries() -> None:
     dense = {"minilm": np.array([0.9, 0.1, 0.2]), "e5": np.array([0.80, 0.86, 0.81])}
     bm25 = np.zeros(3)
-    assert int(np.argmax(fuse(dense, bm25, devanagari=False, weights={"minilm": 5, "e5": 1}))) == 0
-    assert int(np.argmax(fuse(dense, bm25, devanagari=True, weights={"minilm": 5, "e5": 1}))) == 1
+    assert int(np.argmax(fuse(dense, bm25, indic=False, weights={"minilm": 5, "e5": 1}))) == 0
+    assert int(np.argmax(fuse(dense, bm25, indic=True, weights={"minilm": 5, "e5": 1}))) == 1
 
 
 # ---------------------------------------------------------------- glossary

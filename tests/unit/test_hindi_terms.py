@@ -30,8 +30,8 @@ def test_terms_already_in_the_question_are_not_repeated():
 def test_a_translated_devanagari_question_lets_minilm_and_bm25_vote():
     dense = {"minilm": np.array([0.9, 0.1, 0.2]), "e5": np.array([0.5, 0.5, 0.5])}
     bm25 = np.array([5.0, 0.0, 1.0])
-    untranslated = fuse(dense, bm25, devanagari=True)
-    translated = fuse(dense, bm25, devanagari=True, translated=True)
+    untranslated = fuse(dense, bm25, indic=True)
+    translated = fuse(dense, bm25, indic=True, translated=True)
     assert FUSION_WEIGHTS["minilm_translated"] > 0
     assert translated[0] > untranslated[0]  # MiniLM and BM25 both favour the first candidate
     assert np.allclose(fuse(dense, bm25), fuse(dense, bm25, translated=True))  # English: unchanged

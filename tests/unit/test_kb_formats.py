@@ -181,3 +181,54 @@ def test_anchors_of_the_real_corpus_follow_each_texts_numbering() -> None:
     rti = {c.anchor for c in chunk_document(load_document(corpus / "rti-act-2005.md", corpus))}
     assert {"Section 7(1) (Disposal of request)", "Section 7(9) (Disposal of request)"} <= rti
     assert any(re.match(r"Section 17(\(\d+\))? \(Removal of State Chief Information Commissioner", a) for a in rti)
+
+
+def test_docx_tables_are_read_in_place_each_row_with_its_headers(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Leave entitlements", level=1)
+    document.add_paragraph("The table gives the days allowed in a calendar year.")
+    table = document.add_table(rows=3, cols=3)
+    for row, values in zip(table.rows, [("Leave", "Days per year", "Notes"),
+                                        ("Casual leave", "8", "Not carried forward"),
+                                        ("Earned leave", "30", "")], strict=True):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+    merged = document.add_table(rows=2, cols=3)
+    merged.rows[0].cells[0].text, merged.rows[0].cells[2].text = "Authority", "Form"
+    merged.rows[0].cells[0].merge(merged.rows[0].cells[1])  # a header over two columns
+    merged.rows[1].cells[0].text, merged.rows[1].cells[2].text = "Head of Office", "Form 3"
+    merged.rows[1].cells[0].merge(merged.rows[1].cells[1])
+    document.add_heading("Sanction", level=2)
+    document.add_paragraph("Leave is sanctioned by the controlling officer.")
+    path = tmp_path / "leave.docx"
+    document.save(str(path))
+
+    doc = load_document(path, tmp_path)
+    texts = [b.text for b in doc.blocks]
+    assert texts[2:5] == ["Leave: Casual leave; Days per year: 8; Notes: Not carried forward.",
+                          "Leave: Earned leave; Days per year: 30.",
+                          "Authority: Head of Office; Form: Form 3."]
+    chunks = chunk_document(doc)
+    assert "Leave: Earned leave; Days per year: 30." in chunks[0].text
+    assert chunks[0].anchor == "Leave entitlements"
+    assert chunks[-1].anchor == "Sanction" and "Days per year" not in chunks[-1].text
+
+
+def test_markdown_setext_headings_are_headings_and_tables_and_code_stay_whole(tmp_path: Path) -> None:
+    path = write(tmp_path / "leave.md", (
+        "Leave rules\n===========\n\n"
+        "Casual leave\n------------\nEight days a year.\n\n"
+        "| Leave | Days |\n|---|---|\n| Casual | 8 |\n| Earned | 30 |\n\n"
+        "```\n# not a heading\n\nstill code\n```\n\n"
+        "Earned leave\n------------\nThirty days a year.\n"))
+    doc = load_document(path, tmp_path)
+    assert [(b.level, b.text) for b in doc.blocks] == [
+        (1, "Leave rules"), (2, "Casual leave"), (0, "Eight days a year."),
+        (0, "| Leave | Days |\n|---|---|\n| Casual | 8 |\n| Earned | 30 |"),
+        (0, "```\n# not a heading\n\nstill code\n```"),
+        (2, "Earned leave"), (0, "Thirty days a year."),
+    ]
+    assert doc.title == "Leave rules"
+    assert [c.anchor for c in chunk_document(doc)] == ["Casual leave", "Earned leave"]

@@ -11,7 +11,15 @@ from actions.common import detect_language
 from bot.handoff.similarity import LexicalSimilarity
 from bot.knowledge.documents import load_document
 from bot.knowledge.text import tokenize
-from bot.language import MAX_MESSAGE_CHARS, WORD, is_mostly_devanagari, script_language
+from bot.language import (
+    MAX_MESSAGE_CHARS,
+    SCRIPTS,
+    WORD,
+    dominant_script,
+    is_indic_script,
+    is_mostly_devanagari,
+    script_language,
+)
 from bot.learning.banks import QuizItem
 from bot.learning.quiz import item_language
 from bot.web.socketio_frames import FrameRejected, parse_client_frame
@@ -33,6 +41,43 @@ OVER_SHARE = "abcdef कखगघ"
 def test_mostly_devanagari_is_more_than_thirty_percent_of_the_letters(text: str, hindi: bool) -> None:
     assert is_mostly_devanagari(text) is hindi
     assert script_language(text) == ("hi" if hindi else "en")
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("ছুটির নিয়ম কী?", "bn"),
+    ("ਛੁੱਟੀ ਦੇ ਨਿਯਮ ਕੀ ਹਨ?", "pa"),
+    ("રજાના નિયમો શું છે?", "gu"),
+    ("ଛୁଟି ନିୟମ କଣ?", "or"),
+    ("விடுப்பு விதிகள் என்ன?", "ta"),
+    ("సెలవు నియమాలు ఏమిటి?", "te"),
+    ("ರಜೆ ನಿಯಮಗಳು ಯಾವುವು?", "kn"),
+    ("അവധി നിയമങ്ങൾ എന്തൊക്കെയാണ്?", "ml"),
+    ("چھٹی کے قواعد کیا ہیں؟", "ur"),
+    ("रजेचे नियम काय आहेत?", "hi"),  # Marathi shares Devanagari: the script alone says Hindi
+    ("RTI অধীনে তথ্য কীভাবে চাইব", "bn"),  # an English acronym in a Bengali question
+    ("What is the RTI fee? ফি", "en"),  # a stray word under the share
+])
+def test_every_indian_script_is_recognised(text: str, language: str) -> None:
+    assert script_language(text) == language
+    assert is_indic_script(text) is (language != "en")
+
+
+def test_every_script_has_its_own_block_and_language() -> None:
+    blocks = sorted((s.first, s.last) for s in SCRIPTS)
+    assert all(a[1] < b[0] for a, b in zip(blocks, blocks[1:], strict=False))  # no overlap
+    assert len({s.language for s in SCRIPTS}) == len(SCRIPTS)
+    assert dominant_script("casual leave") is None and dominant_script("") is None
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("ছুটির নিয়ম", ["ছুটির", "নিয়ম"]),
+    ("விடுப்பு விதிகள்", ["விடுப்பு", "விதிகள்"]),
+    ("సెలవు నియమాలు", ["సెలవు", "నియమాలు"]),
+    ("ਛੁੱਟੀ ਦੇ ਨਿਯਮ", ["ਛੁੱਟੀ", "ਦੇ", "ਨਿਯਮ"]),
+    ("അവധി നിയമങ്ങൾ", ["അവധി", "നിയമങ്ങൾ"]),
+])
+def test_words_of_every_indian_script_keep_their_vowel_signs(text: str, words: list[str]) -> None:
+    assert WORD.findall(text) == words
 
 
 def test_words_keep_hindi_vowel_signs_and_split_at_the_danda() -> None:
