@@ -422,8 +422,9 @@ def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport,
             chunks.extend(previous.chunks_by_source[source])
             continue
         result = load_safely(path, kb_dir)
-        doc_chunks = [] if isinstance(result, LoadFailure) else chunk_document(result)
-        if not doc_chunks:
+        document = None if isinstance(result, LoadFailure) else result
+        doc_chunks = chunk_document(document) if document is not None else []
+        if document is None or not doc_chunks:
             reason = result.reason if isinstance(result, LoadFailure) else "no text to index"
             if old and source in previous.chunks_by_source:
                 # Keep serving the last good version of this document until it is fixed.
@@ -436,8 +437,8 @@ def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport,
             continue
         documents[source] = {
             "sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "sidecar_mtime_ns": sidecar_mtime, "title": result.title,
-            "language": result.language, "chunks": len(doc_chunks), "meta": result.meta,
+            "sidecar_mtime_ns": sidecar_mtime, "title": document.title,
+            "language": document.language, "chunks": len(doc_chunks), "meta": document.meta,
         }
         chunks.extend(doc_chunks)
         if old:
