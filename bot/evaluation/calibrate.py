@@ -149,13 +149,13 @@ def corpus_questions() -> dict[str, list[dict]]:
     """Calibration questions over ``../shared/corpus``, in the shape of :func:`kb_questions`.
 
     In scope: the team's written training questions over the corpus that no model
-    trained on (``split: dev`` of :mod:`bot.training.pairs`) and the Hindi dev questions
+    trained on (``split: dev`` of :mod:`bot.evaluation.splits`) and the Hindi dev questions
     (``dev_questions_hi.jsonl``). Out of scope:
     ``bot/knowledge/reranker_data/out_of_scope_calibration.jsonl``, near-misses checked
     against the corpus. Each is split again by hash: 70 % dev (fitting), 30 % test.
     None of them is an evaluation question (``tests/data/officer_eval``).
     """
-    from bot.training.pairs import DATA_DIR, read_jsonl, split_of, written_questions
+    from bot.evaluation.splits import DATA_DIR, read_jsonl, split_of, written_questions
 
     def split(key: str) -> str:
         return "test" if split_of("gate:" + key, 0.3) == "dev" else "dev"

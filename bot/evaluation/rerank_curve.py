@@ -62,7 +62,7 @@ def curve(models: list[Path], lengths: list[int], depths: list[int], grid=(0.25,
 
     from bot.evaluation.runner import Workspace
     from bot.evaluation.sets import load_officer, span_judge
-    from bot.training.pairs import split_of, written_questions
+    from bot.evaluation.splits import split_of, written_questions
 
     torch.set_num_threads(1)
     workspace = Workspace.create(PROJECT_ROOT / ".state" / "eval")
