@@ -116,8 +116,10 @@ calibrate: $(VENV)/.installed ## Re-fit the evidence gate on the labelled dev qu
 bench: install ## Benchmarks: ingestion and query latency against raw baselines measured in the same run
 	$(PY) -m bot.bench
 
-lint: $(VENV)/.installed ## ruff: style, imports, docstrings of public functions
+lint: $(VENV)/.installed ## ruff (style, imports, docstrings), mypy (types), import-linter (which package may import which)
 	$(VENV)/bin/ruff check bot actions rasa_plugins tests
+	$(VENV)/bin/mypy bot actions
+	$(VENV)/bin/lint-imports
 
 clean: ## Remove generated state, models and test results (keeps the environments)
 	rm -rf $(STATE) models results

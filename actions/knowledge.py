@@ -150,6 +150,7 @@ class ActionAnswerQuestion(KnowledgeAction):
             dispatcher.utter_message(**_not_covered(result, language))
             return [SlotSet("last_query", query), SlotSet("answer_rank", 0.0), SlotSet("last_sources", [])]
         answer = compose_answer(result, self.retriever, rank=0, language=language)
+        assert answer is not None  # an answerable result has a hit at rank 0
         self.record_answered(tracker, query, [answer.source])
         dispatcher.utter_message(text=answer.text, buttons=_answer_buttons(language, _has_quiz(answer.source)))
         return [SlotSet("last_query", query), SlotSet("answer_rank", 0.0),

@@ -115,8 +115,8 @@ class ActionAskProfileRole(PlansAction):
                   domain: dict[str, Any]) -> list[EventType]:
         language = language_of(tracker)
         model = self.plans.roles
-        candidates = [model.get(r) for r in tracker.get_slot("role_candidates") or []]
-        candidates = [r for r in candidates if r is not None]
+        found = [model.get(r) for r in tracker.get_slot("role_candidates") or []]
+        candidates = [r for r in found if r is not None]
         roles = candidates or list(model.roles.values())
         # Plain-text payloads: the form reads the answer as text, and a role's exact
         # name always matches.

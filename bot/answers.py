@@ -52,11 +52,14 @@ def select_sentences(chunk: Chunk, query_vector: np.ndarray | None, retriever: R
         Text of at most about ``max_words`` words.
     """
     sentences = answer_sentences(chunk.text)
-    stored = sentence_vectors is not None and len(sentence_vectors) == len(sentences)
-    if sum(len(s.split()) for s in sentences) <= max_words or query_vector is None \
-            or (retriever is None and not stored):
+    if sum(len(s.split()) for s in sentences) <= max_words or query_vector is None or embedder_name is None:
         return _budget(sentences, range(len(sentences)), max_words)
-    vectors = sentence_vectors if stored else retriever.embedder(embedder_name).embed_passages(sentences)  # type: ignore[union-attr]
+    if sentence_vectors is not None and len(sentence_vectors) == len(sentences):
+        vectors = sentence_vectors
+    elif retriever is not None:
+        vectors = retriever.embedder(embedder_name).embed_passages(sentences)
+    else:  # nothing to rank the sentences with: keep the opening
+        return _budget(sentences, range(len(sentences)), max_words)
     scores = vectors @ query_vector
     order = list(np.argsort(-scores))
     chosen: list[int] = []

@@ -294,7 +294,7 @@ def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str 
             published = handoff.published_wordings(sender) if kb_dir is not None else []
             for table, n in handoff.erase_sender(sender).items():
                 report.removed[table] = n
-            if published:
+            if published and kb_dir is not None:
                 report.removed["faq_documents"] = remove_worded_faqs(kb_dir, published)
         except Exception as exc:  # e.g. tables not migrated in an old database
             report.errors["handoff"] = type(exc).__name__
@@ -441,7 +441,7 @@ def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None
         if handoff is not None:
             published = handoff.published_wordings(sender) if kb_dir is not None else []
             handoff.erase_sender(sender)
-            if published:
+            if published and kb_dir is not None:
                 remove_worded_faqs(kb_dir, published)
         if sender.startswith("tg-") and bridge_port and bridge_token:
             try:

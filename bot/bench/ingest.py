@@ -66,7 +66,10 @@ def bench_full_build(corpus: Path, work: Path, embedder_name: str, raw_sample: i
     started = time.perf_counter()
     report = update_index(corpus, index_dir, [embedder])
     build_s = time.perf_counter() - started
-    chunks = read_chunks(current_version_dir(index_dir))
+    version_dir = current_version_dir(index_dir)
+    if version_dir is None:
+        raise RuntimeError(f"indexing {corpus} wrote no version into {index_dir}")
+    chunks = read_chunks(version_dir)
     texts = [c.embed_text for c in chunks]
     sample = texts if not raw_sample or raw_sample >= len(texts) else texts[:: max(1, len(texts) // raw_sample)]
     started = time.perf_counter()

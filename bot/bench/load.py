@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,13 +183,16 @@ def raw_query_floor(questions: list[str], rounds: int = 5) -> dict[str, float]:
     for question in questions:  # warm-up: models, caches, lazy imports
         raw(question)
         retriever.search(question)
-    raw_ms, with_ms, without_ms = [], [], []
+    raw_ms: list[float] = []
+    with_ms: list[float] = []
+    without_ms: list[float] = []
+    timed: list[tuple[list[float], Callable[[str], object]]] = [
+        (raw_ms, raw), (with_ms, retriever.search), (without_ms, lambda q: retriever.search(q, rerank=False))]
     for _ in range(rounds):
         for question in questions:
-            for samples, run, kwargs in ((raw_ms, raw, {}), (with_ms, retriever.search, {}),
-                                         (without_ms, retriever.search, {"rerank": False})):
+            for samples, run in timed:
                 started = time.perf_counter()
-                run(question, **kwargs)
+                run(question)
                 samples.append((time.perf_counter() - started) * 1000)
     return {"raw": statistics.median(raw_ms),
             "reranker": statistics.median(with_ms) - statistics.median(without_ms) if retriever.reranker else 0.0}

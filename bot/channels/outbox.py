@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from telegram import InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
@@ -125,7 +125,7 @@ class Outbox:
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (chat_id, message.text, message.parse_mode, markup, now, now + self.expiry_s, now),
                 )
-                ids.append(int(cursor.lastrowid))
+                ids.append(cast(int, cursor.lastrowid))  # typeshed: None before any INSERT; set by this one
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")

@@ -124,6 +124,10 @@ class Sessions:
         self.table.clear_login_attempts(name_hash(username))
 
 
-def same_token(given: str | None, expected: str | None) -> bool:
-    """Constant-time comparison that is False when either side is missing."""
+def same_token(given: object, expected: str | None) -> bool:
+    """Constant-time comparison that is False when either side is missing.
+
+    ``given`` is whatever a form or header carried (a file field in a tampered form
+    compares as its text and fails).
+    """
     return bool(given and expected) and hmac.compare_digest(str(given).encode(), str(expected).encode())

@@ -149,13 +149,13 @@ def corpus_questions() -> dict[str, list[dict]]:
     """Calibration questions over ``../shared/corpus``, in the shape of :func:`kb_questions`.
 
     In scope: the team's written training questions over the corpus that no model
-    trained on (``split: dev`` of :mod:`bot.training.pairs`) and the Hindi dev questions
+    trained on (``split: dev`` of :mod:`bot.evaluation.splits`) and the Hindi dev questions
     (``dev_questions_hi.jsonl``). Out of scope:
     ``bot/knowledge/reranker_data/out_of_scope_calibration.jsonl``, near-misses checked
     against the corpus. Each is split again by hash: 70 % dev (fitting), 30 % test.
     None of them is an evaluation question (``tests/data/officer_eval``).
     """
-    from bot.training.pairs import DATA_DIR, read_jsonl, split_of, written_questions
+    from bot.evaluation.splits import DATA_DIR, read_jsonl, split_of, written_questions
 
     def split(key: str) -> str:
         return "test" if split_of("gate:" + key, 0.3) == "dev" else "dev"
@@ -185,12 +185,12 @@ def add_example_margins(samples: list[Sample], embedder: str = "e5", leave_docum
     """
     from bot.knowledge.gate import GateExamples
 
-    dev = [s for s in samples if s.split == "dev" and s.vectors and embedder in s.vectors]
+    dev = [(s, s.vectors[embedder]) for s in samples if s.split == "dev" and s.vectors and embedder in s.vectors]
     if not dev:
         return None
-    examples = GateExamples(embedder, np.array([s.vectors[embedder] for s in dev], dtype=np.float32),
-                            np.array([s.label for s in dev]))
-    dev_sources = [s.sources if s.label == 1 else frozenset() for s in dev]
+    examples = GateExamples(embedder, np.array([vector for _, vector in dev], dtype=np.float32),
+                            np.array([s.label for s, _ in dev]))
+    dev_sources = [s.sources if s.label == 1 else frozenset() for s, _ in dev]
     for sample in samples:
         if sample.vectors and embedder in sample.vectors:
             exclude = None
@@ -257,6 +257,7 @@ def threshold_rule_sweep(samples: list[Sample]) -> tuple[dict, dict]:
             key = (min(a, d), a + d)
             if best is None or key > best[0]:
                 best = (key, float(t_mini), float(t_e5))
+    assert best is not None  # the threshold grid is never empty
     gate = Gate({"minilm": best[1], "e5": best[2]})
     out = {}
     for split in ("dev", "test"):

@@ -63,7 +63,7 @@ def officer_gate_metrics(corpus: Retriever, new_docs: Retriever | None = None) -
         and the declined / wrongly answered questions.
     """
     from bot.evaluation.sets import load_new_docs, officer_rows, span_judge
-    from bot.training.pairs import HELD_OUT
+    from bot.evaluation.splits import HELD_OUT
 
     groups: dict[str, list[tuple[str, object]]] = {"en-seen": [], "en-unseen": [], "hi": []}
     for row in officer_rows():

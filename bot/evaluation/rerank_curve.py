@@ -17,17 +17,22 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot.config import PROJECT_ROOT
 from bot.knowledge.reranker import MODEL_DIR, Reranker, blend
 
+if TYPE_CHECKING:
+    from bot.evaluation.sets import Judge
+
 BUDGET_MS = 100.0
 
 
-def _cases(retrievers: dict, questions: list[tuple[str, str, object]], depth: int) -> list[dict]:
+def _cases(retrievers: dict, questions: Sequence[tuple[str, str, Judge]], depth: int) -> list[dict]:
     """Fused top-``depth`` candidates (reranker off) and their relevance, per question."""
     cases = []
     for question, index_name, judge in questions:
@@ -57,7 +62,7 @@ def curve(models: list[Path], lengths: list[int], depths: list[int], grid=(0.25,
 
     from bot.evaluation.runner import Workspace
     from bot.evaluation.sets import load_officer, span_judge
-    from bot.training.pairs import split_of, written_questions
+    from bot.evaluation.splits import split_of, written_questions
 
     torch.set_num_threads(1)
     workspace = Workspace.create(PROJECT_ROOT / ".state" / "eval")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from bot.evaluation.metrics import hit_at, mrr_at, ndcg_at, summarise
 from bot.evaluation.sets import INDEXES, EvalSet
 from bot.knowledge.embedders import Embedder, make_embedder
 from bot.knowledge.index import update_index
+from bot.knowledge.reranker import Reranker
 from bot.knowledge.search import LoadedIndex, Retriever
 from bot.knowledge.text import tokenize
 
@@ -106,7 +108,8 @@ class Workspace:
             embedders[name] = CachedEmbedder(inner, state / "query-cache" / f"{name}{suffix}.npz")
         return cls(state, embedders)
 
-    def retriever(self, index_name: str, progress: bool = True, reranker: object = "default") -> Retriever:
+    def retriever(self, index_name: str, progress: bool = True,
+                  reranker: Reranker | None | Literal["default"] = "default") -> Retriever:
         """Build (or bring up to date) an evaluation index and return a retriever over it.
 
         ``reranker`` is passed to :class:`Retriever` (None: the hybrid ranking alone).
@@ -125,7 +128,7 @@ class Workspace:
             print(f"  [{index_name}] indexed {result.chunks} chunks ({result.embedded} embedded) in "
                   f"{time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
         return Retriever(index_dir, embedders=dict(self.embedders), check_interval=3600,
-                         reranker=reranker)  # type: ignore[arg-type]
+                         reranker=reranker)
 
     def save(self) -> None:
         """Save every embedder's query cache."""

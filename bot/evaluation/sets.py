@@ -31,7 +31,7 @@ retrieved chunk.
   tuned and never trained on); relevant = a chunk of the gold document containing one of
   the verbatim gold spans. ``officer-en-seen`` / ``officer-en-unseen`` split the English
   ones by whether the reranker's training used their document
-  (:data:`bot.training.pairs.HELD_OUT`).
+  (:data:`bot.evaluation.splits.HELD_OUT`).
 - ``newdocs``: questions over three documents the team wrote only for this test
   (``tests/data/unseen_docs/``: Acts and rules in neither ``knowledge_base/`` nor the
   corpus, nor any labelled gate question), indexed on their own: a trainer's new module.
@@ -324,7 +324,7 @@ def officer_rows(kind: str = "in_scope") -> list[dict]:
 def load_officer(langs: tuple[str, ...], seen: bool | None = None, name: str = "officer-en") -> EvalSet:
     """Officer-style in-scope questions in ``langs``; ``seen`` keeps only documents the
     reranker was (True) or was not (False) trained on."""
-    from bot.training.pairs import HELD_OUT
+    from bot.evaluation.splits import HELD_OUT
 
     rows = [r for r in officer_rows() if r["lang"] in langs]
     if seen is not None:

@@ -35,7 +35,8 @@ class _LazySimilarity:
     """Builds the real similarity on first use (the console never needs the embedder)."""
 
     def __init__(self, build: Callable[[], Similarity]) -> None:
-        self._build, self._inner = build, None
+        self._build = build
+        self._inner: Similarity | None = None
 
     @property
     def inner(self) -> Similarity:
@@ -243,7 +244,8 @@ class HumanLoop:
             kb_path = write_faq(self.kb_dir, item.id, question, answer, trainer, self.clock().date(), item.language)
         rel = str(kb_path.relative_to(self.kb_dir)) if kb_path else None
         item = self.store.mark_answered(item_id, answer, trainer, rel)
-        delivered, queued = [], []
+        delivered: list[str] = []
+        queued: list[str] = []
         for asker in item.askers:
             language = item.language if item.language in ("en", "hi") else "en"
             text = t("handoff_trainer_answer", language, question=asker["question"], answer=answer)

@@ -21,7 +21,9 @@ _STOP = frozenset(["a", "an", "the", "is", "are", "was", "what", "how", "do", "d
 class Similarity(Protocol):
     """Scores how alike a question is to each of several others (0..1)."""
 
-    threshold: float
+    @property
+    def threshold(self) -> float:
+        """The score from which two questions count as the same."""
 
     def scores(self, question: str, others: Sequence[str]) -> list[float]:
         """One score per element of ``others``."""

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.handoff.hours import utcnow
 from bot.handoff.similarity import LexicalSimilarity, Similarity
-from bot.store.engine import session_scope
+from bot.store.engine import rowcount, session_scope
 from bot.store.handoff_models import (
     SENDER_TABLES,
     ConsoleLoginAttempt,
@@ -293,7 +293,7 @@ class HandoffStore:
         with session_scope(self.factory) as s:
             result = s.execute(update(Handoff).where(Handoff.id == handoff_id, Handoff.status == "active")
                                .values(status="ended", ended_at=self.clock(), ended_by=by))
-            return bool(result.rowcount)
+            return bool(rowcount(result))
 
     # ------------------------------------------------------ feedback, logging
     def add_feedback(self, sender: str, channel: str, question: str, sources: Sequence[str], positive: bool) -> int:
@@ -340,7 +340,7 @@ class HandoffStore:
             result = s.execute(update(TrainerAccount).where(TrainerAccount.username == username)
                                .values(password_hash=password_hash))
             s.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.username == username))
-            return bool(result.rowcount)
+            return bool(rowcount(result))
 
     def upgrade_password_hash(self, username: str, old_hash: str, new_hash: str) -> bool:
         """Store a stronger hash of the same password (sessions stay); only if ``old_hash`` is still current.
@@ -352,7 +352,7 @@ class HandoffStore:
             result = s.execute(update(TrainerAccount).where(TrainerAccount.username == username,
                                                             TrainerAccount.password_hash == old_hash)
                                .values(password_hash=new_hash))
-            return bool(result.rowcount)
+            return bool(rowcount(result))
 
     def account(self, username: str) -> dict[str, Any] | None:
         """An active account as a dict, or None."""
@@ -420,9 +420,9 @@ class HandoffStore:
             s.flush()
             attempt_id = row.id
         with session_scope(self.factory) as s:
-            count = s.scalar(select(func.count()).select_from(ConsoleLoginAttempt)
-                             .where(ConsoleLoginAttempt.name_hash == name_hash,
-                                    ConsoleLoginAttempt.attempted_at >= since))
+            count = s.execute(select(func.count()).select_from(ConsoleLoginAttempt)
+                              .where(ConsoleLoginAttempt.name_hash == name_hash,
+                                     ConsoleLoginAttempt.attempted_at >= since)).scalar_one()
         if count <= limit:
             return attempt_id
         with session_scope(self.factory) as s:  # its own write transaction: SQLite cannot upgrade a read one
@@ -480,7 +480,7 @@ class HandoffStore:
         with session_scope(self.factory) as s:
             asked = s.execute(select(QueueAsker.item_id, QueueAsker.question).where(QueueAsker.sender == sender)).all()
             for table in SENDER_TABLES:
-                counts[table.__tablename__] = s.execute(delete(table).where(table.sender == sender)).rowcount or 0
+                counts[table.__tablename__] = rowcount(s.execute(delete(table).where(table.sender == sender)))
             orphaned = reworded = 0
             for item_id, wording in asked:
                 item = s.get(QueueItem, item_id)
@@ -516,10 +516,10 @@ class HandoffStore:
         """
         cutoff = (now or self.clock()) - timedelta(days=days)
         with session_scope(self.factory) as s:
-            n = s.execute(delete(QuestionLog).where(QuestionLog.asked_at < cutoff)).rowcount or 0
-            n += s.execute(delete(Feedback).where(Feedback.created_at < cutoff)).rowcount or 0
-            n += s.execute(delete(Outbox).where(Outbox.delivered_at < cutoff)).rowcount or 0
+            n = rowcount(s.execute(delete(QuestionLog).where(QuestionLog.asked_at < cutoff)))
+            n += rowcount(s.execute(delete(Feedback).where(Feedback.created_at < cutoff)))
+            n += rowcount(s.execute(delete(Outbox).where(Outbox.delivered_at < cutoff)))
             ended = select(Handoff.id).where(Handoff.status == "ended", Handoff.ended_at < cutoff)
-            n += s.execute(delete(HandoffMessage).where(HandoffMessage.handoff_id.in_(ended))).rowcount or 0
-            n += s.execute(delete(Handoff).where(Handoff.id.in_(ended))).rowcount or 0
+            n += rowcount(s.execute(delete(HandoffMessage).where(HandoffMessage.handoff_id.in_(ended))))
+            n += rowcount(s.execute(delete(Handoff).where(Handoff.id.in_(ended))))
             return n

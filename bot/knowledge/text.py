@@ -76,7 +76,9 @@ class Glossary:
         for pattern, long in self._patterns:
             if long.lower() in lowered:
                 continue
-            out = pattern.sub(lambda m, long=long: f"{m.group(0)} ({long})", out, count=1)
+            match = pattern.search(out)
+            if match:  # the long form goes right after the first mention
+                out = f"{out[:match.end()]} ({long}){out[match.end():]}"
         return out
 
     @classmethod

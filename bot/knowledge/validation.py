@@ -1,14 +1,17 @@
-"""``kb validate``: check the knowledge folder without indexing it.
+"""Check the documents of a knowledge folder without indexing them.
 
 Reports, with file and line where known: unreadable documents, malformed front
 matter, unknown or mistyped metadata, duplicate titles, ``superseded_by`` pointing at
-no module, and (through :mod:`bot.learning.banks`) malformed quiz banks.
+no module, and a glossary that does not parse. Checks of what the floors above read
+from the folder (quiz banks, role files) come in as ``extra_checks``: ``kb validate``
+(:mod:`bot.kb.validation`) adds them, so this package imports nothing above it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +35,13 @@ _LIST_KEYS = {"competencies", "roles", "tags"}
 _DATE_KEYS = {"issued", "effective", "expires"}
 
 
-def validate_kb(kb_dir: Path) -> list[Problem]:
-    """Check every document and quiz bank in ``kb_dir``.
+def validate_documents(kb_dir: Path, extra_checks: Sequence[Callable[[Path], list[Problem]]] = ()) -> list[Problem]:
+    """Check every document in ``kb_dir`` and its glossary, plus ``extra_checks``.
 
     Args:
         kb_dir: the knowledge folder.
+        extra_checks: more checks of the folder (each given the resolved folder), run
+            after the documents' and before the glossary's.
 
     Returns:
         Problems found, errors and warnings, in file order.
@@ -67,8 +72,8 @@ def validate_kb(kb_dir: Path) -> list[Problem]:
     for source, target in superseded:
         if target not in modules and not (kb_dir / target).exists():
             problems.append(Problem(source, f"superseded_by {target!r} names no module or file", severity="warning"))
-    problems += _check_quiz_banks(kb_dir)
-    problems += _check_roles(kb_dir)
+    for check in extra_checks:
+        problems += check(kb_dir)
     problems += _check_glossary(kb_dir)
     return sorted(problems, key=lambda p: (p.source, p.line or 0))
 
@@ -88,40 +93,6 @@ def _check_meta(source: str, meta: dict) -> list[Problem]:
         elif key == "language" and not re.fullmatch(r"[a-z]{2,3}", str(value)):
             problems.append(Problem(source, f"language must be a code like en or hi, got {value!r}"))
     return problems
-
-
-def _check_quiz_banks(kb_dir: Path) -> list[Problem]:
-    """Quiz-bank problems from :func:`bot.learning.banks.load_banks`, as ``kb validate`` lines.
-
-    Args:
-        kb_dir: the knowledge folder; banks live in its ``quizzes/`` folder.
-
-    Returns:
-        One :class:`Problem` per bank problem (file relative to ``kb_dir``, line, severity).
-    """
-    folder = kb_dir / "quizzes"
-    if not folder.is_dir():
-        return []
-    try:
-        from bot.learning.banks import load_banks
-    except ImportError:  # the learning package is optional for a documents-only folder
-        return []
-    _, issues = load_banks(folder, base=kb_dir)
-    out = []
-    for issue in issues:
-        message = f"[{issue.item_id}] {issue.message}" if getattr(issue, "item_id", None) else issue.message
-        out.append(Problem(str(issue.file), message, issue.line, getattr(issue, "severity", "error")))
-    return out
-
-
-def _check_roles(kb_dir: Path) -> list[Problem]:
-    """Role model files (``roles/``): structure, known modules and quiz banks, prerequisite cycles."""
-    if not (kb_dir / "roles").is_dir():
-        return []
-    from bot.plans.roles import load_default_roles
-
-    _, issues = load_default_roles(kb_dir)
-    return [Problem(i.source, i.message, i.line, i.severity) for i in issues]
 
 
 def _check_glossary(kb_dir: Path) -> list[Problem]:

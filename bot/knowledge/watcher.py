@@ -35,10 +35,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.knowledge.embedders import make_embedders
 from bot.knowledge.index import UpdateReport, current_version_dir, update_index
 from bot.knowledge.loader import is_candidate
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,7 @@ class KnowledgeWatcher:
         self._dirty = threading.Event()
         self._last_event = 0.0
         self._stop = threading.Event()
-        self._observer = None
+        self._observer: BaseObserver | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -97,11 +101,12 @@ class KnowledgeWatcher:
         if self.poll:
             from watchdog.observers.polling import PollingObserver
 
-            self._observer = PollingObserver(timeout=self.poll)
+            observer: BaseObserver = PollingObserver(timeout=self.poll)
         else:
-            self._observer = Observer()
-        self._observer.schedule(Handler(), str(self.kb_dir), recursive=True)
-        self._observer.start()
+            observer = Observer()
+        observer.schedule(Handler(), str(self.kb_dir), recursive=True)
+        observer.start()
+        self._observer = observer
         self._thread = threading.Thread(target=self._loop, name="kb-watcher", daemon=True)
         self._thread.start()
 

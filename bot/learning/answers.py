@@ -8,12 +8,11 @@ different option is wrong.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from bot.learning.banks import QuizItem, letter
+from bot.learning.wording import normalise
 
-_DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
 _UNITS = {
     "zero": 0,
     "one": 1,
@@ -125,31 +124,6 @@ class AnswerCheck:
     recognised: bool
     correct: bool
     chosen: tuple[str, ...] = ()
-
-
-def normalise(text: str) -> str:
-    """Lower-case, NFKC, ASCII digits, punctuation to spaces, single spaces.
-
-    Devanagari letters and vowel signs are kept (they are not punctuation).
-
-    Args:
-        text: Any text.
-
-    Returns:
-        The normalised text.
-    """
-    text = unicodedata.normalize("NFKC", str(text)).casefold().translate(_DEVANAGARI_DIGITS)
-    text = re.sub(r"(?<=\d),(?=\d)", "", text)  # 5,000 and 1,00,000 are one number
-    out = []
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category[0] in "PS" or ch == "।":
-            # Keep decimal points inside numbers ("2.5"); everything else splits words.
-            out.append(ch if ch == "." else " ")
-        else:
-            out.append(ch)
-    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", "".join(out))
-    return " ".join(text.split())
 
 
 def numbers_in(text: str) -> list[float]:
@@ -288,17 +262,19 @@ def check_answer(item: QuizItem, response: str | list[str] | bool) -> AnswerChec
         index = _option_index(str(response), item.options)
         if index is None:
             return AnswerCheck(False, False)
-        chosen = item.options[index]
-        return AnswerCheck(True, chosen == item.answer, (chosen,))
+        choice = item.options[index]
+        return AnswerCheck(True, choice == item.answer, (choice,))
     if item.type == "multiple":
         indices = _multiple(response if isinstance(response, (list, tuple)) else str(response), item.options)
         if indices is None:
             return AnswerCheck(False, False)
         chosen = tuple(item.options[i] for i in indices)
+        assert isinstance(item.answer, tuple)  # a multiple item's answer is a tuple (see QuizItem)
         return AnswerCheck(True, set(chosen) == set(item.answer), chosen)
     text = " ".join(response) if isinstance(response, (list, tuple)) else str(response)
     if not normalise(text):
         return AnswerCheck(False, False)
+    assert isinstance(item.answer, tuple)  # a short item's answer is its accepted answers (see QuizItem)
     return AnswerCheck(True, _short(text, item.answer), (text,))
 
 

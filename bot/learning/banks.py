@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.learning.wording import normalise
+
 ITEM_TYPES = ("single", "multiple", "true_false", "short")
 BANK_GLOB = "*.quiz.yml"
 _ITEM_KEYS = {
@@ -107,6 +109,8 @@ class QuizItem:
             return "True" if self.answer else "False"
         if self.type == "single":
             return f"{letter(self.options.index(self.answer))}. {self.answer}"
+        # multiple and short items hold a tuple (normalised when the bank was loaded)
+        assert isinstance(self.answer, tuple)
         if self.type == "multiple":
             return ", ".join(f"{letter(self.options.index(a))}. {a}" for a in self.answer)
         return str(self.answer[0])
@@ -472,8 +476,6 @@ class QuizBank:
         An exact module id wins; otherwise items whose module id, title or competencies
         contain every word of the topic; failing that, items whose question text does.
         """
-        from bot.learning.answers import normalise
-
         if topic in self.modules:
             return self.for_module(topic)
         words = normalise(topic).split()

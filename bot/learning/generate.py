@@ -547,7 +547,7 @@ class GenerateReport:
     dropped: int = 0
 
 
-def merge(existing: list[dict[str, Any]], fresh: list[dict[str, Any]], material: Material) -> tuple[list, int, int]:
+def merge(existing: list[Any], fresh: list[dict[str, Any]], material: Material) -> tuple[list[dict[str, Any]], int, int]:
     """Merge regenerated items into a file's items by id.
 
     Reviewed items (approved or rejected) are kept exactly as the trainer left them while
@@ -569,7 +569,8 @@ def merge(existing: list[dict[str, Any]], fresh: list[dict[str, Any]], material:
             items.append(item)
     dropped = 0
     for item in old.values():
-        source = item.get("source") if isinstance(item.get("source"), dict) else {}
+        raw_source = item.get("source")
+        source = raw_source if isinstance(raw_source, dict) else {}
         still_there = material.contains(str(source.get("document", "")), str(item.get("explanation", "")))
         if item.get("status") in ("approved", "rejected") and still_there:
             items.append(item)
@@ -609,7 +610,8 @@ def generate(kb_dir: Path, out_dir: Path | None = None, *, index_dir: Path | Non
         path = out_dir / f"{module}.quiz.yml"
         fresh = banks.get(module, {"items": []})
         previous = read_generated(path)
-        existing = previous.get("items") if isinstance(previous.get("items"), list) else []
+        previous_items = previous.get("items")
+        existing = previous_items if isinstance(previous_items, list) else []
         items, kept, dropped = merge(existing, fresh["items"], material)
         report.new += sum(1 for i in fresh["items"] if i["id"] not in {str(e.get("id")) for e in existing
                                                                        if isinstance(e, dict)})
@@ -640,7 +642,8 @@ def review(out_dir: Path, approve: Iterable[str] = (), reject: Iterable[str] = (
     changed = 0
     for path in sorted(Path(out_dir).glob("*.quiz.yml")):
         data = read_generated(path)
-        items = data.get("items") if isinstance(data.get("items"), list) else []
+        data_items = data.get("items")
+        items = data_items if isinstance(data_items, list) else []
         touched = False
         for item in items:
             if isinstance(item, dict) and str(item.get("id")) in wanted:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bot.store.engine import rowcount
 from bot.store.models import LEARNER_TABLES, Base, Learner
 
 
@@ -37,10 +38,9 @@ def export_rows(session: Session, learner_id: int) -> dict[str, list[dict[str, A
         raise KeyError(learner_id)
     data: dict[str, list[dict[str, Any]]] = {"learners": [_row(learner)]}
     for model in reversed(LEARNER_TABLES):
-        table = model.__table__
-        order = [c for c in table.primary_key.columns]
+        order = list(model.__table__.primary_key)
         rows = session.scalars(select(model).where(model.learner_id == learner_id).order_by(*order))
-        data[table.name] = [_row(r) for r in rows]
+        data[model.__tablename__] = [_row(r) for r in rows]
     return data
 
 
@@ -64,7 +64,8 @@ def to_csv(data: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
         ``{"<table>.csv": text}``.
     """
     out: dict[str, str] = {}
-    tables = {m.__table__.name: m.__table__ for m in (Learner, *LEARNER_TABLES)}
+    models: tuple[type[Base], ...] = (Learner, *LEARNER_TABLES)
+    tables = {m.__tablename__: m.__table__ for m in models}
     for name, rows in data.items():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -90,7 +91,6 @@ def erase_rows(session: Session, learner_id: int) -> dict[str, int]:
     """
     counts: dict[str, int] = {}
     for model in LEARNER_TABLES:
-        result = session.execute(delete(model).where(model.learner_id == learner_id))
-        counts[model.__table__.name] = result.rowcount
-    counts["learners"] = session.execute(delete(Learner).where(Learner.id == learner_id)).rowcount
+        counts[model.__tablename__] = rowcount(session.execute(delete(model).where(model.learner_id == learner_id)))
+    counts["learners"] = rowcount(session.execute(delete(Learner).where(Learner.id == learner_id)))
     return counts

@@ -488,8 +488,9 @@ class Learning:
             if quiz is None or current is None:
                 raise NoActiveQuizError("no quiz in progress")
             item = self.bank.by_id[current.item_id]
+            chosen: tuple[str, ...] = ()
             if skip:
-                correct, chosen = False, ()
+                correct = False
             else:
                 check = check_answer(item, response)
                 if not check.recognised:

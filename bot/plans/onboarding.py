@@ -393,7 +393,8 @@ class Onboarding:
         if question is not None:
             with session_scope(self._sessions) as s:
                 stored = s.get(OnboardingLesson, lesson.id)
-                stored.item_id, stored.quiz_session_id = question.item_id, question.session_id
+                if stored is not None:  # None: the learner's data was erased meanwhile
+                    stored.item_id, stored.quiz_session_id = question.item_id, question.session_id
         return Lesson(lesson.id, learner_id, day, total, section.module, section.title, section.anchor,
                       excerpt(section.text), section.citation, question, day >= total)
 
@@ -406,6 +407,8 @@ class Onboarding:
                 continue
             with session_scope(self._sessions) as s:
                 learner = s.get(Learner, learner_id)
+                if learner is None:  # erased since the lesson was prepared: nobody to send it to
+                    continue
                 out.append(DueLesson(lesson, learner.channel, learner.external_id, learner.language or "en"))
         return out
 

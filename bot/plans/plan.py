@@ -192,18 +192,18 @@ def build_plan(
         done = entry.score >= DEFAULT_TARGET and entry.attempts >= MIN_ATTEMPTS_FOR_MASTERY
         return ("done" if done else "in_progress"), entry.score, entry.attempts
 
-    status = {m: step_status(m) for m in order}
+    by_module = {m: step_status(m) for m in order}
     # A prerequisite that is in the plan only for modules already mastered is not needed.
     changed = True
     while changed:
         changed = False
-        for module in [m for m in order if m not in builds and status[m][0] != "done"]:
-            if all(d not in order or status[d][0] == "done" for d in needed_by.get(module, ())):
+        for module in [m for m in order if m not in builds and by_module[m][0] != "done"]:
+            if all(d not in order or by_module[d][0] == "done" for d in needed_by.get(module, ())):
                 order.remove(module)
                 changed = True
     for module in order:
         if module not in builds:  # a pure prerequisite: as urgent as its gap would be at top priority
-            urgency[module] = 0.0 if status[module][0] == "done" else DEFAULT_TARGET - status[module][1]
+            urgency[module] = 0.0 if by_module[module][0] == "done" else DEFAULT_TARGET - by_module[module][1]
 
     # A prerequisite is at least as urgent as anything that needs it (fixed point; the
     # validator rejects cycles, and the iteration bound keeps a bad file from hanging).
@@ -211,24 +211,24 @@ def build_plan(
         changed = False
         for module in order:
             for need in model.prerequisites.get(module, ()):
-                if need in urgency and status[need][0] != "done" and urgency[need] < urgency[module]:
+                if need in urgency and by_module[need][0] != "done" and urgency[need] < urgency[module]:
                     urgency[need], changed = urgency[module], True
         if not changed:
             break
 
-    pending = [m for m in order if status[m][0] != "done"]
+    pending = [m for m in order if by_module[m][0] != "done"]
     placed: list[str] = []
     while pending:
         ready = [m for m in pending
-                 if all(n in placed or n not in status or status[n][0] == "done"
+                 if all(n in placed or n not in by_module or by_module[n][0] == "done"
                         for n in model.prerequisites.get(m, ()))]
         if not ready:  # a cycle slipped through: fall back to urgency alone
             ready = pending
         # In-progress modules first among equals: finishing beats starting.
-        pick = max(ready, key=lambda m: (round(urgency[m], 6), status[m][0] == "in_progress", -order.index(m)))
+        pick = max(ready, key=lambda m: (round(urgency[m], 6), by_module[m][0] == "in_progress", -order.index(m)))
         placed.append(pick)
         pending.remove(pick)
-    placed += [m for m in order if status[m][0] == "done"]
+    placed += [m for m in order if by_module[m][0] == "done"]
 
     steps = tuple(
         PlanStep(
@@ -236,9 +236,9 @@ def build_plan(
             title=titles.get(m, m),
             competencies=tuple(builds.get(m, ())),
             quiz=m if m in quiz_modules else None,
-            status=status[m][0],
-            mastery=status[m][1],
-            attempts=status[m][2],
+            status=by_module[m][0],
+            mastery=by_module[m][1],
+            attempts=by_module[m][2],
             urgency=urgency[m],
             needed_by=tuple(needed_by.get(m, ())) if m not in builds else (),
         )

@@ -65,8 +65,8 @@ def plan_summary(plans: Any, *, role: str | None = None, department: str | None 
     mastery: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     completion: dict[tuple[str, str], list[int]] = defaultdict(list)
     for learner_id, role_id, dept in rows:
-        role_obj = model.get(role_id)
-        if role_obj is None or (role and role_id != role):
+        role_obj = model.get(role_id) if role_id is not None else None  # the query skips None
+        if role_id is None or role_obj is None or (role and role_id != role):
             continue
         dept_name = (dept or "").strip() or UNSET_DEPARTMENT
         if department and dept_name.casefold() != department.casefold():

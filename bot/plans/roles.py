@@ -304,6 +304,7 @@ def _role(doc: _Lines, source: str, modules: set[str] | None,
         onboarding = _onboarding(data["onboarding"], doc, error, modules)
     if any(p.severity == "error" for p in problems):
         return None, problems
+    assert isinstance(role_id, str) and isinstance(data["name"], str)  # checked above: else an error
     return Role(
         id=role_id,
         name=data["name"].strip(),
@@ -365,6 +366,7 @@ def _competency(raw: Any, i: int, doc: _Lines, error: Any, modules: set[str] | N
             ok = False
     if not ok:
         return None
+    assert isinstance(name, str)  # checked above: else ok is False
     return Competency(name.strip(), raw["type"], priority, float(target),
                       tuple(lists["measured_by"]) or (name.strip(),), tuple(lists["modules"]),
                       tuple(lists["quizzes"]))

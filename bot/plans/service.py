@@ -121,8 +121,12 @@ class Plans:
 
     # ------------------------------------------------------------------ plans
 
-    def plan(self, learner_id: int, role_id: str) -> Plan:
+    def plan(self, learner_id: int | None, role_id: str) -> Plan:
         """The learner's current plan for ``role_id``.
+
+        Args:
+            learner_id: The learner, or None for one with no stored progress (no consent).
+            role_id: The role.
 
         Raises:
             KeyError: The role is not in the role model.
@@ -131,7 +135,7 @@ class Plans:
         role = model.get(role_id)
         if role is None:
             raise KeyError(role_id)
-        progress = self.learning.progress(learner_id)
+        progress = self.learning.progress(learner_id) if learner_id is not None else None
         return build_plan(role, model, progress, self._titles, self._quiz_modules)
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 #: Seconds to wait for a lock (SQLite) or a connection (PostgreSQL) before failing.
@@ -105,3 +105,19 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """
     with factory() as session, session.begin():
         yield session
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE run through ``Session.execute`` matched.
+
+    ``Session.execute`` is typed to return a plain :class:`~sqlalchemy.engine.Result`;
+    for DML it is a :class:`~sqlalchemy.engine.CursorResult`, which carries ``rowcount``
+    (SQLAlchemy's documented way to read it is this cast).
+
+    Args:
+        result: What ``session.execute(update(...))`` or ``delete(...)`` returned.
+
+    Returns:
+        The number of rows the statement matched.
+    """
+    return cast(CursorResult[Any], result).rowcount

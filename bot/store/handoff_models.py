@@ -167,7 +167,8 @@ class ConsoleLoginAttempt(Base):
 
 
 #: Tables with a ``sender`` column (a learner's rows), children first: erasure order.
-SENDER_TABLES: tuple[type[Base], ...] = (HandoffMessage, Handoff, QueueAsker, Outbox, Feedback, QuestionLog)
+SenderTable = type[HandoffMessage] | type[Handoff] | type[QueueAsker] | type[Outbox] | type[Feedback] | type[QuestionLog]
+SENDER_TABLES: tuple[SenderTable, ...] = (HandoffMessage, Handoff, QueueAsker, Outbox, Feedback, QuestionLog)
 
 __all__: list[Any] = ["ConsoleLoginAttempt", "ConsoleSessionRow", "Feedback", "Handoff", "HandoffMessage", "Outbox",
                       "QueueAsker", "QueueItem", "QuestionLog", "SENDER_TABLES", "TrainerAccount"]

@@ -154,4 +154,5 @@ class Mastery(Base):
 
 
 #: Tables holding a learner's rows, children first (the order erasure deletes in).
-LEARNER_TABLES: tuple[type[Base], ...] = (Attempt, ReviewState, Mastery, QuizSession)
+LearnerTable = type[Attempt] | type[ReviewState] | type[Mastery] | type[QuizSession]
+LEARNER_TABLES: tuple[LearnerTable, ...] = (Attempt, ReviewState, Mastery, QuizSession)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Executable, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,10 @@ def get_or_create_learner(session: Session, channel: str, external_id: str, now:
     return learner
 
 
+#: The unique key of an attempt: a retried write with the same key is a duplicate.
+_ATTEMPT_KEY = ["learner_id", "session_id", "item_id", "attempt_no"]
+
+
 def insert_attempt_once(session: Session, values: dict[str, Any]) -> bool:
     """Insert an attempt unless one with the same unique key exists.
 
@@ -71,9 +75,19 @@ def insert_attempt_once(session: Session, values: dict[str, Any]) -> bool:
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Executable = (
+            pg_insert(Attempt).values(**values).on_conflict_do_nothing(index_elements=_ATTEMPT_KEY)
+            .returning(Attempt.id)
+        )
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = (
+            sqlite_insert(Attempt).values(**values).on_conflict_do_nothing(index_elements=_ATTEMPT_KEY)
+            .returning(Attempt.id)
+        )
     else:  # pragma: no cover - other engines: portable fallback via a savepoint
         try:
             with session.begin_nested():
@@ -81,11 +95,5 @@ def insert_attempt_once(session: Session, values: dict[str, Any]) -> bool:
             return True
         except IntegrityError:
             return False
-    statement = (
-        insert(Attempt)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["learner_id", "session_id", "item_id", "attempt_no"])
-        .returning(Attempt.id)
-    )
     # RETURNING rather than rowcount: drivers do not all report rowcount for this statement.
     return session.execute(statement).scalar() is not None

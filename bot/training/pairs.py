@@ -20,26 +20,14 @@ sets. Nothing here reads ``../shared/eval``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from bot.evaluation.metrics import contains_answer
+from bot.evaluation.splits import DATA_DIR, HELD_OUT, split_of, written_questions
 from bot.knowledge.chunking import Chunk
-
-DATA_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "reranker_data"
-#: Corpus documents kept out of training entirely (reported as "unseen" by ``make eval``).
-HELD_OUT = frozenset({
-    "posh-act-2013.md", "rpwd-act-2016.md", "lokpal-lokayuktas-act-2013.md",
-    # FAQ documents: their own question-answer pairs are evaluation sets.
-    "cghs-faq.md", "dopw-pension-faq-2018.md", "dopt-ltdp-training-faq-2011.md",
-})
-#: Share of written questions kept aside (by hash of their id) to choose the blend weight.
-DEV_SHARE = 0.15
 
 _DEFINITION = re.compile(r"[\"“‘']([^\"”’']{3,60})[\"”’']\s+(?:means|includes|shall mean)\b")
 _NUMBER_PREFIX = re.compile(r"^\s*(?:\[?\s*)?(?:(?:Section|Rule|Article|Regulation|Chapter|Part)\s+)?"
@@ -56,30 +44,6 @@ class Example:
     kind: str = "written"
     split: str = "train"
     source: str = ""
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def written_questions(data_dir: Path = DATA_DIR) -> list[dict]:
-    """The team's written training questions: ``[{id, question, source, gold, index}]``.
-
-    ``index`` names the evaluation index the question's document lives in: ``kb`` for
-    ``written_questions_kb.jsonl``, ``corpus`` otherwise.
-    """
-    rows = [{**r, "index": "corpus"} for r in read_jsonl(data_dir / "written_questions.jsonl")]
-    rows += [{**r, "index": "kb"} for r in read_jsonl(data_dir / "written_questions_kb.jsonl")]
-    return [r for r in rows if r.get("source") and r.get("gold") and r["source"] not in HELD_OUT]
-
-
-def split_of(key: str, dev_share: float = DEV_SHARE) -> str:
-    """``dev`` or ``train``, stable for a given id."""
-    bucket = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return "dev" if bucket < dev_share else "train"
 
 
 def answering_chunks(chunks: Iterable[Chunk], source: str, gold: list[str]) -> list[Chunk]:

@@ -30,7 +30,6 @@ import numpy as np
 
 from bot.config import PROJECT_ROOT
 from bot.knowledge.embedders import QUERY_ENCODER_DIR, QUERY_WEIGHTS, tuned_state
-from bot.knowledge.index import current_version_dir
 from bot.training.mining import SEED, training_examples
 from bot.training.pairs import HELD_OUT, Example
 
@@ -52,7 +51,7 @@ def passage_matrix(retrievers: dict, embedder: str = "minilm") -> tuple[np.ndarr
     row_of: dict[str, int] = {}
     for retriever in retrievers.values():
         index = retriever.index
-        vectors = np.load(current_version_dir(retriever.index_dir) / f"vectors-{embedder}.npy")
+        vectors = np.load(index.dir / f"vectors-{embedder}.npy")  # the version its chunks were read from
         for chunk, vector in zip(index.chunks, vectors, strict=True):
             if chunk.source not in HELD_OUT and chunk.id not in row_of:
                 row_of[chunk.id] = len(rows)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge.cli import main
+from bot.kb.cli import main
 from tests.conftest import write
 
 

@@ -22,7 +22,7 @@ KILLS = 15
 
 def _ingest(kb: Path, index: Path) -> subprocess.Popen:
     env = {**os.environ, "TUTOR_EMBEDDERS": "hash", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "bot.knowledge.cli", "ingest", "--kb", str(kb),
+    return subprocess.Popen([sys.executable, "-m", "bot.kb.cli", "ingest", "--kb", str(kb),
                              "--index", str(index)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 

@@ -45,7 +45,7 @@ def test_hostile_folder_through_kb_ingest_and_kb_status(tmp_path: Path) -> None:
     write(kb / "modules" / "leave.md", LEAVE_MODULE)
     make_pdf(kb / "modules" / "rti-extract.pdf",
              [["The Right to Information Act, 2005", "7. Disposal of request. - Reply within thirty days."]])
-    ingest = subprocess.run([sys.executable, "-m", "bot.knowledge.cli", "ingest", "--kb", str(kb),
+    ingest = subprocess.run([sys.executable, "-m", "bot.kb.cli", "ingest", "--kb", str(kb),
                              "--index", str(index), "--json"], env=_env(TUTOR_MAX_DOC_MB="100"),
                             capture_output=True, text=True, timeout=120)
     assert ingest.returncode == 0, ingest.stderr
@@ -56,7 +56,7 @@ def test_hostile_folder_through_kb_ingest_and_kb_status(tmp_path: Path) -> None:
     # one clear log line per skipped file, naming it
     for source in expected:
         assert source in ingest.stderr or source in report["failed"]
-    status = subprocess.run([sys.executable, "-m", "bot.knowledge.cli", "status", "--kb", str(kb),
+    status = subprocess.run([sys.executable, "-m", "bot.kb.cli", "status", "--kb", str(kb),
                              "--index", str(index)], env=_env(), capture_output=True, text=True, timeout=60)
     assert status.returncode == 0
     assert f"{len(expected)} file(s) not indexed:" in status.stdout
@@ -137,7 +137,7 @@ def test_every_hostile_file_is_skipped_with_a_reason_and_the_rest_indexes_and_se
     write(outside / "glossary.yml", "terms:\n  RTI: right to information\n")
     (kb / "glossary.yml").symlink_to(outside / "glossary.yml")
     env = _env(TUTOR_MAX_UNZIPPED_MB="16")
-    ingest = subprocess.run([sys.executable, "-m", "bot.knowledge.cli", "ingest", "--kb", str(kb), "--index",
+    ingest = subprocess.run([sys.executable, "-m", "bot.kb.cli", "ingest", "--kb", str(kb), "--index",
                              str(index), "--json"], env=env, capture_output=True, text=True, timeout=300,
                             preexec_fn=_address_space_cap(3072))
     assert ingest.returncode == 0, ingest.stderr[-2000:]
@@ -146,7 +146,7 @@ def test_every_hostile_file_is_skipped_with_a_reason_and_the_rest_indexes_and_se
         if word is not None:
             assert word in report["failed"].get(source, ""), (source, report["failed"].get(source))
     assert good <= set(report["added"]) <= good | {"modules/laughs.html"}
-    status = subprocess.run([sys.executable, "-m", "bot.knowledge.cli", "status", "--kb", str(kb), "--index",
+    status = subprocess.run([sys.executable, "-m", "bot.kb.cli", "status", "--kb", str(kb), "--index",
                              str(index)], env=env, capture_output=True, text=True, timeout=60)
     assert status.returncode == 0
     for source in report["failed"]:
@@ -160,7 +160,7 @@ def test_every_hostile_file_is_skipped_with_a_reason_and_the_rest_indexes_and_se
     assert next(c for c in chunks if c.source == "modules/rti-extract.pdf").meta["roles"] == ["public-information-officer"]
     hits = Retriever(index).search("casual leave in a calendar year", k=3).hits
     assert hits[0].chunk.source == "modules/leave.md"
-    validate = subprocess.run([sys.executable, "-m", "bot.knowledge.cli", "validate", "--kb", str(kb)], env=env,
+    validate = subprocess.run([sys.executable, "-m", "bot.kb.cli", "validate", "--kb", str(kb)], env=env,
                               capture_output=True, text=True, timeout=300, preexec_fn=_address_space_cap(3072))
     assert validate.returncode == 1, validate.stderr[-2000:]  # errors found, reported, not a crash
     for name in ("modules/alias-bomb.md", "quizzes/deep.quiz.yml", "roles/bomb.yml", "glossary.yml"):

@@ -174,3 +174,24 @@ def test_erasing_a_learner_removes_their_onboarding(plans: Plans) -> None:
     with session_scope(session_factory(plans.learning.engine)) as s:
         for model in PLANS_LEARNER_TABLES:  # gone through ON DELETE CASCADE
             assert s.scalar(select(func.count()).select_from(model).where(model.learner_id == learner)) == 0
+
+
+def test_a_learner_erased_while_lessons_are_prepared_does_not_stop_the_others(plans: Plans,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    onboarding = plans.onboarding
+    erased = plans.learner("telegram", "tg-erased-meanwhile")
+    kept = plans.learner("telegram", "tg-kept")
+    onboarding.start(erased)
+    onboarding.start(kept)
+    prepare = onboarding.prepare
+
+    def prepare_then_erase(learner_id: int, **kwargs) -> object:
+        # The learner's erasure request lands between their lesson being made and sent.
+        lesson = prepare(learner_id, **kwargs)
+        if learner_id == erased:
+            plans.learning.erase(erased)
+        return lesson
+
+    monkeypatch.setattr(onboarding, "prepare", prepare_then_erase)
+    due = onboarding.prepare_due()
+    assert [d.external_id for d in due] == ["tg-kept"]

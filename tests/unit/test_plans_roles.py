@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from test_plans_fixtures import KB, write
 
-from bot.knowledge.validation import validate_kb
+from bot.kb.validation import validate_kb
 from bot.plans.matching import match_role
 from bot.plans.roles import load_default_roles, load_roles, module_titles
 from tests.unit.kb_fixtures import alias_bomb, deep_yaml, run_capped

@@ -163,7 +163,7 @@ ENTRY_POINTS = {
     "onboarding worker": ["bot.plans.onboarding_worker", "--once"],
     "telegram bridge": ["bot.channels.telegram_bridge"],
     "web server": ["bot.web.server"],
-    "kb": ["bot.knowledge.cli", "status"],
+    "kb": ["bot.kb.cli", "status"],
     "privacy": ["bot.privacy", "purge"],
 }
 

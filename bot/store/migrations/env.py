@@ -31,7 +31,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database to migrate: pass a connection or set sqlalchemy.url")
+    engine = make_engine(url, poolclass=pool.NullPool)
     with engine.begin() as conn:
         _run(conn)
 

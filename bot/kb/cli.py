@@ -179,7 +179,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``kb validate``: check documents, front matter and quiz banks without indexing."""
-    from bot.knowledge.validation import validate_kb
+    from bot.kb.validation import validate_kb
 
     kb_dir, _ = _paths(args)
     problems = validate_kb(kb_dir)

@@ -1,0 +1,1 @@
+"""The ``kb`` command: above the floors it drives (knowledge, learning, plans)."""
