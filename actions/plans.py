@@ -8,6 +8,12 @@
   lessons that wait for a web learner (or a Telegram learner the bridge could not
   reach), and points the quiz slots at a lesson's check question so a typed or button
   answer is checked against it.
+
+Nothing here stores anything about a learner who has not accepted the privacy notice:
+the commands look the learner up through :func:`bot.privacy.consented_learner` (which
+never creates a row), ``action_plans_turn`` hands nothing over without consent, and
+:meth:`bot.plans.onboarding.Onboarding.prepare` itself refuses to store a lesson for a
+learner without it (the background worker goes through it too).
 """
 
 from __future__ import annotations
@@ -248,6 +254,12 @@ class ActionPlansTurn(PlansAction):
             role = self.plans.roles.get(self.plans.profile(learner).role)
             if role is not None:
                 events.append(SlotSet("role", role.id))
+        from bot.privacy import has_consent
+
+        # Handing over a lesson or reminder marks it delivered (a write): only with consent.
+        # A row without it (consent withdrawn, an older database) gets nothing more stored.
+        if not has_consent(self.plans.learning, learner):
+            return events
         self._review_reminder(dispatcher, tracker, learner)
         onboarding = self.plans.onboarding
         if onboarding.status(learner) is None:

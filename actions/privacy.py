@@ -1,6 +1,11 @@
-"""Data-rights actions: consent to the privacy notice, delete my data, export my data.
+"""Data-rights actions: consent to the privacy notice and its withdrawal, delete my data, export my data.
 
-Thin: the logic is in :mod:`bot.privacy`. Services are injectable for tests.
+Withdrawing consent reuses the deletion's confirmation: ``withdraw_consent`` (or "I do not
+agree" from a learner who had agreed) asks ``utter_ask_withdraw_confirm``, whose buttons are
+the deletion's ``confirm_delete_my_data`` / ``cancel_delete_my_data``; on confirm
+``action_delete_my_data`` sees what was asked and withdraws (flag cleared, everything
+erased) with a reply that says so. Thin: the logic is in :mod:`bot.privacy`. Services are
+injectable for tests.
 """
 
 from __future__ import annotations
@@ -19,6 +24,29 @@ from bot.i18n import t
 
 log = logging.getLogger(__name__)
 
+#: Intents whose confirmation means "withdraw my consent" rather than a plain deletion.
+WITHDRAWAL_INTENTS = frozenset({"withdraw_consent", "consent_decline"})
+
+
+def asked_to_withdraw(tracker: Tracker) -> bool:
+    """Whether the message before the latest one asked to withdraw consent.
+
+    The latest message is the confirmation button; the one the learner confirmed is the
+    user message before it (``withdraw_consent``, or a decline that was answered with the
+    withdrawal question).
+
+    Args:
+        tracker: The conversation.
+
+    Returns:
+        True for a withdrawal, False for a plain "delete my data" (or anything else).
+    """
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    if len(users) < 2:
+        return False
+    intent = ((users[-2].get("parse_data") or {}).get("intent") or {}).get("name")
+    return intent in WITHDRAWAL_INTENTS
+
 
 def _default_learning():
     from bot.services import get_learning
@@ -27,7 +55,12 @@ def _default_learning():
 
 
 class ActionRecordConsent(Action):
-    """Store whether the learner accepted the privacy notice (intent ``consent_accept``/``consent_decline``)."""
+    """Store whether the learner accepted the privacy notice (intent ``consent_accept``/``consent_decline``).
+
+    A decline from a learner who had accepted is not taken silently: it changes nothing
+    yet and asks whether to withdraw consent (erasing everything), with the deletion's
+    confirm and cancel buttons.
+    """
 
     def __init__(self, learning: Callable[[], Any] = _default_learning) -> None:
         self._learning = learning
@@ -41,6 +74,12 @@ class ActionRecordConsent(Action):
         accepted = (tracker.latest_message.get("intent") or {}).get("name") == "consent_accept"
         channel, sender = learner_key(tracker)
         learning = self._learning()
+        if not accepted:
+            from bot.privacy import consented_learner
+
+            if consented_learner(learning, channel, sender) is not None:
+                dispatcher.utter_message(response="utter_ask_withdraw_confirm")
+                return []
         learner_id = answer_notice(learning, channel, sender, accepted)  # a decline stores nothing
         if accepted and learner_id is not None and tracker.get_slot("role"):
             # The role given before consent lived in the conversation only; keep it now.
@@ -51,7 +90,11 @@ class ActionRecordConsent(Action):
 
 
 class ActionDeleteMyData(Action):
-    """Erase the learner from every store, confirm, and restart the conversation."""
+    """Erase the learner from every store, confirm, and restart the conversation.
+
+    After a withdrawal question (:func:`asked_to_withdraw`) the consent flag is cleared
+    first (:func:`bot.privacy.withdraw_consent`) and the reply says consent is withdrawn.
+    """
 
     def __init__(self, learning: Callable[[], Any] = _default_learning) -> None:
         self._learning = learning
@@ -61,22 +104,25 @@ class ActionDeleteMyData(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         from bot.config import load_settings
-        from bot.privacy import erase_learner, tracker_db_url
+        from bot.privacy import erase_learner, tracker_db_url, withdraw_consent
 
         language = language_of(tracker)
         settings = load_settings()
         channel, sender = learner_key(tracker)
-        report = erase_learner(self._learning(), channel, sender, tracker_url=tracker_db_url(),
-                               bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token,
-                               kb_dir=Path(settings.kb_dir))
+        withdrawal = asked_to_withdraw(tracker)
+        erase = withdraw_consent if withdrawal else erase_learner
+        report = erase(self._learning(), channel, sender, tracker_url=tracker_db_url(),
+                       bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token,
+                       kb_dir=Path(settings.kb_dir))
         # The last search result kept in this process for paging holds the learner's question.
         from actions.knowledge import RECENT_RESULTS
 
         RECENT_RESULTS.forget(tracker.sender_id)
-        if report.complete:
-            dispatcher.utter_message(text=t("privacy_deleted", language))
+        if withdrawal:
+            key = "privacy_consent_withdrawn" if report.complete else "privacy_withdraw_incomplete"
         else:
-            dispatcher.utter_message(text=t("privacy_delete_incomplete", language))
+            key = "privacy_deleted" if report.complete else "privacy_delete_incomplete"
+        dispatcher.utter_message(text=t(key, language))
         # The conversation itself: a fresh tracker (in-memory store) and no slots carried over.
         return [AllSlotsReset(), Restarted()]
 

@@ -1,4 +1,4 @@
-"""Learners' data rights (India's DPDP Act 2023): consent, erasure, export, retention.
+"""Learners' data rights (India's DPDP Act 2023): consent, withdrawal, erasure, export, retention.
 
 Where a learner's data lives, and how each store is erased:
 
@@ -6,7 +6,9 @@ Where a learner's data lives, and how each store is erased:
 store                       what                             erased by
 ==========================  ===============================  ===================================
 learner store (SQL)         profile, attempts, review state, :meth:`bot.learning.Learning.erase`
-                            mastery, quiz sessions
+                            mastery, quiz sessions,
+                            onboarding track and lessons,
+                            review-reminder schedule
 human-loop tables (same DB) queue askers, handoffs, outbox,  :meth:`bot.handoff.store.HandoffStore.erase_sender`
                             feedback, question log
 Rasa tracker (scaled mode)  conversation events (PostgreSQL  ``DELETE FROM events WHERE sender_id``
@@ -29,15 +31,22 @@ takes the next asker's wording when the one whose words it carried is erased; FA
 documents publish the question as the trainer wrote or confirmed it.
 
 Consent: nothing about a learner is stored in the learner tables before they accept the
-notice: no learner row, profile, onboarding track or quiz answer (:func:`consented_learner`
-never creates a row; the actions show the notice instead). A decline stores nothing.
+notice: no learner row, profile, onboarding track or lesson, review reminder or quiz answer
+(:func:`consented_learner` never creates a row; the actions show the notice instead, and the
+onboarding and reminder jobs skip learners without consent). A decline stores nothing.
+
+Withdrawal (:func:`withdraw_consent`): as easy as giving it ("I withdraw my consent", the
+Telegram menu, the help button, or "I do not agree" from a learner who had agreed). After a
+confirmation it clears the consent flag and erases everything exactly as "delete my data"
+does, so nothing more is stored in the learner tables until the learner accepts again.
 
 Retention (:func:`purge`): activity is any quiz, question, rating or handoff message;
 senders inactive beyond ``TUTOR_RETENTION_DAYS`` are erased from every store, and older
 question-log, feedback and ended-handoff rows of everyone are deleted.
 
-Export (:func:`export_learner`, :func:`export_file`): learner tables and human-loop rows as
-one JSON file, a download in the widget and a document on Telegram.
+Export (:func:`export_learner`, :func:`export_file`): every learner table (onboarding and
+review-reminder tables included) and the human-loop rows as one JSON file, a download in
+the widget and a document on Telegram.
 
 CLI::
 
@@ -105,7 +114,9 @@ def answer_notice(learning: Any, channel: str, sender: str, accepted: bool) -> i
     """Record a learner's answer to the notice without storing anyone who declined.
 
     A learner row is created only on acceptance; a decline of someone never stored
-    leaves no row at all, and a decline of a stored learner withdraws consent.
+    leaves no row at all, and a decline of a stored learner clears the flag (the chat
+    asks a learner who had agreed to confirm a full withdrawal instead:
+    :func:`withdraw_consent`).
 
     Args:
         learning: A :class:`bot.learning.Learning`.
@@ -311,6 +322,29 @@ def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str 
     log.info("erasure: %d rows removed, incomplete stores: %s", sum(report.removed.values()),
              ",".join(report.errors) or "none")
     return report
+
+
+def withdraw_consent(learning: Any, channel: str, sender: str, **stores: Any) -> ErasureReport:
+    """Withdraw the learner's consent: clear the flag, then erase them as :func:`erase_learner`.
+
+    The flag is cleared first, in its own transaction, so that even if a later store fails
+    nothing more is stored about the learner; the erasure then removes the learner row
+    itself, so they are asked for consent again before anything is stored.
+
+    Args:
+        learning: The learner store service.
+        channel / sender: The learner's key (``actions.common.learner_key``).
+        **stores: ``tracker_url``, ``bridge_port``, ``bridge_token``, ``kb_dir`` as for
+            :func:`erase_learner`.
+
+    Returns:
+        The :class:`ErasureReport` of the erasure.
+    """
+    learner_id = _find_learner(learning, channel, sender)
+    if learner_id is not None:
+        record_consent(learning, learner_id, False)
+    log.info("consent withdrawn: erasing the learner")
+    return erase_learner(learning, channel, sender, **stores)
 
 
 def export_learner(learning: Any, channel: str, sender: str, *, tracker_url: str | None = None) -> dict[str, Any]:

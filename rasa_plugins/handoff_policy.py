@@ -9,8 +9,8 @@ Behaviour, only while the ``handoff_active`` slot is true:
 
 - right after a learner message (last action ``action_listen``) whose intent is not one
   of ``release_intents`` (by default ``end_handoff`` and ``restart``) or ``bypass_intents``
-  (by default the data-rights requests: delete and export my data, and their confirm and
-  cancel buttons), predict ``relay_action`` (``action_handoff_relay``: records/relays the
+  (by default the data-rights requests: delete and export my data, withdraw my consent,
+  and the confirm and cancel buttons they share), predict ``relay_action`` (``action_handoff_relay``: records/relays the
   message, stays silent);
 - right after ``relay_action``, predict ``action_listen``.
 
@@ -36,7 +36,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 #: Learners' data-rights requests (DPDP Act): the bot handles them even while a trainer has
 #: the conversation, instead of relaying "delete my data" to the trainer as chat.
-DATA_RIGHTS_INTENTS = ["delete_my_data", "confirm_delete_my_data", "cancel_delete_my_data", "export_my_data"]
+DATA_RIGHTS_INTENTS = ["delete_my_data", "confirm_delete_my_data", "cancel_delete_my_data", "export_my_data",
+                       "withdraw_consent"]
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False)

@@ -145,6 +145,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("trainer", "/request_trainer"),
     Command("export", "/export_my_data"),
     Command("deletemydata", "/delete_my_data"),
+    Command("withdrawconsent", "/withdraw_consent"),
     Command("language", "/choose_language"),
 )
 INTENT_FOR = {command.name: command.intent for command in COMMANDS}

@@ -371,5 +371,6 @@ def load_set(name: str, quick: bool = False) -> EvalSet:
         "cranfield": lambda: load_cranfield(60 if quick else None),
         "milpac-multi-hi": lambda: load_milpac_multi("hi", small),
     }
-    loaders.update({f"milpac-{lang}": (lambda lang=lang: load_milpac_multi(lang, small)) for lang in MULTI_LANGUAGES[1:]})
+    if name.startswith("milpac-") and name[len("milpac-"):] in MULTI_LANGUAGES[1:]:
+        return load_milpac_multi(name[len("milpac-"):], small)
     return loaders[name]()

@@ -1,4 +1,11 @@
-"""Export and erasure of one learner's data (data-subject rights)."""
+"""Export and erasure of one learner's data (data-subject rights).
+
+Every learner-owned table is covered, not only the quiz tables of
+:data:`bot.store.models.LEARNER_TABLES`: the onboarding track and lessons
+(:data:`bot.store.plans_models.PLANS_LEARNER_TABLES`) and the review-reminder schedule
+(:data:`bot.store.reminder_models.REMINDER_LEARNER_TABLES`) are exported too, and erased
+explicitly rather than through ``ON DELETE CASCADE`` alone.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,12 @@ from sqlalchemy.orm import Session
 
 from bot.store.engine import rowcount
 from bot.store.models import LEARNER_TABLES, Base, Learner
+from bot.store.plans_models import PLANS_LEARNER_TABLES
+from bot.store.reminder_models import REMINDER_LEARNER_TABLES
+
+#: Every table holding a learner's rows, children first (the order erasure deletes in):
+#: onboarding lessons point at quiz sessions, so they go before the quiz tables.
+ALL_LEARNER_TABLES = (*PLANS_LEARNER_TABLES, *REMINDER_LEARNER_TABLES, *LEARNER_TABLES)
 
 
 def _row(obj: Base) -> dict[str, Any]:
@@ -27,7 +40,8 @@ def export_rows(session: Session, learner_id: int) -> dict[str, list[dict[str, A
         learner_id: Learner.
 
     Returns:
-        ``{"learners": [...], "quiz_sessions": [...], "attempts": [...], ...}``
+        ``{"learners": [...], "quiz_sessions": [...], "attempts": [...], ...,
+        "onboarding_tracks": [...], "onboarding_lessons": [...], "review_reminders": [...]}``
         with Python values (datetimes, lists).
 
     Raises:
@@ -37,7 +51,7 @@ def export_rows(session: Session, learner_id: int) -> dict[str, list[dict[str, A
     if learner is None:
         raise KeyError(learner_id)
     data: dict[str, list[dict[str, Any]]] = {"learners": [_row(learner)]}
-    for model in reversed(LEARNER_TABLES):
+    for model in reversed(ALL_LEARNER_TABLES):
         order = list(model.__table__.primary_key)
         rows = session.scalars(select(model).where(model.learner_id == learner_id).order_by(*order))
         data[model.__tablename__] = [_row(r) for r in rows]
@@ -64,7 +78,7 @@ def to_csv(data: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
         ``{"<table>.csv": text}``.
     """
     out: dict[str, str] = {}
-    models: tuple[type[Base], ...] = (Learner, *LEARNER_TABLES)
+    models: tuple[type[Base], ...] = (Learner, *ALL_LEARNER_TABLES)
     tables = {m.__tablename__: m.__table__ for m in models}
     for name, rows in data.items():
         buffer = io.StringIO()
@@ -90,7 +104,7 @@ def erase_rows(session: Session, learner_id: int) -> dict[str, int]:
         Rows deleted per table name.
     """
     counts: dict[str, int] = {}
-    for model in LEARNER_TABLES:
+    for model in ALL_LEARNER_TABLES:
         counts[model.__tablename__] = rowcount(session.execute(delete(model).where(model.learner_id == learner_id)))
     counts["learners"] = rowcount(session.execute(delete(Learner).where(Learner.id == learner_id)))
     return counts

@@ -343,11 +343,13 @@ class Onboarding:
     # ------------------------------------------------------------------ lessons
 
     def due_learners(self) -> list[int]:
-        """Learners whose next lesson is due now."""
+        """Learners whose next lesson is due now (only those who consent to being stored)."""
         with session_scope(self._sessions) as s:
             return list(s.scalars(
                 select(OnboardingTrack.learner_id)
-                .where(OnboardingTrack.status == "active", OnboardingTrack.next_due_at <= self.clock())
+                .join(Learner, Learner.id == OnboardingTrack.learner_id)
+                .where(OnboardingTrack.status == "active", OnboardingTrack.next_due_at <= self.clock(),
+                       Learner.consent.is_(True))
                 .order_by(OnboardingTrack.next_due_at)
             ))
 
@@ -357,11 +359,18 @@ class Onboarding:
         A lesson is not made while the previous one still waits to be delivered: the day
         moves on instead, so a learner who is away does not come back to a pile.
 
+        A lesson is stored (with its check question) only for a learner who consents to
+        being stored: one whose consent was withdrawn gets nothing, whoever asks.
+
         Returns:
-            The new :class:`Lesson`, or None (not due, nothing left, or previous undelivered).
+            The new :class:`Lesson`, or None (not due, nothing left, previous undelivered,
+            or no consent).
         """
         now = self.clock()
         with session_scope(self._sessions) as s:
+            learner = s.get(Learner, learner_id)
+            if learner is None or not learner.consent:
+                return None
             row = s.get(OnboardingTrack, learner_id, with_for_update=True)
             if row is None or row.status != "active":
                 return None

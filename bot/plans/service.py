@@ -92,9 +92,18 @@ class Plans:
 
     # ------------------------------------------------------------------ profile
 
-    def learner(self, channel: str, external_id: str) -> int:
-        """The learner id for a channel identity (created when new)."""
-        return self.learning.learner(channel, external_id)
+    def learner(self, channel: str, external_id: str, **profile: str | bool | None) -> int:
+        """The learner id for a channel identity (created when new).
+
+        Args:
+            channel / external_id: The learner's key.
+            **profile: ``consent``, ``language``, ``role``, ``department`` for a new learner
+                (onboarding lessons are stored only for a learner with ``consent=True``).
+
+        Returns:
+            The learner id.
+        """
+        return self.learning.learner(channel, external_id, **profile)
 
     def find_learner(self, channel: str, external_id: str) -> int | None:
         """The learner id for a channel identity, or None (never creates a learner)."""

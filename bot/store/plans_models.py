@@ -61,4 +61,4 @@ class OnboardingLesson(Base):
 
 
 #: Learner-owned tables of this feature, children first (the order erasure deletes in).
-PLANS_LEARNER_TABLES: tuple[type[Base], ...] = (OnboardingLesson, OnboardingTrack)
+PLANS_LEARNER_TABLES: tuple[type[OnboardingLesson] | type[OnboardingTrack], ...] = (OnboardingLesson, OnboardingTrack)

@@ -30,4 +30,4 @@ class ReviewReminder(Base):
 
 
 #: Learner-owned tables of this feature (export and erasure).
-REMINDER_LEARNER_TABLES: tuple[type[Base], ...] = (ReviewReminder,)
+REMINDER_LEARNER_TABLES: tuple[type[ReviewReminder], ...] = (ReviewReminder,)

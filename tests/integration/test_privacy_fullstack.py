@@ -1,5 +1,6 @@
 """Data rights end to end on the real stack (Rasa + action server + Telegram bridge against the
-fake Bot API + trainer console): delete and export during a live handoff on Telegram.
+fake Bot API + trainer console): delete, export and consent withdrawal during a live handoff
+on Telegram.
 
 Uses the human-loop stack fixture (trainers always "at work", so the handoff starts at once).
 """
@@ -75,3 +76,33 @@ def test_export_then_delete_during_a_live_handoff_on_telegram(loop_stack, logs_o
     with pytest.raises(urllib.error.HTTPError) as gone:
         console.get(f"/handoffs/{handoff_id}")
     assert gone.value.code == 404  # the transcript went with the learner's data
+
+
+def test_withdrawing_consent_during_a_live_handoff_on_telegram(loop_stack, logs_on_failure) -> None:
+    tg = loop_stack.telegram_api
+    chat_id = 6262
+    tg.send(chat_id, "I agree")  # consent given with one message...
+    wait_for(lambda: [m for m in tg.messages_to(chat_id) if m["text"].startswith("Thank you.")], 60, "consent")
+    tg.send(chat_id, "/trainer")
+    wait_for(lambda: [m for m in tg.messages_to(chat_id) if "human trainer is answering" in m["text"]], 60,
+             "handoff start")
+    tg.send(chat_id, "Is my leave encashment taxable?")
+    wait_for(lambda: [m for m in tg.messages_to(TRAINERS_CHAT) if "leave encashment" in m["text"]], 90, "relay")
+
+    # ...and withdrawn from the menu command: asked to confirm (not relayed), then done.
+    relayed_before = len(tg.messages_to(TRAINERS_CHAT))
+    tg.send(chat_id, "/withdrawconsent")
+    confirm = wait_for(lambda: [m for m in tg.messages_to(chat_id) if "Withdraw your consent" in m["text"]], 60,
+                       "the withdrawal question")
+    tg.press(chat_id, _button(confirm[-1], "Yes, withdraw and delete"))
+    done = wait_for(lambda: [m for m in tg.messages_to(chat_id)
+                             if m["text"].startswith("Done: your consent is withdrawn")], 60, "the withdrawal")
+    assert "I agree" in done[-1]["text"]
+    time.sleep(1)
+    assert not [m for m in tg.messages_to(TRAINERS_CHAT)[relayed_before:] if "consent" in m["text"].lower()]
+
+    # Nothing is stored about the learner any more: the export holds no learner record.
+    tg.send(chat_id, "export my data")
+    documents = wait_for(lambda: _documents_to(tg, chat_id), 60, "the export document")
+    exported = json.loads(documents[-1]["document"]["content"].decode("utf-8"))
+    assert exported["learner"] == {} and not any(exported["human_loop"].values())

@@ -15,7 +15,8 @@ from rasa_plugins.handoff_policy import HandoffPolicy
 
 DOMAIN = Domain.from_yaml("""
 version: "3.1"
-intents: [ask_question, delete_my_data, confirm_delete_my_data, export_my_data, end_handoff]
+intents: [ask_question, delete_my_data, confirm_delete_my_data, export_my_data, withdraw_consent, consent_decline,
+          end_handoff]
 slots:
   handoff_active: {type: bool, initial_value: false, mappings: [{type: custom}]}
 actions: [action_handoff_relay, action_delete_my_data, action_export_my_data]
@@ -39,9 +40,14 @@ def test_ordinary_messages_still_go_to_the_trainer(tmp_path):
     assert _predict(tmp_path, "ask_question") == "action_handoff_relay"
 
 
-@pytest.mark.parametrize("intent", ["delete_my_data", "confirm_delete_my_data", "export_my_data"])
+@pytest.mark.parametrize("intent", ["delete_my_data", "confirm_delete_my_data", "export_my_data", "withdraw_consent"])
 def test_data_rights_requests_are_left_to_the_bot(tmp_path, intent):
     assert _predict(tmp_path, intent) is None  # abstains: the rules run the request
+
+
+def test_a_decline_typed_to_the_trainer_is_still_relayed(tmp_path):
+    # "I do not agree" in a live chat is most likely about what the trainer said.
+    assert _predict(tmp_path, "consent_decline") == "action_handoff_relay"
 
 
 def test_a_model_trained_before_the_setting_still_lets_them_through(tmp_path):

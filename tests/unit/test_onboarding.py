@@ -61,7 +61,7 @@ def answer_check(plans: Plans, learner: int, right: bool = True) -> None:
 
 def test_days_progress_at_the_chosen_time(plans: Plans, clock: FakeClock) -> None:
     onboarding = plans.onboarding
-    learner = plans.learner("telegram", "tg-new-1")
+    learner = plans.learner("telegram", "tg-new-1", consent=True)
     status = onboarding.start(learner, role_id="new-recruit", send_time="08:00", days=3)
     assert (status.status, status.day, status.total_days) == ("active", 0, 3)
     assert onboarding.due_learners() == [learner]  # day 1 is due at once
@@ -97,7 +97,7 @@ def test_days_progress_at_the_chosen_time(plans: Plans, clock: FakeClock) -> Non
 
 def test_a_missed_check_breaks_the_streak(plans: Plans, clock: FakeClock) -> None:
     onboarding = plans.onboarding
-    learner = plans.learner("telegram", "tg-new-2")
+    learner = plans.learner("telegram", "tg-new-2", consent=True)
     onboarding.start(learner, role_id="new-recruit", days=5)
     for day, answered in enumerate([True, False, True, True], start=1):
         lesson = onboarding.prepare(learner)
@@ -112,7 +112,7 @@ def test_a_missed_check_breaks_the_streak(plans: Plans, clock: FakeClock) -> Non
 
 def test_pause_resume_and_stop(plans: Plans, clock: FakeClock) -> None:
     onboarding = plans.onboarding
-    learner = plans.learner("telegram", "tg-new-3")
+    learner = plans.learner("telegram", "tg-new-3", consent=True)
     onboarding.start(learner, send_time="09:00")
     onboarding.mark_delivered(onboarding.prepare(learner).lesson_id, "telegram")
     assert onboarding.pause(learner).status == "paused"
@@ -131,7 +131,7 @@ def test_pause_resume_and_stop(plans: Plans, clock: FakeClock) -> None:
 
 def test_lessons_do_not_pile_up_while_the_learner_is_away(plans: Plans, clock: FakeClock) -> None:
     onboarding = plans.onboarding
-    learner = plans.learner("socketio", "web-away")
+    learner = plans.learner("socketio", "web-away", consent=True)
     onboarding.start(learner, days=10)
     assert onboarding.prepare(learner).day == 1  # prepared, never delivered (web learner away)
     for _ in range(4):
@@ -149,10 +149,10 @@ def test_track_length_and_track_choice(kb_learning, clock: FakeClock) -> None:
 
     material = real_chunks()
     plans = Plans(kb_learning, KB, chunks=lambda: material, onboarding_days=4)
-    learner = plans.learner("rest", "csss-1")
+    learner = plans.learner("rest", "csss-1", consent=True)
     status = plans.onboarding.start(learner, role_id="new-recruit-csss")
     assert status.track == "new-recruit-csss" and status.total_days == 4
-    other = plans.learner("rest", "so-1")
+    other = plans.learner("rest", "so-1", consent=True)
     assert plans.onboarding.start(other, role_id="section-officer").track == "new-recruit"  # general track
     lesson = plans.onboarding.prepare(learner)
     assert lesson.module == "office-procedure" and lesson.citation.startswith("Office Procedure")
@@ -167,12 +167,12 @@ def test_erasing_a_learner_removes_their_onboarding(plans: Plans) -> None:
     from bot.store import session_factory, session_scope
     from bot.store.plans_models import PLANS_LEARNER_TABLES
 
-    learner = plans.learner("telegram", "tg-erase")
+    learner = plans.learner("telegram", "tg-erase", consent=True)
     plans.onboarding.start(learner)
     plans.onboarding.prepare(learner)
     plans.learning.erase(learner)
     with session_scope(session_factory(plans.learning.engine)) as s:
-        for model in PLANS_LEARNER_TABLES:  # gone through ON DELETE CASCADE
+        for model in PLANS_LEARNER_TABLES:  # deleted explicitly (and by ON DELETE CASCADE)
             assert s.scalar(select(func.count()).select_from(model).where(model.learner_id == learner)) == 0
 
 

@@ -41,7 +41,7 @@ async def until(condition, timeout: float = 5.0) -> None:
 
 
 def test_web_lessons_wait_for_the_next_turn(plans: Plans, clock: FakeClock) -> None:
-    learner = plans.learner("socketio", "web-recruit")
+    learner = plans.learner("socketio", "web-recruit", consent=True)
     plans.onboarding.start(learner, role_id="new-recruit", send_time="08:00")
     result = run_once(plans, telegram=None)
     assert (result.prepared, result.pushed, result.pending) == (1, 0, 1)
@@ -101,7 +101,7 @@ def test_telegram_lessons_are_pushed_through_the_bridge(plans: Plans, bridge_env
             tg.push_update(FakeBotApi.message_update(1, CHAT, "hi"))  # the bridge learns the pseudonym
             await until(lambda: rasa.received and tg.sent_texts(CHAT))
             sender = rasa.received[0][0]
-            learner = plans.learner("telegram", sender)
+            learner = plans.learner("telegram", sender, consent=True)
             plans.onboarding.start(learner, role_id="new-recruit")
             port = app.bot_data[BRIDGE_KEY].proactive.port
             push = TelegramProactive(f"http://127.0.0.1:{port}/proactive", ACTION_TOKEN)
@@ -133,7 +133,7 @@ def test_telegram_lessons_are_pushed_through_the_bridge(plans: Plans, bridge_env
 
 
 def test_undeliverable_telegram_lessons_wait_for_the_next_turn(plans: Plans) -> None:
-    learner = plans.learner("telegram", "tg-offline")
+    learner = plans.learner("telegram", "tg-offline", consent=True)
     plans.onboarding.start(learner, role_id="new-recruit")
     dead = TelegramProactive("http://127.0.0.1:9/proactive", ACTION_TOKEN)  # nothing listens there
     result = run_once(plans, dead)

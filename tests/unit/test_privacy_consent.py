@@ -74,7 +74,38 @@ def test_declining_stores_nothing_and_accepting_keeps_the_role_given_before(plan
                                                               slots={"role": "section-officer"}))
     learner = stored(plans)
     assert learner is not None and plans.profile(learner).role == "section-officer"
-    # Withdrawing consent stops storage again: the next quiz asks for consent first.
-    run(ActionRecordConsent(lambda: plans.learning), tracker(text="no thanks", intent="consent_decline"))
-    messages, _ = run(ActionStartQuiz(plans.learning, titles={}), tracker(text="quiz me", intent="quiz_me"))
+    # A later decline is not taken silently: it asks to confirm withdrawal
+    # (test_privacy_withdrawal.py), which erases everything and stores nothing more.
+    messages, _ = run(ActionRecordConsent(lambda: plans.learning), tracker(text="no thanks", intent="consent_decline"))
+    assert [m.get("response") for m in messages] == ["utter_ask_withdraw_confirm"]
+
+
+def test_no_onboarding_lesson_is_stored_or_handed_over_without_consent(plans: Plans, clock) -> None:
+    """The onboarding writers (worker, turn hook, commands) check consent, not just the row.
+
+    A learner row whose consent flag is off (how a decline used to leave a learner who had
+    agreed, or an older database) must not get another lesson stored or marked delivered.
+    """
+    from sqlalchemy import select
+
+    from actions.plans import ActionPlansTurn
+    from bot.plans.onboarding_worker import run_once
+    from bot.privacy import record_consent
+    from bot.store import session_factory, session_scope
+    from bot.store.plans_models import OnboardingLesson
+
+    learner = plans.learning.learner("socketio", "web-learner-1", consent=True)
+    plans.onboarding.start(learner, role_id="new-recruit")
+    assert run_once(plans, telegram=None).pending == 1  # day 1 waits for the learner's next turn
+    record_consent(plans.learning, learner, False)
+
+    messages, events = run(ActionPlansTurn(plans), tracker(text="hello", intent="greet"))
+    assert messages == [] and events == []
+    clock.advance(days=3)
+    assert run_once(plans, telegram=None).prepared == 0
+    assert plans.onboarding.prepare(learner, force=True) is None
+    messages, _ = run(ActionStartOnboarding(plans), tracker(text="start onboarding", intent="start_onboarding"))
     assert notice_shown(messages)
+    with session_scope(session_factory(plans.learning.engine)) as s:
+        lessons = s.scalars(select(OnboardingLesson).where(OnboardingLesson.learner_id == learner)).all()
+        assert [(lesson.day, lesson.delivered_at) for lesson in lessons] == [(1, None)]

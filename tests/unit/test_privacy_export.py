@@ -45,3 +45,39 @@ def test_the_export_file_holds_questions_transcripts_and_feedback(tmp_path: Path
     assert loop_rows["answer_feedback"][0]["question"] == "what is GPF"
     assert loop_rows["question_log"][-1]["question"] == "what is GPF"
     assert "someone else" not in file["content"]
+
+
+def test_the_export_holds_the_onboarding_and_review_reminder_tables(tmp_path: Path) -> None:
+    from learning_support import FakeClock, make_learning
+    from test_plans_fixtures import KB, real_chunks
+
+    from bot.learning.reminders import run_once as remind_once
+    from bot.plans.service import Plans
+    from bot.privacy import erase_learner
+
+    clock = FakeClock()
+    learning = make_learning(f"sqlite:///{tmp_path / 'learners.db'}", QuizBank.load(KB / "quizzes", base=KB)[0],
+                             clock)
+    material = real_chunks()
+    plans = Plans(learning, KB, chunks=lambda: material)
+    learner = learning.learner("socketio", "web-me", consent=True)
+    plans.onboarding.start(learner, role_id="new-recruit", send_time="08:15")
+    plans.onboarding.prepare(learner)
+    question = learning.start_quiz(learner, module="rti-for-pios", n=4)
+    while question is not None:
+        question = learning.skip(learner, item_id=question.item_id).question
+    clock.advance(hours=1)
+    assert remind_once(learning, None).pending == 1
+
+    messages, _ = asyncio.run(run_action(ActionExportMyData(lambda: learning),
+                                         tracker("web-me", text="export my data", intent="export_my_data")))
+
+    data = json.loads(messages[1]["custom"]["data"]["content"])["learner"]
+    assert [(t["track"], t["send_time"], t["day"]) for t in data["onboarding_tracks"]] == [("new-recruit", "08:15", 1)]
+    assert [lesson["day"] for lesson in data["onboarding_lessons"]] == [1]
+    assert data["onboarding_lessons"][0]["module"] and data["onboarding_lessons"][0]["source"].startswith("modules/")
+    assert [(r["due_count"], r["pending"]) for r in data["review_reminders"]] == [(4, True)]
+    # Erasure reports the same tables, removed explicitly (not only by ON DELETE CASCADE).
+    removed = erase_learner(learning, "socketio", "web-me").removed
+    assert (removed["onboarding_tracks"], removed["onboarding_lessons"], removed["review_reminders"]) == (1, 1, 1)
+    learning.engine.dispose()

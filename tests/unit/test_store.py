@@ -127,7 +127,8 @@ def _populate(learning: Learning, clock: FakeClock) -> tuple[int, int]:
 def test_export_json_and_csv(learning: Learning, clock: FakeClock) -> None:
     alice, bob = _populate(learning, clock)
     data = json.loads(learning.export_json(alice))
-    assert set(data) == {"learners", "quiz_sessions", "attempts", "review_states", "mastery"}
+    assert set(data) == {"learners", "quiz_sessions", "attempts", "review_states", "mastery",
+                         "onboarding_tracks", "onboarding_lessons", "review_reminders"}
     assert data["learners"][0]["external_id"] == "alice"
     assert len(data["quiz_sessions"]) == 2 and len(data["attempts"]) == 3
     assert all(row["learner_id"] == alice for table in data.values() for row in table if "learner_id" in row)
