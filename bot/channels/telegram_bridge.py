@@ -98,7 +98,7 @@ from bot.channels.telegram_format import (
     markdown_to_html,
     quiz_poll_of,
 )
-from bot.channels.update_processor import ChatTurns, OrderedDedupProcessor
+from bot.channels.update_processor import ChatTurns, ClaimingQueue, OrderedDedupProcessor
 from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.i18n import DEFAULT_LANGUAGE, available_languages, t
 
@@ -683,6 +683,7 @@ def build_application(settings: Settings) -> Application:
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .concurrent_updates(processor)
+        .update_queue(ClaimingQueue(processor))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
         .post_stop(post_stop)

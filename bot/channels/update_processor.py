@@ -1,22 +1,25 @@
 """Concurrency policy for the Telegram bridge: chats in parallel, each chat in order, once, across bridges.
 
-python-telegram-bot hands every update to an update processor. With
-``concurrent_updates`` it creates one task per update, in arrival order, and this
-processor then:
-
-1. claims the update in the shared store (``INSERT .. ON CONFLICT DO NOTHING`` on
-   ``(bot_id, update_id)``) and drops it if it was claimed before, here or by another
-   bridge (Telegram redelivers after webhook failures and polling restarts). The claimed
-   update waits in the store with its JSON;
-2. takes the chat's turn (:class:`bot.channels.chat_turns.ChatTurns`: the process's FIFO
-   lock, then the chat's lease in the store, so one bridge at a time works on a chat);
-3. handles the chat's waiting updates in ``update_id`` order, its own among them, until
-   none is left. So when two bridges behind a balancer get consecutive updates of one chat,
-   whichever holds the turn handles both, in order, and the other finds nothing left.
+1. **Claim on arrival.** Every update goes through :class:`ClaimingQueue`, python-telegram-bot's
+   update queue: its ``put`` claims the update in the shared store (``INSERT .. ON CONFLICT
+   DO NOTHING`` on ``(bot_id, update_id)``) before the webhook request is answered (or
+   polling confirms the offset), and drops an update claimed before, here or by another
+   bridge (Telegram redelivers after webhook failures and polling restarts). A chat's update
+   then waits in the store with its JSON. If the store cannot be reached the webhook answers
+   500 and Telegram delivers the update again later.
+2. **One turn per chat.** The update processor (with ``concurrent_updates`` one task per
+   update, in arrival order) takes the chat's turn (:class:`bot.channels.chat_turns.ChatTurns`:
+   the process's FIFO lock, then the chat's lease in the store, so one bridge at a time
+   works on a chat) and handles the chat's waiting updates in ``update_id`` order, its own
+   among them, until none is left. Telegram sends a chat's next update only once the
+   previous one was acknowledged, and a bridge acknowledges only after the claim is stored;
+   so when two bridges behind a balancer get consecutive updates of one chat, the earlier
+   one is always in the store first, whichever bridge holds the turn handles both in order,
+   and the other finds nothing left.
 
 Updates that wait with nobody to take them (their bridge died after claiming them) are
 picked up by :meth:`OrderedDedupProcessor.sweep`, run by every bridge in the background.
-An update that belongs to no chat is claimed and handled at once.
+An update that belongs to no chat is handled at once.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from telegram.ext import BaseUpdateProcessor
 from bot.channels.chat_turns import ChatLocks, ChatTurns
 from bot.channels.dedup import TelegramStore
 
-__all__ = ["ChatLocks", "ChatTurns", "OrderedDedupProcessor"]
+__all__ = ["ChatLocks", "ChatTurns", "ClaimingQueue", "OrderedDedupProcessor"]
 LOGGER = logging.getLogger(__name__)
 #: How often each bridge looks for chats whose waiting updates nobody is taking.
 SWEEP_S = 2.0
@@ -66,6 +69,32 @@ class OrderedDedupProcessor(BaseUpdateProcessor):
         #: after ``Update.de_json`` with the application's bot).
         self.handle_stored: Callable[[str], Awaitable[None]] | None = None
         self._sweeper: asyncio.Task | None = None
+        # Claimed by this process's queue, not yet processed: update id -> its chat (None: no chat).
+        self._claimed: dict[int, int | None] = {}
+
+    def claim(self, update: Update) -> bool:
+        """Claim ``update`` in the store (called by :class:`ClaimingQueue` on arrival).
+
+        Args:
+            update: The update.
+
+        Returns:
+            ``True`` if this call claimed it; ``False`` for a duplicate.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: The store cannot be reached (the update is not acknowledged).
+        """
+        chat_id = self._chat_of(update)
+        if chat_id is None:
+            claimed = self._store.claim_update(self._bot_id, update.update_id)
+        else:
+            claimed = self._store.enqueue_update(self._bot_id, update.update_id, chat_id,
+                                                 json.dumps(update.to_dict()))
+        if claimed:
+            self._claimed[update.update_id] = chat_id
+        else:
+            LOGGER.info("Skipping update %s: already processed", update.update_id)
+        return claimed
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Process ``update`` in its chat's order, unless it was claimed before.
@@ -79,16 +108,11 @@ class OrderedDedupProcessor(BaseUpdateProcessor):
             if not isinstance(update, Update):
                 await pending.pop()
                 return
-            chat_id = self._chat_of(update)
-            if chat_id is None:
-                if self._store.claim_update(self._bot_id, update.update_id):
-                    await pending.pop()
-                else:
-                    LOGGER.info("Skipping update %s: already processed", update.update_id)
+            if update.update_id not in self._claimed and not self.claim(update):  # it did not come through the queue
                 return
-            payload = json.dumps(update.to_dict())
-            if not self._store.enqueue_update(self._bot_id, update.update_id, chat_id, payload):
-                LOGGER.info("Skipping update %s: already processed", update.update_id)
+            chat_id = self._claimed.pop(update.update_id)
+            if chat_id is None:
+                await pending.pop()
                 return
             async with self._turns.hold(chat_id):
                 await self._drain(chat_id, update.update_id, pending)
@@ -156,3 +180,28 @@ class OrderedDedupProcessor(BaseUpdateProcessor):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class ClaimingQueue(asyncio.Queue):
+    """python-telegram-bot's update queue, claiming each update as it arrives.
+
+    ``put`` is awaited by the webhook handler before it answers Telegram, and by the poller
+    before it confirms the offset; so an acknowledged update is always claimed in the store.
+
+    Args:
+        processor: The processor whose :meth:`OrderedDedupProcessor.claim` is used.
+    """
+
+    def __init__(self, processor: OrderedDedupProcessor) -> None:
+        super().__init__()
+        self._processor = processor
+
+    async def put(self, item: object) -> None:
+        """Queue ``item``, unless it is an update claimed before (then it is dropped).
+
+        Args:
+            item: An update (or python-telegram-bot's stop signal).
+        """
+        if isinstance(item, Update) and not self._processor.claim(item):
+            return
+        await super().put(item)
