@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     Float,
     Index,
@@ -162,7 +163,7 @@ def create_tables(engine: Engine) -> None:
 
 
 def insert_ignoring_conflicts(engine: Engine, table: Table, **values: Any) -> Insert:
-    """``INSERT .. ON CONFLICT DO NOTHING`` in the engine's dialect (the atomic claim).
+    """``INSERT .. ON CONFLICT DO NOTHING RETURNING <key>`` in the engine's dialect (the atomic claim).
 
     Args:
         engine: The store's engine.
@@ -170,10 +171,24 @@ def insert_ignoring_conflicts(engine: Engine, table: Table, **values: Any) -> In
         **values: Column values.
 
     Returns:
-        The statement; its result's ``rowcount`` is 1 when the row was inserted, 0 when the key existed.
+        The statement; run it with :func:`inserted`.
     """
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).values(**values).on_conflict_do_nothing()
+    # RETURNING, not rowcount: SQLAlchemy's psycopg dialect reports -1 for single-row inserts.
+    return dialect.insert(table).values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
+
+
+def inserted(conn: Connection, statement: Insert) -> bool:
+    """Run a statement from :func:`insert_ignoring_conflicts`.
+
+    Args:
+        conn: A connection inside a transaction.
+        statement: The insert.
+
+    Returns:
+        ``True`` when the row was inserted, ``False`` when its key existed.
+    """
+    return conn.execute(statement).first() is not None
 
 
 def upsert(engine: Engine, table: Table, keys: list[str], values: dict[str, Any], update: list[str]) -> Insert:

@@ -31,6 +31,7 @@ from bot.channels.bridge_store import (
     chat_turns,
     chats,
     insert_ignoring_conflicts,
+    inserted,
     open_store_engine,
     quiz_polls,
     updates,
@@ -125,7 +126,7 @@ class TelegramStore:
         statement = insert_ignoring_conflicts(self.engine, updates, bot_id=bot_id, update_id=update_id,
                                               received_at=now, taken_at=now)
         with self.engine.begin() as conn:
-            return conn.execute(statement).rowcount == 1
+            return inserted(conn, statement)
 
     def enqueue_update(self, bot_id: str, update_id: int, chat_id: int, payload: str) -> bool:
         """Claim a chat's update and leave it waiting for the chat's turn.
@@ -143,7 +144,7 @@ class TelegramStore:
         statement = insert_ignoring_conflicts(self.engine, updates, bot_id=bot_id, update_id=update_id,
                                               chat_id=chat_id, payload=payload, received_at=time.time())
         with self.engine.begin() as conn:
-            return conn.execute(statement).rowcount == 1
+            return inserted(conn, statement)
 
     def next_waiting(self, bot_id: str, chat_id: int) -> WaitingUpdate | None:
         """The chat's oldest waiting update (lowest ``update_id``), or None.
@@ -214,9 +215,8 @@ class TelegramStore:
         """
         now = time.time()
         with self.engine.begin() as conn:
-            inserted = conn.execute(insert_ignoring_conflicts(
-                self.engine, chat_turns, chat_id=chat_id, holder=holder, lease_until=now + lease_s)).rowcount
-            if inserted == 1:
+            if inserted(conn, insert_ignoring_conflicts(self.engine, chat_turns, chat_id=chat_id, holder=holder,
+                                                        lease_until=now + lease_s)):
                 return True
             # An expired lease (its holder crashed or hung) passes on; the conditional
             # UPDATE is atomic, so of two bridges taking it over only one succeeds.
