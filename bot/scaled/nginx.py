@@ -29,7 +29,12 @@
    writes in one transaction, and a killed action server's transaction rolls back).
    The Bearer token is checked by the action servers themselves (401 passes through).
 3. **Public door** (``public_port``): the web page server(s), sticky by the
-   ``tutor_session`` cookie, WebSocket upgrade for ``/socket.io/``.
+   ``tutor_session`` cookie, WebSocket upgrade for ``/socket.io/``; and, when Telegram
+   bridges run in webhook mode (``telegram_ports``), ``POST /telegram`` to any of them.
+   An update may go to either bridge: they share their state (``TELEGRAM_STORE_URL``),
+   claim each update once and take turns per chat (:mod:`bot.channels.update_processor`).
+   A bridge that is down or answers 5xx is skipped and the POST re-sent to the other one
+   (``non_idempotent``: safe, because a second delivery of a claimed update is dropped).
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ class NginxLayout:
     public_host: str = "127.0.0.1"
     internal_host: str = "127.0.0.1"  # the two balancers; "0.0.0.0" only inside a private network (deploy/)
     log_sender: bool = False  # tests only: add the routing key (a pseudonymous sender id) to the access log
+    telegram_ports: tuple[int | str, ...] = ()  # Telegram bridges in webhook mode (none: no /telegram)
 
 
 def _servers(ports: tuple[int | str, ...], extra: str = "") -> str:
@@ -206,10 +212,10 @@ http {{
     location / {{ return 403; }}
   }}
 
-  # 3. Public door: the web page server(s), sticky by session cookie.
+{_telegram_upstream(layout)}  # 3. Public door: the web page server(s), sticky by session cookie.
   server {{
     listen {layout.public_host}:{layout.public_port};
-    location /socket.io/ {{
+{_telegram_location(layout)}    location /socket.io/ {{
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
@@ -225,6 +231,32 @@ http {{
     }}
   }}
 }}
+"""
+
+
+def _telegram_upstream(layout: NginxLayout) -> str:
+    if not layout.telegram_ports:
+        return ""
+    return f"""  upstream telegram {{
+{_servers(layout.telegram_ports, " max_fails=1 fail_timeout=10s")}
+  }}
+
+"""
+
+
+def _telegram_location(layout: NginxLayout) -> str:
+    if not layout.telegram_ports:
+        return ""
+    # Telegram sends a chat's next update only after this one is answered; a bridge answers
+    # once the update is claimed in the shared store, so a retry elsewhere is harmless.
+    return """    location = /telegram {
+      limit_except POST { deny all; }
+      proxy_connect_timeout 2s;
+      proxy_read_timeout 30s;
+      proxy_next_upstream error timeout http_500 http_502 http_503 non_idempotent;
+      proxy_next_upstream_tries 2;
+      proxy_pass http://telegram;
+    }
 """
 
 
