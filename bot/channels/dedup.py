@@ -414,3 +414,26 @@ class TelegramStore:
                 conn.execute(delete(chats).where(chats.c.updated_at < now - self.chat_retention_s))
             conn.execute(delete(callback_payloads).where(callback_payloads.c.key.not_in(
                 select(newest.subquery().c.key))))
+
+
+def forget_sender(url: str, sender: str) -> bool:
+    """Erase a learner's chat mapping, polls and queued replies directly in a shared store.
+
+    For processes other than the bridges (erasure, retention purge) when the bridges share a
+    database server: every bridge reads the same rows, so no bridge needs to be reachable.
+
+    Args:
+        url: ``TELEGRAM_STORE_URL``.
+        sender: The pseudonymous Rasa sender id.
+
+    Returns:
+        ``True`` if a mapping was removed.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The store cannot be reached.
+    """
+    store = TelegramStore(url)
+    try:
+        return store.forget_chat(sender)
+    finally:
+        store.close()

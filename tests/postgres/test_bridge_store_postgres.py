@@ -44,3 +44,27 @@ def test_tables_live_in_their_own_schema_and_opening_twice_is_harmless(store_url
     finally:
         first.close()
         second.close()
+
+
+def test_erasure_reaches_the_shared_store_without_any_bridge_running(store_url: str, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.channels.outbox import OutgoingMessage
+    from bot.learning import Learning, QuizBank
+    from bot.privacy import erase_learner
+    from bot.runner import free_port
+
+    bridge_state = TelegramStore(store_url)  # what the bridges left behind
+    bridge_state.remember_chat("tg-erase-me", 4711)
+    bridge_state.outbox.add(4711, [OutgoingMessage("your question about your pension was: ...")])
+    bridge_state.remember_chat("tg-stays", 4712)
+    monkeypatch.setenv("TELEGRAM_STORE_URL", store_url)
+    learning = Learning(f"sqlite:///{tmp_path / 'learners.db'}", QuizBank.load(tmp_path / "none")[0])
+
+    # Nothing listens on the bridge port (another machine in scaled mode, or stopped).
+    report = erase_learner(learning, "telegram", "tg-erase-me", bridge_port=free_port(), bridge_token="t")
+
+    assert report.complete, report.errors
+    assert report.removed["telegram_mapping"] == 1
+    assert bridge_state.chat_for("tg-erase-me") is None and bridge_state.outbox.pending(4711) == 0
+    assert bridge_state.chat_for("tg-stays") == 4712
+    bridge_state.close()
