@@ -35,6 +35,9 @@
    claim each update once and take turns per chat (:mod:`bot.channels.update_processor`).
    A bridge that is down or answers 5xx is skipped and the POST re-sent to the other one
    (``non_idempotent``: safe, because a second delivery of a claimed update is dropped).
+4. **Bridges' proactive endpoint** (``telegram_proactive_lb_port``, loopback): reminders,
+   trainer replies and erasure requests reach whichever bridge is up (any of them can
+   deliver to any chat); a request is re-sent to the other bridge only if it never reached one.
 """
 
 from __future__ import annotations
@@ -76,6 +79,9 @@ class NginxLayout:
     internal_host: str = "127.0.0.1"  # the two balancers; "0.0.0.0" only inside a private network (deploy/)
     log_sender: bool = False  # tests only: add the routing key (a pseudonymous sender id) to the access log
     telegram_ports: tuple[int | str, ...] = ()  # Telegram bridges in webhook mode (none: no /telegram)
+    # The bridges' proactive endpoints (bot.channels.proactive) behind one loopback port.
+    telegram_proactive_lb_port: int = 0
+    telegram_proactive_ports: tuple[int | str, ...] = ()
 
 
 def _servers(ports: tuple[int | str, ...], extra: str = "") -> str:
@@ -212,7 +218,7 @@ http {{
     location / {{ return 403; }}
   }}
 
-{_telegram_upstream(layout)}  # 3. Public door: the web page server(s), sticky by session cookie.
+{_telegram_upstream(layout)}{_proactive_balancer(layout)}  # 3. Public door: the web page server(s), sticky by session cookie.
   server {{
     listen {layout.public_host}:{layout.public_port};
 {_telegram_location(layout)}    location /socket.io/ {{
@@ -239,6 +245,29 @@ def _telegram_upstream(layout: NginxLayout) -> str:
         return ""
     return f"""  upstream telegram {{
 {_servers(layout.telegram_ports, " max_fails=1 fail_timeout=10s")}
+  }}
+
+"""
+
+
+def _proactive_balancer(layout: NginxLayout) -> str:
+    if not layout.telegram_proactive_ports:
+        return ""
+    # Any bridge delivers to any chat (their state is shared). A POST that timed out may have
+    # been delivered, so only one never sent (connection refused) goes to the other bridge.
+    return f"""  upstream telegram_proactive {{
+{_servers(layout.telegram_proactive_ports, " max_fails=1 fail_timeout=10s")}
+  }}
+  # 4. The bridges' proactive endpoint (reminders, trainer replies, erasure), loopback only.
+  server {{
+    listen 127.0.0.1:{layout.telegram_proactive_lb_port};
+    proxy_connect_timeout 2s;
+    proxy_read_timeout 30s;
+    proxy_next_upstream error;
+    proxy_next_upstream_tries 2;
+    location = /proactive {{ proxy_pass http://telegram_proactive; }}
+    location = /forget {{ proxy_pass http://telegram_proactive; }}
+    location / {{ return 403; }}
   }}
 
 """
