@@ -7,7 +7,7 @@ Usage::
         python -m bot.channels.telegram_bridge --webhook https://tutor.example.org/telegram \\
         --listen 0.0.0.0 --port 8443
 
-Without ``--webhook`` the bridge long-polls ``getUpdates``. With it, Telegram POSTs
+Without ``--webhook`` (or ``TELEGRAM_WEBHOOK_URL``) the bridge long-polls ``getUpdates``. With it, Telegram POSTs
 updates to the URL; requests without the right ``X-Telegram-Bot-Api-Secret-Token``
 header are refused with 403 by python-telegram-bot before any processing. ``--listen``
 defaults to 127.0.0.1 (a TLS reverse proxy in front); give ``--cert``/``--key`` to
@@ -716,7 +716,8 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.POLL_ANSWER]
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Relay Telegram chats to the Rasa tutor.")
-    parser.add_argument("--webhook", metavar="URL", help="public HTTPS URL (webhook mode)")
+    parser.add_argument("--webhook", metavar="URL", default=load_settings().telegram_webhook_url or None,
+                        help="public HTTPS URL (webhook mode; default TELEGRAM_WEBHOOK_URL)")
     parser.add_argument("--listen", default="127.0.0.1", help="webhook listen address")
     parser.add_argument("--port", type=int, default=8443, help="webhook listen port")
     parser.add_argument("--url-path", default="telegram", help="webhook path on this server")

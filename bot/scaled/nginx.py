@@ -289,21 +289,34 @@ def _telegram_location(layout: NginxLayout) -> str:
 """
 
 
-def compose_layout() -> NginxLayout:
-    """The layout of ``deploy/docker-compose.yml`` (service names as upstream hosts)."""
+def compose_layout(telegram: bool = False) -> NginxLayout:
+    """The layout of ``deploy/docker-compose.yml`` (service names as upstream hosts).
+
+    Args:
+        telegram: also forward ``/telegram`` to the bridges of the ``telegram`` profile
+            (nginx refuses to start while an upstream's name does not resolve).
+    """
     return NginxLayout(Path("/tmp"), 5005, 5055, 8080, ("rasa-1:5005", "rasa-2:5005"),
                        ("actions-1:5055", "actions-2:5055"), ("web:8180",), public_host="0.0.0.0",
-                       internal_host="0.0.0.0")
+                       internal_host="0.0.0.0",
+                       telegram_ports=("telegram-1:8443", "telegram-2:8443") if telegram else ())
 
 
-def kubernetes_layout() -> NginxLayout:
+def kubernetes_layout(telegram: bool = False) -> NginxLayout:
     """The layout of ``deploy/kubernetes/tutor.yaml``: headless Services, which nginx resolves to
-    every pod when it starts (reload the ``tutor-lb`` pods after scaling Rasa or the actions)."""
+    every pod when it starts (reload the ``tutor-lb`` pods after scaling Rasa or the actions).
+
+    Args:
+        telegram: also forward ``/telegram`` to the bridges of ``deploy/kubernetes/telegram.yaml``.
+    """
     return NginxLayout(Path("/tmp"), 5005, 5055, 8080, ("rasa:5005",), ("actions:5055",), ("web:8180",),
-                       public_host="0.0.0.0", internal_host="0.0.0.0")
+                       public_host="0.0.0.0", internal_host="0.0.0.0",
+                       telegram_ports=("telegram:8443",) if telegram else ())
 
 
-if __name__ == "__main__":  # python -m bot.scaled.nginx [--kubernetes] > deploy/nginx.conf
+if __name__ == "__main__":  # python -m bot.scaled.nginx [--kubernetes] [--telegram] > deploy/nginx.conf
     import sys
 
-    print(render(kubernetes_layout() if "--kubernetes" in sys.argv[1:] else compose_layout()), end="")
+    with_telegram = "--telegram" in sys.argv[1:]
+    layout = kubernetes_layout(with_telegram) if "--kubernetes" in sys.argv[1:] else compose_layout(with_telegram)
+    print(render(layout), end="")
