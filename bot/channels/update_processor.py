@@ -5,8 +5,8 @@
    DO NOTHING`` on ``(bot_id, update_id)``) before the webhook request is answered (or
    polling confirms the offset), and drops an update claimed before, here or by another
    bridge (Telegram redelivers after webhook failures and polling restarts). A chat's update
-   then waits in the store with its JSON. If the store cannot be reached the webhook answers
-   500 and Telegram delivers the update again later.
+   then waits in the store with its JSON. While the store cannot be reached the update is
+   not acknowledged: the claim is retried (Telegram times out and redelivers meanwhile).
 2. **One turn per chat.** The update processor (with ``concurrent_updates`` one task per
    update, in arrival order) takes the chat's turn (:class:`bot.channels.chat_turns.ChatTurns`:
    the process's FIFO lock, then the chat's lease in the store, so one bridge at a time
@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from inspect import iscoroutine
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
@@ -42,6 +43,8 @@ __all__ = ["ChatLocks", "ChatTurns", "ClaimingQueue", "OrderedDedupProcessor"]
 LOGGER = logging.getLogger(__name__)
 #: How often each bridge looks for chats whose waiting updates nobody is taking.
 SWEEP_S = 2.0
+#: Longest wait between attempts to claim an update while the store is unreachable.
+MAX_CLAIM_RETRY_S = 10.0
 
 
 class OrderedDedupProcessor(BaseUpdateProcessor):
@@ -202,6 +205,19 @@ class ClaimingQueue(asyncio.Queue):
         Args:
             item: An update (or python-telegram-bot's stop signal).
         """
-        if isinstance(item, Update) and not self._processor.claim(item):
-            return
+        if isinstance(item, Update):
+            delay = 0.5
+            while True:
+                try:
+                    claimed = self._processor.claim(item)
+                    break
+                except SQLAlchemyError as exc:
+                    # E.g. PostgreSQL restarting. Never acknowledge an unclaimed update, and keep
+                    # the poller alive (an exception here would end python-telegram-bot's polling).
+                    LOGGER.warning("Bridge store unreachable (%s); update %s waits, retrying in %.1f s",
+                                   type(exc).__name__, item.update_id, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(2 * delay, MAX_CLAIM_RETRY_S)
+            if not claimed:
+                return
         await super().put(item)
