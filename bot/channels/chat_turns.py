@@ -24,6 +24,10 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.channels.dedup import TelegramStore
 
 LOGGER = logging.getLogger(__name__)
 #: Default lease on a chat's turn; renewed while held, so it only bounds crash recovery.
@@ -78,7 +82,7 @@ class ChatTurns:
         holder: This process's id in the lease table (default: a fresh random id).
     """
 
-    def __init__(self, store, locks: ChatLocks | None = None, lease_s: float = LEASE_S,  # noqa: ANN001
+    def __init__(self, store: TelegramStore, locks: ChatLocks | None = None, lease_s: float = LEASE_S,
                  holder: str | None = None) -> None:
         self.store = store
         self.locks = locks or ChatLocks()

@@ -102,55 +102,116 @@ async def play_telegram(url: str, chats: dict[int, list[tuple[int, str]]], seed:
     return redelivered
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_two_webhook_bridges_behind_nginx_answer_each_update_once_and_in_order(
-        postgres_database: str, tmp_path: Path, seed: int) -> None:
+def burst(seed: int, per_chat: int = PER_CHAT) -> dict[int, list[tuple[int, str]]]:
+    """Each chat's updates (id, text); update ids are per bot, so the chats' ids interleave."""
     rng = random.Random(seed)
     chats: dict[int, list[tuple[int, str]]] = {chat_id: [] for chat_id in CHATS}
     update_id = 5000
-    for round_ in range(PER_CHAT):  # update ids are per bot: the chats' ids interleave
+    for round_ in range(per_chat):
         for chat_id in CHATS:
             update_id += rng.randint(1, 3)
             chats[chat_id].append((update_id, f"c{chat_id}-{round_}"))
+    return chats
+
+
+class Deployment:
+    """Fake Telegram and Rasa, two bridge processes on one PostgreSQL, nginx in front."""
+
+    def __init__(self, store_url: str, tmp: Path) -> None:
+        self.store_url, self.tmp = store_url, tmp
+        self.tg, self.rasa = FakeBotApi(TOKEN), RasaStandIn()
+        self.ports = (free_port(), free_port())
+        self.public = free_port()
+        self.bridges: list[subprocess.Popen] = []
+        self.nginx: NginxServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.public}/telegram"
+
+    async def __aenter__(self) -> Deployment:
+        await self.tg.start()
+        await self.rasa.start()
+        self.bridges = [start_bridge(i, port, self.store_url, self.tg, self.rasa, self.tmp)
+                        for i, port in enumerate(self.ports)]
+        self.nginx = NginxServer(self.tmp / "nginx", render(NginxLayout(
+            self.tmp / "nginx", free_port(), free_port(), self.public, (self.rasa.port,), (free_port(),),
+            (free_port(),), telegram_ports=self.ports)))
+        await wait_for(lambda: len(self.tg.calls_to("setWebhook")) == 2, 90, "both bridges set their webhook")
+        await asyncio.to_thread(self.nginx.start)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.nginx is not None:
+            await asyncio.to_thread(self.nginx.stop)
+        for process in self.bridges:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.bridges:
+            try:
+                await asyncio.to_thread(process.wait, 20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        await self.rasa.stop()
+        await self.tg.stop()
+
+    def served_by(self) -> set[int]:
+        """The bridge ports nginx handed updates to."""
+        access = (self.tmp / "nginx" / "access.log").read_text()
+        return {port for port in self.ports if f"127.0.0.1:{port}" in access}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_two_webhook_bridges_behind_nginx_answer_each_update_once_and_in_order(
+        postgres_database: str, tmp_path: Path, seed: int) -> None:
+    chats = burst(seed)
+    rng = random.Random(seed)
 
     async def scenario() -> None:
-        tg, rasa = FakeBotApi(TOKEN), RasaStandIn()
-        await tg.start()
-        await rasa.start()
-        # Slow turns: the chat's next update often lands on the other bridge meanwhile.
-        rasa.delays = {text: rng.uniform(0.1, 0.4) for updates in chats.values() for _, text in updates
-                       if rng.random() < 0.4}
-        ports = (free_port(), free_port())
-        bridges = [start_bridge(i, port, postgres_database, tg, rasa, tmp_path) for i, port in enumerate(ports)]
-        public = free_port()
-        nginx = NginxServer(tmp_path / "nginx", render(NginxLayout(
-            tmp_path / "nginx", free_port(), free_port(), public, (rasa.port,), (free_port(),), (free_port(),),
-            telegram_ports=ports)))
-        try:
-            await wait_for(lambda: len(tg.calls_to("setWebhook")) == 2, 90, "both bridges set their webhook")
-            await asyncio.to_thread(nginx.start)
-            redelivered = await play_telegram(f"http://127.0.0.1:{public}/telegram", chats, seed)
+        async with Deployment(postgres_database, tmp_path) as d:
+            # Slow turns: the chat's next update often lands on the other bridge meanwhile.
+            d.rasa.delays = {text: rng.uniform(0.1, 0.4) for updates in chats.values() for _, text in updates
+                             if rng.random() < 0.4}
+            redelivered = await play_telegram(d.url, chats, seed)
             total = sum(len(updates) for updates in chats.values())
-            await wait_for(lambda: len(tg.calls_to("sendMessage")) >= total, 60, "every update answered")
+            await wait_for(lambda: len(d.tg.calls_to("sendMessage")) >= total, 60, "every update answered")
             await asyncio.sleep(1.0)  # a duplicate answer would arrive meanwhile
             for chat_id, updates in chats.items():
-                assert tg.sent_texts(chat_id) == [f"You said: {text}" for _, text in updates], chat_id
-            assert len(rasa.messages()) == total  # Rasa was asked once per update
+                assert d.tg.sent_texts(chat_id) == [f"You said: {text}" for _, text in updates], chat_id
+            assert len(d.rasa.messages()) == total  # Rasa was asked once per update
             assert redelivered > 0
-            access = (tmp_path / "nginx" / "access.log").read_text()
-            served_by = {port for port in ports if f"127.0.0.1:{port}" in access}
-            assert served_by == set(ports), "nginx sent updates to both bridges"
-        finally:
-            await asyncio.to_thread(nginx.stop)
-            for process in bridges:
-                if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
-            for process in bridges:
-                try:
-                    await asyncio.to_thread(process.wait, 20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-            await rasa.stop()
-            await tg.stop()
+            assert d.served_by() == set(d.ports), "nginx sent updates to both bridges"
+
+    asyncio.run(scenario())
+
+
+def test_when_a_bridge_is_killed_mid_burst_the_other_carries_every_chat_on_in_order(
+        postgres_database: str, tmp_path: Path) -> None:
+    chats = burst(3, per_chat=6)
+
+    async def scenario() -> None:
+        async with Deployment(postgres_database, tmp_path) as d:
+            d.rasa.delays = {text: 0.3 for updates in chats.values() for _, text in updates}  # turns in flight
+
+            async def kill_one() -> None:
+                await wait_for(lambda: len(d.rasa.received) >= 8, 30, "the burst under way")
+                os.killpg(d.bridges[0].pid, signal.SIGKILL)  # mid-turn: its chat leases stay behind
+
+            killer = asyncio.ensure_future(kill_one())
+            await play_telegram(d.url, chats, 3)  # nginx sends on to the survivor
+            await killer
+            # Every chat's last update came after the kill: the survivor answers it, once the dead
+            # bridge's leases ran out (15 s) for the chats it held, after their waiting updates.
+            await wait_for(lambda: all(d.tg.sent_texts(chat_id)[-1:] == [f"You said: {updates[-1][1]}"]
+                                       for chat_id, updates in chats.items()), 60, "every chat carried on")
+            asked = d.rasa.messages()
+            assert len(asked) == len(set(asked))  # nothing was handled twice
+            for chat_id, updates in chats.items():
+                expected = [f"You said: {text}" for _, text in updates]
+                answered = [t for i, t in enumerate(d.tg.sent_texts(chat_id))
+                            if i == 0 or t != d.tg.sent_texts(chat_id)[i - 1]]  # outbox: at least once
+                assert answered == [t for t in expected if t in answered], (chat_id, answered)  # in order
+                # At most the update the dead bridge was handling is lost (claims are at most once).
+                assert len(expected) - len(answered) <= 1, (chat_id, answered)
 
     asyncio.run(scenario())
