@@ -114,6 +114,12 @@ class Settings:
     web_access_log_ips: bool = False
     # Telegram outbox (bot/channels/outbox.py): how long an undelivered reply is retried.
     telegram_outbox_expiry_s: float = 24 * 3600.0
+    # Telegram bridge state (bot/channels/bridge_store.py): update claims, chat map, chat turns,
+    # outbox. SQLite file by default; scaled mode points every bridge at the shared PostgreSQL.
+    telegram_store_url: str = field(default="", repr=False)
+    # Public HTTPS URL Telegram posts updates to (scaled mode: webhook bridges behind nginx's
+    # public door at /telegram); empty: the bridge long-polls.
+    telegram_webhook_url: str = ""
 
 
 def load_settings() -> Settings:
@@ -166,6 +172,8 @@ def load_settings() -> Settings:
                                   if p.strip()),
         web_access_log_ips=_flag("WEB_ACCESS_LOG_IPS"),
         telegram_outbox_expiry_s=float(_env("TELEGRAM_OUTBOX_EXPIRY_HOURS", "24")) * 3600.0,
+        telegram_store_url=_env("TELEGRAM_STORE_URL", f"sqlite:///{state_dir / 'telegram.db'}"),
+        telegram_webhook_url=os.environ.get("TELEGRAM_WEBHOOK_URL", ""),
     )
 
 

@@ -18,14 +18,16 @@ Rasa tracker (scaled mode)  conversation events (PostgreSQL  ``DELETE FROM event
 Rasa tracker (one machine)  in-memory events                 the action's ``Restarted``: the
                                                              tracker store keeps only what follows
                                                              it (:mod:`rasa_plugins.erasure`)
-Telegram bridge             pseudonym -> chat id mapping      ``POST /forget`` on the bridge's
-                                                             loopback port (:func:`forget_in_bridge`)
+Telegram bridge             pseudonym -> chat id mapping,    the bridges' shared store when it is
+                            quiz polls, queued replies       a database server, else ``POST /forget``
+                                                             on the bridge's loopback port
+                                                             (:func:`forget_telegram_chat`)
 knowledge folder            FAQ documents still in the       :func:`remove_worded_faqs`
                             learner's own words
 ==========================  ===============================  ===================================
 
 The Telegram bridge's de-duplication keys are update ids (no learner data) and expire on
-their own; the pseudonym mapping is the only link back to a person there, and the bridge
+their own (an update's content is kept only while it waits for its chat's turn, seconds); the pseudonym mapping is the only link back to a person there, and the bridge
 drops mappings idle beyond the retention period. A queue item that several learners asked
 takes the next asker's wording when the one whose words it carried is erased; FAQ
 documents publish the question as the trainer wrote or confirmed it.
@@ -214,6 +216,34 @@ def count_tracker_events(url: str, sender: str) -> int:
         engine.dispose()
 
 
+def forget_telegram_chat(sender: str, port: int, token: str) -> bool:
+    """Erase the Telegram bridge's chat mapping (with its polls and queued replies) for ``sender``.
+
+    Bridges that share a database server (``TELEGRAM_STORE_URL``, scaled mode) are erased in
+    that store, from any machine and whichever bridges run; a bridge's own SQLite file is
+    reached through that bridge's loopback endpoint. Either way :meth:`TelegramStore.forget_chat` runs.
+
+    Returns:
+        True if a mapping was removed.
+
+    Raises:
+        OSError: neither the store nor the bridge is reachable (caller decides whether it must be).
+    """
+    from bot.config import load_settings
+
+    url = load_settings().telegram_store_url
+    if url.startswith(("postgresql", "postgres:")):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from bot.channels.dedup import forget_sender
+
+        try:
+            return forget_sender(url, sender)
+        except SQLAlchemyError as exc:
+            raise OSError(f"Telegram bridge store unreachable ({type(exc).__name__})") from exc
+    return forget_in_bridge(sender, port, token)
+
+
 def forget_in_bridge(sender: str, port: int, token: str, timeout: float = 5.0) -> bool:
     """Ask the Telegram bridge to drop its pseudonym -> chat mapping for ``sender``.
 
@@ -316,7 +346,7 @@ def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str 
             report.errors["tracker"] = type(exc).__name__
     if sender.startswith("tg-") and bridge_port and bridge_token:
         try:
-            report.removed["telegram_mapping"] = int(forget_in_bridge(sender, bridge_port, bridge_token))
+            report.removed["telegram_mapping"] = int(forget_telegram_chat(sender, bridge_port, bridge_token))
         except (OSError, urllib.error.URLError) as exc:
             report.errors["telegram_bridge"] = type(exc).__name__
     log.info("erasure: %d rows removed, incomplete stores: %s", sum(report.removed.values()),
@@ -479,7 +509,7 @@ def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None
                 remove_worded_faqs(kb_dir, published)
         if sender.startswith("tg-") and bridge_port and bridge_token:
             try:
-                result["telegram_mappings"] += int(forget_in_bridge(sender, bridge_port, bridge_token))
+                result["telegram_mappings"] += int(forget_telegram_chat(sender, bridge_port, bridge_token))
             except (OSError, urllib.error.URLError) as exc:  # the bridge also drops idle mappings itself
                 log.warning("retention purge: Telegram bridge unreachable (%s)", type(exc).__name__)
     if handoff is not None:

@@ -1,30 +1,42 @@
-"""The Telegram bridge's small durable store (SQLite, default ``.state/telegram.db``).
+"""The Telegram bridge's durable state, on SQLAlchemy (see :mod:`bot.channels.bridge_store`).
 
-Four tables, all owned by the bridge alone, and the bridge's outbox (``outbox``, see
-:mod:`bot.channels.outbox`):
-
-- ``processed_updates``: every ``update_id`` the bridge has taken on, so an update that
-  Telegram delivers again (webhook retry, polling restart before the offset was
-  confirmed) is processed once, also across restarts.
+- update claims (``updates``): every ``update_id`` a bridge took on, so an update that
+  Telegram delivers again (webhook retry, polling restart, the other bridge behind a
+  balancer) is processed once, also across restarts; a chat's updates wait there for its turn;
+- chat turns (``chat_turns``): which bridge may work on a chat now, until when
+  (:mod:`bot.channels.chat_turns`);
 - ``chats``: pseudonymous Rasa sender id -> Telegram chat id, so proactive messages
-  (reminders, trainer replies) addressed to a pseudonym can reach the chat.
-- ``callback_payloads``: button payloads too long for Telegram's 64-byte ``callback_data``.
+  (reminders, trainer replies) addressed to a pseudonym can reach the chat;
+- ``callback_payloads``: button payloads too long for Telegram's 64-byte ``callback_data``;
 - ``quiz_polls``: quiz polls the bridge sent: poll id -> chat, sender, quiz item and the
   Rasa payload of each option, so a ``poll_answer`` update (which names the poll, not
-  the chat) becomes the same message a button press of that option would send.
+  the chat) becomes the same message a button press of that option would send;
+- the outbox (:mod:`bot.channels.outbox`).
 
-All calls are short single-statement transactions. They run on the event loop thread;
-with WAL and ``synchronous=NORMAL`` each takes well under a millisecond on local disk.
+All calls are short transactions run on the event loop thread: well under a millisecond
+on a local SQLite file, about one round trip to a PostgreSQL on the local network.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
+
+from bot.channels.bridge_store import (
+    callback_payloads,
+    chat_turns,
+    chats,
+    insert_ignoring_conflicts,
+    inserted,
+    open_store_engine,
+    quiz_polls,
+    updates,
+    upsert,
+)
 from bot.channels.outbox import DEFAULT_EXPIRY_S, Outbox
 
 # Telegram keeps undelivered updates for 24 hours; remembering ids for a week is ample.
@@ -32,37 +44,6 @@ UPDATE_RETENTION_S = 7 * 24 * 3600
 MAX_CALLBACK_PAYLOADS = 20000
 # A paused quiz resumes with a new poll, so an old poll is only kept long enough to be answered.
 POLL_RETENTION_S = 7 * 24 * 3600
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS processed_updates (
-    bot_id TEXT NOT NULL,
-    update_id INTEGER NOT NULL,
-    seen_at REAL NOT NULL,
-    PRIMARY KEY (bot_id, update_id)
-);
-CREATE TABLE IF NOT EXISTS chats (
-    sender TEXT PRIMARY KEY,
-    chat_id INTEGER NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS callback_payloads (
-    key TEXT PRIMARY KEY,
-    payload TEXT NOT NULL,
-    used_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS callback_payloads_used ON callback_payloads (used_at);
-CREATE TABLE IF NOT EXISTS quiz_polls (
-    poll_id TEXT PRIMARY KEY,
-    chat_id INTEGER NOT NULL,
-    sender TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    message_id INTEGER NOT NULL,
-    answers TEXT NOT NULL,
-    sent_at REAL NOT NULL,
-    answered INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS quiz_polls_chat ON quiz_polls (chat_id);
-"""
 
 
 @dataclass(frozen=True)
@@ -88,35 +69,47 @@ class SentPoll:
     answered: bool = False
 
 
+@dataclass(frozen=True)
+class WaitingUpdate:
+    """An update claimed by some bridge and waiting for its chat's turn.
+
+    Attributes:
+        update_id: Telegram's update id.
+        payload: The update as Telegram sent it (JSON text).
+    """
+
+    update_id: int
+    payload: str
+
+
 class TelegramStore:
-    """Durable de-duplication, pseudonym -> chat mapping, long button payloads, quiz polls, the outbox.
+    """Update claims, chat turns, pseudonym -> chat mapping, long button payloads, quiz polls, the outbox.
 
     Args:
-        path: SQLite file; its folder is created if missing.
+        url_or_path: ``TELEGRAM_STORE_URL`` (a SQLite or PostgreSQL URL) or a SQLite file path.
         outbox_expiry_s: How long an undelivered message stays in :attr:`outbox`.
         chat_retention_s: drop chat mappings idle this long (``TUTOR_RETENTION_DAYS``) when
             pruning; None keeps them until the learner's data is erased.
+
+    Raises:
+        sqlalchemy.exc.OperationalError: The database cannot be reached.
     """
 
-    def __init__(self, path: Path, outbox_expiry_s: float = DEFAULT_EXPIRY_S,
+    def __init__(self, url_or_path: str | Path, outbox_expiry_s: float = DEFAULT_EXPIRY_S,
                  chat_retention_s: float | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.engine: Engine = open_store_engine(url_or_path)
         self.chat_retention_s = chat_retention_s
-        # isolation_level=None: autocommit; each statement is its own transaction.
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self.outbox = Outbox(self._db, outbox_expiry_s)
+        self.outbox = Outbox(self.engine, outbox_expiry_s)
         self.prune()
 
     def close(self) -> None:
-        """Close the database connection."""
-        self._db.close()
+        """Close the database connections."""
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ update claims
 
     def claim_update(self, bot_id: str, update_id: int) -> bool:
-        """Record that ``update_id`` is being processed.
+        """Claim an update that is handled at once (it belongs to no chat).
 
         Claiming happens before the update is handled (at-most-once): if the bridge dies
         mid-way the message is not replayed, which beats sending a quiz answer to Rasa
@@ -127,13 +120,140 @@ class TelegramStore:
             update_id: Telegram's update id.
 
         Returns:
-            ``True`` if this is the first time the update is seen, ``False`` for a duplicate.
+            ``True`` for the one caller, of any process, that saw the update first.
         """
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO processed_updates (bot_id, update_id, seen_at) VALUES (?, ?, ?)",
-            (bot_id, update_id, time.time()),
-        )
-        return cursor.rowcount == 1
+        now = time.time()
+        statement = insert_ignoring_conflicts(self.engine, updates, bot_id=bot_id, update_id=update_id,
+                                              received_at=now, taken_at=now)
+        with self.engine.begin() as conn:
+            return inserted(conn, statement)
+
+    def enqueue_update(self, bot_id: str, update_id: int, chat_id: int, payload: str) -> bool:
+        """Claim a chat's update and leave it waiting for the chat's turn.
+
+        Args:
+            bot_id: The bot's numeric id.
+            update_id: Telegram's update id.
+            chat_id: The chat it belongs to.
+            payload: The update's JSON, so whichever bridge holds the chat's turn can handle it.
+
+        Returns:
+            ``True`` if this call claimed it; ``False`` for a duplicate (claimed before, here or
+            by another bridge).
+        """
+        statement = insert_ignoring_conflicts(self.engine, updates, bot_id=bot_id, update_id=update_id,
+                                              chat_id=chat_id, payload=payload, received_at=time.time())
+        with self.engine.begin() as conn:
+            return inserted(conn, statement)
+
+    def next_waiting(self, bot_id: str, chat_id: int) -> WaitingUpdate | None:
+        """The chat's oldest waiting update (lowest ``update_id``), or None.
+
+        Args:
+            bot_id: The bot's numeric id.
+            chat_id: The chat.
+
+        Returns:
+            The update, still waiting: :meth:`take_update` it before handling it.
+        """
+        statement = (select(updates.c.update_id, updates.c.payload)
+                     .where(updates.c.bot_id == bot_id, updates.c.chat_id == chat_id, updates.c.taken_at.is_(None))
+                     .order_by(updates.c.update_id).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(statement).first()
+        return None if row is None else WaitingUpdate(int(row[0]), str(row[1]))
+
+    def take_update(self, bot_id: str, update_id: int) -> bool:
+        """Mark a waiting update taken (at most once), forgetting its content and chat.
+
+        Args:
+            bot_id: The bot's numeric id.
+            update_id: Telegram's update id.
+
+        Returns:
+            ``True`` if this call took it; ``False`` if it was taken already.
+        """
+        statement = (update(updates)
+                     .where(updates.c.bot_id == bot_id, updates.c.update_id == update_id,
+                            updates.c.taken_at.is_(None))
+                     .values(taken_at=time.time(), payload=None, chat_id=None))
+        with self.engine.begin() as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def chats_waiting(self, bot_id: str, older_than_s: float = 0.0) -> list[int]:
+        """Chats with updates waiting longer than ``older_than_s`` and no live turn lease.
+
+        Args:
+            bot_id: The bot's numeric id.
+            older_than_s: Only updates received this many seconds ago or earlier.
+
+        Returns:
+            Chat ids, the one waiting longest first.
+        """
+        now = time.time()
+        live = select(chat_turns.c.chat_id).where(chat_turns.c.lease_until > now)
+        statement = (select(updates.c.chat_id)
+                     .where(updates.c.bot_id == bot_id, updates.c.taken_at.is_(None),
+                            updates.c.chat_id.is_not(None), updates.c.received_at <= now - older_than_s,
+                            updates.c.chat_id.not_in(live))
+                     .group_by(updates.c.chat_id).order_by(func.min(updates.c.update_id)))
+        with self.engine.connect() as conn:
+            return [int(row[0]) for row in conn.execute(statement)]
+
+    # ------------------------------------------------------------------ chat turns
+
+    def acquire_turn(self, chat_id: int, holder: str, lease_s: float) -> bool:
+        """Take the chat's turn for ``lease_s`` seconds if nobody holds a live lease on it.
+
+        Args:
+            chat_id: The chat.
+            holder: The calling bridge's id (unique per process).
+            lease_s: Lease length; the holder renews it while it works.
+
+        Returns:
+            Whether ``holder`` now holds the turn.
+        """
+        now = time.time()
+        with self.engine.begin() as conn:
+            if inserted(conn, insert_ignoring_conflicts(self.engine, chat_turns, chat_id=chat_id, holder=holder,
+                                                        lease_until=now + lease_s)):
+                return True
+            # An expired lease (its holder crashed or hung) passes on; the conditional
+            # UPDATE is atomic, so of two bridges taking it over only one succeeds.
+            taken = conn.execute(
+                update(chat_turns)
+                .where(chat_turns.c.chat_id == chat_id,
+                       or_(chat_turns.c.lease_until <= now, chat_turns.c.holder == holder))
+                .values(holder=holder, lease_until=now + lease_s)).rowcount
+            return taken == 1
+
+    def renew_turn(self, chat_id: int, holder: str, lease_s: float) -> bool:
+        """Extend ``holder``'s lease on the chat's turn.
+
+        Args:
+            chat_id: The chat.
+            holder: The bridge's id.
+            lease_s: New lease length from now.
+
+        Returns:
+            ``False`` if the lease was lost (it expired and another bridge took the turn).
+        """
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(chat_turns).where(chat_turns.c.chat_id == chat_id, chat_turns.c.holder == holder)
+                .values(lease_until=time.time() + lease_s)).rowcount == 1
+
+    def release_turn(self, chat_id: int, holder: str) -> None:
+        """Give up ``holder``'s turn on the chat (nothing happens if it was lost).
+
+        Args:
+            chat_id: The chat.
+            holder: The bridge's id.
+        """
+        with self.engine.begin() as conn:
+            conn.execute(delete(chat_turns).where(chat_turns.c.chat_id == chat_id, chat_turns.c.holder == holder))
+
+    # ------------------------------------------------------------------ chat map
 
     def remember_chat(self, sender: str, chat_id: int) -> None:
         """Store (or refresh) the chat behind a pseudonymous sender id.
@@ -142,12 +262,11 @@ class TelegramStore:
             sender: The pseudonymous Rasa sender id.
             chat_id: The Telegram chat id.
         """
-        self._db.execute(
-            "INSERT INTO chats (sender, chat_id, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(sender) DO UPDATE SET chat_id = excluded.chat_id, "
-            "updated_at = excluded.updated_at",
-            (sender, chat_id, time.time()),
-        )
+        statement = upsert(self.engine, chats, ["sender"],
+                           {"sender": sender, "chat_id": chat_id, "updated_at": time.time()},
+                           ["chat_id", "updated_at"])
+        with self.engine.begin() as conn:
+            conn.execute(statement)
 
     def chat_for(self, sender: str) -> int | None:
         """Return the chat id for a pseudonymous sender, or ``None`` if unknown.
@@ -158,8 +277,9 @@ class TelegramStore:
         Returns:
             The Telegram chat id or ``None``.
         """
-        row = self._db.execute("SELECT chat_id FROM chats WHERE sender = ?", (sender,)).fetchone()
-        return int(row[0]) if row else None
+        with self.engine.connect() as conn:
+            value = conn.execute(select(chats.c.chat_id).where(chats.c.sender == sender)).scalar()
+        return None if value is None else int(value)
 
     def forget_chat(self, sender: str) -> bool:
         """Drop the mapping for ``sender`` and what still waits for that chat in the outbox.
@@ -177,10 +297,13 @@ class TelegramStore:
         chat_id = self.chat_for(sender)
         if chat_id is None:
             return False
-        self._db.execute("DELETE FROM chats WHERE sender = ?", (sender,))
-        self._db.execute("DELETE FROM quiz_polls WHERE chat_id = ?", (chat_id,))
-        self.outbox.remove_chat(chat_id)
+        with self.engine.begin() as conn:  # all or nothing
+            conn.execute(delete(chats).where(chats.c.sender == sender))
+            conn.execute(delete(quiz_polls).where(quiz_polls.c.chat_id == chat_id))
+            self.outbox.remove_chat(chat_id, conn)
         return True
+
+    # ------------------------------------------------------------------ quiz polls
 
     def put_poll(self, poll: SentPoll) -> None:
         """Remember a quiz poll just sent.
@@ -188,12 +311,12 @@ class TelegramStore:
         Args:
             poll: The poll, its chat, quiz item and option payloads.
         """
-        self._db.execute(
-            "INSERT OR REPLACE INTO quiz_polls (poll_id, chat_id, sender, item_id, message_id, answers, sent_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (poll.poll_id, poll.chat_id, poll.sender, poll.item_id, poll.message_id,
-             json.dumps(list(poll.answers)), time.time()),
-        )
+        values = {"poll_id": poll.poll_id, "chat_id": poll.chat_id, "sender": poll.sender, "item_id": poll.item_id,
+                  "message_id": poll.message_id, "answers": json.dumps(list(poll.answers)), "sent_at": time.time(),
+                  "answered": 0}
+        statement = upsert(self.engine, quiz_polls, ["poll_id"], values, [k for k in values if k != "poll_id"])
+        with self.engine.begin() as conn:
+            conn.execute(statement)
 
     def get_poll(self, poll_id: str) -> SentPoll | None:
         """Return the quiz poll with ``poll_id``, or ``None`` if unknown (or pruned).
@@ -204,9 +327,10 @@ class TelegramStore:
         Returns:
             The poll as stored.
         """
-        row = self._db.execute(
-            "SELECT poll_id, chat_id, sender, item_id, message_id, answers, answered FROM quiz_polls "
-            "WHERE poll_id = ?", (poll_id,)).fetchone()
+        p = quiz_polls.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(p.poll_id, p.chat_id, p.sender, p.item_id, p.message_id, p.answers, p.answered)
+                               .where(p.poll_id == poll_id)).first()
         if row is None:
             return None
         return SentPoll(str(row[0]), int(row[1]), str(row[2]), str(row[3]), int(row[4]),
@@ -221,10 +345,11 @@ class TelegramStore:
         Returns:
             The item id, or ``None`` when no poll is remembered for the chat.
         """
-        row = self._db.execute(
-            "SELECT item_id FROM quiz_polls WHERE chat_id = ? ORDER BY rowid DESC LIMIT 1", (chat_id,)
-        ).fetchone()
-        return str(row[0]) if row else None
+        p = quiz_polls.c
+        with self.engine.connect() as conn:
+            value = conn.execute(select(p.item_id).where(p.chat_id == chat_id)
+                                 .order_by(p.sent_at.desc(), p.message_id.desc()).limit(1)).scalar()
+        return None if value is None else str(value)
 
     def claim_poll_answer(self, poll: SentPoll) -> bool:
         """Mark the chat's polls of ``poll``'s item answered; only the first claim succeeds.
@@ -238,11 +363,13 @@ class TelegramStore:
         Returns:
             ``True`` if no answer to this item was taken from the chat's polls before.
         """
-        cursor = self._db.execute(
-            "UPDATE quiz_polls SET answered = 1 WHERE chat_id = ? AND item_id = ? AND answered = 0",
-            (poll.chat_id, poll.item_id),
-        )
-        return cursor.rowcount > 0
+        p = quiz_polls.c
+        with self.engine.begin() as conn:
+            return conn.execute(update(quiz_polls)
+                                .where(p.chat_id == poll.chat_id, p.item_id == poll.item_id, p.answered == 0)
+                                .values(answered=1)).rowcount > 0
+
+    # ------------------------------------------------------------------ button payloads
 
     def put_payload(self, key: str, payload: str) -> None:
         """Keep a long button payload under ``key`` (see :class:`CallbackCodec`).
@@ -251,11 +378,10 @@ class TelegramStore:
             key: Short key sent as ``callback_data``.
             payload: The full Rasa payload.
         """
-        self._db.execute(
-            "INSERT INTO callback_payloads (key, payload, used_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET used_at = excluded.used_at",
-            (key, payload, time.time()),
-        )
+        statement = upsert(self.engine, callback_payloads, ["key"],
+                           {"key": key, "payload": payload, "used_at": time.time()}, ["used_at"])
+        with self.engine.begin() as conn:
+            conn.execute(statement)
 
     def get_payload(self, key: str) -> str | None:
         """Return the payload stored under ``key``, or ``None``.
@@ -266,8 +392,9 @@ class TelegramStore:
         Returns:
             The payload, or ``None`` when unknown or pruned.
         """
-        row = self._db.execute("SELECT payload FROM callback_payloads WHERE key = ?", (key,)).fetchone()
-        return str(row[0]) if row else None
+        with self.engine.connect() as conn:
+            value = conn.execute(select(callback_payloads.c.payload).where(callback_payloads.c.key == key)).scalar()
+        return None if value is None else str(value)
 
     def prune(self, now: float | None = None) -> None:
         """Forget old update ids and polls, all but the newest button payloads, and idle chat mappings.
@@ -276,12 +403,37 @@ class TelegramStore:
             now: Current time (seconds since the epoch); defaults to the clock.
         """
         now = time.time() if now is None else now
-        self._db.execute("DELETE FROM processed_updates WHERE seen_at < ?", (now - UPDATE_RETENTION_S,))
-        self._db.execute("DELETE FROM quiz_polls WHERE sent_at < ?", (now - POLL_RETENTION_S,))
-        if self.chat_retention_s is not None:  # retention: the mapping is the link back to a person
-            self._db.execute("DELETE FROM chats WHERE updated_at < ?", (now - self.chat_retention_s,))
-        self._db.execute(
-            "DELETE FROM callback_payloads WHERE key NOT IN "
-            "(SELECT key FROM callback_payloads ORDER BY used_at DESC LIMIT ?)",
-            (MAX_CALLBACK_PAYLOADS,),
-        )
+        newest = select(callback_payloads.c.key).order_by(callback_payloads.c.used_at.desc()).limit(
+            MAX_CALLBACK_PAYLOADS)
+        with self.engine.begin() as conn:
+            # Only taken ids: a waiting update is still someone's unanswered message.
+            conn.execute(delete(updates).where(and_(updates.c.taken_at.is_not(None),
+                                                    updates.c.received_at < now - UPDATE_RETENTION_S)))
+            conn.execute(delete(quiz_polls).where(quiz_polls.c.sent_at < now - POLL_RETENTION_S))
+            if self.chat_retention_s is not None:  # retention: the mapping is the link back to a person
+                conn.execute(delete(chats).where(chats.c.updated_at < now - self.chat_retention_s))
+            conn.execute(delete(callback_payloads).where(callback_payloads.c.key.not_in(
+                select(newest.subquery().c.key))))
+
+
+def forget_sender(url: str, sender: str) -> bool:
+    """Erase a learner's chat mapping, polls and queued replies directly in a shared store.
+
+    For processes other than the bridges (erasure, retention purge) when the bridges share a
+    database server: every bridge reads the same rows, so no bridge needs to be reachable.
+
+    Args:
+        url: ``TELEGRAM_STORE_URL``.
+        sender: The pseudonymous Rasa sender id.
+
+    Returns:
+        ``True`` if a mapping was removed.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: The store cannot be reached.
+    """
+    store = TelegramStore(url)
+    try:
+        return store.forget_chat(sender)
+    finally:
+        store.close()

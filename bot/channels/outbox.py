@@ -4,7 +4,7 @@ Telegram answers a bot that sends too fast with 429 and ``retry_after``; a netwo
 or a bridge restart can also interrupt a reply. python-telegram-bot's ``AIORateLimiter``
 retries a few times in-process and then gives up, which used to drop the reply. Now each
 message (one piece of a split reply) is first written to the ``outbox`` table of the
-bridge's SQLite store (``telegram.db``, beside the de-duplication state) and removed only
+bridge's store (:mod:`bot.channels.bridge_store`, beside the update claims) and removed only
 once Telegram accepted it. :class:`OutboxSender` sends a chat's messages strictly in
 order: when the oldest one must wait (``retry_after``, back-off after a network error),
 the newer ones wait behind it, and a background task resumes at the due time, also after
@@ -24,17 +24,19 @@ import asyncio
 import contextlib
 import json
 import logging
-import sqlite3
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
+from sqlalchemy import Connection, Engine, case, delete, func, insert, or_, select, update
 from telegram import InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
+
+from bot.channels.bridge_store import outbox
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_EXPIRY_S = 24 * 3600.0
@@ -42,23 +44,8 @@ DEFAULT_EXPIRY_S = 24 * 3600.0
 MAX_BACKOFF_S = 300.0
 # How long the background task sleeps when nothing is waiting (it is woken on new waits).
 IDLE_WAIT_S = 30.0
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    chat_id INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    parse_mode TEXT,
-    markup TEXT,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    next_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_chat ON outbox (chat_id, id);
-"""
-
+# How soon the background task looks again at a due chat whose turn was taken.
+BUSY_RETRY_S = 0.5
 
 @dataclass(frozen=True)
 class OutgoingMessage:
@@ -92,17 +79,16 @@ class Outbox:
     """The ``outbox`` table: queued messages per chat, oldest first.
 
     Args:
-        db: The bridge store's connection (autocommit, see :class:`bot.channels.dedup.TelegramStore`).
+        engine: The bridge store's engine (:class:`bot.channels.dedup.TelegramStore`).
         expiry_s: How long a message may wait for delivery.
         clock: Wall clock (seconds since the epoch); stored times survive restarts.
     """
 
-    def __init__(self, db: sqlite3.Connection, expiry_s: float = DEFAULT_EXPIRY_S,
+    def __init__(self, engine: Engine, expiry_s: float = DEFAULT_EXPIRY_S,
                  clock: Callable[[], float] = time.time) -> None:
-        self._db = db
+        self.engine = engine
         self.expiry_s = expiry_s
         self.clock = clock
-        db.executescript(SCHEMA)
 
     def add(self, chat_id: int, messages: Sequence[OutgoingMessage]) -> list[int]:
         """Queue ``messages`` for ``chat_id`` behind what the chat already has waiting.
@@ -113,32 +99,31 @@ class Outbox:
 
         Returns:
             Their outbox ids.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: A message could not be stored (then none is).
         """
         now = self.clock()
         ids = []
-        self._db.execute("BEGIN IMMEDIATE")  # all pieces of a reply, or none
-        try:
+        with self.engine.begin() as conn:  # all pieces of a reply, or none
             for message in messages:
                 markup = json.dumps(message.markup.to_dict()) if message.markup is not None else None
-                cursor = self._db.execute(
-                    "INSERT INTO outbox (chat_id, text, parse_mode, markup, created_at, expires_at, next_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (chat_id, message.text, message.parse_mode, markup, now, now + self.expiry_s, now),
-                )
-                ids.append(cast(int, cursor.lastrowid))  # typeshed: None before any INSERT; set by this one
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+                result = conn.execute(insert(outbox).values(
+                    chat_id=chat_id, text=message.text, parse_mode=message.parse_mode, markup=markup,
+                    created_at=now, expires_at=now + self.expiry_s, next_at=now))
+                key = result.inserted_primary_key  # typed Optional; an INSERT of one row always has it
+                if key is None:
+                    raise RuntimeError("the outbox insert returned no id")
+                ids.append(int(key[0]))
         return ids
 
     def head(self, chat_id: int) -> OutboxItem | None:
         """The oldest message waiting for ``chat_id``, or None."""
-        row = self._db.execute(
-            "SELECT id, chat_id, text, parse_mode, markup, expires_at, next_at, attempts, last_error "
-            "FROM outbox WHERE chat_id = ? ORDER BY id LIMIT 1",
-            (chat_id,),
-        ).fetchone()
+        o = outbox.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(o.id, o.chat_id, o.text, o.parse_mode, o.markup, o.expires_at, o.next_at,
+                                      o.attempts, o.last_error)
+                               .where(o.chat_id == chat_id).order_by(o.id).limit(1)).first()
         if row is None:
             return None
         markup = InlineKeyboardMarkup.de_json(json.loads(row[4]), None) if row[4] else None
@@ -147,11 +132,20 @@ class Outbox:
 
     def remove(self, item_id: int) -> None:
         """Delete a delivered (or dropped) message."""
-        self._db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+        with self.engine.begin() as conn:
+            conn.execute(delete(outbox).where(outbox.c.id == item_id))
 
-    def remove_chat(self, chat_id: int) -> int:
-        """Delete everything waiting for ``chat_id``; return how many messages that was."""
-        return self._db.execute("DELETE FROM outbox WHERE chat_id = ?", (chat_id,)).rowcount
+    def remove_chat(self, chat_id: int, conn: Connection | None = None) -> int:
+        """Delete everything waiting for ``chat_id``; return how many messages that was.
+
+        Args:
+            chat_id: Telegram chat id.
+            conn: A connection inside the caller's transaction (default: its own).
+        """
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.remove_chat(chat_id, own)
+        return int(conn.execute(delete(outbox).where(outbox.c.chat_id == chat_id)).rowcount or 0)
 
     def postpone(self, item_id: int, delay_s: float, reason: str) -> None:
         """Record a failed attempt and when to try again.
@@ -161,32 +155,37 @@ class Outbox:
             delay_s: Seconds from now.
             reason: Why it failed (logged and stored; never the message text).
         """
-        self._db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?",
-            (self.clock() + delay_s, reason, item_id),
-        )
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == item_id).values(
+                attempts=outbox.c.attempts + 1, next_at=self.clock() + delay_s, last_error=reason))
+
+    def _heads(self):  # -> Select: the oldest message of each chat
+        return select(func.min(outbox.c.id)).group_by(outbox.c.chat_id)
 
     def due_chats(self) -> list[int]:
         """Chats whose oldest message may be sent (or has expired) now."""
-        rows = self._db.execute(
-            "SELECT chat_id FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox GROUP BY chat_id) "
-            "AND (next_at <= ?1 OR expires_at <= ?1) ORDER BY id",
-            (self.clock(),),
-        ).fetchall()
-        return [int(row[0]) for row in rows]
+        now = self.clock()
+        o = outbox.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(o.chat_id).where(o.id.in_(self._heads()),
+                                                        or_(o.next_at <= now, o.expires_at <= now)).order_by(o.id))
+            return [int(row[0]) for row in rows]
 
     def next_due_in(self) -> float | None:
         """Seconds until some chat's oldest message is due (0 if one is), None if none waits."""
-        row = self._db.execute(
-            "SELECT MIN(MIN(next_at, expires_at)) FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox GROUP BY chat_id)"
-        ).fetchone()
-        return None if row is None or row[0] is None else max(0.0, float(row[0]) - self.clock())
+        o = outbox.c
+        due = case((o.next_at < o.expires_at, o.next_at), else_=o.expires_at)
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.min(due)).where(o.id.in_(self._heads()))).scalar()
+        return None if value is None else max(0.0, float(value) - self.clock())
 
     def pending(self, chat_id: int | None = None) -> int:
         """How many messages wait (for one chat, or in all)."""
-        if chat_id is None:
-            return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
-        return int(self._db.execute("SELECT COUNT(*) FROM outbox WHERE chat_id = ?", (chat_id,)).fetchone()[0])
+        statement = select(func.count()).select_from(outbox)
+        if chat_id is not None:
+            statement = statement.where(outbox.c.chat_id == chat_id)
+        with self.engine.connect() as conn:
+            return int(conn.execute(statement).scalar() or 0)
 
 
 def retry_after_s(exc: RetryAfter) -> float:
@@ -202,8 +201,9 @@ class OutboxSender:
 
     Args:
         outbox: The queue.
-        locks: The bridge's per-chat locks (:class:`bot.channels.update_processor.ChatLocks`);
-            the background task holds a chat's lock while it sends, like update handlers do.
+        locks: The bridge's chat turns (:class:`bot.channels.chat_turns.ChatTurns`); the
+            background task holds a chat's turn while it sends, like update handlers do, and
+            skips a chat whose turn is taken.
     """
 
     def __init__(self, outbox: Outbox, locks: Any) -> None:
@@ -296,8 +296,14 @@ class OutboxSender:
         """Send waiting messages as they fall due, until cancelled (see :meth:`start`)."""
         while True:
             self._wake.clear()
+            skipped = False
             for chat_id in self.outbox.due_chats():
-                async with self.locks.hold(chat_id):
+                # A chat whose turn some task holds (here or in another bridge) is flushed by
+                # that task; it is looked at again on the next round.
+                async with self.locks.try_hold(chat_id) as held:
+                    if not held:
+                        skipped = True
+                        continue
                     try:
                         await self.flush(bot, chat_id)
                     except Forbidden:
@@ -306,6 +312,8 @@ class OutboxSender:
                         LOGGER.exception("Outbox: sending failed unexpectedly")
                         await asyncio.sleep(1.0)
             wait = self.outbox.next_due_in()
+            if skipped and wait is not None:
+                wait = max(wait, BUSY_RETRY_S)  # not a busy loop while another task holds the chat
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), IDLE_WAIT_S if wait is None else min(wait, IDLE_WAIT_S))
 

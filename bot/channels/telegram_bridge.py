@@ -7,7 +7,7 @@ Usage::
         python -m bot.channels.telegram_bridge --webhook https://tutor.example.org/telegram \\
         --listen 0.0.0.0 --port 8443
 
-Without ``--webhook`` the bridge long-polls ``getUpdates``. With it, Telegram POSTs
+Without ``--webhook`` (or ``TELEGRAM_WEBHOOK_URL``) the bridge long-polls ``getUpdates``. With it, Telegram POSTs
 updates to the URL; requests without the right ``X-Telegram-Bot-Api-Secret-Token``
 header are refused with 403 by python-telegram-bot before any processing. ``--listen``
 defaults to 127.0.0.1 (a TLS reverse proxy in front); give ``--cert``/``--key`` to
@@ -18,7 +18,9 @@ Environment (see :mod:`bot.config`): ``TELEGRAM_BOT_TOKEN`` (required),
 default https://api.telegram.org; tests point it at a fake server),
 ``TELEGRAM_WEBHOOK_SECRET`` (default: derived from the pseudonym salt),
 ``TELEGRAM_PROACTIVE_PORT`` (loopback, default 5056), ``ACTION_SERVER_TOKEN``,
-``TUTOR_STATE_DIR`` (the store is ``telegram.db`` there).
+``TELEGRAM_STORE_URL`` (the bridge's state: default ``telegram.db`` in ``TUTOR_STATE_DIR``;
+a shared PostgreSQL lets several bridges run behind one balancer, see
+:mod:`bot.channels.update_processor`).
 
 Behaviour:
 
@@ -34,10 +36,11 @@ Behaviour:
   it as a button press; a vote on a poll whose question has moved on, or by someone
   other than the learner it was sent to (a forwarded poll), is not.
 - Rasa sees a pseudonym, ``tg-`` + HMAC-SHA256(salt, chat id), never the chat id.
-- Updates of one chat are handled in order, chats concurrently, each update once
-  (:mod:`bot.channels.update_processor`); if Rasa is down the learner gets an apology.
+- Updates of one chat are handled in order, chats concurrently, each update once, also
+  with several bridges sharing a store (:mod:`bot.channels.update_processor`); if Rasa is
+  down the learner gets an apology.
 - Every message to a chat goes through a durable outbox (:mod:`bot.channels.outbox`, in
-  ``telegram.db``): 429 ``retry_after`` is honoured (python-telegram-bot's
+  the bridge's store): 429 ``retry_after`` is honoured (python-telegram-bot's
   ``AIORateLimiter`` retries a few times, then the outbox keeps retrying), messages of a
   chat arrive in order, and nothing queued is lost on a restart; a message undelivered
   for ``TELEGRAM_OUTBOX_EXPIRY_HOURS`` (default 24) is dropped, with the reason logged.
@@ -58,6 +61,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import re
 import sys
@@ -94,7 +98,7 @@ from bot.channels.telegram_format import (
     markdown_to_html,
     quiz_poll_of,
 )
-from bot.channels.update_processor import ChatLocks, OrderedDedupProcessor
+from bot.channels.update_processor import ChatTurns, ClaimingQueue, OrderedDedupProcessor
 from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.i18n import DEFAULT_LANGUAGE, available_languages, t
 
@@ -221,7 +225,7 @@ class TelegramBridge:
         settings: Runtime settings.
         store: The bridge's durable store.
         rasa: Client for Rasa's REST channel.
-        locks: Per-chat locks shared with the update processor.
+        locks: Chat turns (this process's lock and the shared lease), shared with the update processor.
         known_intents: Intents in the Rasa domain (None: unknown, send everything).
     """
 
@@ -230,7 +234,7 @@ class TelegramBridge:
         settings: Settings,
         store: TelegramStore,
         rasa: RasaClient,
-        locks: ChatLocks,
+        locks: ChatTurns,
         known_intents: frozenset[str] | None = None,
     ) -> None:
         self.settings = settings
@@ -666,19 +670,21 @@ def build_application(settings: Settings) -> Application:
     """
     if not settings.telegram_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    store = TelegramStore(settings.state_dir / "telegram.db", settings.telegram_outbox_expiry_s,
+    store = TelegramStore(settings.telegram_store_url, settings.telegram_outbox_expiry_s,
                           chat_retention_s=settings.retention_days * 86400.0)
-    locks = ChatLocks()
+    turns = ChatTurns(store)
     bridge = TelegramBridge(
-        settings, store, RasaClient(settings.rasa_url, settings.rasa_timeout), locks, domain_intents()
+        settings, store, RasaClient(settings.rasa_url, settings.rasa_timeout), turns, domain_intents()
     )
+    processor = OrderedDedupProcessor(store, settings.telegram_token.split(":")[0], turns)
     api = settings.telegram_api_base_url
     application = (
         Application.builder()
         .token(settings.telegram_token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .concurrent_updates(OrderedDedupProcessor(store, settings.telegram_token.split(":")[0], locks))
+        .concurrent_updates(processor)
+        .update_queue(ClaimingQueue(processor))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
         .post_stop(post_stop)
@@ -687,6 +693,12 @@ def build_application(settings: Settings) -> Application:
     )
     application.bot_data[BRIDGE_KEY] = bridge
     bridge.application = application
+
+    async def handle_stored(payload: str) -> None:
+        # An update another task (maybe another bridge) claimed, taken in this chat's turn.
+        await application.process_update(Update.de_json(json.loads(payload), application.bot))
+
+    processor.handle_stored = handle_stored
 
     private = filters.ChatType.PRIVATE
     for command in COMMANDS:
@@ -705,7 +717,8 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.POLL_ANSWER]
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Relay Telegram chats to the Rasa tutor.")
-    parser.add_argument("--webhook", metavar="URL", help="public HTTPS URL (webhook mode)")
+    parser.add_argument("--webhook", metavar="URL", default=load_settings().telegram_webhook_url or None,
+                        help="public HTTPS URL (webhook mode; default TELEGRAM_WEBHOOK_URL)")
     parser.add_argument("--listen", default="127.0.0.1", help="webhook listen address")
     parser.add_argument("--port", type=int, default=8443, help="webhook listen port")
     parser.add_argument("--url-path", default="telegram", help="webhook path on this server")

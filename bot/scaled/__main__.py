@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start()
         p = stack.ports
+        telegram = ""
+        if stack.telegram:
+            bridges = [name for name, _, _ in stack.telegram_bridges(stack.environment())]
+            door = f"{settings.telegram_webhook_url} -> /telegram on the public door" if len(bridges) > 1 else "polling"
+            telegram = f"    Telegram bridges ({door}):  {', '.join(bridges)}\n"
         print(f"""
   The tutor is running in scaled mode.
     Web chat page (through nginx):   http://localhost:{p.public}/
@@ -43,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     Action balancer (loopback):      http://127.0.0.1:{p.action_lb}/webhook  -> {p.action}
     Indexer (one process):           {settings.kb_dir} -> {settings.index_dir} (every action server reads it)
     Trainer console (loopback):      http://127.0.0.1:{p.console}/
-    PostgreSQL 127.0.0.1:{p.postgres} (rasa, learners), Redis 127.0.0.1:{p.redis}
+{telegram}    PostgreSQL 127.0.0.1:{p.postgres} (rasa, learners), Redis 127.0.0.1:{p.redis}
     Logs: {stack.log_dir}   Press Ctrl-C to stop.
 """, flush=True)
         # A crashed process is restarted alone (its twin replica serves meanwhile); only a

@@ -29,7 +29,15 @@
    writes in one transaction, and a killed action server's transaction rolls back).
    The Bearer token is checked by the action servers themselves (401 passes through).
 3. **Public door** (``public_port``): the web page server(s), sticky by the
-   ``tutor_session`` cookie, WebSocket upgrade for ``/socket.io/``.
+   ``tutor_session`` cookie, WebSocket upgrade for ``/socket.io/``; and, when Telegram
+   bridges run in webhook mode (``telegram_ports``), ``POST /telegram`` to any of them.
+   An update may go to either bridge: they share their state (``TELEGRAM_STORE_URL``),
+   claim each update once and take turns per chat (:mod:`bot.channels.update_processor`).
+   A bridge that is down or answers 5xx is skipped and the POST re-sent to the other one
+   (``non_idempotent``: safe, because a second delivery of a claimed update is dropped).
+4. **Bridges' proactive endpoint** (``telegram_proactive_lb_port``, loopback): reminders,
+   trainer replies and erasure requests reach whichever bridge is up (any of them can
+   deliver to any chat); a request is re-sent to the other bridge only if it never reached one.
 """
 
 from __future__ import annotations
@@ -70,6 +78,10 @@ class NginxLayout:
     public_host: str = "127.0.0.1"
     internal_host: str = "127.0.0.1"  # the two balancers; "0.0.0.0" only inside a private network (deploy/)
     log_sender: bool = False  # tests only: add the routing key (a pseudonymous sender id) to the access log
+    telegram_ports: tuple[int | str, ...] = ()  # Telegram bridges in webhook mode (none: no /telegram)
+    # The bridges' proactive endpoints (bot.channels.proactive) behind one loopback port.
+    telegram_proactive_lb_port: int = 0
+    telegram_proactive_ports: tuple[int | str, ...] = ()
 
 
 def _servers(ports: tuple[int | str, ...], extra: str = "") -> str:
@@ -206,10 +218,10 @@ http {{
     location / {{ return 403; }}
   }}
 
-  # 3. Public door: the web page server(s), sticky by session cookie.
+{_telegram_upstream(layout)}{_proactive_balancer(layout)}  # 3. Public door: the web page server(s), sticky by session cookie.
   server {{
     listen {layout.public_host}:{layout.public_port};
-    location /socket.io/ {{
+{_telegram_location(layout)}    location /socket.io/ {{
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
@@ -228,21 +240,83 @@ http {{
 """
 
 
-def compose_layout() -> NginxLayout:
-    """The layout of ``deploy/docker-compose.yml`` (service names as upstream hosts)."""
+def _telegram_upstream(layout: NginxLayout) -> str:
+    if not layout.telegram_ports:
+        return ""
+    return f"""  upstream telegram {{
+{_servers(layout.telegram_ports, " max_fails=1 fail_timeout=10s")}
+  }}
+
+"""
+
+
+def _proactive_balancer(layout: NginxLayout) -> str:
+    if not layout.telegram_proactive_ports:
+        return ""
+    # Any bridge delivers to any chat (their state is shared). A POST that timed out may have
+    # been delivered, so only one never sent (connection refused) goes to the other bridge.
+    return f"""  upstream telegram_proactive {{
+{_servers(layout.telegram_proactive_ports, " max_fails=1 fail_timeout=10s")}
+  }}
+  # 4. The bridges' proactive endpoint (reminders, trainer replies, erasure), loopback only.
+  server {{
+    listen 127.0.0.1:{layout.telegram_proactive_lb_port};
+    proxy_connect_timeout 2s;
+    proxy_read_timeout 30s;
+    proxy_next_upstream error;
+    proxy_next_upstream_tries 2;
+    location = /proactive {{ proxy_pass http://telegram_proactive; }}
+    location = /forget {{ proxy_pass http://telegram_proactive; }}
+    location / {{ return 403; }}
+  }}
+
+"""
+
+
+def _telegram_location(layout: NginxLayout) -> str:
+    if not layout.telegram_ports:
+        return ""
+    # Telegram sends a chat's next update only after this one is answered; a bridge answers
+    # once the update is claimed in the shared store, so a retry elsewhere is harmless.
+    return """    location = /telegram {
+      limit_except POST { deny all; }
+      proxy_connect_timeout 2s;
+      proxy_read_timeout 30s;
+      proxy_next_upstream error timeout http_500 http_502 http_503 non_idempotent;
+      proxy_next_upstream_tries 2;
+      proxy_pass http://telegram;
+    }
+"""
+
+
+def compose_layout(telegram: bool = False) -> NginxLayout:
+    """The layout of ``deploy/docker-compose.yml`` (service names as upstream hosts).
+
+    Args:
+        telegram: also forward ``/telegram`` to the bridges of the ``telegram`` profile
+            (nginx refuses to start while an upstream's name does not resolve).
+    """
     return NginxLayout(Path("/tmp"), 5005, 5055, 8080, ("rasa-1:5005", "rasa-2:5005"),
                        ("actions-1:5055", "actions-2:5055"), ("web:8180",), public_host="0.0.0.0",
-                       internal_host="0.0.0.0")
+                       internal_host="0.0.0.0",
+                       telegram_ports=("telegram-1:8443", "telegram-2:8443") if telegram else ())
 
 
-def kubernetes_layout() -> NginxLayout:
+def kubernetes_layout(telegram: bool = False) -> NginxLayout:
     """The layout of ``deploy/kubernetes/tutor.yaml``: headless Services, which nginx resolves to
-    every pod when it starts (reload the ``tutor-lb`` pods after scaling Rasa or the actions)."""
+    every pod when it starts (reload the ``tutor-lb`` pods after scaling Rasa or the actions).
+
+    Args:
+        telegram: also forward ``/telegram`` to the bridges of ``deploy/kubernetes/telegram.yaml``.
+    """
     return NginxLayout(Path("/tmp"), 5005, 5055, 8080, ("rasa:5005",), ("actions:5055",), ("web:8180",),
-                       public_host="0.0.0.0", internal_host="0.0.0.0")
+                       public_host="0.0.0.0", internal_host="0.0.0.0",
+                       telegram_ports=("telegram:8443",) if telegram else ())
 
 
-if __name__ == "__main__":  # python -m bot.scaled.nginx [--kubernetes] > deploy/nginx.conf
+if __name__ == "__main__":  # python -m bot.scaled.nginx [--kubernetes] [--telegram] > deploy/nginx.conf
     import sys
 
-    print(render(kubernetes_layout() if "--kubernetes" in sys.argv[1:] else compose_layout()), end="")
+    with_telegram = "--telegram" in sys.argv[1:]
+    layout = kubernetes_layout(with_telegram) if "--kubernetes" in sys.argv[1:] else compose_layout(with_telegram)
+    print(render(layout), end="")

@@ -3,13 +3,14 @@
 ::
 
     browser --> nginx public door --> web page server --socket.io--+
-    bridge ---------------------------------------- REST ----------+--> nginx Rasa balancer
+    Telegram --> nginx public door /telegram --> bridge 1 | 2 -- REST -+--> nginx Rasa balancer
                                                    (hash of sender id) --> Rasa replica 1 | 2
     Rasa replicas --> nginx action balancer (5 s, apology) --> action server 1 | 2
     knowledge folder --watch--> indexer (one process, the only writer) --> index folder
                                 (versions/ + CURRENT) <--read, follow CURRENT-- action server 1 | 2
     Rasa replicas: tracker store = PostgreSQL db "rasa", lock store = Redis
     action servers, trainer console, background worker: learner store = PostgreSQL db "learners"
+    Telegram bridges: update claims, chat turns, outbox = PostgreSQL db "learners", schema "telegram"
 
 Only the public door may listen beyond loopback. Services (PostgreSQL, Redis) are started
 here from Debian's binaries unless ``external`` is set, in which case their addresses come
@@ -71,13 +72,18 @@ class Ports:
     console: int = 8090
     postgres: int = 5433
     redis: int = 6380
+    telegram: tuple[int, ...] = (8443, 8444)  # webhook listeners of the two bridges
+    telegram_proactive: tuple[int, ...] = (5157, 5158)  # their proactive endpoints...
+    telegram_proactive_lb: int = 5056  # ...behind nginx here (TELEGRAM_PROACTIVE_PORT of the others)
 
     @classmethod
     def free(cls) -> Ports:
         """Free ports for every slot (tests and parallel stacks)."""
         return cls(public=free_port(), rasa_lb=free_port(), action_lb=free_port(),
                    rasa=(free_port(), free_port()), action=(free_port(), free_port()), web=(free_port(),),
-                   console=free_port(), postgres=free_port(), redis=free_port())  # fmt: skip
+                   console=free_port(), postgres=free_port(), redis=free_port(),
+                   telegram=(free_port(), free_port()), telegram_proactive=(free_port(), free_port()),
+                   telegram_proactive_lb=free_port())  # fmt: skip
 
 
 @dataclass
@@ -101,7 +107,11 @@ class ScaledStack:
         index_poll_s: the indexer looks for changes this often instead of using inotify
             (None: inotify, which sees every write on one machine; a shared network
             volume needs polling).
-        telegram: also start the Telegram bridge (needs ``TELEGRAM_BOT_TOKEN``).
+        telegram: also start the Telegram bridges (needs ``TELEGRAM_BOT_TOKEN``): two in
+            webhook mode behind nginx's ``/telegram`` when ``TELEGRAM_WEBHOOK_URL`` is set
+            (Telegram allows one poller per bot), else one polling bridge. Either way their
+            state is in the learner database (``TELEGRAM_STORE_URL``), their proactive
+            endpoints behind one nginx port (``TELEGRAM_PROACTIVE_PORT``).
         workers: also start the trainer console (loopback) and the background worker
             (onboarding lessons, review reminders, daily retention purge); both share the
             PostgreSQL learner store with every other replica.
@@ -181,7 +191,43 @@ class ScaledStack:
         env.setdefault("ACTION_TIMEOUT_S", str(self.action_timeout_s * len(self.ports.action) + 5))
         env.setdefault("WEB_ALLOWED_ORIGINS",
                        f"http://127.0.0.1:{self.ports.public},http://localhost:{self.ports.public}")
+        # Every bridge shares its state here; the other processes reach the bridges through nginx.
+        if not env.get("TELEGRAM_STORE_URL"):
+            env["TELEGRAM_STORE_URL"] = env["DATABASE_URL"]
+        env["TELEGRAM_PROACTIVE_PORT"] = str(self.ports.telegram_proactive_lb)
         return env
+
+    def telegram_bridges(self, env: dict[str, str]) -> list[tuple[str, list[str], dict[str, str]]]:
+        """The Telegram bridge processes: name, command and environment of each.
+
+        Args:
+            env: The application environment (:meth:`environment`).
+
+        Returns:
+            Two webhook bridges when ``TELEGRAM_WEBHOOK_URL`` is set, else one polling bridge.
+        """
+        url = env.get("TELEGRAM_WEBHOOK_URL", "")
+        count = len(self.ports.telegram) if url else 1
+        bridges = []
+        for index in range(count):
+            command = [PYTHON, "-m", "bot.channels.telegram_bridge"]
+            if url:
+                command += ["--webhook", url, "--listen", "127.0.0.1", "--port", str(self.ports.telegram[index])]
+            bridges.append((f"telegram-{index + 1}", command,
+                            {**env, "TELEGRAM_PROACTIVE_PORT": str(self.ports.telegram_proactive[index])}))
+        return bridges
+
+    def nginx_layout(self) -> NginxLayout:
+        """The nginx configuration of this stack (``/telegram`` only with webhook bridges)."""
+        env = self.environment() if self.telegram else {}
+        bridges = self.telegram_bridges(env) if self.telegram else []
+        webhook = bool(env.get("TELEGRAM_WEBHOOK_URL"))
+        return NginxLayout(self.root / "nginx", self.ports.rasa_lb, self.ports.action_lb, self.ports.public,
+                           self.ports.rasa, self.ports.action, self.ports.web,
+                           action_timeout_s=self.action_timeout_s, log_sender=self.log_sender,
+                           telegram_ports=self.ports.telegram[:len(bridges)] if webhook else (),
+                           telegram_proactive_lb_port=self.ports.telegram_proactive_lb if bridges else 0,
+                           telegram_proactive_ports=self.ports.telegram_proactive[:len(bridges)])
 
     # ------------------------------------------------------------------ checks
 
@@ -297,9 +343,7 @@ class ScaledStack:
             raise RuntimeError(f"no trained model at {self.model}: run `make train`")
         try:
             self.start_services()
-            layout = NginxLayout(self.root / "nginx", self.ports.rasa_lb, self.ports.action_lb, self.ports.public,
-                                 self.ports.rasa, self.ports.action, self.ports.web,
-                                 action_timeout_s=self.action_timeout_s, log_sender=self.log_sender)
+            layout = self.nginx_layout()
             self.nginx = NginxServer(layout.root, render(layout))
             self.nginx.start()
             env = self.environment()
@@ -309,7 +353,8 @@ class ScaledStack:
             webs = [self._spawn(f"web-{i + 1}", [PYTHON, "-m", "bot.web.server"], {**env, "WEB_PORT": str(p)})
                     for i, p in enumerate(self.ports.web)]
             if self.telegram:
-                self._spawn("telegram", [PYTHON, "-m", "bot.channels.telegram_bridge"], env)
+                for name, command, bridge_env in self.telegram_bridges(env):
+                    self._spawn(name, command, bridge_env)
             console = None
             if self.workers:
                 console = self._spawn("console", [PYTHON, "-m", "bot.console", "--port", str(self.ports.console)], env)

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from fake_bot_api import FakeBotApi
+from sqlalchemy.exc import SQLAlchemyError
 from tg_harness import ACTION_TOKEN, Harness
 
 from bot.channels.dedup import TelegramStore
@@ -149,7 +150,7 @@ def test_outbox_keeps_order_per_chat_survives_reopening_and_schedules_retries(tm
     now = [1000.0]
     path = tmp_path / "telegram.db"
     store = TelegramStore(path)
-    outbox = Outbox(store._db, expiry_s=60, clock=lambda: now[0])
+    outbox = Outbox(store.engine, expiry_s=60, clock=lambda: now[0])
     outbox.add(CHAT_A, [OutgoingMessage("a1", "HTML"), OutgoingMessage("a2")])
     outbox.add(CHAT_B, [OutgoingMessage("b1")])
     outbox.add(CHAT_A, [OutgoingMessage("a3")])
@@ -162,7 +163,7 @@ def test_outbox_keeps_order_per_chat_survives_reopening_and_schedules_retries(tm
     assert outbox.next_due_in() == pytest.approx(5)
     store.close()
 
-    reopened = Outbox(TelegramStore(path)._db, expiry_s=60, clock=lambda: now[0])
+    reopened = Outbox(TelegramStore(path).engine, expiry_s=60, clock=lambda: now[0])
     assert reopened.pending() == 3
     head = reopened.head(CHAT_A)
     assert (head.message.text, head.attempts, head.last_error) == ("a1", 1, "429 retry_after=5s")
@@ -180,7 +181,7 @@ def test_a_reply_is_queued_whole_or_not_at_all(tmp_path: Path) -> None:
     store = TelegramStore(tmp_path / "telegram.db")
 
     unstorable = OutgoingMessage(object())  # type: ignore[arg-type]  # fails as the second piece is written
-    with pytest.raises(sqlite3.Error):
+    with pytest.raises(SQLAlchemyError):
         store.outbox.add(CHAT_A, [OutgoingMessage("first piece"), unstorable])
     assert store.outbox.pending() == 0
 

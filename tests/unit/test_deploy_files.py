@@ -45,7 +45,9 @@ def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
 
 
 def kubernetes() -> list[dict]:
-    return [d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "tutor.yaml").read_text()) if d]
+    """Every manifest: ``tutor.yaml`` and the optional ``telegram.yaml`` applied beside it."""
+    return [d for path in sorted((DEPLOY / "kubernetes").glob("*.yaml"))
+            for d in yaml.safe_load_all(path.read_text()) if d]
 
 
 def compose() -> dict:
@@ -194,8 +196,8 @@ def test_nginx_upstreams_are_the_services_and_ports_of_the_manifests():
 
     docs = kubernetes()
     services, deployments = of_kind(docs, "Service"), of_kind(docs, "Deployment")
-    layout = kubernetes_layout()
-    for upstream in (*layout.rasa_ports, *layout.action_ports, *layout.web_ports):
+    layout = kubernetes_layout(telegram=True)
+    for upstream in (*layout.rasa_ports, *layout.action_ports, *layout.web_ports, *layout.telegram_ports):
         host, port = upstream.split(":")
         service = services[host]
         assert service["spec"].get("clusterIP") == "None", host  # headless: nginx balances over the pods
@@ -227,18 +229,27 @@ def test_network_policies_keep_rasa_the_rest_channel_and_the_actions_private():
     policies = of_kind(docs, "NetworkPolicy")
     deny = policies["default-deny-ingress"]["spec"]
     assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and not deny.get("ingress")
-    by_app = {p["spec"]["podSelector"]["matchLabels"]["app"]: p for p in policies.values()
-              if p["spec"]["podSelector"].get("matchLabels")}
+    by_app: dict[str, list[dict]] = {}  # policies add up: every one selecting an app's pods
+    for p in policies.values():
+        if p["spec"]["podSelector"].get("matchLabels"):
+            by_app.setdefault(p["spec"]["podSelector"]["matchLabels"]["app"], []).append(p)
 
-    def only_from(app: str, port: int, source: str) -> None:
-        assert _allowed(by_app[app], port) == [{"podSelector": {"matchLabels": {"app": source}}}], (app, port)
+    def allowed(app: str, port: int) -> list[dict] | None:
+        peers = [_allowed(p, port) for p in by_app[app]]
+        return None if all(x is None for x in peers) else [peer for x in peers if x for peer in x]
+
+    def only_from(app: str, port: int, *sources: str) -> None:
+        peers = allowed(app, port) or []
+        assert sorted(peers, key=str) == sorted(({"podSelector": {"matchLabels": {"app": s}}} for s in sources),
+                                                key=str), (app, port)
 
     only_from("rasa", 5005, "tutor-lb")  # only nginx reaches Rasa
     only_from("actions", 5055, "tutor-lb")  # only nginx reaches the action servers...
     only_from("tutor-lb", 5055, "rasa")  # ...and only Rasa reaches that balancer
-    only_from("tutor-lb", 5005, "web")  # the REST channel / socket.io door: the web page server only
+    only_from("tutor-lb", 5005, "web", "telegram")  # the REST channel / socket.io door: the page server, the bridges
     only_from("web", 8180, "tutor-lb")
-    assert _allowed(by_app["tutor-lb"], 8080) == [{}]  # the public door
+    only_from("telegram", 8443, "tutor-lb")  # Telegram's webhook POSTs come through the public door only
+    assert allowed("tutor-lb", 8080) == [{}]  # the public door
     # Every Deployment that listens is covered by its own policy (besides the default deny).
     for name, deployment in of_kind(docs, "Deployment").items():
         if any(c.get("ports") for c in containers(deployment)):
@@ -297,14 +308,51 @@ def test_compose_runs_the_same_commands_images_and_ports_as_kubernetes():
             port = option(command, "--port") or service.get("environment", {}).get("WEB_PORT")
             assert f"http://127.0.0.1:{port}{HEALTH[kind]}'" in " ".join(service["healthcheck"]["test"]), name
     # nginx's compose upstreams are services listening on those ports.
-    layout = compose_layout()
-    for upstream in (*layout.rasa_ports, *layout.action_ports, *layout.web_ports):
+    layout = compose_layout(telegram=True)
+    for upstream in (*layout.rasa_ports, *layout.action_ports, *layout.web_ports, *layout.telegram_ports):
         host, port = upstream.split(":")
         command = services[host]["command"]
         assert (option(command, "--port") or services[host]["environment"]["WEB_PORT"]) == port, upstream
     # Only the public door is published (the console on the host's loopback).
     published = {name: service["ports"] for name, service in services.items() if service.get("ports")}
     assert published == {"lb": ["8080:8080"], "console": ["127.0.0.1:8090:8090"]}, published
+
+
+def test_telegram_bridges_share_their_state_in_the_learner_database_behind_the_public_door():
+    """Several bridges: webhook mode (one poller per bot), state in the shared database, reached
+    only through nginx's /telegram, which is rendered only where the bridges exist."""
+    from bot.scaled.nginx import compose_layout, kubernetes_layout, render
+
+    docs = kubernetes()
+    bridge = of_kind(docs, "Deployment")["telegram"]
+    assert bridge["spec"]["replicas"] >= 2
+    (container,) = containers(bridge)
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["TELEGRAM_STORE_URL"] == "$(DATABASE_URL)"  # the Secret's learner database
+    assert env["RASA_URL"] == "http://tutor-lb-rasa:5005"
+    command = container["command"]
+    assert server_kind(command) == "bot.channels.telegram_bridge" and "--webhook" not in command
+    assert option(command, "--listen") == "0.0.0.0"
+    assert [p["containerPort"] for p in container["ports"]] == [int(option(command, "--port"))]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["tcpSocket"] == {"port": int(option(command, "--port"))}
+    assert "telegram" in {d["spec"]["selector"]["matchLabels"]["app"] for d in of_kind(docs, "PodDisruptionBudget").values()}
+    documented = (DEPLOY / "README.md").read_text()
+    for key in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_WEBHOOK_URL", "telegram.yaml", "--telegram"):
+        assert key in documented, key
+    # The bridge reads the webhook URL from that Secret key, and the store URL from its own.
+    source = (PROJECT_ROOT / "bot" / "config.py").read_text()
+    assert '"TELEGRAM_WEBHOOK_URL"' in source and '"TELEGRAM_STORE_URL"' in source
+    # compose: the same bridges, in their own profile, on the learner database.
+    services = compose()["services"]
+    for name in ("telegram-1", "telegram-2"):
+        assert services[name]["profiles"] == ["telegram"]
+        assert services[name]["environment"]["TELEGRAM_STORE_URL"] == services[name]["environment"]["DATABASE_URL"]
+    # Without the bridges nginx has no /telegram (an unresolvable upstream would stop it starting).
+    for layout in (compose_layout(), kubernetes_layout()):
+        assert "location = /telegram" not in render(layout)
+    for layout in (compose_layout(telegram=True), kubernetes_layout(telegram=True)):
+        assert "location = /telegram" in render(layout)
 
 
 def test_the_dockerfile_default_commands_match_the_deploy_files():

@@ -9,6 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import update
+
+from bot.channels.bridge_store import chats
 from bot.channels.dedup import TelegramStore
 from bot.learning import Learning, QuizBank
 from bot.privacy import last_activity, purge
@@ -69,7 +72,8 @@ def test_the_bridge_drops_chat_mappings_idle_beyond_retention(tmp_path: Path) ->
     store = TelegramStore(tmp_path / "telegram.db", chat_retention_s=365 * 86400.0)
     store.remember_chat("tg-idle", 111)
     store.remember_chat("tg-recent", 222)
-    store._db.execute("UPDATE chats SET updated_at = updated_at - ? WHERE sender = 'tg-idle'", (400 * 86400,))
+    with store.engine.begin() as conn:  # the idle learner's last message was 400 days ago
+        conn.execute(update(chats).where(chats.c.sender == "tg-idle").values(updated_at=chats.c.updated_at - 400 * 86400))
     store.prune()
     assert store.chat_for("tg-idle") is None and store.chat_for("tg-recent") == 222
     store.close()

@@ -1,0 +1,70 @@
+"""The Telegram bridge's shared state on PostgreSQL: the tests of ``tests/unit/test_bridge_store.py``
+again (claims from several processes, ordered chat turns over three bridges, lease take-over,
+outbox and erasure), on a fresh database each, plus where the tables live."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from bot.channels.bridge_store import PG_SCHEMA
+from bot.channels.dedup import TelegramStore
+
+pytestmark = pytest.mark.postgres
+
+_spec = importlib.util.spec_from_file_location(
+    "postgres_test_bridge_store", Path(__file__).resolve().parents[1] / "unit" / "test_bridge_store.py")
+assert _spec and _spec.loader
+_shared = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _shared  # dataclasses look their module up there
+_spec.loader.exec_module(_shared)
+bridges = _shared.bridges  # fixture
+for _attr, _value in vars(_shared).items():
+    if _attr.startswith("test_") and callable(_value):
+        globals()[_attr] = _value
+
+
+@pytest.fixture
+def store_url(postgres_database: str) -> str:
+    return postgres_database
+
+
+def test_tables_live_in_their_own_schema_and_opening_twice_is_harmless(store_url: str) -> None:
+    first, second = TelegramStore(store_url), TelegramStore(store_url)
+    try:
+        assert first.engine.dialect.name == "postgresql"
+        names = set(inspect(first.engine).get_table_names(schema=PG_SCHEMA))
+        assert {"updates", "chat_turns", "chats", "callback_payloads", "quiz_polls", "outbox"} <= names
+        assert not names & set(inspect(first.engine).get_table_names(schema="public"))
+        assert first.enqueue_update("1", 10, 5, "{}") and not second.enqueue_update("1", 10, 5, "{}")
+    finally:
+        first.close()
+        second.close()
+
+
+def test_erasure_reaches_the_shared_store_without_any_bridge_running(store_url: str, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.channels.outbox import OutgoingMessage
+    from bot.learning import Learning, QuizBank
+    from bot.privacy import erase_learner
+    from bot.runner import free_port
+
+    bridge_state = TelegramStore(store_url)  # what the bridges left behind
+    bridge_state.remember_chat("tg-erase-me", 4711)
+    bridge_state.outbox.add(4711, [OutgoingMessage("your question about your pension was: ...")])
+    bridge_state.remember_chat("tg-stays", 4712)
+    monkeypatch.setenv("TELEGRAM_STORE_URL", store_url)
+    learning = Learning(f"sqlite:///{tmp_path / 'learners.db'}", QuizBank.load(tmp_path / "none")[0])
+
+    # Nothing listens on the bridge port (another machine in scaled mode, or stopped).
+    report = erase_learner(learning, "telegram", "tg-erase-me", bridge_port=free_port(), bridge_token="t")
+
+    assert report.complete, report.errors
+    assert report.removed["telegram_mapping"] == 1
+    assert bridge_state.chat_for("tg-erase-me") is None and bridge_state.outbox.pending(4711) == 0
+    assert bridge_state.chat_for("tg-stays") == 4712
+    bridge_state.close()
