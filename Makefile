@@ -76,8 +76,8 @@ validate: install ## Check knowledge-base documents, quiz banks and Rasa trainin
 	$(VENV)/bin/kb validate
 	$(RASA) data validate --quiet
 
-test: install index train ## Run every test: unit, Rasa data + conversation tests, integration + browser, scaled
-	$(MAKE) --no-print-directory test-unit test-rasa test-e2e test-scaled
+test: install index train ## Run every check and test: lint (ruff, mypy, import layers), unit, Rasa data + conversation tests, integration + browser, scaled
+	$(MAKE) --no-print-directory lint test-unit test-rasa test-e2e test-scaled
 
 test-unit: $(VENV)/.installed ## Unit tests (fake embedder) and real-model tests
 	$(PY) -m pytest -q -m "not integration and not browser and not scaled" tests
