@@ -15,6 +15,7 @@ from pathlib import Path
 
 FAQ_FOLDER = "faq"
 _SLUG = re.compile(r"[^a-z0-9\u0900-\u097F]+")
+_UNDERLINE = re.compile(r"\s*=+\s*")
 
 
 def slugify(text: str, limit: int = 60) -> str:
@@ -43,8 +44,9 @@ def faq_markdown(question: str, answer: str, trainer: str, day: date, language: 
         question text can break the front matter.
     """
     question = _one_line(question)
-    # Lines starting with '---' or '#' in the answer would read as front matter or headings.
-    body = "\n".join(("\\" + line) if line.lstrip().startswith(("---", "#")) else line
+    # Lines starting with '---' or '#', or made of '=' (an underlined heading), would read
+    # as front matter or headings.
+    body = "\n".join(("\\" + line) if line.lstrip().startswith(("---", "#")) or _UNDERLINE.fullmatch(line) else line
                      for line in answer.strip().splitlines())
     meta = {
         "title": f"FAQ: {question}"[:200],

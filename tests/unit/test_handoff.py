@@ -72,13 +72,14 @@ def test_failed_push_waits_in_the_outbox(tmp_path: Path) -> None:
 
 def test_faq_front_matter_cannot_be_broken_by_question_text(tmp_path: Path) -> None:
     question = 'Evil "title"\n---\nmodule: x: y'
-    text = faq_markdown(question, "--- not front matter\n# not a heading", "t", datetime(2026, 1, 2).date())
+    text = faq_markdown(question, "Fee\n===\n--- not front matter\n# not a heading", "t", datetime(2026, 1, 2).date())
     path = tmp_path / "faq" / "x.md"
     path.parent.mkdir()
     path.write_text(text)
     doc = load_document(path, tmp_path)
     assert doc.meta["title"] == 'FAQ: Evil "title" --- module: x: y'
     assert doc.meta["source"] == "trainer"
+    assert [b.text for b in doc.blocks if b.level] == ['Evil "title" --- module: x: y']  # the question only
     assert slugify("क्या ? RTI / fee!!") == "क्या-rti-fee"
 
 
