@@ -24,7 +24,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help install run chat index train test test-unit test-rasa test-e2e test-integration test-browser \
-        validate eval calibrate train-query-encoder train-reranker bench lint clean run-scaled test-scaled
+        system-packages validate eval calibrate train-query-encoder train-reranker bench lint clean run-scaled test-scaled
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -76,7 +76,10 @@ validate: install ## Check knowledge-base documents, quiz banks and Rasa trainin
 	$(VENV)/bin/kb validate
 	$(RASA) data validate --quiet
 
-test: install index train ## Run every check and test: lint (ruff, mypy, import layers), unit, Rasa data + conversation tests, integration + browser, scaled
+system-packages: ## Install the Debian packages the tests need (as root; otherwise prints the apt-get command)
+	scripts/system-packages.sh
+
+test: system-packages install index train ## Run every check and test: lint (ruff, mypy, import layers), unit, Rasa data + conversation tests, integration + browser, scaled
 	$(MAKE) --no-print-directory lint test-unit test-rasa test-e2e test-scaled
 
 test-unit: $(VENV)/.installed ## Unit tests (fake embedder) and real-model tests

@@ -348,6 +348,17 @@ SET_NAMES = ["officer-en", "officer-en-seen", "officer-en-unseen", "officer-hi",
              "milpac-multi-hi", *(f"milpac-{lang}" for lang in MULTI_LANGUAGES[1:]), "cranfield"]
 
 
+#: Sets built only from this repository; every other set reads ``../shared``.
+LOCAL_SETS = ("kb", "newdocs")
+
+
+def missing_shared(names: list[str]) -> list[str]:
+    """The sets among ``names`` that need ``../shared`` when it is not there (else none)."""
+    if (SHARED / "corpus").is_dir() and (SHARED / "eval").is_dir():
+        return []
+    return [n for n in names if n not in LOCAL_SETS]
+
+
 def load_set(name: str, quick: bool = False) -> EvalSet:
     """Load one set by name; ``quick`` takes a small deterministic subsample.
 

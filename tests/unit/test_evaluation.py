@@ -123,3 +123,14 @@ def test_every_labelled_question_points_at_a_real_section_of_the_knowledge_base(
     assert {item["split"] for item in questions["in_scope"] + questions["out_of_scope"]} == {"dev", "test"}
     texts = [item["question"] for item in questions["in_scope"] + questions["out_of_scope"]]
     assert len(texts) == len(set(texts)), "a question is labelled twice"
+
+
+def test_without_shared_the_evaluation_says_what_is_missing(tmp_path: Path, monkeypatch, capsys) -> None:
+    from bot.evaluation import __main__ as evaluation
+    from bot.evaluation import sets
+
+    monkeypatch.setattr(sets, "SHARED", tmp_path / "shared")
+    assert sets.missing_shared(["kb", "cghs", "newdocs", "milpac-ta"]) == ["cghs", "milpac-ta"]
+    assert evaluation.main(["--sets", "cghs,officer-en", "--state", str(tmp_path / "eval")]) == 2
+    err = capsys.readouterr().err
+    assert "shared" in err and "is missing: skipping cghs, officer-en" in err and "--sets kb,newdocs" in err
