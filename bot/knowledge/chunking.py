@@ -27,7 +27,7 @@ MAX_WORDS = 160
 CHUNKER_VERSION = 3
 #: Metadata copied from the document onto each chunk (used for warnings and boosts).
 CHUNK_META_KEYS = ("module", "course", "roles", "competencies", "language", "effective",
-                   "expires", "superseded_by", "issued", "source_url")
+                   "expires", "superseded_by", "issued", "source_url", "applies_to")
 
 _ABBREVIATIONS = frozenset(
     [

@@ -60,6 +60,8 @@ KNOWN_META_KEYS = {
     "effective", "expires", "superseded_by", "source_url", "tags", "summary",
     # [human loop] trainers' FAQ answers (bot/handoff/faq.py): who reviewed it, when, origin.
     "reviewed_by", "date", "source",
+    # Rules that bind only some roles (e.g. one service's leave rules): see Retriever.search.
+    "applies_to",
 }
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
@@ -193,7 +195,7 @@ def normalise_meta(meta: dict[str, Any]) -> dict[str, Any]:
     for key, value in meta.items():
         if isinstance(value, (dt.date, dt.datetime)):
             value = value.isoformat()[:10]
-        elif key in {"competencies", "roles", "tags"} and isinstance(value, str):
+        elif key in {"competencies", "roles", "tags", "applies_to"} and isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         out[str(key)] = value
     return out

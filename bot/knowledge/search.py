@@ -221,7 +221,8 @@ class Retriever:
         Args:
             query: the learner's question.
             k: hits to return.
-            role: the learner's role id; chunks tagged for it get a small boost.
+            role: the learner's role id; chunks tagged for it (``roles``) get a small boost,
+                and passages of documents that bind only other roles (``applies_to``) are dropped.
             sources: restrict to these documents (e.g. "quiz me on this").
             rerank: let the cross-encoder reorder the top candidates (when there is one).
 
@@ -264,6 +265,8 @@ class Retriever:
             own = np.array([index.chunks[r].meta.get("language") == language for r in rows])
             fused = fused + OWN_LANGUAGE_BOOST * own
         order = np.argsort(-fused, kind="stable")
+        if role:
+            order = _for_role(order, [index.chunks[r].meta.get("applies_to") for r in rows], role)
         logits: dict[int, float] = {}
         if rerank and self.reranker is not None and not indic and len(order) > 1:
             depth = self.reranker.config.depth
@@ -314,6 +317,29 @@ class Retriever:
         top = np.argpartition(-scores, n - 1)[:n]  # O(N): a full sort costs ms at 100k chunks
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(r), float(scores[r])) for r in top if scores[r] > 0]
+
+
+def _for_role(order: np.ndarray, applies_to: Sequence[object], role: str) -> np.ndarray:
+    """``order`` without the candidates whose rules bind only other roles than ``role``.
+
+    Where two documents disagree because each binds different officers (front matter
+    ``applies_to: [role ids]``), a learner whose role is known reads the one that binds
+    them: the other document's passages are dropped, not merely ranked lower. Documents
+    without ``applies_to`` bind everyone. If every candidate binds only other roles, the
+    order is kept (the gate and the citation still say where the answer comes from).
+
+    Args:
+        order: candidate positions, best first.
+        applies_to: each candidate's ``applies_to`` (None or a list of role ids), by position.
+        role: the learner's role id.
+
+    Returns:
+        The filtered order.
+    """
+    kept = np.array([i for i in order
+                     if not (isinstance(applies_to[i], list) and applies_to[i] and role not in applies_to[i])],
+                    dtype=order.dtype)
+    return kept if len(kept) else order
 
 
 def fuse(dense: dict[str, np.ndarray], bm25: np.ndarray, indic: bool = False,

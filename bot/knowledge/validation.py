@@ -31,7 +31,7 @@ class Problem:
         return f"{self.severity.upper()}: {where}: {self.message}"
 
 
-_LIST_KEYS = {"competencies", "roles", "tags"}
+_LIST_KEYS = {"competencies", "roles", "tags", "applies_to"}
 _DATE_KEYS = {"issued", "effective", "expires"}
 
 

@@ -116,3 +116,27 @@ def test_full_passage_shows_everything_with_citation(retriever: Retriever) -> No
     hit = retriever.search("earned leave credited in advance").hits[0]
     text = full_passage(hit.chunk)
     assert hit.chunk.text in text and "📖 **Source:**" in text
+
+
+def test_the_learners_role_picks_the_document_that_binds_them(tmp_path: Path, fake_embedder) -> None:
+    """Two documents disagree (each binds other officers): a known role reads its own, always."""
+    from bot.knowledge.index import update_index
+    from tests.conftest import write
+
+    kb = tmp_path / "kb"
+    write(kb / "ais-leave.md", "---\ntitle: AIS leave\napplies_to: [ias-officer]\n---\n"
+          "# Earned leave\nEarned leave for All India Services officers is 30 days a year.\n")
+    write(kb / "css-leave.md", "---\ntitle: CSS leave\napplies_to: section-officer, assistant-section-officer\n---\n"
+          "# Earned leave\nEarned leave for Central Secretariat officers is 30 days a year, credited twice.\n")
+    write(kb / "general.md", "# Casual leave\nCasual leave is 8 days a year for every officer.\n")
+    update_index(kb, tmp_path / "index", [fake_embedder])
+    retriever = Retriever(tmp_path / "index", {"fake": fake_embedder}, reranker=None)
+    question = "how many days of earned leave a year"
+    for role, own, other in [("ias-officer", "ais-leave.md", "css-leave.md"),
+                             ("section-officer", "css-leave.md", "ais-leave.md")]:
+        sources = [h.chunk.source for h in retriever.search(question, role=role, k=5).hits]
+        assert sources[0] == own and other not in sources
+    anyone = {h.chunk.source for h in retriever.search(question, k=5).hits}
+    assert {"ais-leave.md", "css-leave.md"} <= anyone  # role unknown: both, each with its citation
+    # A role bound by neither still gets the material rather than nothing.
+    assert retriever.search(question, role="under-secretary", k=5).hits
