@@ -271,10 +271,32 @@ def _bench_tutor(levels: list[int], seconds: float, long_turns: int) -> dict:
     stack = Stack(rasa_port=free_port(), action_port=free_port(), web=False, model=model,
                   log_dir=PROJECT_ROOT / ".state" / "bench" / "logs",
                   env={"DATABASE_URL": f"sqlite:///{PROJECT_ROOT / '.state' / 'bench' / 'learners.db'}"})
+    logs = {"rasa": stack.log_dir / "rasa.log", "action server": stack.log_dir / "action-server.log"}
+    start = {name: path.stat().st_size if path.exists() else 0 for name, path in logs.items()}
     with stack:
         pids = {"rasa": stack.processes["rasa"].pid, "action server": stack.processes["action-server"].pid}
-        return _measure("karmayogi tutor", f"http://127.0.0.1:{stack.rasa_port}", OUR_TURNS, pids, levels, seconds,
-                        long_turns)
+        result = _measure("karmayogi tutor", f"http://127.0.0.1:{stack.rasa_port}", OUR_TURNS, pids, levels, seconds,
+                          long_turns)
+    result["log_errors"] = {name: error_lines(path, start[name]) for name, path in logs.items()}
+    return result
+
+
+def error_lines(path: Path, offset: int) -> list[str]:
+    """The ERROR lines a process logged after ``offset`` bytes of its (appended) log file.
+
+    Args:
+        path: the log file.
+        offset: its size before the run.
+
+    Returns:
+        The lines (empty when the file does not exist).
+    """
+    if not path.exists():
+        return []
+    with path.open("rb") as log:
+        log.seek(offset)
+        text = log.read().decode("utf-8", errors="replace")
+    return [line for line in text.splitlines() if " ERROR " in line or line.startswith("ERROR")]
 
 
 def kind_rows(ours: dict, floor: dict, query: dict[str, float]) -> list[str]:
@@ -314,6 +336,10 @@ def report(ours: dict, floor: dict, query: dict[str, float] | None = None) -> st
     lines += ["", "Latency vs conversation length (p50 ms, first 10 turns -> last 10 turns of one long conversation):"]
     for res in (floor, ours):
         lines.append(f"- {res['name']}: {res['long'][0]:.0f} -> {res['long'][1]:.0f}")
+    if "log_errors" in ours:
+        counts = ", ".join(f"{name} {len(found)}" for name, found in ours["log_errors"].items())
+        lines += ["", f"ERROR lines the tutor's processes logged during the run: {counts}"]
+        lines += [f"    {line[:200]}" for found in ours["log_errors"].values() for line in found[:5]]
     if query is not None:
         lines += ["", *kind_rows(ours, floor, query)]
     return "\n".join(lines)

@@ -49,3 +49,16 @@ def test_cpu_time_counts_what_a_process_spent_on_the_cpu_not_the_time_it_waited(
     finally:
         child.kill()
         child.wait()
+
+
+def test_only_errors_logged_during_the_run_are_counted(tmp_path) -> None:
+    from bot.bench.load import error_lines
+
+    log = tmp_path / "rasa.log"
+    log.write_text("2026-12-06 10:00:00 ERROR  rasa.core - from an earlier run\n")
+    offset = log.stat().st_size
+    with log.open("a") as out:
+        out.write("2026-12-06 10:05:00 INFO   rasa.core - fine\n"
+                  "2026-12-06 10:05:01 ERROR  rasa.shared.utils.io - Failed to fill utterance template\n")
+    assert error_lines(log, offset) == ["2026-12-06 10:05:01 ERROR  rasa.shared.utils.io - Failed to fill utterance template"]
+    assert error_lines(tmp_path / "missing.log", 0) == []
