@@ -16,6 +16,9 @@ Tables (all owned by the bridge):
 - ``chat_turns``: the lease on a chat's turn (holder, lease end).
 - ``chats``, ``callback_payloads``, ``quiz_polls``: see :mod:`bot.channels.dedup`.
 - ``outbox``: see :mod:`bot.channels.outbox`.
+- ``proactive_requests``: messages other processes (the background worker, the trainer
+  console) leave for a learner when the bridges share a database server; see
+  :mod:`bot.channels.proactive_queue`.
 
 Creation follows :mod:`bot.store.migrate`: processes that start together are serialised
 (an advisory lock on PostgreSQL, a lock file beside a SQLite file) and creation is
@@ -115,6 +118,17 @@ outbox = Table(
     sqlite_autoincrement=True,  # ids never reused: they order a chat's messages
 )
 Index("outbox_chat", outbox.c.chat_id, outbox.c.id)
+
+proactive_requests = Table(
+    "proactive_requests", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sender", Text, nullable=False),
+    Column("replies", Text, nullable=False),  # JSON: Rasa-shaped messages
+    Column("created_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=False, server_default=text("0")),  # a bridge is delivering it
+    sqlite_autoincrement=True,  # ids order a learner's messages
+)
+Index("proactive_requests_lease", proactive_requests.c.lease_until, proactive_requests.c.id)
 
 
 def store_url(url_or_path: str | Path) -> str:

@@ -33,6 +33,7 @@ from bot.channels.bridge_store import (
     insert_ignoring_conflicts,
     inserted,
     open_store_engine,
+    proactive_requests,
     quiz_polls,
     updates,
     upsert,
@@ -282,7 +283,7 @@ class TelegramStore:
         return None if value is None else int(value)
 
     def forget_chat(self, sender: str) -> bool:
-        """Drop the mapping for ``sender`` and what still waits for that chat in the outbox.
+        """Drop the mapping for ``sender`` and what still waits for that chat (outbox, proactive requests).
 
         Called when the learner erased their data: the queued messages are replies to them
         (their wording quoted back, their progress), so they go too. The reply confirming
@@ -295,9 +296,11 @@ class TelegramStore:
             ``True`` if a mapping was removed.
         """
         chat_id = self.chat_for(sender)
-        if chat_id is None:
-            return False
         with self.engine.begin() as conn:  # all or nothing
+            # Reminders and trainer replies other processes left for any bridge to send.
+            conn.execute(delete(proactive_requests).where(proactive_requests.c.sender == sender))
+            if chat_id is None:
+                return False
             conn.execute(delete(chats).where(chats.c.sender == sender))
             conn.execute(delete(quiz_polls).where(quiz_polls.c.chat_id == chat_id))
             self.outbox.remove_chat(chat_id, conn)

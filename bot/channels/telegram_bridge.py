@@ -51,7 +51,9 @@ Behaviour:
   yet) is answered locally instead of reaching Rasa, where an unknown intent would be
   classified as whatever the policies guess; a message Rasa answers with nothing gets a
   short note instead of silence.
-- Other components message a learner through :mod:`bot.channels.proactive`.
+- Other components message a learner through :mod:`bot.channels.proactive` (loopback), or,
+  when the bridges share a database server, by leaving the message in the store for any
+  bridge to send (:mod:`bot.channels.proactive_queue`).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ from telegram.ext import (
 from bot.channels.dedup import SentPoll, TelegramStore
 from bot.channels.outbox import OutboxSender, OutgoingMessage
 from bot.channels.proactive import ProactiveServer, RecipientGone, UnknownSender
+from bot.channels.proactive_queue import ProactiveQueue
 from bot.channels.rasa_client import RasaClient, RasaError
 from bot.channels.rate_limit import ChatRateLimiter
 from bot.channels.telegram_format import (
@@ -104,6 +107,8 @@ from bot.i18n import DEFAULT_LANGUAGE, available_languages, t
 
 LOGGER = logging.getLogger(__name__)
 BRIDGE_KEY = "bridge"
+#: How often a bridge looks for messages other processes queued in the shared store.
+QUEUE_POLL_S = 1.0
 APOLOGY = (
     "Sorry, the tutor is not reachable right now. Please try again in a minute - "
     "your message was not lost on our side, but I could not answer it."
@@ -247,6 +252,8 @@ class TelegramBridge:
         self.limiter = ChatRateLimiter(settings.telegram_rate_burst, settings.telegram_rate_per_min / 60.0)
         self.application: Application | None = None
         self.proactive: ProactiveServer | None = None
+        self.queue = ProactiveQueue(store.engine)
+        self._draining: asyncio.Task[None] | None = None
         self._salt = settings.pseudonym_salt.encode()
 
     def understands(self, message: str) -> bool:
@@ -427,6 +434,43 @@ class TelegramBridge:
                 raise RecipientGone(sender) from exc
         # Messages still waiting in the outbox (e.g. after a 429) are delivered later.
         return [message.message_id for message in delivery.sent]
+
+    async def send_queued(self) -> int:
+        """Send what other processes left in the shared store (:mod:`bot.channels.proactive_queue`).
+
+        Returns:
+            How many messages were handed to the outbox or given up (unknown chat, blocked
+            bot, expired); a message whose send failed otherwise stays for a later pass.
+        """
+        handled = 0
+        for message in await asyncio.to_thread(self.queue.take):
+            reason = None
+            if self.queue.expired(message):
+                reason = "expired"
+            else:
+                try:
+                    await self.deliver_to(message.sender, message.replies)
+                except UnknownSender:
+                    reason = "no chat known for the learner"
+                except RecipientGone:
+                    reason = "the learner blocked the bot"
+                except Exception:  # the lease runs out and a bridge tries again
+                    LOGGER.exception("queued message %d not sent; retried later", message.id)
+                    continue
+            if reason:
+                LOGGER.warning("queued message %d dropped: %s", message.id, reason)
+            await asyncio.to_thread(self.queue.done, message.id)
+            handled += 1
+        return handled
+
+    async def drain_queue_forever(self, every_s: float = QUEUE_POLL_S) -> None:
+        """Call :meth:`send_queued` every ``every_s`` seconds until cancelled."""
+        while True:
+            try:
+                await self.send_queued()
+            except Exception:  # the store may be down for a while: keep polling
+                LOGGER.exception("reading queued messages failed")
+            await asyncio.sleep(every_s)
 
     def forget(self, sender: str) -> bool:
         """Forget the chat behind ``sender``.
@@ -624,6 +668,7 @@ async def post_init(application: Application) -> None:
     bridge.sender.start(application.bot)  # first sends what a previous run left queued
     bridge.proactive = ProactiveServer(bridge, bridge.settings.action_token, bridge.settings.telegram_proactive_port)
     await bridge.proactive.start()
+    bridge._draining = asyncio.create_task(bridge.drain_queue_forever())
 
 
 async def post_stop(application: Application) -> None:
@@ -634,6 +679,10 @@ async def post_stop(application: Application) -> None:
 async def post_shutdown(application: Application) -> None:
     """Stop the outbox, the proactive endpoint, close the Rasa client and the store."""
     bridge: TelegramBridge = application.bot_data[BRIDGE_KEY]
+    if bridge._draining is not None:
+        bridge._draining.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await bridge._draining
     await bridge.sender.stop()
     if bridge.proactive is not None:
         await bridge.proactive.stop()

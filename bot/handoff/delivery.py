@@ -1,7 +1,8 @@
 """Getting a trainer's message to a learner, and a learner's message to the trainers.
 
 - Telegram learners (sender ``tg-...``): the bridge's loopback ``/proactive`` endpoint
-  sends it now; if the bridge is down or does not know the chat, it waits in the outbox.
+  sends it now, or, when the bridges share a database server, it is left there for any
+  bridge to send; if neither works or no bridge knows the chat, it waits in the outbox.
 - Web widget and REST learners: Rasa has no open API here to push into a conversation,
   so the message waits in the outbox and ``action_deliver_trainer_replies`` /
   ``action_handoff_relay`` hand it over on the learner's next turn (the reply to a
@@ -65,6 +66,57 @@ class TelegramProactive:
         if status != 200:
             log.warning("proactive endpoint refused a message (%s): %s", status, body[:200])
         return status == 200
+
+
+class QueuedTelegramProactive:
+    """Leave the message in the bridges' shared store for any bridge to send (a cluster).
+
+    Args:
+        store_url: ``TELEGRAM_STORE_URL`` (a database server the bridges share).
+    """
+
+    def __init__(self, store_url: str) -> None:
+        self.store_url = store_url
+        self._queue: Any = None
+
+    def push(self, sender: str, text: str, buttons: list[dict[str, Any]] | None = None) -> bool:
+        """Queue a message for the learner behind ``sender``.
+
+        Returns:
+            True when it was queued; False when no bridge knows the learner's chat or the
+            store cannot be reached (the caller keeps the message and tries again later).
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from bot.channels.proactive_queue import ProactiveQueue
+
+        try:
+            if self._queue is None:
+                self._queue = ProactiveQueue.open(self.store_url)
+            return bool(self._queue.put(sender, [{"text": text, "buttons": buttons or []}]))
+        except SQLAlchemyError as exc:
+            log.warning("Telegram bridge store unreachable (%s)", type(exc).__name__)
+            return False
+
+
+def telegram_sender(settings: Any, proactive_url: str) -> Sender | None:
+    """How this process reaches Telegram learners, or None without a bot token.
+
+    Through the bridges' shared store when it is a database server (the bridges may run on
+    other machines), else through the one bridge's loopback endpoint.
+
+    Args:
+        settings: :class:`bot.config.Settings`.
+        proactive_url: The bridge's ``/proactive`` URL on this machine.
+
+    Returns:
+        A :class:`Sender`, or None.
+    """
+    if not settings.telegram_token:
+        return None
+    if settings.telegram_store_url.startswith(("postgresql", "postgres:")):
+        return QueuedTelegramProactive(settings.telegram_store_url)
+    return TelegramProactive(proactive_url, settings.action_token)
 
 
 class TrainerChat:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.handoff.delivery import Sender, TelegramProactive, TrainerChat
+from bot.handoff.delivery import Sender, TrainerChat, telegram_sender
 from bot.handoff.faq import write_faq
 from bot.handoff.hours import OfficeHours, utcnow
 from bot.handoff.settings import HumanLoopSettings, load_human_loop_settings
@@ -114,7 +114,7 @@ class HumanLoop:
         similarity = _LazySimilarity(lambda: default_similarity(hl.dedup_embedder, hl.dedup_threshold,
                                                                 hl.lexical_dedup_threshold))
         store = HandoffStore(session_factory(engine), similarity)
-        push = TelegramProactive(hl.proactive_url, settings.action_token) if settings.telegram_token else None
+        push = telegram_sender(settings, hl.proactive_url)
         chat = TrainerChat(settings.telegram_api_base_url, settings.telegram_token, hl.trainer_chat_id)
         return cls(store, settings.kb_dir, OfficeHours.parse(hl.trainer_hours, hl.trainer_days), push,
                    chat if chat.enabled else None, hl.console_public_url)

@@ -4,7 +4,8 @@ Every ``ONBOARDING_POLL_S`` seconds (default 60) it prepares the lessons that ar
 (:meth:`bot.plans.onboarding.Onboarding.prepare_due`) and
 
 - pushes Telegram learners' lessons through the bridge's loopback ``/proactive``
-  endpoint (:class:`bot.handoff.delivery.TelegramProactive`, Bearer action token);
+  endpoint, or through the bridges' shared store on a cluster
+  (:func:`bot.handoff.delivery.telegram_sender`);
 - leaves web learners' lessons pending: ``action_onboarding_deliver`` hands them over
   at the learner's next turn (Rasa offers no push into a socket.io conversation here).
 
@@ -114,13 +115,10 @@ def purge_if_due(learning: Any, last_run: float | None, now: float | None = None
 
 
 def telegram_push(settings: Any) -> Push | None:
-    """The bridge's proactive endpoint, or None when no Telegram bot is configured."""
-    if not settings.telegram_token:
-        return None
-    from bot.handoff.delivery import TelegramProactive
+    """How the worker reaches Telegram learners (:func:`bot.handoff.delivery.telegram_sender`), or None."""
+    from bot.handoff.delivery import telegram_sender
 
-    url = f"http://127.0.0.1:{settings.telegram_proactive_port}/proactive"
-    return TelegramProactive(url, settings.action_token)
+    return telegram_sender(settings, f"http://127.0.0.1:{settings.telegram_proactive_port}/proactive")
 
 
 def main(argv: list[str] | None = None) -> int:

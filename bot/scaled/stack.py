@@ -191,7 +191,9 @@ class ScaledStack:
         env.setdefault("ACTION_TIMEOUT_S", str(self.action_timeout_s * len(self.ports.action) + 5))
         env.setdefault("WEB_ALLOWED_ORIGINS",
                        f"http://127.0.0.1:{self.ports.public},http://localhost:{self.ports.public}")
-        # Every bridge shares its state here; the other processes reach the bridges through nginx.
+        # Every bridge shares its state here, and the other processes leave their messages to
+        # Telegram learners there (bot.channels.proactive_queue); the proactive endpoints stay
+        # behind one nginx port for tools that call them directly.
         if not env.get("TELEGRAM_STORE_URL"):
             env["TELEGRAM_STORE_URL"] = env["DATABASE_URL"]
         env["TELEGRAM_PROACTIVE_PORT"] = str(self.ports.telegram_proactive_lb)

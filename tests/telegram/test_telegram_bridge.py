@@ -251,6 +251,31 @@ def test_proactive_endpoint_needs_the_token_and_delivers(harness: Harness) -> No
     harness.run(scenario)
 
 
+def test_a_message_left_in_the_shared_store_is_sent_by_the_bridge(harness: Harness) -> None:
+    """The cluster path: the worker or console writes to the bridges' store, a bridge sends it."""
+    from bot.handoff.delivery import QueuedTelegramProactive
+
+    async def scenario(h: Harness) -> None:
+        async with h.bridge() as app:
+            h.tg.push_update(msg(1, CHAT_A, "hi"))  # the bridge learns the chat's pseudonym
+            await h.until(lambda: h.tg.sent_texts(CHAT_A))
+            sender = h.rasa.received[0][0]
+            assert h.settings is not None
+            worker = QueuedTelegramProactive(h.settings.telegram_store_url)
+            assert not await asyncio.to_thread(worker.push, "tg-unknown", "nobody")
+            assert await asyncio.to_thread(worker.push, sender, "**Review due:** RTI time limits",
+                                           [{"title": "Start review", "payload": "/review"}])
+            await h.until(lambda: len(h.tg.sent_texts(CHAT_A)) == 2)
+            await asyncio.sleep(1.5)  # a later pass sends nothing twice
+            assert await asyncio.to_thread(app.bot_data[BRIDGE_KEY].queue.take) == []
+        assert len(h.tg.sent_texts(CHAT_A)) == 2
+        last = h.tg.calls_to("sendMessage")[-1].params
+        assert last["text"] == "<b>Review due:</b> RTI time limits"
+        assert last["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "/review"
+
+    harness.run(scenario)
+
+
 def test_unknown_command_and_non_text_get_a_local_answer(harness: Harness) -> None:
     async def scenario(h: Harness) -> None:
         async with h.bridge():

@@ -257,3 +257,61 @@ def test_a_turn_is_exclusive_and_expires(store_url: str) -> None:
         assert store.acquire_turn(5, "a", lease_s=5)
     finally:
         store.close()
+
+
+def test_a_message_left_in_the_store_goes_to_one_bridge_at_a_time_until_it_is_done(store_url: str) -> None:
+    from bot.channels.proactive_queue import LEASE_S, ProactiveQueue
+
+    now = [1000.0]
+    store = TelegramStore(store_url)
+    store.remember_chat("tg-a", 111)
+    worker = ProactiveQueue(store.engine, clock=lambda: now[0])  # the background worker's side
+    first = ProactiveQueue(TelegramStore(store_url).engine, clock=lambda: now[0])  # two bridges
+    second = ProactiveQueue(TelegramStore(store_url).engine, clock=lambda: now[0])
+    try:
+        assert not worker.put("tg-nobody", [{"text": "no chat known"}])
+        assert worker.put("tg-a", [{"text": "Review due: RTI"}]) and worker.put("tg-a", [{"text": "second"}])
+        taken = first.take()
+        assert [m.replies[0]["text"] for m in taken] == ["Review due: RTI", "second"]
+        assert second.take() == []  # leased by the first bridge
+        now[0] += LEASE_S + 1  # the first bridge died before handing them to its outbox
+        again = second.take()
+        assert [m.id for m in again] == [m.id for m in taken]
+        second.done(again[0].id)
+        now[0] += LEASE_S + 1
+        assert [m.replies[0]["text"] for m in first.take()] == ["second"]
+        assert store.forget_chat("tg-a")  # erasure takes what still waits for the learner
+        now[0] += LEASE_S + 1
+        assert first.take() == [] and not first.expired(again[0])
+        now[0] += 2 * 24 * 3600
+        assert first.expired(again[0])
+    finally:
+        store.close()
+
+
+def test_concurrent_bridges_take_each_queued_message_exactly_once(store_url: str) -> None:
+    from bot.channels.proactive_queue import ProactiveQueue
+
+    store = TelegramStore(store_url)
+    store.remember_chat("tg-a", 111)
+    worker = ProactiveQueue(store.engine)
+    for i in range(60):
+        assert worker.put("tg-a", [{"text": f"m{i}"}])
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def bridge() -> None:
+        queue = ProactiveQueue(TelegramStore(store_url).engine)
+        while batch := queue.take(limit=7):
+            with lock:
+                taken.extend(m.id for m in batch)
+            for message in batch:
+                queue.done(message.id)
+
+    threads = [threading.Thread(target=bridge) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    store.close()
+    assert sorted(taken) == sorted(set(taken)) and len(taken) == 60

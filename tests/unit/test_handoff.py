@@ -188,3 +188,21 @@ def test_csv_export_defuses_formulas() -> None:
 
     csv_text = Table("t", ["q"], [["=HYPERLINK(\"x\")"], ["plain"]]).to_csv()
     assert "'=HYPERLINK" in csv_text and "plain" in csv_text
+
+
+def test_telegram_learners_are_reached_through_the_shared_store_on_a_cluster() -> None:
+    from types import SimpleNamespace
+
+    from bot.handoff.delivery import QueuedTelegramProactive, TelegramProactive, telegram_sender
+
+    def settings(token: str, store: str) -> SimpleNamespace:
+        return SimpleNamespace(telegram_token=token, telegram_store_url=store, action_token="t")
+
+    url = "http://127.0.0.1:5056/proactive"
+    assert telegram_sender(settings("", "postgresql+psycopg://db/learners"), url) is None  # no bot at all
+    one_machine = telegram_sender(settings("123:abc", "sqlite:////srv/telegram.db"), url)
+    assert isinstance(one_machine, TelegramProactive) and one_machine.url == url
+    cluster = telegram_sender(settings("123:abc", "postgresql+psycopg://db/learners"), url)
+    assert isinstance(cluster, QueuedTelegramProactive) and cluster.store_url.startswith("postgresql")
+    # A store that cannot be reached: the caller keeps the message (False), nothing raises.
+    assert not QueuedTelegramProactive("postgresql+psycopg://nobody@127.0.0.1:9/none").push("tg-x", "hi")
