@@ -13,6 +13,10 @@ Security: unauthenticated GETs are redirected to the login page, other requests 
 401; wrong role 403; every POST needs the session's CSRF token (403 otherwise) and a
 same-origin ``Origin`` header when the browser sends one; cookies are HttpOnly and
 SameSite=Strict; a strict Content-Security-Policy; every value shown is HTML-escaped.
+
+Pages are Jinja2 templates in ``bot/console/templates/`` (``base.html`` is the frame, one
+template per page, ``_macros.html`` and ``_charts.html`` the shared pieces), rendered with
+autoescaping on: a value is escaped unless a template says otherwise, and none does.
 """
 
 from __future__ import annotations
@@ -22,11 +26,11 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from html import escape
 from typing import Any
 from urllib.parse import quote, urlencode, urlparse
 
 from aiohttp import web
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from bot.console import charts
 from bot.console.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, ConsoleSession, Sessions, same_token
@@ -58,13 +62,21 @@ form.inline{display:inline}.chart{background:#fff;border:1px solid #ddd;margin:.
 """
 
 
-def h(value: Any) -> str:
-    """HTML-escape any value (None shows as an empty string)."""
-    return "" if value is None else escape(str(value), quote=True)
-
-
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+def _templates() -> Environment:
+    # Autoescaping for every template (select_autoescape's default=True covers any name):
+    # learner questions, chat messages and trainer answers are shown as text, never markup.
+    env = Environment(loader=PackageLoader("bot.console", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["when"] = _when
+    return env
+
+
+TEMPLATES = _templates()
 
 
 def _safe_next(target: str | None) -> str:
@@ -90,25 +102,23 @@ class Console:
         self._hashing = asyncio.Semaphore(HASHES_AT_ONCE)
 
     # ------------------------------------------------------------------ frame
-    def page(self, title: str, body: str, session: ConsoleSession | None, status: int = 200) -> web.Response:
-        """The console frame (navigation, signed-in user) around ``body``, as an HTML response."""
-        nav = ""
-        if session is not None:
-            admin = '<a href="/accounts">Accounts</a>' if session.role == "admin" else ""
-            nav = (f'<a href="/queue">Queue</a><a href="/handoffs">Live chats</a><a href="/analytics">Analytics</a>'
-                   f'{admin}<span>Signed in as {h(session.username)} ({h(session.role)})</span>'
-                   f'<form class="inline" method="post" action="/logout">{self.csrf_field(session)}'
-                   f'<button type="submit">Log out</button></form>')
-        html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{h(title)} - Tutor console'
-                f'</title><meta name="viewport" content="width=device-width, initial-scale=1">'
-                f'<link rel="stylesheet" href="/console.css"></head><body><header><strong>Tutor console</strong>'
-                f'{nav}</header><main><h1>{h(title)}</h1>{body}</main></body></html>')
-        return web.Response(text=html, content_type="text/html", status=status)
-
     @staticmethod
-    def csrf_field(session: ConsoleSession) -> str:
-        """The hidden form field carrying the session's CSRF token."""
-        return f'<input type="hidden" name="csrf" value="{h(session.csrf)}">'
+    def page(template: str, title: str, session: ConsoleSession | None, status: int = 200,
+             **context: Any) -> web.Response:
+        """Render a page template inside the console frame (``base.html``), as an HTML response.
+
+        Args:
+            template: file name under ``bot/console/templates/``.
+            title: the page title (``<title>`` and ``<h1>``).
+            session: the signed-in trainer (navigation, CSRF fields), or None on the sign-in page.
+            status: HTTP status.
+            **context: the template's values (escaped when shown).
+
+        Returns:
+            A ``text/html`` response.
+        """
+        html = TEMPLATES.get_template(template).render(title=title, session=session, **context)
+        return web.Response(text=html, content_type="text/html", status=status)
 
     def _set_cookie(self, response: web.StreamResponse, name: str, value: str, max_age: int | None) -> None:
         response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="Strict", path="/",
@@ -123,13 +133,8 @@ class Console:
         token = existing if 20 <= len(existing) <= 64 and existing.replace("-", "").replace("_", "").isalnum() \
             else secrets.token_urlsafe(24)
         next_path = _safe_next(request.query.get("next"))
-        body = (f'{f"<p class=error>{h(error)}</p>" if error else ""}'
-                f'<form method="post" action="/login?{h(urlencode({"next": next_path}))}">'
-                f'<input type="hidden" name="csrf" value="{h(token)}">'
-                f'<p><label>User name <input name="username" autocomplete="username" required></label></p>'
-                f'<p><label>Password <input name="password" type="password" autocomplete="current-password" '
-                f'required></label></p><p><button type="submit">Sign in</button></p></form>')
-        response = self.page("Sign in", body, None, status)
+        response = self.page("login.html", "Sign in", None, status, error=error, token=token,
+                             next_query=urlencode({"next": next_path}))
         self._set_cookie(response, LOGIN_CSRF_COOKIE, token, 600)
         return response
 
@@ -177,26 +182,8 @@ class Console:
         kind = request.query.get("kind") or None
         text = (request.query.get("q") or "").strip()[:200] or None
         items = await asyncio.to_thread(self.loop.store.list_items, None if status == "all" else status, kind, text)
-
-        def option(value: str, label: str, current: str | None) -> str:
-            selected = " selected" if (current or "") == value else ""
-            return f'<option value="{h(value)}"{selected}>{h(label)}</option>'
-
-        filters = (f'<form method="get" action="/queue"><label>Status <select name="status">'
-                   f'{option("open", "open", status)}{option("answered", "answered", status)}'
-                   f'{option("closed", "closed", status)}{option("all", "all", status)}</select></label> '
-                   f'<label>Kind <select name="kind">{option("", "any", kind)}'
-                   f'{option("unanswered", "not covered", kind)}{option("request", "asked for trainer", kind)}'
-                   f'{option("thumbs_down", "rated 👎", kind)}</select></label> '
-                   f'<label>Contains <input name="q" value="{h(text)}"></label> <button>Filter</button></form>')
-        rows = "".join(
-            f'<tr><td><a href="/items/{i.id}">#{i.id}</a></td><td>{h(i.question)}</td><td>{h(i.kind)}</td>'
-            f'<td>{i.ask_count}</td><td>{h(", ".join(i.sources))}</td><td>{h(i.status)}</td>'
-            f'<td>{h(_when(i.updated_at))}</td></tr>' for i in items)
-        table = (f'<table><thead><tr><th>Ref</th><th>Question</th><th>Kind</th><th>Askers</th><th>Candidate sources'
-                 f'</th><th>Status</th><th>Last asked</th></tr></thead><tbody>{rows}</tbody></table>'
-                 if items else "<p>Nothing here.</p>")
-        return self.page("Questions for trainers", filters + table, session)
+        return self.page("queue.html", "Questions for trainers", session, items=items, status_filter=status,
+                         kind=kind, text=text)
 
     async def item(self, request: web.Request) -> web.Response:
         """``GET /items/{id}``: one queue item, who asked it, and the answer form."""
@@ -204,29 +191,7 @@ class Console:
         item = await asyncio.to_thread(self.loop.store.get_item, int(request.match_info["id"]))
         if item is None:
             raise web.HTTPNotFound(text="no such item")
-        askers = "".join(f'<li>{h(a["channel"])} learner {h(a["sender"][:12])}… asked “{h(a["question"])}” '
-                         f'at {h(_when(a["asked_at"]))}{" - answer sent" if a["notified_at"] else ""}</li>'
-                         for a in item.askers)
-        body = (f'<p><strong>Question:</strong></p><div class="msg">{h(item.question)}</div>'
-                f'<p>Kind: {h(item.kind)} · Status: {h(item.status)} · Language: {h(item.language)} · '
-                f'Askers: {item.ask_count}</p><p>Candidate sources: {h(", ".join(item.sources) or "none")}</p>'
-                f'<ul>{askers}</ul>')
-        if item.answer:
-            body += (f'<h2>Answer by {h(item.answered_by)} ({h(_when(item.answered_at))})</h2>'
-                     f'<div class="msg trainer answer">{h(item.answer)}</div>'
-                     f'<p>{"Knowledge-base entry: " + h(item.kb_path) if item.kb_path else "Not added to the knowledge base."}</p>')
-        body += (f'<h2>{"Answer again" if item.answer else "Answer"}</h2>'
-                 f'<form method="post" action="/items/{item.id}/answer">{self.csrf_field(session)}'
-                 f'<p><textarea name="answer" required maxlength="8000"></textarea></p>'
-                 f'<p><label><input type="checkbox" name="add_to_kb" value="1"> Add to knowledge base '
-                 f'(writes a reviewed FAQ document the tutor will cite)</label></p>'
-                 f'<p><label>Question as published in the FAQ (edit out personal details): <input '
-                 f'name="faq_question" maxlength="300" value="{h(item.question)}"></label></p>'
-                 f'<p><button type="submit">Send answer to {item.ask_count} learner(s)</button></p></form>')
-        if item.status == "open":
-            body += (f'<form method="post" action="/items/{item.id}/close">{self.csrf_field(session)}'
-                     f'<button type="submit">Close without answering</button></form>')
-        return self.page(f"Question #{item.id}", body, session)
+        return self.page("item.html", f"Question #{item.id}", session, item=item)
 
     async def answer(self, request: web.Request) -> web.StreamResponse:
         """``POST /items/{id}/answer``: answer an item; every learner who asked it is told."""
@@ -240,14 +205,8 @@ class Console:
         except KeyError as exc:
             raise web.HTTPNotFound(text="no such item") from exc
         except ValueError as exc:
-            return self.page("Answer not sent", f'<p class="error">{h(exc)}</p><p><a href="/items/{item_id}">'
-                                                f'Back</a></p>', session, 400)
-        kb = f" Added to the knowledge base as {h(result.kb_path.name)}." if result.kb_path else ""
-        body = (f'<p class="ok">Answer sent: {len(result.delivered)} delivered now, {len(result.queued)} '
-                f'waiting for the learner\'s next message.{kb}</p>'
-                f'<div class="msg trainer answer">{h(result.item.answer)}</div>'
-                f'<p><a href="/items/{item_id}">Back to question #{item_id}</a> · <a href="/queue">Queue</a></p>')
-        return self.page(f"Answered #{item_id}", body, session)
+            return self.page("error.html", "Answer not sent", session, 400, error=str(exc), back=f"/items/{item_id}")
+        return self.page("answered.html", f"Answered #{item_id}", session, result=result, item_id=item_id)
 
     async def close(self, request: web.Request) -> web.StreamResponse:
         """``POST /items/{id}/close``: close an item without answering it."""
@@ -260,12 +219,7 @@ class Console:
         session = request[SESSION_KEY]["session"]
         status = request.query.get("status", "active")
         rows = await asyncio.to_thread(self.loop.store.list_handoffs, None if status == "all" else status)
-        table = "".join(f'<tr><td><a href="/handoffs/{r["id"]}">#{r["id"]}</a></td><td>{h(r["channel"])}</td>'
-                        f'<td>{h(r["status"])}</td><td>{h(_when(r["started_at"]))}</td></tr>' for r in rows)
-        body = ('<p><a href="/handoffs?status=all">Show ended chats too</a></p>'
-                + (f'<table><thead><tr><th>Chat</th><th>Channel</th><th>Status</th><th>Started</th></tr></thead>'
-                   f'<tbody>{table}</tbody></table>' if rows else "<p>No live chats.</p>"))
-        return self.page("Live chats with learners", body, session)
+        return self.page("handoffs.html", "Live chats with learners", session, rows=rows)
 
     async def handoff(self, request: web.Request) -> web.Response:
         """``GET /handoffs/{id}``: one live chat's messages and the reply form."""
@@ -273,19 +227,7 @@ class Console:
         data = await asyncio.to_thread(self.loop.store.get_handoff, int(request.match_info["id"]))
         if data is None:
             raise web.HTTPNotFound(text="no such chat")
-        messages = "".join(f'<div class="msg {h(m["author"])}"><small>{h(m["author"])}'
-                           f'{" " + h(m["trainer"]) if m["trainer"] else ""} · {h(_when(m["at"]))}</small>\n'
-                           f'{h(m["text"])}</div>' for m in data["messages"])
-        body = (f'<p>{h(data["channel"])} learner · status {h(data["status"])} · started {h(_when(data["started_at"]))}'
-                f'{" · question #" + str(data["item_id"]) if data["item_id"] else ""}</p>{messages or "<p>No messages yet.</p>"}'
-                f'<p><a href="/handoffs/{data["id"]}">Refresh</a></p>')
-        if data["status"] == "active":
-            body += (f'<form method="post" action="/handoffs/{data["id"]}/reply">{self.csrf_field(session)}'
-                     f'<p><textarea name="text" required maxlength="4000"></textarea></p>'
-                     f'<p><button type="submit">Send to learner</button></p></form>'
-                     f'<form method="post" action="/handoffs/{data["id"]}/end">{self.csrf_field(session)}'
-                     f'<button type="submit">End chat (the tutor takes over again)</button></form>')
-        return self.page(f"Live chat #{data['id']}", body, session)
+        return self.page("handoff.html", f"Live chat #{data['id']}", session, chat=data)
 
     async def handoff_reply(self, request: web.Request) -> web.StreamResponse:
         """``POST /handoffs/{id}/reply``: send the trainer's message to the learner."""
@@ -297,7 +239,7 @@ class Console:
         except KeyError as exc:
             raise web.HTTPNotFound(text="no such chat") from exc
         except ValueError as exc:
-            return self.page("Not sent", f'<p class="error">{h(exc)}</p>', session, 400)
+            return self.page("error.html", "Not sent", session, 400, error=str(exc), back=None)
         raise web.HTTPSeeOther(f"/handoffs/{handoff_id}")
 
     async def handoff_end(self, request: web.Request) -> web.StreamResponse:
@@ -313,34 +255,20 @@ class Console:
         session = request[SESSION_KEY]["session"]
         tables = await asyncio.to_thread(all_tables, self.loop.store.factory)
         per_day = tables["questions_per_day"]
-        answered = sum(r[1] for r in per_day.rows)
-        declined = sum(r[2] for r in per_day.rows)
-        parts = [f'<p>Last {len(per_day.rows)} days: {answered} answered, {declined} declined '
-                 f'(<a href="/analytics/questions_per_day.csv">CSV</a>).</p>',
-                 charts.stacked_days(per_day.rows, "Questions per day: answered (green) and declined (red)")]
         worst = tables["worst_rated_sources"]
-        parts.append('<h2>Worst-rated sources</h2>')
-        parts.append(charts.hbars([(r[0], r[1]) for r in worst.rows if r[1]], "Thumbs-down per source")
-                     if any(r[1] for r in worst.rows) else "<p>No thumbs-down yet.</p>")
-        for name, title in (("worst_rated_sources", None), ("top_unanswered", "Top unanswered questions"),
-                            ("worst_rated_answers", "Worst-rated answers"),
-                            ("quiz_items", "Quiz items: difficulty (share correct) and discrimination"),
-                            ("active_learners", "Active learners"),
-                            ("completion_by_group", "Completion by role and department")):
-            table = tables[name]
-            if title:
-                parts.append(f"<h2>{h(title)}</h2>")
-            parts.append(self._table_html(table.columns, table.rows)
-                         + f'<p><a href="/analytics/{h(name)}.csv">Download CSV</a></p>')
-        return self.page("Analytics", "".join(parts), session)
-
-    @staticmethod
-    def _table_html(columns: list[str], rows: list[list[Any]]) -> str:
-        if not rows:
-            return "<p>No data yet.</p>"
-        head = "".join(f"<th>{h(c)}</th>" for c in columns)
-        body = "".join("<tr>" + "".join(f"<td>{h(c)}</td>" for c in row) + "</tr>" for row in rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        shown = [{"name": name, "title": title, "columns": tables[name].columns, "rows": tables[name].rows}
+                 for name, title in (("worst_rated_sources", None), ("top_unanswered", "Top unanswered questions"),
+                                     ("worst_rated_answers", "Worst-rated answers"),
+                                     ("quiz_items", "Quiz items: difficulty (share correct) and discrimination"),
+                                     ("active_learners", "Active learners"),
+                                     ("completion_by_group", "Completion by role and department"))]
+        return self.page(
+            "analytics.html", "Analytics", session, days=len(per_day.rows),
+            answered=sum(r[1] for r in per_day.rows), declined=sum(r[2] for r in per_day.rows),
+            per_day=charts.stacked_days(per_day.rows, "Questions per day: answered (green) and declined (red)"),
+            worst=charts.hbars([(r[0], r[1]) for r in worst.rows if r[1]], "Thumbs-down per source")
+            if any(r[1] for r in worst.rows) else None,
+            tables=shown)
 
     async def analytics_csv(self, request: web.Request) -> web.Response:
         """``GET /analytics/{name}.csv``: one analytics table as CSV."""
@@ -352,19 +280,17 @@ class Console:
             "Content-Disposition": f'attachment; filename="{table.name}.csv"'})
 
     # --------------------------------------------------------------- accounts
-    async def accounts(self, request: web.Request, message: str = "", status: int = 200) -> web.Response:
-        """``GET /accounts`` (admins): trainer accounts and the form for a new one."""
+    async def accounts(self, request: web.Request, message: str = "", status: int = 200,
+                       message_kind: str = "ok") -> web.Response:
+        """``GET /accounts`` (admins): trainer accounts and the form for a new one.
+
+        ``message`` (plain text, shown above the table) is styled by ``message_kind``: ``ok`` or ``error``.
+        """
         session = request[SESSION_KEY]["session"]
         rows = await asyncio.to_thread(self.loop.store.list_accounts)
-        table = self._table_html(["user", "role", "active", "created"],
-                                 [[r["username"], r["role"], r["active"], _when(r["created_at"])] for r in rows])
-        body = (f'{message}{table}<h2>New account</h2><form method="post" action="/accounts">'
-                f'{self.csrf_field(session)}<p><label>User name <input name="username" required maxlength="64" '
-                f'pattern="[A-Za-z0-9._-]+"></label></p><p><label>Password (10+ characters) <input name="password" '
-                f'type="password" required minlength="10"></label></p><p><label>Role <select name="role">'
-                f'<option value="trainer">trainer</option><option value="admin">admin</option></select></label></p>'
-                f'<p><button type="submit">Create</button></p></form>')
-        return self.page("Trainer accounts", body, session, status)
+        return self.page("accounts.html", "Trainer accounts", session, status, message=message,
+                         message_kind=message_kind,
+                         rows=[[r["username"], r["role"], r["active"], _when(r["created_at"])] for r in rows])
 
     async def create_account(self, request: web.Request) -> web.Response:
         """``POST /accounts`` (admins): create a trainer or admin account."""
@@ -378,8 +304,8 @@ class Console:
             await asyncio.to_thread(self.loop.store.create_account, username, digest,
                                     str(form.get("role") or "trainer"))
         except ValueError as exc:
-            return await self.accounts(request, f'<p class="error">{h(exc)}</p>', 400)
-        return await self.accounts(request, f'<p class="ok">Account {h(username)} created.</p>')
+            return await self.accounts(request, str(exc), 400, "error")
+        return await self.accounts(request, f"Account {username} created.")
 
     # ------------------------------------------------------------------- misc
     async def index(self, request: web.Request) -> web.StreamResponse:

@@ -1,7 +1,11 @@
 """Quizzes, spaced review, mastery and progress for learners.
 
 Everything goes through one object, :class:`Learning`, which keeps all state in the
-learner store (:mod:`bot.store`) so it survives restarts and is shared by replicas.
+learner store (:mod:`bot.store`) so it survives restarts and is shared by replicas. It is a
+facade over two halves sharing one :class:`~bot.learning.context.LearningContext`:
+:class:`QuizSessions` (``learning.quizzes``: quizzes, reviews, answers) and
+:class:`LearnerRecords` (``learning.learners``: profiles, due reviews, progress, export and
+erasure).
 
 Example::
 
@@ -33,6 +37,7 @@ API (``Learning``):
 - ``answer(learner_id, response, *, item_id=None) -> AnswerOutcome`` (idempotent when ``item_id`` is
   given; ``recognised=False`` means ask again, nothing recorded; raises :class:`NoActiveQuizError`)
 - ``skip(learner_id, *, item_id=None) -> AnswerOutcome``
+- ``quizzes.start_items(learner_id, items, scope, *, now=None) -> Question`` (a quiz on exactly these items)
 - ``stop(learner_id) -> SessionSummary | None``; ``resume(learner_id) -> Question | None``;
   ``summary(session_id) -> SessionSummary``
 - ``due_items(learner_id) -> list[str]``; ``learners_due(*, consent_only=True, minimum=1) -> list[DueLearner]``
@@ -46,8 +51,11 @@ Lower level: :func:`load_banks` ``(folder, base=None) -> (list[QuizItem], list[P
 
 from bot.learning.answers import AnswerCheck, check_answer, normalise, numbers_in
 from bot.learning.banks import Problem, QuizBank, QuizItem, load_bank_file, load_banks
+from bot.learning.context import IST, LearningContext
+from bot.learning.learner_records import LearnerRecords
+from bot.learning.quiz_sessions import NoActiveQuizError, NoQuestionsError, QuizSessions
 from bot.learning.scheduler import ReviewScheduler, SchedulerConfig
-from bot.learning.service import IST, Learning, NoActiveQuizError, NoQuestionsError
+from bot.learning.service import Learning
 from bot.learning.views import (
     AnswerOutcome,
     CompetencyScore,
@@ -64,7 +72,9 @@ __all__ = [
     "AnswerOutcome",
     "CompetencyScore",
     "DueLearner",
+    "LearnerRecords",
     "Learning",
+    "LearningContext",
     "MasteryEntry",
     "NoActiveQuizError",
     "NoQuestionsError",
@@ -73,6 +83,7 @@ __all__ = [
     "Question",
     "QuizBank",
     "QuizItem",
+    "QuizSessions",
     "ReviewScheduler",
     "SchedulerConfig",
     "SessionSummary",

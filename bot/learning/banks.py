@@ -512,7 +512,7 @@ def servable_items(items: list[QuizItem], kb_dir: Path, problems: list[Problem] 
     """
     if not any(i.generated for i in items):
         return list(items)
-    from bot.learning.generate import Material  # lazy: only when generated banks exist
+    from bot.learning.generated_banks import Material  # lazy: only when generated banks exist
 
     material = Material(kb_dir)
     kept: list[QuizItem] = []

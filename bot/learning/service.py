@@ -1,68 +1,32 @@
-"""The :class:`Learning` facade: quizzes, reviews, progress and learner data rights."""
+"""The :class:`Learning` facade: quiz sessions and learner records over one database and bank.
+
+The work is done by :class:`~bot.learning.quiz_sessions.QuizSessions` (quizzes, reviews,
+answers) and :class:`~bot.learning.learner_records.LearnerRecords` (profiles, progress,
+export and erasure); :class:`Learning` builds both on one shared
+:class:`~bot.learning.context.LearningContext` and keeps the calls the action server,
+plans, privacy and the services module make in one place.
+"""
 
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot.learning import records
-from bot.learning.answers import check_answer
-from bot.learning.banks import Problem, QuizBank, QuizItem
-from bot.learning.mastery import level, score, update_mastery
-from bot.learning.quiz import choose_in_language
+from bot.learning.banks import Problem, QuizBank
+from bot.learning.context import IST, LearningContext, utcnow
+from bot.learning.learner_records import LearnerRecords
+from bot.learning.quiz_sessions import NoActiveQuizError, NoQuestionsError, QuizSessions
 from bot.learning.scheduler import ReviewScheduler
-from bot.learning.views import (
-    AnswerOutcome,
-    CompetencyScore,
-    DueLearner,
-    MasteryEntry,
-    Progress,
-    Question,
-    SessionSummary,
-)
-from bot.store import (
-    Attempt,
-    Learner,
-    Mastery,
-    QuizSession,
-    ReviewState,
-    get_or_create_learner,
-    insert_attempt_once,
-    make_engine,
-    migrate,
-    session_factory,
-    session_scope,
-)
+from bot.learning.views import AnswerOutcome, DueLearner, Progress, Question, SessionSummary
+from bot.store import make_engine, migrate, session_factory
 
-#: India has no daylight saving: streaks count calendar days in IST by default.
-IST = timezone(timedelta(hours=5, minutes=30))
-
-
-class NoQuestionsError(LookupError):
-    """No quiz items match the request (or, for a review, none are due).
-
-    Attributes:
-        next_due: For reviews, when the next item falls due (None if none is scheduled).
-    """
-
-    def __init__(self, message: str, next_due: datetime | None = None) -> None:
-        super().__init__(message)
-        self.next_due = next_due
-
-
-class NoActiveQuizError(LookupError):
-    """The learner has no quiz in progress."""
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["IST", "Learning", "NoActiveQuizError", "NoQuestionsError"]
 
 
 class Learning:
@@ -79,6 +43,10 @@ class Learning:
         seed: Seed for question shuffling (None: random).
         auto_migrate: Apply migrations on construction.
         local_tz: Time zone whose calendar days count for streaks.
+
+    Attributes:
+        quizzes: Quiz and review sessions.
+        learners: Learner profiles, progress and data rights.
     """
 
     def __init__(
@@ -87,20 +55,18 @@ class Learning:
         bank: QuizBank,
         *,
         scheduler: ReviewScheduler | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         seed: int | None = None,
         auto_migrate: bool = True,
         local_tz: timezone = IST,
     ) -> None:
-        self.engine = make_engine(database) if isinstance(database, str) else database
+        engine = make_engine(database) if isinstance(database, str) else database
         if auto_migrate:
-            migrate(self.engine)
-        self.bank = bank
-        self.scheduler = scheduler or ReviewScheduler()
-        self.clock = clock
-        self.local_tz = local_tz
-        self._rng = random.Random(seed)
-        self._sessions = session_factory(self.engine)
+            migrate(engine)
+        self.ctx = LearningContext(engine, session_factory(engine), bank, scheduler or ReviewScheduler(), clock,
+                                   random.Random(seed), local_tz)
+        self.quizzes = QuizSessions(self.ctx)
+        self.learners = LearnerRecords(self.ctx)
 
     @classmethod
     def from_settings(cls, settings: Any = None, **kwargs: Any) -> tuple[Learning, list[Problem]]:
@@ -120,506 +86,117 @@ class Learning:
         bank, problems = QuizBank.load(Path(settings.kb_dir) / "quizzes", base=settings.kb_dir)
         return cls(settings.database_url, bank, **kwargs), problems
 
-    # ------------------------------------------------------------------ learners
+    # ------------------------------------------------------------------ shared state
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine."""
+        return self.ctx.engine
+
+    @property
+    def _sessions(self) -> sessionmaker[Session]:
+        # Used by privacy and plans to share the learner store's session factory.
+        return self.ctx.sessions
+
+    @property
+    def bank(self) -> QuizBank:
+        """The quiz bank (assign a new one to reload; both halves see it)."""
+        return self.ctx.bank
+
+    @bank.setter
+    def bank(self, bank: QuizBank) -> None:
+        self.ctx.bank = bank
+
+    @property
+    def scheduler(self) -> ReviewScheduler:
+        """The review scheduler."""
+        return self.ctx.scheduler
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """Returns the current aware UTC time."""
+        return self.ctx.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], datetime]) -> None:
+        self.ctx.clock = clock
+
+    @property
+    def local_tz(self) -> timezone:
+        """Time zone whose calendar days count for streaks."""
+        return self.ctx.local_tz
+
+    # ------------------------------------------------------------------ learners (see LearnerRecords)
 
     def learner(self, channel: str, external_id: str, **profile: Any) -> int:
-        """Return the id of the learner ``(channel, external_id)``, creating it if new.
-
-        Args:
-            channel: ``"telegram"``, ``"web"``, ...
-            external_id: Pseudonymous id (see :func:`bot.pseudonyms.pseudonym`).
-            **profile: ``language``, ``role``, ``department``, ``consent`` for a new learner.
-
-        Returns:
-            The learner id.
-        """
-        with session_scope(self._sessions) as s:
-            row = get_or_create_learner(s, channel, external_id, self.clock(), **profile)
-            s.flush()
-            return row.id
+        """See :meth:`LearnerRecords.learner`."""
+        return self.learners.learner(channel, external_id, **profile)
 
     def update_profile(self, learner_id: int, **fields: Any) -> None:
-        """Set ``language``, ``role``, ``department`` and/or ``consent`` of a learner.
-
-        Raises:
-            KeyError: Unknown learner.
-            ValueError: Unknown field.
-        """
-        allowed = {"language", "role", "department", "consent"}
-        if set(fields) - allowed:
-            raise ValueError(f"unknown profile fields: {sorted(set(fields) - allowed)}")
-        with session_scope(self._sessions) as s:
-            row = s.get(Learner, learner_id)
-            if row is None:
-                raise KeyError(learner_id)
-            for key, value in fields.items():
-                setattr(row, key, value)
-            if fields.get("consent"):
-                row.consent_at = self.clock()
-
-    # ------------------------------------------------------------------ quizzes
-
-    def start_quiz(
-        self,
-        learner_id: int,
-        *,
-        topic: str | None = None,
-        module: str | None = None,
-        documents: list[str] | None = None,
-        anchor: str | None = None,
-        n: int = 5,
-        language: str | None = None,
-    ) -> Question:
-        """Start a quiz and return its first question (any quiz in progress is paused).
-
-        Args:
-            learner_id: Learner.
-            topic: Module id, title word, competency or keyword (``"RTI"``).
-            module: Exact module id.
-            documents: Source documents (KB-relative paths) for "quiz me on this".
-            anchor: Section of those documents to ask about first.
-            n: Number of questions.
-            language: The learner's language: items written in it come first, others
-                only fill up (None: any language).
-
-        Returns:
-            The first :class:`Question`.
-
-        Raises:
-            NoQuestionsError: Nothing in the bank matches.
-        """
-        if documents:
-            candidates = self.bank.for_documents(documents, anchor)
-        elif module:
-            candidates = self.bank.for_module(module)
-        elif topic:
-            candidates = self.bank.for_topic(topic)
-        else:
-            candidates = list(self.bank.items)
-        if not candidates:
-            raise NoQuestionsError("no quiz questions match this request")
-        scope = {"topic": topic, "module": module, "documents": documents or [], "anchor": anchor}
-        now = self.clock()
-        with session_scope(self._sessions) as s:
-            reviews = self._reviews(s, learner_id)
-            mastery = {m.key: m for m in self._mastery(s, learner_id, "competency")}
-            chosen = choose_in_language(candidates, language, reviews, mastery, n, now, self._rng)
-            if documents and anchor:
-                # "Quiz me on this": the section just read goes first, whatever is due.
-                chosen.sort(key=lambda i: 0 if i.source_anchor.casefold() == anchor.casefold() else 1)
-            return self._open(s, learner_id, "quiz", scope, chosen, now)
-
-    def start_review(self, learner_id: int, *, n: int = 5, topic: str | None = None) -> Question:
-        """Start a review of the learner's due items (most overdue first).
-
-        Args:
-            learner_id: Learner.
-            n: Maximum number of items.
-            topic: Optionally limit to a module/topic (as in :meth:`start_quiz`).
-
-        Returns:
-            The first :class:`Question`.
-
-        Raises:
-            NoQuestionsError: Nothing is due; ``next_due`` says when something will be.
-        """
-        now = self.clock()
-        scope_ids = {i.id for i in self.bank.for_topic(topic)} if topic else set(self.bank.by_id)
-        with session_scope(self._sessions) as s:
-            rows = [
-                r
-                for r in s.scalars(
-                    select(ReviewState).where(ReviewState.learner_id == learner_id).order_by(ReviewState.due)
-                )
-                if r.item_id in scope_ids
-            ]
-            due = [self.bank.by_id[r.item_id] for r in rows if r.due <= now][: max(0, n)]
-            if not due:
-                upcoming = [r.due for r in rows if r.due > now]
-                raise NoQuestionsError("no reviews are due", min(upcoming) if upcoming else None)
-            return self._open(s, learner_id, "review", {"topic": topic}, due, now)
-
-    def current_question(self, learner_id: int) -> Question | None:
-        """The question waiting for an answer in the learner's active session, if any."""
-        with session_scope(self._sessions) as s:
-            quiz = self._active(s, learner_id)
-            return self._question(quiz) if quiz else None
-
-    def answer(self, learner_id: int, response: str | list[str] | bool, *, item_id: str | None = None) -> AnswerOutcome:
-        """Check and record an answer to the current question, and move on.
-
-        Idempotent: pass ``item_id`` (the question the learner saw, e.g. from a slot);
-        a retried call for an already answered question returns the recorded result
-        with ``duplicate=True`` and counts nothing twice.
-
-        Args:
-            learner_id: Learner.
-            response: The reply (letter, option text, free text, list, or bool).
-            item_id: The question being answered (recommended).
-
-        Returns:
-            An :class:`AnswerOutcome` (with the next question or the final summary).
-
-        Raises:
-            NoActiveQuizError: No quiz is in progress and ``item_id`` was never answered.
-        """
-        return self._respond(learner_id, response, item_id=item_id, skip=False)
-
-    def skip(self, learner_id: int, *, item_id: str | None = None) -> AnswerOutcome:
-        """Skip the current question (recorded as not right; it comes up for review soon).
-
-        Raises:
-            NoActiveQuizError: No quiz is in progress.
-        """
-        return self._respond(learner_id, "", item_id=item_id, skip=True)
-
-    def stop(self, learner_id: int) -> SessionSummary | None:
-        """Pause the active quiz so it can be resumed later.
-
-        Returns:
-            The session's summary so far, or None if no quiz was in progress.
-        """
-        with session_scope(self._sessions) as s:
-            quiz = self._active(s, learner_id)
-            if quiz is None:
-                return None
-            quiz.status, quiz.updated_at = "stopped", self.clock()
-            return self._summary(s, quiz)
-
-    def resume(self, learner_id: int) -> Question | None:
-        """Continue the active quiz, or the most recently paused one.
-
-        Returns:
-            The question to answer next, or None if there is nothing to resume.
-        """
-        with session_scope(self._sessions) as s:
-            quiz = self._active(s, learner_id)
-            if quiz is None:
-                quiz = s.scalars(
-                    select(QuizSession)
-                    .where(QuizSession.learner_id == learner_id, QuizSession.status == "stopped")
-                    .order_by(QuizSession.updated_at.desc())
-                    .limit(1)
-                ).first()
-                if quiz is None:
-                    return None
-                quiz.status, quiz.updated_at = "active", self.clock()
-            question = self._question(quiz)
-            if question is None:  # every remaining item left the bank
-                self._finish(quiz, self.clock())
-            return question
-
-    def summary(self, session_id: str) -> SessionSummary:
-        """Score of one session (so far).
-
-        Raises:
-            KeyError: Unknown session.
-        """
-        with session_scope(self._sessions) as s:
-            quiz = s.get(QuizSession, session_id)
-            if quiz is None:
-                raise KeyError(session_id)
-            return self._summary(s, quiz)
-
-    # ------------------------------------------------------------------ reviews and progress
+        """See :meth:`LearnerRecords.update_profile`."""
+        self.learners.update_profile(learner_id, **fields)
 
     def due_items(self, learner_id: int) -> list[str]:
-        """Ids of the learner's items due for review now, most overdue first."""
-        with session_scope(self._sessions) as s:
-            rows = s.scalars(
-                select(ReviewState.item_id)
-                .where(ReviewState.learner_id == learner_id, ReviewState.due <= self.clock())
-                .order_by(ReviewState.due)
-            )
-            return [i for i in rows if i in self.bank.by_id]
+        """See :meth:`LearnerRecords.due_items`."""
+        return self.learners.due_items(learner_id)
 
     def learners_due(self, *, consent_only: bool = True, minimum: int = 1) -> list[DueLearner]:
-        """Learners with at least ``minimum`` reviews due, for reminder messages.
-
-        Args:
-            consent_only: Only learners who agreed to be contacted.
-            minimum: Least number of due items.
-
-        Returns:
-            :class:`DueLearner` entries, most due first.
-        """
-        count = func.count(ReviewState.item_id)
-        query = (
-            select(Learner.id, Learner.channel, Learner.external_id, Learner.language, count)
-            .join(ReviewState, ReviewState.learner_id == Learner.id)
-            .where(ReviewState.due <= self.clock(), ReviewState.item_id.in_(list(self.bank.by_id)))
-            .group_by(Learner.id, Learner.channel, Learner.external_id, Learner.language)
-            .having(count >= minimum)
-            .order_by(count.desc(), Learner.id)
-        )
-        if consent_only:
-            query = query.where(Learner.consent.is_(True))
-        with session_scope(self._sessions) as s:
-            return [DueLearner(i, c, e, n, lang) for i, c, e, lang, n in s.execute(query)]
+        """See :meth:`LearnerRecords.learners_due`."""
+        return self.learners.learners_due(consent_only=consent_only, minimum=minimum)
 
     def progress(self, learner_id: int, *, recent: int = 5) -> Progress:
-        """Mastery by competency and module, streak, due items and recent scores.
-
-        Args:
-            learner_id: Learner.
-            recent: How many recent finished or paused sessions to include.
-
-        Returns:
-            A :class:`Progress`.
-        """
-        now = self.clock()
-        with session_scope(self._sessions) as s:
-            comps = self._mastery(s, learner_id, "competency")
-            mods = self._mastery(s, learner_id, "module")
-            reviews = self._reviews(s, learner_id)
-            in_bank = [r for r in reviews.values() if r.item_id in self.bank.by_id]
-            attempts = s.execute(
-                select(Attempt.answered_at, Attempt.correct, Attempt.skipped).where(Attempt.learner_id == learner_id)
-            ).all()
-            sessions = s.scalars(
-                select(QuizSession)
-                .where(QuizSession.learner_id == learner_id, QuizSession.status.in_(("finished", "stopped")))
-                .order_by(QuizSession.updated_at.desc())
-                .limit(recent)
-            ).all()
-            summaries = tuple(self._summary(s, q) for q in sessions)
-        answered = [a for a in attempts if not a.skipped]
-        upcoming = [r.due for r in in_bank if r.due > now]
-        return Progress(
-            learner_id=learner_id,
-            competencies=tuple(self._entry(m, m.key) for m in comps),
-            modules=tuple(self._entry(m, self.bank.modules.get(m.key, m.key)) for m in mods),
-            streak_days=self._streak([a.answered_at for a in answered], now),
-            items_due=sum(1 for r in in_bank if r.due <= now),
-            next_due=min(upcoming) if upcoming else None,
-            items_seen=len(reviews),
-            total_answered=len(answered),
-            total_correct=sum(1 for a in answered if a.correct),
-            recent_sessions=summaries,
-        )
-
-    # ------------------------------------------------------------------ data rights
+        """See :meth:`LearnerRecords.progress`."""
+        return self.learners.progress(learner_id, recent=recent)
 
     def export(self, learner_id: int) -> dict[str, Any]:
-        """All of one learner's rows as JSON-ready data (``{table: [row, ...]}``).
-
-        Raises:
-            KeyError: Unknown learner.
-        """
-        with session_scope(self._sessions) as s:
-            return records.export_rows(s, learner_id)
+        """See :meth:`LearnerRecords.export`."""
+        return self.learners.export(learner_id)
 
     def export_json(self, learner_id: int) -> str:
-        """One learner's data as a JSON document (see :meth:`export`)."""
-        return records.to_json(self.export(learner_id))
+        """See :meth:`LearnerRecords.export_json`."""
+        return self.learners.export_json(learner_id)
 
     def export_csv(self, learner_id: int) -> dict[str, str]:
-        """One learner's data as CSV texts, one per table: ``{"attempts.csv": "...", ...}``."""
-        return records.to_csv(self.export(learner_id))
+        """See :meth:`LearnerRecords.export_csv`."""
+        return self.learners.export_csv(learner_id)
 
     def erase(self, learner_id: int) -> dict[str, int]:
-        """Delete every row of one learner, in every table.
+        """See :meth:`LearnerRecords.erase`."""
+        return self.learners.erase(learner_id)
 
-        Returns:
-            Rows deleted per table (``learners`` included); all zero for an unknown learner.
-        """
-        with session_scope(self._sessions) as s:
-            return records.erase_rows(s, learner_id)
+    # ------------------------------------------------------------------ quizzes (see QuizSessions)
 
-    # ------------------------------------------------------------------ internals
+    def start_quiz(self, learner_id: int, *, topic: str | None = None, module: str | None = None,
+                   documents: list[str] | None = None, anchor: str | None = None, n: int = 5,
+                   language: str | None = None) -> Question:
+        """See :meth:`QuizSessions.start_quiz`."""
+        return self.quizzes.start_quiz(learner_id, topic=topic, module=module, documents=documents, anchor=anchor,
+                                       n=n, language=language)
 
-    def _open(
-        self, s: Session, learner_id: int, kind: str, scope: dict, items: list[QuizItem], now: datetime
-    ) -> Question:
-        if s.get(Learner, learner_id) is None:
-            raise KeyError(f"unknown learner {learner_id}")
-        for old in s.scalars(
-            select(QuizSession).where(QuizSession.learner_id == learner_id, QuizSession.status == "active")
-        ):
-            old.status, old.updated_at = "stopped", now
-        quiz = QuizSession(
-            id=str(uuid.uuid4()),
-            learner_id=learner_id,
-            kind=kind,
-            scope=scope,
-            item_ids=[i.id for i in items],
-            position=0,
-            status="active",
-            started_at=now,
-            updated_at=now,
-        )
-        s.add(quiz)
-        question = self._question(quiz)
-        assert question is not None  # items come from the bank just now
-        return question
+    def start_review(self, learner_id: int, *, n: int = 5, topic: str | None = None) -> Question:
+        """See :meth:`QuizSessions.start_review`."""
+        return self.quizzes.start_review(learner_id, n=n, topic=topic)
 
-    def _active(self, s: Session, learner_id: int) -> QuizSession | None:
-        return s.scalars(
-            select(QuizSession)
-            .where(QuizSession.learner_id == learner_id, QuizSession.status == "active")
-            .order_by(QuizSession.updated_at.desc())
-            .limit(1)
-            .with_for_update()
-        ).first()
+    def current_question(self, learner_id: int) -> Question | None:
+        """See :meth:`QuizSessions.current_question`."""
+        return self.quizzes.current_question(learner_id)
 
-    def _question(self, quiz: QuizSession) -> Question | None:
-        """The question at the session's position, skipping items gone from the bank."""
-        ids = list(quiz.item_ids)
-        while quiz.position < len(ids):
-            item = self.bank.get(ids[quiz.position])
-            if item is not None:
-                return Question.of(quiz.id, item, quiz.position + 1, len(ids))
-            quiz.position += 1
-        return None
+    def answer(self, learner_id: int, response: str | list[str] | bool, *, item_id: str | None = None) -> AnswerOutcome:
+        """See :meth:`QuizSessions.answer`."""
+        return self.quizzes.answer(learner_id, response, item_id=item_id)
 
-    def _respond(self, learner_id: int, response: Any, *, item_id: str | None, skip: bool) -> AnswerOutcome:
-        now = self.clock()
-        with session_scope(self._sessions) as s:
-            quiz = self._active(s, learner_id)
-            current = self._question(quiz) if quiz else None
-            if item_id is not None and (current is None or current.item_id != item_id):
-                replay = self._replay(s, learner_id, item_id, quiz)
-                if replay is not None:
-                    return replay
-                if current is not None:
-                    # A button from an older question: do not apply it to this one.
-                    item = self.bank.by_id[current.item_id]
-                    return AnswerOutcome(False, False, False, False, item, (), current)
-            if quiz is None or current is None:
-                raise NoActiveQuizError("no quiz in progress")
-            item = self.bank.by_id[current.item_id]
-            chosen: tuple[str, ...] = ()
-            if skip:
-                correct = False
-            else:
-                check = check_answer(item, response)
-                if not check.recognised:
-                    return AnswerOutcome(False, False, False, False, item, (), current)
-                correct, chosen = check.correct, check.chosen
-            inserted = insert_attempt_once(
-                s,
-                {
-                    "learner_id": learner_id,
-                    "session_id": quiz.id,
-                    "item_id": item.id,
-                    "attempt_no": 1,
-                    "module": item.module,
-                    "competencies": list(item.competencies),
-                    "response": "" if skip else _response_text(response),
-                    "correct": correct,
-                    "skipped": skip,
-                    "answered_at": now,
-                },
-            )
-            if not inserted:  # lost a race with a concurrent copy of this write
-                return self._replay(s, learner_id, item.id, quiz) or AnswerOutcome(
-                    True, correct, skip, True, item, chosen, current
-                )
-            self._learn(s, learner_id, item, correct, skip, now)
-            quiz.position = current.number  # set, not increment: a replay cannot skip ahead
-            quiz.updated_at = now
-            following = self._question(quiz)
-            summary = None
-            if following is None:
-                self._finish(quiz, now)
-                s.flush()
-                summary = self._summary(s, quiz)
-            return AnswerOutcome(True, correct, skip, False, item, chosen, following, summary)
+    def skip(self, learner_id: int, *, item_id: str | None = None) -> AnswerOutcome:
+        """See :meth:`QuizSessions.skip`."""
+        return self.quizzes.skip(learner_id, item_id=item_id)
 
-    def _replay(self, s: Session, learner_id: int, item_id: str, active: QuizSession | None) -> AnswerOutcome | None:
-        """The recorded outcome of an already answered item (for retried writes)."""
-        attempt = s.scalars(
-            select(Attempt)
-            .where(Attempt.learner_id == learner_id, Attempt.item_id == item_id)
-            .order_by(Attempt.answered_at.desc(), Attempt.id.desc())
-            .limit(1)
-        ).first()
-        item = self.bank.get(item_id)
-        if attempt is None or item is None:
-            return None
-        quiz = s.get(QuizSession, attempt.session_id)
-        if active is not None and quiz is not None and quiz.id != active.id:
-            return None  # answered in an older session: this is a new question, not a retry
-        check = check_answer(item, attempt.response) if not attempt.skipped else None
-        following = self._question(quiz) if quiz is not None and quiz.status == "active" else None
-        summary = self._summary(s, quiz) if quiz is not None and quiz.status == "finished" else None
-        return AnswerOutcome(
-            True, attempt.correct, attempt.skipped, True, item, check.chosen if check else (), following, summary
-        )
+    def stop(self, learner_id: int) -> SessionSummary | None:
+        """See :meth:`QuizSessions.stop`."""
+        return self.quizzes.stop(learner_id)
 
-    def _learn(self, s: Session, learner_id: int, item: QuizItem, correct: bool, skip: bool, now: datetime) -> None:
-        row = s.get(ReviewState, (learner_id, item.id), with_for_update=True)
-        values = self.scheduler.review(row, correct, now)
-        if row is None:
-            s.add(ReviewState(learner_id=learner_id, item_id=item.id, module=item.module, **values))
-        else:
-            for key, value in values.items():
-                setattr(row, key, value)
-        if skip:
-            return  # a skip says "not yet learned" for review, but is no evidence of mastery
-        for competency in item.competencies:
-            update_mastery(s, learner_id, "competency", competency, correct, now)
-        update_mastery(s, learner_id, "module", item.module, correct, now)
+    def resume(self, learner_id: int) -> Question | None:
+        """See :meth:`QuizSessions.resume`."""
+        return self.quizzes.resume(learner_id)
 
-    @staticmethod
-    def _finish(quiz: QuizSession, now: datetime) -> None:
-        quiz.status, quiz.finished_at, quiz.updated_at = "finished", now, now
-
-    def _summary(self, s: Session, quiz: QuizSession) -> SessionSummary:
-        attempts = s.scalars(select(Attempt).where(Attempt.session_id == quiz.id)).all()
-        comps: dict[str, list[int]] = {}
-        mods: dict[str, list[int]] = {}
-        for a in attempts:
-            if a.skipped:
-                continue
-            for key, table in [(c, comps) for c in a.competencies] + [(a.module, mods)]:
-                entry = table.setdefault(key, [0, 0])
-                entry[0] += int(a.correct)
-                entry[1] += 1
-        return SessionSummary(
-            session_id=quiz.id,
-            kind=quiz.kind,
-            status=quiz.status,
-            total=len(quiz.item_ids),
-            answered=sum(1 for a in attempts if not a.skipped),
-            correct=sum(1 for a in attempts if a.correct and not a.skipped),
-            skipped=sum(1 for a in attempts if a.skipped),
-            by_competency=tuple(CompetencyScore(k, v[0], v[1]) for k, v in sorted(comps.items())),
-            by_module=tuple(CompetencyScore(self.bank.modules.get(k, k), v[0], v[1]) for k, v in sorted(mods.items())),
-            finished_at=quiz.finished_at,
-        )
-
-    @staticmethod
-    def _reviews(s: Session, learner_id: int) -> dict[str, ReviewState]:
-        rows = s.scalars(select(ReviewState).where(ReviewState.learner_id == learner_id))
-        return {r.item_id: r for r in rows}
-
-    @staticmethod
-    def _mastery(s: Session, learner_id: int, kind: str) -> list[Mastery]:
-        query = select(Mastery).where(Mastery.learner_id == learner_id, Mastery.kind == kind).order_by(Mastery.key)
-        return list(s.scalars(query))
-
-    @staticmethod
-    def _entry(row: Mastery, title: str) -> MasteryEntry:
-        value = score(row)
-        return MasteryEntry(row.key, title, value, level(value, row.attempts), row.attempts, row.correct)
-
-    def _streak(self, times: list[datetime], now: datetime) -> int:
-        """Consecutive local days with an answer, ending today (or yesterday)."""
-        days = {t.astimezone(self.local_tz).date() for t in times}
-        day = now.astimezone(self.local_tz).date()
-        if day not in days:
-            day -= timedelta(days=1)  # today's practice may still come
-        streak = 0
-        while day in days:
-            streak += 1
-            day -= timedelta(days=1)
-        return streak
-
-
-def _response_text(response: Any) -> str:
-    if isinstance(response, bool):
-        return "true" if response else "false"
-    if isinstance(response, (list, tuple)):
-        return ", ".join(str(r) for r in response)
-    return str(response)
+    def summary(self, session_id: str) -> SessionSummary:
+        """See :meth:`QuizSessions.summary`."""
+        return self.quizzes.summary(session_id)

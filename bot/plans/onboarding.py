@@ -483,12 +483,9 @@ class Onboarding:
             seen = set(s.scalars(select(Attempt.item_id).where(Attempt.learner_id == learner_id)))
         fresh = [i for i in candidates if i.id not in seen]
         item = (fresh or candidates)[0]
-        # Learning has no public "quiz on this one item" call yet; _open is its own
-        # building block for that (same transaction rules as start_quiz).
-        with session_scope(self.learning._sessions) as s:  # noqa: SLF001
-            scope = {"topic": None, "module": item.module, "documents": [section.source],
-                     "anchor": section.anchor, "onboarding": True}
-            return self.learning._open(s, learner_id, "quiz", scope, [item], self.clock())  # noqa: SLF001
+        scope = {"topic": None, "module": item.module, "documents": [section.source],
+                 "anchor": section.anchor, "onboarding": True}
+        return self.learning.quizzes.start_items(learner_id, [item], scope, now=self.clock())
 
     def _row(self, s: Any, learner_id: int) -> OnboardingTrack:
         row = s.get(OnboardingTrack, learner_id)

@@ -117,13 +117,53 @@ async def test_answer_is_escaped_delivered_and_added_to_kb(console: TestClient) 
                                                                      "faq_question": "What about images?"})
     html = await resp.text()
     assert resp.status == 200 and "1 waiting" in html
-    assert "<script>alert" not in html and "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in html
     item_page = await (await console.get(f"/items/{ref}")).text()
     assert "<script>alert" not in item_page and "&lt;script&gt;" in item_page
     assert "Knowledge-base entry: faq/q" in item_page
     assert "default-src 'none'" in resp.headers["Content-Security-Policy"]
     assert loop.pending_for("web-1")[0].endswith(answer)
     assert list((loop.kb_dir / "faq").glob("*.md"))
+
+
+async def test_learner_text_is_escaped_by_the_templates_in_queue_items_and_transcripts(console: TestClient) -> None:
+    from html.parser import HTMLParser
+
+    loop = console.loop_  # type: ignore[attr-defined]
+    hostile = """<script>alert('x')</script> "quoted" & it's"""
+    ref = loop.record_unanswered("web-1", hostile, [], "socketio")
+    request = loop.request_trainer("tg-abc", "help with leave", "rest")
+    loop.relay("tg-abc", hostile)
+    await login(console)
+
+    class Seen(HTMLParser):
+        """What a browser would build: elements, attribute values and text."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+            self.values: list[str] = []
+            self.text = ""
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.append(tag)
+            self.values += [v or "" for _, v in attrs]
+
+        def handle_data(self, data: str) -> None:
+            self.text += data
+
+    for path in (f"/items/{ref}", f"/handoffs/{request.handoff_id}"):
+        page = await (await console.get(path)).text()
+        seen = Seen()
+        seen.feed(page)
+        assert "script" not in seen.tags, path  # the learner's markup never becomes an element
+        assert hostile in seen.text, path  # ... it is shown as the text it was
+        # Jinja2's autoescaping (quotes as &#34; and &#39;), not a hand-written escape
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &#34;quoted&#34; &amp; it&#39;s" in page, path
+    item_page = await (await console.get(f"/items/{ref}")).text()
+    seen = Seen()
+    seen.feed(item_page)
+    assert hostile in seen.values  # the FAQ question field: an attribute value the quotes cannot leave
 
 
 async def test_live_chat_reply_and_end(console: TestClient) -> None:

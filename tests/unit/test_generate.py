@@ -7,16 +7,9 @@ from pathlib import Path
 import yaml
 
 from bot.learning.banks import QuizBank, load_banks
-from bot.learning.generate import (
-    BLANK,
-    Fact,
-    distractors,
-    facts_in,
-    generate,
-    main,
-    review,
-    sentence_id,
-)
+from bot.learning.cloze import BLANK, Fact, distractors, facts_in, sentence_id
+from bot.learning.generate import main
+from bot.learning.generated_banks import generate, review
 
 APPEALS = """---
 title: "Appeals under the Information Act"

@@ -179,6 +179,7 @@ def test_erasing_a_learner_removes_their_onboarding(plans: Plans) -> None:
 def test_a_learner_erased_while_lessons_are_prepared_does_not_stop_the_others(plans: Plans,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     onboarding = plans.onboarding
+    # Both consent: onboarding lessons are made only for learners who agreed to be stored.
     erased = plans.learner("telegram", "tg-erased-meanwhile", consent=True)
     kept = plans.learner("telegram", "tg-kept", consent=True)
     onboarding.start(erased)
