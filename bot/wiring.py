@@ -51,7 +51,7 @@ class _Lazy(Generic[T]):
     def __init__(self, build: Callable[[], T]) -> None:
         self._build = build
         self._value: T | None = None
-        self._lock = threading.RLock()  # re-entrant: get_plans builds get_learning's instance
+        self._lock = threading.Lock()  # one per service: building the plans may build the learning meanwhile
 
     def get(self) -> T:
         value = self._value

@@ -160,7 +160,7 @@ ENTRY_POINTS = {
     "scaled launcher": ["bot.scaled.__main__"],
     "console": ["bot.console.server"],
     "tutor-admin": ["bot.console.cli", "accounts"],
-    "onboarding worker": ["bot.background_worker", "--once"],
+    "background worker": ["bot.background_worker", "--once"],
     "telegram bridge": ["bot.channels.telegram_bridge"],
     "web server": ["bot.web.server"],
     "kb": ["bot.kb.cli", "status"],
