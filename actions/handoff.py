@@ -38,7 +38,7 @@ class HumanLoopAction(Action, abc.ABC):
         """The human loop (the injected one, else the process-wide one, opened on first use)."""
         if self._loop is not None:
             return self._loop
-        from bot.handoff import get_human_loop  # lazy: opens the database on first use
+        from bot.wiring import get_human_loop  # lazy: opens the database on first use
 
         return get_human_loop()
 

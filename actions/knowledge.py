@@ -21,12 +21,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import button, language_of, latest_text
-from bot.answers import compose_answer, full_passage
 from bot.i18n import t
 from bot.knowledge.index import KnowledgeIndexError
 from bot.knowledge.recent import RecentResults
 from bot.knowledge.search import Retriever, SearchResult
 from bot.language import MAX_MESSAGE_CHARS
+from bot.replies import compose_answer, full_passage
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ RECENT_RESULTS = RecentResults()
 def _retriever(injected: Retriever | None) -> Retriever:
     if injected is not None:
         return injected
-    from bot.services import get_retriever  # lazy: builds the index reader on first use
+    from bot.wiring import get_retriever  # lazy: builds the index reader on first use
 
     return get_retriever()
 
@@ -71,7 +71,7 @@ def _caveat(result: SearchResult, language: str) -> str:
 def _has_quiz(source: str) -> bool:
     """Whether the quiz banks have questions on this document ("Quiz me on this")."""
     try:
-        from bot.services import get_learning
+        from bot.wiring import get_learning
 
         return bool(get_learning().bank.for_documents([source]))
     except Exception:  # no learner store or banks: simply no quiz button
@@ -159,26 +159,29 @@ class ActionAnswerQuestion(KnowledgeAction):
     def record_unanswered(self, tracker: Tracker, result: SearchResult) -> None:
         """Keep the question for the trainers (the handoff queue reads it)."""
         try:
-            from bot.handoff import record_unanswered
+            from bot.wiring import get_human_loop
 
-            record_unanswered(tracker.sender_id, result.query, [h.chunk.source for h in result.hits[:3]],
-                              channel=tracker.get_latest_input_channel() or "", language=language_of(tracker))
+            get_human_loop().record_unanswered(tracker.sender_id, result.query,
+                                               [h.chunk.source for h in result.hits[:3]],
+                                               channel=tracker.get_latest_input_channel() or "",
+                                               language=language_of(tracker))
         except Exception:  # recording must never cost the learner their reply
             log.exception("could not record an unanswered question")
 
     def record_answered(self, tracker: Tracker, query: str, sources: list[str]) -> None:
         """[human loop] Log the answered question for the trainers' analytics."""
         try:
-            from bot.handoff import record_answered
+            from bot.wiring import get_human_loop
 
-            record_answered(tracker.sender_id, query, sources, channel=tracker.get_latest_input_channel() or "")
+            get_human_loop().record_answered(tracker.sender_id, query, sources,
+                                             channel=tracker.get_latest_input_channel() or "")
         except Exception:
             log.exception("could not log an answered question")
 
     def deliver_trainer_replies(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> None:
         """[human loop] Hand over trainers' answers waiting for this (web/REST) learner first."""
         try:
-            from bot.handoff import get_human_loop
+            from bot.wiring import get_human_loop
 
             pending = get_human_loop().pending_for(tracker.sender_id)
         except Exception:

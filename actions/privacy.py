@@ -49,7 +49,7 @@ def asked_to_withdraw(tracker: Tracker) -> bool:
 
 
 def _default_learning():
-    from bot.services import get_learning
+    from bot.wiring import get_learning
 
     return get_learning()
 

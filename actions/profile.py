@@ -50,7 +50,7 @@ class PlansMixin:
         """The plans service (the injected one, else the process-wide one, opened on first use)."""
         if self._injected is not None:
             return self._injected
-        from bot.plans.service import get_plans  # lazy: opens the store on first use
+        from bot.wiring import get_plans  # lazy: opens the store on first use
 
         return get_plans()
 

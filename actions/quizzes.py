@@ -30,7 +30,7 @@ QUESTIONS_PER_QUIZ = 5
 def _document_titles() -> dict[str, str]:
     """Document path -> title from the live index (for citations in feedback)."""
     try:
-        from bot.services import get_retriever
+        from bot.wiring import get_retriever
 
         return {source: info["title"] for source, info in get_retriever().index.meta["documents"].items()}
     except Exception:  # no index yet: cite by path
@@ -60,7 +60,7 @@ class QuizAction(Action, abc.ABC):
     def learning(self):
         """The learning service (the injected one, else the process-wide one)."""
         if self._learning is None:
-            from bot.services import get_learning
+            from bot.wiring import get_learning
 
             return get_learning()
         return self._learning

@@ -74,9 +74,9 @@ def create_app(settings: Settings, warm_up: bool = True, watch: bool = True):
         if warm_up:
             _warm_up()
         if watch:
-            from bot.knowledge.watcher import KnowledgeWatcher
+            from bot.wiring import knowledge_watcher  # re-indexes with the retriever's embedders: MiniLM once
 
-            watcher = KnowledgeWatcher(settings.kb_dir, settings.index_dir, settings.embedder)
+            watcher = knowledge_watcher(settings.kb_dir, settings.index_dir, settings.embedder)
             watcher.start()
             app_.ctx.kb_watcher = watcher
 
@@ -90,7 +90,7 @@ def create_app(settings: Settings, warm_up: bool = True, watch: bool = True):
 
 
 def _warm_up() -> None:
-    from bot.services import get_retriever
+    from bot.wiring import get_retriever
 
     try:
         retriever = get_retriever()
@@ -99,7 +99,7 @@ def _warm_up() -> None:
     except Exception as exc:  # serve anyway: actions answer with a clear error
         log.error("knowledge index not ready (%s); answers will fail until `kb ingest` runs", exc)
     try:  # the learner store too: its first use (migration check) takes seconds on a busy machine
-        from bot.services import get_learning
+        from bot.wiring import get_learning
 
         get_learning()
     except Exception as exc:  # serve anyway: quiz actions fail (and nginx apologises in scaled mode)

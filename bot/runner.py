@@ -96,7 +96,7 @@ class Stack:
     web: bool = True
     telegram: bool = False
     console: bool = False  # [human loop] trainer console (bot.console), loopback
-    workers: bool = True  # background jobs: onboarding lessons (bot.plans.onboarding_worker)
+    workers: bool = True  # background jobs: lessons, review reminders, purge (bot.background_worker)
     console_port: int = 8090
     log_dir: Path = PROJECT_ROOT / ".state" / "logs"
     restart: RestartPolicy = field(default_factory=RestartPolicy)
@@ -149,7 +149,7 @@ class Stack:
             if self.telegram:
                 self._spawn("telegram", [PYTHON, "-m", "bot.channels.telegram_bridge"], env)
             if self.workers:
-                self._spawn("onboarding-worker", [PYTHON, "-m", "bot.plans.onboarding_worker"], env)
+                self._spawn("background-worker", [PYTHON, "-m", "bot.background_worker"], env)
             if self.console:
                 console = self._spawn("console", [PYTHON, "-m", "bot.console", "--port", str(self.console_port)], env)
             wait_http(f"http://127.0.0.1:{self.action_port}/health", timeout, action)

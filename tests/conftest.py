@@ -62,6 +62,16 @@ def _reranker_only_with_real_models(request, monkeypatch):
         monkeypatch.setenv("TUTOR_RERANKER", "off")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_services():
+    """Each test builds the process-wide services (bot.wiring) from its own environment."""
+    from bot import wiring
+
+    wiring.reset()
+    yield
+    wiring.reset()
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

@@ -167,7 +167,7 @@ def raw_query_floor(questions: list[str], rounds: int = 5) -> dict[str, float]:
     import faiss
     import numpy as np
 
-    from bot.services import get_retriever
+    from bot.wiring import get_retriever
 
     retriever = get_retriever()
     index = retriever.index

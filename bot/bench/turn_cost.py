@@ -39,7 +39,7 @@ def _ms(seconds: list[float]) -> float:
 
 def answer_costs(retriever, repeat: int) -> dict:
     """Median search + reply composition per question, stored vs embedded sentence vectors."""
-    from bot.answers import _best_vector, compose_answer, select_sentences, stored_sentence_vectors
+    from bot.replies import _best_vector, compose_answer, select_sentences, stored_sentence_vectors
 
     rows = {}
     for question in LONG_PASSAGE_QUESTIONS + SHORT_PASSAGE_QUESTIONS:

@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
         serve([*(["--host", args.host] if args.host else []), *(["--port", str(args.port)] if args.port else [])])
         return 0
-    from bot.handoff import get_human_loop
     from bot.logging_setup import configure_logging
+    from bot.wiring import get_human_loop
 
     # The one setup (personal data masked); a command-line tool stays quiet unless LOG_LEVEL asks.
     configure_logging(os.environ.get("LOG_LEVEL") or "WARNING")

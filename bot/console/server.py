@@ -13,8 +13,8 @@ import argparse
 from aiohttp import web
 
 from bot.console.app import create_app
-from bot.handoff import get_human_loop
 from bot.handoff.settings import load_human_loop_settings
+from bot.wiring import get_human_loop
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,6 +20,7 @@ from bot.handoff.settings import HumanLoopSettings, load_human_loop_settings
 from bot.handoff.similarity import Similarity, default_similarity
 from bot.handoff.store import HandoffStore, ItemView
 from bot.i18n import t
+from bot.knowledge.embedders import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,19 @@ class HumanLoop:
         self.push, self.trainer_chat, self.console_url, self.clock = push, trainer_chat, console_url, clock
 
     @classmethod
-    def from_settings(cls, hl: HumanLoopSettings | None = None) -> HumanLoop:
-        """Build from the environment: migrate the store, wire Telegram if configured."""
+    def from_settings(cls, hl: HumanLoopSettings | None = None, *,
+                      embedder: Callable[[str], Embedder] | None = None) -> HumanLoop:
+        """Build from the environment: migrate the store, wire Telegram if configured.
+
+        Args:
+            hl: the human-loop settings (default: from the environment).
+            embedder: returns the embedder for a name, for queue de-duplication; the
+                action server passes the retriever's (one copy of the model per process).
+                Default: :func:`~bot.handoff.similarity.default_similarity` builds its own.
+
+        Returns:
+            The human loop over a migrated store.
+        """
         from bot.config import load_settings
         from bot.store import make_engine, migrate, session_factory
 
@@ -112,7 +124,7 @@ class HumanLoop:
         engine = make_engine(settings.database_url)
         migrate(engine)
         similarity = _LazySimilarity(lambda: default_similarity(hl.dedup_embedder, hl.dedup_threshold,
-                                                                hl.lexical_dedup_threshold))
+                                                                hl.lexical_dedup_threshold, embedder))
         store = HandoffStore(session_factory(engine), similarity)
         push = telegram_sender(settings, hl.proactive_url)
         chat = TrainerChat(settings.telegram_api_base_url, settings.telegram_token, hl.trainer_chat_id)

@@ -1,7 +1,9 @@
 """Deciding whether two learners asked the same question (queue de-duplication).
 
-The retriever's sentence embedder is used when it loads (paraphrases match); otherwise,
-and in unit tests, a lexical measure (word and character-trigram overlap) is used.
+A sentence embedder is used when it loads (paraphrases match): the action server passes
+the retriever's own (:func:`bot.wiring.retriever_embedder`), so the model is loaded once per
+process. Otherwise, and in unit tests, a lexical measure (word and character-trigram
+overlap) is used.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from bot.knowledge.embedders import Embedder, make_embedder
 from bot.language import WORD
 
 log = logging.getLogger(__name__)
@@ -78,22 +81,23 @@ class EmbeddingSimilarity:
         return [float(v) for v in vectors[1:] @ vectors[0]]
 
 
-def default_similarity(embedder_name: str, threshold: float, lexical_threshold: float) -> Similarity:
-    """The retriever's embedder if it loads, else the lexical measure.
+def default_similarity(embedder_name: str, threshold: float, lexical_threshold: float,
+                       embedder: Callable[[str], Embedder] | None = None) -> Similarity:
+    """The named embedder if it can be built, else the lexical measure.
 
     Args:
         embedder_name: e.g. ``minilm``.
         threshold: cosine threshold for the embedder.
         lexical_threshold: threshold for the lexical fallback.
+        embedder: returns the embedder for a name; pass one that shares the process's
+            already-loaded models (the retriever's). Default: a new one (:func:`make_embedder`).
 
     Returns:
         A :class:`Similarity`.
     """
     try:
-        from bot.services import get_retriever
-
-        embedder = get_retriever().embedder(embedder_name)
-        return EmbeddingSimilarity(embedder.embed_queries, threshold)
+        model = (embedder or make_embedder)(embedder_name)
+        return EmbeddingSimilarity(model.embed_queries, threshold)
     except Exception as exc:  # no model installed, no index yet: lexical is still useful
         log.warning("queue de-duplication falls back to lexical similarity: %s", exc)
         return LexicalSimilarity(lexical_threshold)

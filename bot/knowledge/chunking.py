@@ -125,7 +125,7 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in sentences if s]
 
 
-#: Replies quote at most about this many words of a passage (:mod:`bot.answers`). A longer
+#: Replies quote at most about this many words of a passage (:mod:`bot.replies`). A longer
 #: passage is cut to its sentences closest to the question, which needs a vector for each
 #: of its sentences: the index stores those at ingest (see :func:`ranked_sentences`).
 ANSWER_WORDS = 150

@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.knowledge.embedders import make_embedders
+from bot.knowledge.embedders import Embedder, make_embedders
 from bot.knowledge.index import UpdateReport, current_version_dir, update_index
 from bot.knowledge.loader import is_candidate
 
@@ -58,19 +58,21 @@ class KnowledgeWatcher:
     Args:
         kb_dir: the knowledge folder.
         index_dir: the index folder.
-        embedder_names: comma-separated embedder names.
+        embedder_names: comma-separated embedder names (used when ``embedders`` is not given).
         debounce: quiet seconds before an update runs.
         on_report: called with each update's report.
         poll: compare the folder every ``poll`` seconds instead of listening to inotify
             (None): needed on shared volumes, where other machines' writes raise no event.
+        embedders: the embedders to index with, e.g. a retriever's in the same process
+            (so each model is loaded once); default: new ones built from ``embedder_names``.
     """
 
     def __init__(self, kb_dir: Path, index_dir: Path, embedder_names: str = "minilm,e5",
                  debounce: float = DEBOUNCE_S, on_report: Callable[[UpdateReport], None] | None = None,
-                 poll: float | None = None):
+                 poll: float | None = None, embedders: Sequence[Embedder] | None = None):
         self.kb_dir = Path(kb_dir).resolve()
         self.index_dir = Path(index_dir)
-        self.embedders = make_embedders(embedder_names)
+        self.embedders = list(embedders) if embedders is not None else make_embedders(embedder_names)
         self.debounce = debounce
         self.on_report = on_report
         self.poll = poll

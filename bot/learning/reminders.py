@@ -1,6 +1,6 @@
 """Remind learners of due reviews, at most once a day, through the channel they use.
 
-Each pass of the onboarding worker (:mod:`bot.plans.onboarding_worker`) calls
+Each pass of the background worker (:mod:`bot.background_worker`) calls
 :func:`run_once`:
 
 - :meth:`Reminders.prepare_due` picks learners who agreed to be contacted and have

@@ -11,16 +11,16 @@ Modules:
 - :mod:`bot.plans.plan`: :func:`build_plan` orders a role's modules and quizzes by the
   learner's competency gaps (quiz mastery) and prerequisites.
 - :mod:`bot.plans.onboarding`: the daily micro-lesson track with a check question, streak,
-  pause/resume/stop and completion; :mod:`bot.plans.onboarding_worker` delivers due lessons
+  pause/resume/stop and completion; :mod:`bot.background_worker` delivers due lessons
   (Telegram push; web at the next turn through ``action_plans_turn``).
 - :mod:`bot.plans.report`: :func:`plan_summary` per role and department for trainers
   (``python -m bot.plans.report [--json]``).
 - :mod:`bot.plans.service`: :class:`Plans`, the facade the actions use
-  (``get_plans()`` shares one over :func:`bot.services.get_learning`).
+  (:func:`bot.wiring.get_plans` shares one over :func:`bot.wiring.get_learning`).
 
 Example::
 
-    from bot.plans.service import get_plans
+    from bot.wiring import get_plans
     plans = get_plans()
     learner = plans.learner("telegram", "tg-…")
     plans.save_profile(learner, role="public-information-officer", department="Revenue")

@@ -8,7 +8,7 @@ paused, resumed and stopped, and its completion is recorded.
 
 Delivery is split from preparation: :meth:`Onboarding.prepare_due` makes the lessons
 that are due (one per learner at a time: a lesson nobody has received yet is not
-stacked with another), and :mod:`bot.plans.onboarding_worker` pushes them to Telegram,
+stacked with another), and :mod:`bot.background_worker` pushes them to Telegram,
 while web learners receive them at their next turn (:meth:`Onboarding.take_pending`).
 
 State lives in the learner store (``onboarding_tracks``, ``onboarding_lessons``).
@@ -203,7 +203,7 @@ def lesson_sections(modules: Sequence[str], days: int, chunks: Sequence[LessonCh
 
 
 def chunks_from_index(index: Any) -> list[LessonChunk]:
-    """Lesson material from a live index (``bot.services.get_retriever().index``).
+    """Lesson material from a live index (``bot.wiring.get_retriever().index``).
 
     Superseded or expired documents are left out.
     """

@@ -1,7 +1,8 @@
 """The plans facade used by the actions: role model, learner profile, plan, onboarding.
 
 The role model is re-read when trainers edit ``knowledge_base/roles/`` (checked by file
-times on each use, which is cheap), like the quiz banks in :mod:`bot.services`.
+times on each use, which is cheap), like the quiz banks in :mod:`bot.wiring`.
+The process-wide instance is :func:`bot.wiring.get_plans`.
 """
 
 from __future__ import annotations
@@ -149,26 +150,18 @@ class Plans:
 
 
 def _index_chunks() -> list[LessonChunk]:
-    from bot.services import get_retriever  # lazy: opens the index on first use
+    """Lesson material from the live index in ``TUTOR_INDEX_DIR`` (a Plans built without a source).
 
-    return chunks_from_index(get_retriever().index)
+    The shared Plans (:func:`bot.wiring.get_plans`) reads the shared retriever's index instead.
 
-
-_holder_lock = threading.Lock()
-_holder: dict[int, Plans] = {}
-
-
-def get_plans() -> Plans:
-    """The shared :class:`Plans` over :func:`bot.services.get_learning` (one per Learning)."""
+    Raises:
+        KnowledgeIndexError: no index has been built yet.
+    """
     from bot.config import load_settings
-    from bot.services import get_learning
+    from bot.knowledge.index import KnowledgeIndexError, current_version_dir
+    from bot.knowledge.search import LoadedIndex
 
-    learning = get_learning()
-    with _holder_lock:
-        plans = _holder.get(id(learning))
-        if plans is None:
-            settings = load_settings()
-            plans = Plans(learning, settings.kb_dir, onboarding_days=settings.onboarding_days or None)
-            _holder.clear()
-            _holder[id(learning)] = plans
-        return plans
+    live = current_version_dir(load_settings().index_dir)
+    if live is None:
+        raise KnowledgeIndexError("no index yet: run `kb ingest` first")
+    return chunks_from_index(LoadedIndex(live))

@@ -360,7 +360,7 @@ class ScaledStack:
             console = None
             if self.workers:
                 console = self._spawn("console", [PYTHON, "-m", "bot.console", "--port", str(self.ports.console)], env)
-                self._spawn("worker", [PYTHON, "-m", "bot.plans.onboarding_worker"], env)
+                self._spawn("worker", [PYTHON, "-m", "bot.background_worker"], env)
             for port, process in zip(self.ports.action, actions, strict=True):
                 wait_http(f"http://127.0.0.1:{port}/health", timeout, process)
             for port, process in zip(self.ports.rasa, rasas, strict=True):

@@ -299,17 +299,17 @@ async def test_the_lockout_is_shared_by_console_processes_and_ends(console: Test
 
 
 async def test_a_password_change_signs_out_every_session(console: TestClient, monkeypatch) -> None:
+    from bot import wiring
     from bot.console import cli
-    from bot.handoff import set_human_loop
 
     await login(console)
     assert (await console.get("/queue", allow_redirects=False)).status == 200
     monkeypatch.setattr("sys.stdin", io.StringIO("a brand new password\n"))
-    set_human_loop(console.loop_)  # type: ignore[attr-defined]
+    wiring.override(human_loop=console.loop_)  # type: ignore[attr-defined]
     try:
         assert cli.main(["set-password", "asha", "--password-stdin"]) == 0
     finally:
-        set_human_loop(None)
+        wiring.override(human_loop=None)
     assert (await console.get("/queue", allow_redirects=False)).status == 303
     await login(console, password="a brand new password")
 

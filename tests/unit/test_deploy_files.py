@@ -451,7 +451,7 @@ def test_one_indexer_writes_the_shared_index_that_every_action_pod_reads_read_on
         for claim, readonly in _mounts(deployment, container).values():
             assert claim != index_claim or readonly or container is ix, deployment["metadata"]["name"]
     # The console writes FAQ answers where the indexer reads; the worker reads lessons there.
-    for kind in ("bot.console", "bot.plans.onboarding_worker"):
+    for kind in ("bot.console", "bot.background_worker"):
         [(deployment, container)] = by_kind[kind]
         assert _mounts(deployment, container)[_env(container)["TUTOR_KB_DIR"]] == (kb_claim, False), kind
 

@@ -19,8 +19,8 @@ from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_learning, 
 from test_plans_fixtures import ROOT, FakeClock, run_action, tracker
 
 from actions.plans import ActionPlansTurn
+from bot.background_worker import run_once
 from bot.handoff.delivery import TelegramProactive
-from bot.plans.onboarding_worker import run_once
 from bot.plans.service import Plans
 
 sys.path.insert(0, str(ROOT / "tests" / "telegram"))

@@ -89,7 +89,7 @@ def test_no_onboarding_lesson_is_stored_or_handed_over_without_consent(plans: Pl
     from sqlalchemy import select
 
     from actions.plans import ActionPlansTurn
-    from bot.plans.onboarding_worker import run_once
+    from bot.background_worker import run_once
     from bot.privacy import record_consent
     from bot.store import session_factory, session_scope
     from bot.store.plans_models import OnboardingLesson

@@ -80,7 +80,7 @@ def test_purge_erases_only_inactive_learners(tmp_path: Path):
 
 
 def test_the_background_worker_runs_the_retention_purge_once_a_day(tmp_path: Path, monkeypatch):
-    from bot.plans.onboarding_worker import PURGE_EVERY_S, purge_if_due
+    from bot.background_worker import PURGE_EVERY_S, purge_if_due
     from bot.store.engine import session_scope
     from bot.store.models import Learner
 
@@ -119,7 +119,7 @@ def test_deploy_files_run_every_process_that_scaled_mode_runs():
     }
     for where, lines in commands.items():
         # Rasa starts through rasa_plugins.serve (its CLI plus the action-server apology), as make run does.
-        for module in ("rasa_plugins.serve run", "bot.action_server", "bot.console", "bot.plans.onboarding_worker"):
+        for module in ("rasa_plugins.serve run", "bot.action_server", "bot.console", "bot.background_worker"):
             assert any(module in line for line in lines), f"{where} does not run {module}"
         assert all("endpoints.scaled.yml" in line for line in lines if "rasa_plugins.serve run" in line), where
 
@@ -160,7 +160,7 @@ ENTRY_POINTS = {
     "scaled launcher": ["bot.scaled.__main__"],
     "console": ["bot.console.server"],
     "tutor-admin": ["bot.console.cli", "accounts"],
-    "onboarding worker": ["bot.plans.onboarding_worker", "--once"],
+    "background worker": ["bot.background_worker", "--once"],
     "telegram bridge": ["bot.channels.telegram_bridge"],
     "web server": ["bot.web.server"],
     "kb": ["bot.kb.cli", "status"],

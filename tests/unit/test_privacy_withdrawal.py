@@ -22,10 +22,10 @@ from test_plans_fixtures import FakeClock, run_action, tracker
 from actions.plans import ActionPlansTurn, ActionStartOnboarding
 from actions.privacy import ActionDeleteMyData, ActionRecordConsent, asked_to_withdraw
 from actions.quizzes import ActionStartQuiz
+from bot.background_worker import run_once as deliver_lessons
 from bot.handoff.store import HandoffStore
 from bot.learning.records import ALL_LEARNER_TABLES
 from bot.learning.reminders import run_once as remind_once
-from bot.plans.onboarding_worker import run_once as deliver_lessons
 from bot.plans.service import Plans
 from bot.privacy import export_learner, has_consent
 from bot.store import session_factory, session_scope

@@ -147,9 +147,9 @@ def test_links_and_hostile_yaml_are_refused_per_file_and_the_other_banks_still_l
 
 
 def test_a_dangling_bank_link_does_not_break_the_reload_check(tmp_path: Path) -> None:
-    from bot.services import _LearningHolder
+    from bot.wiring import bank_signature
 
     shutil.copy(DATA / "rti.quiz.yml", tmp_path / "rti.quiz.yml")
     (tmp_path / "gone.quiz.yml").symlink_to(tmp_path / "missing.quiz.yml")
-    signature = _LearningHolder._bank_signature(tmp_path)
+    signature = bank_signature(tmp_path)
     assert [entry[0] for entry in signature] == ["gone.quiz.yml", "rti.quiz.yml"]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers import compose_answer, full_passage, select_sentences, source_warnings
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.gate import Gate
 from bot.knowledge.index import KnowledgeIndexError, update_index
 from bot.knowledge.search import Retriever
+from bot.replies import compose_answer, full_passage, select_sentences, source_warnings
 from tests.conftest import FakeEmbedder, write
 
 

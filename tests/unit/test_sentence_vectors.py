@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.answers import compose_answer
 from bot.knowledge.chunking import ranked_sentences
 from bot.knowledge.gate import Gate
 from bot.knowledge.index import current_version_dir, read_chunks, read_meta, update_index, validate_version
 from bot.knowledge.search import Retriever
+from bot.replies import compose_answer
 from tests.conftest import FakeEmbedder, write
 
 #: One section of 13 sentences (154 words): a single chunk (at most 160 words), longer than a

@@ -1,4 +1,6 @@
-"""Deliver due onboarding lessons: ``python -m bot.plans.onboarding_worker``.
+"""The background worker: ``python -m bot.background_worker``.
+
+It delivers due onboarding lessons, sends review reminders and runs the retention purge.
 
 Every ``ONBOARDING_POLL_S`` seconds (default 60) it prepares the lessons that are due
 (:meth:`bot.plans.onboarding.Onboarding.prepare_due`) and
@@ -21,7 +23,7 @@ row, and a purge is idempotent.
 
 Usage::
 
-    python -m bot.plans.onboarding_worker [--once]
+    python -m bot.background_worker [--once]
 """
 
 from __future__ import annotations
@@ -123,11 +125,11 @@ def telegram_push(settings: Any) -> Push | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the delivery loop until SIGINT/SIGTERM (or one pass with ``--once``)."""
-    parser = argparse.ArgumentParser(prog="python -m bot.plans.onboarding_worker")
+    parser = argparse.ArgumentParser(prog="python -m bot.background_worker")
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     args = parser.parse_args(argv)
     from bot.config import load_settings
-    from bot.plans.service import get_plans
+    from bot.wiring import get_plans
 
     settings = load_settings()
     from bot.logging_setup import configure_logging  # the one setup: LOG_LEVEL, personal data masked
