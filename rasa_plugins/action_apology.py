@@ -12,7 +12,8 @@ minutes, then the same silence.
 socket.io and the Telegram bridge, which talks REST - gets the same behaviour): the call is
 bounded by ``ACTION_TIMEOUT_S`` seconds (default 8), and when it fails or times out the
 learner gets the domain's ``utter_service_unavailable`` response, in their language (the
-response's ``language`` slot conditions), once per message. A rejection (HTTP 400, e.g. a form
+response's ``language`` slot conditions), once per message; the rest of that message's actions
+are not sent to the failing server at all (nginx's apology in scaled mode counts the same). A rejection (HTTP 400, e.g. a form
 validation that rejects the input) is not a failure and passes through unchanged. In scaled
 mode nginx answers the same response for an action server that fails (``bot/scaled/nginx.py``).
 
@@ -89,6 +90,13 @@ def install(timeout_s: float | None = None) -> None:
     original = getattr(RemoteAction.run, "__wrapped__", RemoteAction.run)
 
     async def run(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> list:
+        if already_apologised(tracker):
+            # The action server already failed on this message: calling it again would make
+            # the learner wait once more per remaining action of the turn (a hung server costs
+            # the whole timeout each time), for a reply that has already been given.
+            logger.warning("Custom action '%s' skipped: the action server failed earlier on this message.",
+                           self.name())
+            return []
         try:
             return await asyncio.wait_for(original(self, output_channel, nlg, tracker, domain), limit)
         except ActionExecutionRejection:
@@ -98,8 +106,6 @@ def install(timeout_s: float | None = None) -> None:
             reason = f"no answer within {limit:g} s" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
             logger.error("Custom action '%s' failed (%s); the learner gets %s.", self.name(), reason,
                          APOLOGY_RESPONSE)
-            if already_apologised(tracker):
-                return []
             return await self._utter_responses([{"response": APOLOGY_RESPONSE}], output_channel, nlg, tracker)
 
     run.__wrapped__ = original  # type: ignore[attr-defined]

@@ -123,6 +123,42 @@ def test_one_apology_per_learner_message():
     assert ENGLISH in texts(third)
 
 
+def test_after_the_apology_the_rest_of_the_message_does_not_wait_on_the_server_again():
+    """A hung server costs one timeout per message, not one per action of the turn."""
+    calls = []
+
+    async def scenario():
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            calls.append(await reader.readuntil(b"\r\n\r\n"))
+            await asyncio.sleep(60)  # hung
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            t = tracker()
+            first, _ = await run(port, t)
+            t.update_with_events(first, DOMAIN)
+            second, seconds = await run(port, t)  # the next action of the same turn
+            return first, second, seconds
+
+    first, second, seconds = asyncio.run(scenario())
+    assert ENGLISH in texts(first) and second == [] and seconds < 0.2 and len(calls) == 1
+
+
+def test_the_apology_nginx_answers_in_scaled_mode_counts_as_the_one_apology():
+    async def scenario():
+        apology = http("200 OK", {"events": [], "responses": [{"response": "utter_service_unavailable"}]})
+        server, port = await serve(apology)
+        async with server:
+            t = tracker()
+            first, _ = await run(port, t)
+            t.update_with_events(first, DOMAIN)
+            return first, (await run(closed_port(), t))[0]
+
+    first, second = asyncio.run(scenario())
+    assert ENGLISH in texts(first) and second == []
+
+
 def test_one_apology_when_the_message_also_started_the_session():
     """A new (or expired) conversation runs the custom action_session_start first: it fails
     too, and the learner still gets one apology, not two."""
