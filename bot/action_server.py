@@ -107,6 +107,7 @@ def _warm_up() -> None:
 
 
 def main() -> None:
+    """Parse the command line and serve the actions until stopped (``python -m bot.action_server``)."""
     settings = load_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=settings.action_host)

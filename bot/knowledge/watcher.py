@@ -83,6 +83,7 @@ class KnowledgeWatcher:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start watching the knowledge folder (watchdog, or polling) and the re-indexing thread."""
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
 
@@ -113,6 +114,7 @@ class KnowledgeWatcher:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop watching; a re-index in progress finishes first."""
         self._stop.set()
         self._dirty.set()
         if self._observer is not None:
@@ -164,6 +166,7 @@ class KnowledgeWatcher:
             embedder.embed_passages(["warm-up"])
 
     def update_now(self) -> UpdateReport | None:
+        """Re-index now; on failure log it and keep the last good version serving (returns None)."""
         try:
             report = update_index(self.kb_dir, self.index_dir, self.embedders)
         except Exception:

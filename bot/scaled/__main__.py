@@ -21,6 +21,7 @@ from bot.supervisor import run_until_stopped
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Start scaled mode and supervise it until interrupted (``make run-scaled``); returns the exit status."""
     parser = argparse.ArgumentParser(description="Run the tutor in scaled mode (PostgreSQL, Redis, nginx, 2+2 replicas).")
     parser.add_argument("--external", action="store_true", help="use the databases and Redis named in the environment")
     parser.add_argument("--public-port", type=int, default=load_settings().web_port)

@@ -63,10 +63,12 @@ class PostgresCluster:
 
     @property
     def data(self) -> Path:
+        """The cluster's data folder."""
         return self.root / "data"
 
     @property
     def log(self) -> Path:
+        """The server's log file."""
         return self.root / "server.log"
 
     def url(self, database: str, driver: str = "psycopg") -> str:
@@ -133,6 +135,7 @@ class PostgresCluster:
         self.start()
 
     def running(self) -> bool:
+        """Whether the cluster's server is up (``pg_ctl status``)."""
         return self.data.exists() and self._pg(str(self._bin / "pg_ctl"), "-D", str(self.data), "status").returncode == 0
 
 
@@ -152,6 +155,11 @@ class RedisServer:
     process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20) -> None:
+        """Start redis-server on loopback with its password and wait until it answers.
+
+        Raises:
+            ServiceError: redis-server is missing or does not come up within ``timeout`` seconds.
+        """
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not Path(binary).exists():
             raise ServiceError("redis-server not found: apt-get install -y redis-server")
@@ -192,6 +200,7 @@ class RedisServer:
             return False
 
     def stop(self) -> None:
+        """Stop redis-server (SIGTERM, then SIGKILL after 10 s)."""
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -216,6 +225,11 @@ class NginxServer:
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        """Write the configuration, check it and start nginx.
+
+        Raises:
+            ServiceError: nginx is missing, refuses the configuration or exits at start.
+        """
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(binary).exists():
             raise ServiceError("nginx not found: apt-get install -y nginx")
@@ -234,6 +248,7 @@ class NginxServer:
             raise ServiceError(f"nginx exited: see {self.root / 'error.log'}")
 
     def stop(self) -> None:
+        """Stop nginx gracefully (SIGQUIT lets open requests finish)."""
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGQUIT)  # graceful: finish open requests
             try:

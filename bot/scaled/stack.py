@@ -145,6 +145,7 @@ class ScaledStack:
 
     @property
     def log_dir(self) -> Path:
+        """Where every process of the stack writes its log."""
         return self.root / "logs"
 
     def service_env(self) -> dict[str, str]:
@@ -288,6 +289,7 @@ class ScaledStack:
         migrate(env["DATABASE_URL"])  # once, before two action servers race to do it
 
     def start_action_server(self, index: int) -> subprocess.Popen:
+        """Start action-server replica ``index`` (``--no-watch``: it follows the indexer's versions)."""
         env = {**self.environment(), "ACTION_PORT": str(self.ports.action[index])}
         # Never a watcher in a replica: the indexer alone writes the shared index folder.
         command = [PYTHON, "-m", "bot.action_server", "--host", "127.0.0.1", "--port", str(self.ports.action[index]),
@@ -324,6 +326,7 @@ class ScaledStack:
             time.sleep(0.2)
 
     def start_rasa(self, index: int) -> subprocess.Popen:
+        """Start Rasa replica ``index`` on its loopback port with the scaled endpoints."""
         port = self.ports.rasa[index]
         return self._spawn(f"rasa-{index + 1}", [
             *RASA_COMMAND, "run", "--interface", "127.0.0.1", "--port", str(port), "--model", str(self.model),
