@@ -21,7 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import button, language_of, latest_text, learner_key
 from bot.i18n import t
-from bot.plans.matching import match_role, normalise
+from bot.plans.matching import match_role, normalise_role_text
 from bot.plans.render import role_buttons
 from bot.plans.roles import Role
 from bot.plans.service import Plans
@@ -37,7 +37,7 @@ MAX_DEPARTMENT_CHARS = 128
 
 def is_skip(text: str | None) -> bool:
     """Whether an answer means "skip this question"."""
-    return normalise(text or "") in {normalise(w) for w in _SKIP_WORDS}
+    return normalise_role_text(text or "") in {normalise_role_text(w) for w in _SKIP_WORDS}
 
 
 class PlansMixin:
@@ -161,7 +161,7 @@ class ValidateProfileForm(PlansMixin, FormValidationAction):
     async def validate_profile_language(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                         domain: DomainDict) -> dict[str, Any]:
         """Accept a known language name or code, or a skip; ask again otherwise."""
-        text = normalise(str(value or ""))
+        text = normalise_role_text(str(value or ""))
         if is_skip(text):
             return {"profile_language": SKIP}
         code = _LANGUAGES.get(text) or next((c for w, c in _LANGUAGES.items() if w in text.split()), None)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from stack_fixture import stack  # noqa: F401  (the real stack, shared by integration and browser tests)
 
-from bot.knowledge.embedders import Embedder, normalise
+from bot.knowledge.embedders import Embedder, unit_rows
 
 #: tests/rasa/ runs in the Rasa environment (``make test-rasa``), not in this one.
 collect_ignore = ["rasa"]
@@ -45,10 +45,10 @@ class FakeEmbedder(Embedder):
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
         self.embedded += len(texts)
-        return normalise(np.stack([self._vector(t) for t in texts])) if texts else np.zeros((0, self.dim), np.float32)
+        return unit_rows(np.stack([self._vector(t) for t in texts])) if texts else np.zeros((0, self.dim), np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return normalise(np.stack([self._vector(t) for t in texts]))
+        return unit_rows(np.stack([self._vector(t) for t in texts]))
 
 
 #: Tests that run the real models or the real stack keep the shipped reranker; the rest

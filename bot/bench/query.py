@@ -96,7 +96,7 @@ def _real_vectors(names: list[str]) -> dict[str, np.ndarray]:
 def build_index(size: int, names: list[str], seed: int = 7) -> Path:
     """Write (once) a synthetic index of ``size`` chunks; returns its folder."""
     from bot.knowledge.chunking import Chunk
-    from bot.knowledge.embedders import normalise
+    from bot.knowledge.embedders import unit_rows
     from bot.knowledge.index import (
         FORMAT_VERSION,
         SentenceTable,
@@ -133,7 +133,7 @@ def build_index(size: int, names: list[str], seed: int = 7) -> Path:
     vectors = {}
     for name, base in pool.items():
         tiled = base[np.arange(size) % len(base)]
-        vectors[name] = normalise(tiled + noise.normal(0, 0.02, tiled.shape).astype(np.float32))
+        vectors[name] = unit_rows(tiled + noise.normal(0, 0.02, tiled.shape).astype(np.float32))
     # No stored sentence vectors (every table empty): the benchmark times retrieval, not reply composition.
     no_sentences = SentenceVectors({n: SentenceTable(np.zeros(size + 1, dtype=np.int64), np.array([], dtype="S24"),
                                                      np.zeros((0, vectors[n].shape[1]), dtype=np.float32))

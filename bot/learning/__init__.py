@@ -49,7 +49,7 @@ Lower level: :func:`load_banks` ``(folder, base=None) -> (list[QuizItem], list[P
 :func:`check_answer` ``(item, response) -> AnswerCheck``, :class:`ReviewScheduler` (FSRS).
 """
 
-from bot.learning.answers import AnswerCheck, check_answer, normalise, numbers_in
+from bot.learning.answers import AnswerCheck, check_answer, normalise_wording, numbers_in
 from bot.learning.banks import Problem, QuizBank, QuizItem, load_bank_file, load_banks
 from bot.learning.context import IST, LearningContext
 from bot.learning.learner_records import LearnerRecords
@@ -90,6 +90,6 @@ __all__ = [
     "check_answer",
     "load_bank_file",
     "load_banks",
-    "normalise",
+    "normalise_wording",
     "numbers_in",
 ]

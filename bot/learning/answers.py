@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from bot.learning.banks import QuizItem, letter
-from bot.learning.wording import normalise
+from bot.learning.wording import normalise_wording
 
 _UNITS = {
     "zero": 0,
@@ -139,7 +139,7 @@ def numbers_in(text: str) -> list[float]:
     """
     found: list[float] = []
     current: float | None = None
-    for token in normalise(text).replace("-", " ").split():
+    for token in normalise_wording(text).replace("-", " ").split():
         if re.fullmatch(r"\d+(?:\.\d+)?", token):
             value: float | None = float(token)
         else:
@@ -165,7 +165,7 @@ def numbers_in(text: str) -> list[float]:
 
 def _same_text(response: str, expected: str) -> bool:
     """Equal after normalisation, or the same numbers when the expected text has any."""
-    a, b = normalise(response), normalise(expected)
+    a, b = normalise_wording(response), normalise_wording(expected)
     if a == b and a:
         return True
     expected_numbers = numbers_in(expected)
@@ -174,12 +174,12 @@ def _same_text(response: str, expected: str) -> bool:
 
 def _option_index(response: str, options: tuple[str, ...]) -> int | None:
     """Read one response as one option: letter, exact text, or a uniquely matching number."""
-    norm = normalise(response)
+    norm = normalise_wording(response)
     match = _LETTER.match(norm)
     if match:
         index = ord(match.group(1)) - ord("a")
         return index if index < len(options) else None
-    exact = [i for i, o in enumerate(options) if normalise(o) == norm]
+    exact = [i for i, o in enumerate(options) if normalise_wording(o) == norm]
     if exact:
         return exact[0]
     if numbers_in(response):
@@ -194,7 +194,7 @@ def _option_index(response: str, options: tuple[str, ...]) -> int | None:
 
 
 def _truth(response: str) -> bool | None:
-    norm = normalise(response)
+    norm = normalise_wording(response)
     if norm in ("a", "option a"):
         return True
     if norm in ("b", "option b"):
@@ -211,10 +211,10 @@ def _truth(response: str) -> bool | None:
 
 def _multiple(response: str | list[str], options: tuple[str, ...]) -> list[int] | None:
     parts = list(response) if isinstance(response, (list, tuple)) else _SEPARATORS.split(str(response))
-    parts = [p for p in parts if normalise(p)]
+    parts = [p for p in parts if normalise_wording(p)]
     # "AC" or "a c": several option letters in one part (unless it is an option's text).
     if len(parts) == 1 and _option_index(parts[0], options) is None:
-        words = normalise(parts[0]).split()
+        words = normalise_wording(parts[0]).split()
         letters = words if len(words) > 1 else list(words[0]) if words else []
         valid = {chr(ord("a") + i) for i in range(len(options))}
         if len(letters) > 1 and all(x in valid for x in letters):
@@ -229,11 +229,11 @@ def _multiple(response: str | list[str], options: tuple[str, ...]) -> list[int] 
 
 
 def _short(response: str, accepted: tuple[str, ...]) -> bool:
-    norm = normalise(response)
+    norm = normalise_wording(response)
     for answer in accepted:
         if _same_text(response, answer):
             return True
-        expected = normalise(answer)
+        expected = normalise_wording(answer)
         # A full sentence containing the accepted phrase ("it is the first appellate
         # authority") counts, as long as it is not a long answer that merely mentions it.
         if len(expected) >= 3 and f" {expected} " in f" {norm} " and len(norm.split()) <= 3 * len(expected.split()) + 4:
@@ -272,7 +272,7 @@ def check_answer(item: QuizItem, response: str | list[str] | bool) -> AnswerChec
         assert isinstance(item.answer, tuple)  # a multiple item's answer is a tuple (see QuizItem)
         return AnswerCheck(True, set(chosen) == set(item.answer), chosen)
     text = " ".join(response) if isinstance(response, (list, tuple)) else str(response)
-    if not normalise(text):
+    if not normalise_wording(text):
         return AnswerCheck(False, False)
     assert isinstance(item.answer, tuple)  # a short item's answer is its accepted answers (see QuizItem)
     return AnswerCheck(True, _short(text, item.answer), (text,))
@@ -309,7 +309,7 @@ def looks_like_question(text: str) -> bool:
     stripped = str(text).strip()
     if stripped.endswith(("?", "？")):
         return True
-    words = normalise(stripped).split()
+    words = normalise_wording(stripped).split()
     if not words:
         return False
     return words[0] in _QUESTION_OPENERS or any(w in _HINDI_QUESTION_WORDS for w in words)
@@ -340,4 +340,4 @@ def reads_as_answer(item: QuizItem, response: str, *, marked_as_answer: bool) ->
         return True  # option letters and texts are read strictly already
     if looks_like_question(response):
         return False
-    return item.type != "short" or len(normalise(response).split()) <= SHORT_ATTEMPT_MAX_WORDS
+    return item.type != "short" or len(normalise_wording(response).split()) <= SHORT_ATTEMPT_MAX_WORDS

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.learning.wording import normalise
+from bot.learning.wording import normalise_wording
 
 ITEM_TYPES = ("single", "multiple", "true_false", "short")
 BANK_GLOB = "*.quiz.yml"
@@ -478,12 +478,12 @@ class QuizBank:
         """
         if topic in self.modules:
             return self.for_module(topic)
-        words = normalise(topic).split()
+        words = normalise_wording(topic).split()
         if not words:
             return list(self.items)
 
         def hits(text: str) -> bool:
-            tokens = set(normalise(text.replace("-", " ")).split())
+            tokens = set(normalise_wording(text.replace("-", " ")).split())
             return all(w in tokens for w in words)
 
         strong = [

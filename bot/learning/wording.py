@@ -12,7 +12,7 @@ import unicodedata
 _DEVANAGARI_DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
 
 
-def normalise(text: str) -> str:
+def normalise_wording(text: str) -> str:
     """Lower-case, NFKC, ASCII digits, punctuation to spaces, single spaces.
 
     Devanagari letters and vowel signs are kept (they are not punctuation).

@@ -47,7 +47,7 @@ class RoleMatch:
     candidates: tuple[Role, ...] = ()
 
 
-def normalise(text: str) -> str:
+def normalise_role_text(text: str) -> str:
     """Case-fold, strip accents and dots ("S.O." -> "so"), keep Devanagari intact."""
     text = unicodedata.normalize("NFC", text).casefold()
     text = re.sub(r"(?<=\w)\.(?=\w)|\.(?=\s|$)", "", text)
@@ -85,12 +85,12 @@ def _contains(words: list[str], phrase: list[str]) -> bool:
 
 def _exact(text: str, model: RoleModel) -> Role | None:
     """A role whose name or alias occurs as whole words; the longest such alias wins."""
-    words = normalise(text).split()
+    words = normalise_role_text(text).split()
     raw_words = WORD.findall(text)
     best: tuple[int, Role] | None = None
     for role in model.roles.values():
         for name in _names(role):
-            phrase = normalise(name).split()
+            phrase = normalise_role_text(name).split()
             if not phrase or not _contains(words, phrase):
                 continue
             # An all-capitals abbreviation that is also an English word ("US") must be
@@ -121,9 +121,9 @@ def match_role(text: str, model: RoleModel) -> RoleMatch:
     exact = _exact(text, model)
     if exact is not None:
         return RoleMatch(exact, 1.0, True, (exact,))
-    core = " ".join(w for w in normalise(text).split() if w not in _FILLER) or normalise(text)
+    core = " ".join(w for w in normalise_role_text(text).split() if w not in _FILLER) or normalise_role_text(text)
     scored = sorted(
-        ((max(similarity(core, normalise(n)) for n in _names(role)), role) for role in model.roles.values()),
+        ((max(similarity(core, normalise_role_text(n)) for n in _names(role)), role) for role in model.roles.values()),
         key=lambda pair: -pair[0],
     )
     best_score, best = scored[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.learning import QuizBank, check_answer, normalise, numbers_in
+from bot.learning import QuizBank, check_answer, normalise_wording, numbers_in
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "quizzes"
 BANK, _ = QuizBank.load(DATA)
@@ -76,8 +76,8 @@ def test_list_and_bool_responses() -> None:
 
 
 def test_normalise_and_numbers() -> None:
-    assert normalise("  Hello,   World! ") == "hello world"
-    assert normalise("धारा ७(१)।") == "धारा 7 1"
+    assert normalise_wording("  Hello,   World! ") == "hello world"
+    assert normalise_wording("धारा ७(१)।") == "धारा 7 1"
     assert numbers_in("thirty-five days") == [35.0]
     assert numbers_in("2 lakh and 1,00,000") == [200000.0, 100000.0]
     assert numbers_in("Rs 2.5 crore") == [25_000_000.0]
