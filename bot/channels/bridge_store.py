@@ -19,6 +19,8 @@ Tables (all owned by the bridge):
 - ``proactive_requests``: messages other processes (the background worker, the trainer
   console) leave for a learner when the bridges share a database server; see
   :mod:`bot.channels.proactive_queue`.
+- ``chat_budgets``: each chat's message budget (token bucket), shared by every bridge;
+  see :mod:`bot.channels.chat_budget`.
 
 Creation follows :mod:`bot.store.migrate`: processes that start together are serialised
 (an advisory lock on PostgreSQL, a lock file beside a SQLite file) and creation is
@@ -129,6 +131,15 @@ proactive_requests = Table(
     sqlite_autoincrement=True,  # ids order a learner's messages
 )
 Index("proactive_requests_lease", proactive_requests.c.lease_until, proactive_requests.c.id)
+
+chat_budgets = Table(
+    "chat_budgets", metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("tokens", Float, nullable=False),  # messages left, after the last refill
+    Column("updated_at", Float, nullable=False),  # seconds since the epoch of the last refill
+    Column("verdict", Integer, nullable=False),  # of the last message: see bot.channels.chat_budget
+)
+Index("chat_budgets_updated", chat_budgets.c.updated_at)  # expiry of idle chats' rows
 
 
 def store_url(url_or_path: str | Path) -> str:

@@ -11,7 +11,8 @@
 - ``quiz_polls``: quiz polls the bridge sent: poll id -> chat, sender, quiz item and the
   Rasa payload of each option, so a ``poll_answer`` update (which names the poll, not
   the chat) becomes the same message a button press of that option would send;
-- the outbox (:mod:`bot.channels.outbox`).
+- the outbox (:mod:`bot.channels.outbox`);
+- each chat's message budget (:mod:`bot.channels.chat_budget`; it expires its own rows).
 
 All calls are short transactions run on the event loop thread: well under a millisecond
 on a local SQLite file, about one round trip to a PostgreSQL on the local network.
@@ -28,6 +29,7 @@ from sqlalchemy import Engine, and_, delete, func, or_, select, update
 
 from bot.channels.bridge_store import (
     callback_payloads,
+    chat_budgets,
     chat_turns,
     chats,
     insert_ignoring_conflicts,
@@ -283,7 +285,7 @@ class TelegramStore:
         return None if value is None else int(value)
 
     def forget_chat(self, sender: str) -> bool:
-        """Drop the mapping for ``sender`` and what still waits for that chat (outbox, proactive requests).
+        """Drop the mapping for ``sender``, what still waits for that chat (outbox, proactive requests), its budget.
 
         Called when the learner erased their data: the queued messages are replies to them
         (their wording quoted back, their progress), so they go too. The reply confirming
@@ -303,6 +305,7 @@ class TelegramStore:
                 return False
             conn.execute(delete(chats).where(chats.c.sender == sender))
             conn.execute(delete(quiz_polls).where(quiz_polls.c.chat_id == chat_id))
+            conn.execute(delete(chat_budgets).where(chat_budgets.c.chat_id == chat_id))
             self.outbox.remove_chat(chat_id, conn)
         return True
 

@@ -1,4 +1,7 @@
-"""Per-chat message budget for the Telegram bridge (and per-session/per-client for the web proxy).
+"""In-process message budget: per session and per client for the web proxy.
+
+(The Telegram bridges keep the same budget in their shared store instead, so that several
+bridges count one chat's messages together: :mod:`bot.channels.chat_budget`.)
 
 A learner (or a script holding a chat) flooding the bot must not flood Rasa and the
 action server with it. Each chat gets a token bucket: a burst of ``burst`` messages,

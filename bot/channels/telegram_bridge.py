@@ -44,9 +44,10 @@ Behaviour:
   ``AIORateLimiter`` retries a few times, then the outbox keeps retrying), messages of a
   chat arrive in order, and nothing queued is lost on a restart; a message undelivered
   for ``TELEGRAM_OUTBOX_EXPIRY_HOURS`` (default 24) is dropped, with the reason logged.
-- Each chat has a message budget (:mod:`bot.channels.rate_limit`, ``TELEGRAM_RATE_BURST``
-  messages at once, refilled at ``TELEGRAM_RATE_PER_MIN`` a minute): a flood is not
-  passed to Rasa, and the learner gets one "slow down" note.
+- Each chat has a message budget (:mod:`bot.channels.chat_budget`, ``TELEGRAM_RATE_BURST``
+  messages at once, refilled at ``TELEGRAM_RATE_PER_MIN`` a minute), kept in the bridge's
+  store so that bridges sharing a store share it: a flood is not passed to Rasa, and the
+  learner gets one "slow down" note, however many bridges the flood is spread over.
 - A command whose intent is not in the domain (``domain.yml``: the feature is not built
   yet) is answered locally instead of reaching Rasa, where an unknown intent would be
   classified as whatever the policies guess; a message Rasa answers with nothing gets a
@@ -86,12 +87,12 @@ from telegram.ext import (
     filters,
 )
 
+from bot.channels.chat_budget import SharedChatRateLimiter
 from bot.channels.dedup import SentPoll, TelegramStore
 from bot.channels.outbox import OutboxSender, OutgoingMessage
 from bot.channels.proactive import ProactiveServer, RecipientGone, UnknownSender
 from bot.channels.proactive_queue import ProactiveQueue
 from bot.channels.rasa_client import RasaClient, RasaError
-from bot.channels.rate_limit import ChatRateLimiter
 from bot.channels.telegram_format import (
     CallbackCodec,
     QuizPoll,
@@ -249,7 +250,8 @@ class TelegramBridge:
         self.locks = locks
         self.codec = CallbackCodec(store)
         self.sender = OutboxSender(store.outbox, locks)
-        self.limiter = ChatRateLimiter(settings.telegram_rate_burst, settings.telegram_rate_per_min / 60.0)
+        self.limiter = SharedChatRateLimiter(store.engine, settings.telegram_rate_burst,
+                                             settings.telegram_rate_per_min / 60.0)
         self.application: Application | None = None
         self.proactive: ProactiveServer | None = None
         self.queue = ProactiveQueue(store.engine)
