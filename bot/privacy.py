@@ -9,7 +9,7 @@ learner store (SQL)         profile, attempts, review state, :meth:`bot.learning
                             mastery, quiz sessions,
                             onboarding track and lessons,
                             review-reminder schedule
-human-loop tables (same DB) queue askers, handoffs, outbox,  :meth:`bot.handoff.store.HandoffStore.erase_sender`
+human-loop tables (same DB) queue askers, handoffs, outbox,  :meth:`bot.handoff.records.HandoffRecords.erase_sender`
                             feedback, question log
 Rasa tracker (scaled mode)  conversation events (PostgreSQL  ``DELETE FROM events WHERE sender_id``
                             ``events`` table)                (:func:`erase_tracker_events`); the
@@ -221,7 +221,7 @@ def forget_telegram_chat(sender: str, port: int, token: str) -> bool:
 
     Bridges that share a database server (``TELEGRAM_STORE_URL``, scaled mode) are erased in
     that store, from any machine and whichever bridges run; a bridge's own SQLite file is
-    reached through that bridge's loopback endpoint. Either way :meth:`TelegramStore.forget_chat` runs.
+    reached through that bridge's loopback endpoint. Either way :meth:`BridgeState.forget_chat` runs.
 
     Returns:
         True if a mapping was removed.
@@ -235,7 +235,7 @@ def forget_telegram_chat(sender: str, port: int, token: str) -> bool:
     if url.startswith(("postgresql", "postgres:")):
         from sqlalchemy.exc import SQLAlchemyError
 
-        from bot.channels.dedup import forget_sender
+        from bot.channels.bridge_state import forget_sender
 
         try:
             return forget_sender(url, sender)
@@ -263,12 +263,12 @@ def forget_in_bridge(sender: str, port: int, token: str, timeout: float = 5.0) -
 
 def _handoff_store(learning: Any):
     try:
-        from bot.handoff.store import HandoffStore
+        from bot.handoff.records import HandoffRecords
     except ImportError:  # the human-loop package is optional
         return None
     from bot.store.engine import session_factory
 
-    return HandoffStore(session_factory(learning.engine))
+    return HandoffRecords(session_factory(learning.engine))
 
 
 def _find_learner(learning: Any, channel: str, sender: str) -> int | None:
@@ -286,7 +286,7 @@ def remove_worded_faqs(kb_dir: Path, published: list[tuple[str, str]]) -> int:
 
     Args:
         kb_dir: The knowledge folder (the watcher drops removed files from the index).
-        published: ``(kb_path, wording)`` from :meth:`HandoffStore.published_wordings`.
+        published: ``(kb_path, wording)`` from :meth:`HandoffRecords.published_wordings`.
 
     Returns:
         Files removed.

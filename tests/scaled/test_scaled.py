@@ -244,9 +244,9 @@ def test_misconfigured_database_fails_start_up_loudly(scaled_stack, tmp_path):
 async def test_erasure_leaves_zero_rows_in_every_store(scaled_stack, tmp_path):
     from sqlalchemy import func, select
 
-    from bot.channels.dedup import TelegramStore
+    from bot.channels.bridge_state import BridgeState
     from bot.channels.proactive import ProactiveServer
-    from bot.handoff.store import HandoffStore
+    from bot.handoff.records import HandoffRecords
     from bot.learning import Learning, QuizBank
     from bot.privacy import count_tracker_events, erase_learner, tracker_db_url
     from bot.runner import free_port
@@ -266,17 +266,17 @@ async def test_erasure_leaves_zero_rows_in_every_store(scaled_stack, tmp_path):
     if bank.items:
         question = learning.start_quiz(learner_id, n=1)
         learning.answer(learner_id, "a", item_id=question.item_id)
-    handoff = HandoffStore(session_factory(learning.engine))
+    handoff = HandoffRecords(session_factory(learning.engine))
     handoff.add_question("request", sender, "telegram", "who approves leave?")
-    store = TelegramStore(tmp_path / "telegram.db")
-    store.remember_chat(sender, 424242)
+    state = BridgeState(tmp_path / "telegram.db")
+    state.remember_chat(sender, 424242)
 
     class Target:
         async def deliver_to(self, sender, replies):
             return []
 
         def forget(self, sender):
-            return store.forget_chat(sender)
+            return state.forget_chat(sender)
 
     port, token = free_port(), "bridge-token"
     server = ProactiveServer(Target(), token, port)
@@ -305,7 +305,7 @@ async def test_erasure_leaves_zero_rows_in_every_store(scaled_stack, tmp_path):
             assert db.scalar(select(func.count()).select_from(table).where(table.learner_id == learner_id)) == 0
         for table in SENDER_TABLES:
             assert db.scalar(select(func.count()).select_from(table).where(table.sender == sender)) == 0
-    assert store.chat_for(sender) is None
+    assert state.chat_for(sender) is None
 
 
 def test_one_rasa_replica_killed_the_other_carries_on(scaled_stack):

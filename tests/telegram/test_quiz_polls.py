@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from tg_harness import Harness
 
 from actions.quizzes import ActionCheckAnswer, ActionSkipQuestion, ActionStartQuiz
-from bot.channels.dedup import SentPoll, TelegramStore
+from bot.channels.bridge_state import BridgeState, SentPoll
 from bot.channels.telegram_bridge import APOLOGY, BRIDGE_KEY, COMMANDS, STALE_POLL, _poll_after, command_menus
 from bot.channels.telegram_format import quiz_poll_of
 from bot.config import PROJECT_ROOT
@@ -315,14 +315,14 @@ def test_web_learners_get_buttons_and_never_the_right_answer(actions: QuizAction
 
 
 def test_store_forgets_a_chats_polls_with_the_chat(tmp_path: Path) -> None:
-    store = TelegramStore(tmp_path / "telegram.db")
-    store.remember_chat("tg-a", CHAT_A)
-    store.put_poll(SentPoll("p1", CHAT_A, "tg-a", "eth-001", 5, ("/a", "/b")))
-    assert store.get_poll("p1") == SentPoll("p1", CHAT_A, "tg-a", "eth-001", 5, ("/a", "/b"))
-    assert store.claim_poll_answer(store.get_poll("p1")) and not store.claim_poll_answer(store.get_poll("p1"))
-    assert store.forget_chat("tg-a")
-    assert store.get_poll("p1") is None and store.latest_poll_item(CHAT_A) is None
-    store.close()
+    state = BridgeState(tmp_path / "telegram.db")
+    state.remember_chat("tg-a", CHAT_A)
+    state.put_poll(SentPoll("p1", CHAT_A, "tg-a", "eth-001", 5, ("/a", "/b")))
+    assert state.get_poll("p1") == SentPoll("p1", CHAT_A, "tg-a", "eth-001", 5, ("/a", "/b"))
+    assert state.claim_poll_answer(state.get_poll("p1")) and not state.claim_poll_answer(state.get_poll("p1"))
+    assert state.forget_chat("tg-a")
+    assert state.get_poll("p1") is None and state.latest_poll_item(CHAT_A) is None
+    state.close()
 
 
 def test_command_menu_is_published_in_english_and_per_language(harness: Harness) -> None:

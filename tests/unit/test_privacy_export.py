@@ -19,14 +19,14 @@ from tests.unit.handoff_support import make_loop
 
 def test_the_export_file_holds_questions_transcripts_and_feedback(tmp_path: Path) -> None:
     loop, _ = make_loop(tmp_path)
-    learning = Learning(loop.store.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
+    learning = Learning(loop.records.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
     learning.learner("socketio", "web-me", consent=True, department="Revenue")
     ref = loop.record_unanswered("web-me", "is yoga leave allowed?", [], "socketio")
     loop.answer_item(ref, "Yes, two days.", "meera", add_to_kb=False)
     loop.request_trainer("web-me", "help with pension", "socketio")
     loop.relay("web-me", "my pension question")
     loop.feedback("web-me", "socketio", "what is GPF", ["modules/a.md"], positive=False)
-    loop.store.log_question("web-me", "socketio", "what is GPF", answered=True)
+    loop.records.log_question("web-me", "socketio", "what is GPF", answered=True)
     loop.record_unanswered("web-other", "someone else's question about transfers", [], "socketio")
 
     messages, events = asyncio.run(run_action(ActionExportMyData(lambda: learning),

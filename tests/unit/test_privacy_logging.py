@@ -209,16 +209,16 @@ def test_database_errors_carry_no_learner_text(tmp_path: Path) -> None:
     """A failing statement's exception (what ``log.exception`` prints) hides its parameters."""
     from sqlalchemy.exc import IntegrityError
 
-    from bot.handoff.store import HandoffStore
+    from bot.handoff.records import HandoffRecords
     from bot.store import make_engine, migrate, session_factory
 
     engine = make_engine(f"sqlite:///{tmp_path / 'hl.db'}")
     migrate(engine)
-    store = HandoffStore(session_factory(engine))
+    records = HandoffRecords(session_factory(engine))
     secret = "-".join(["learner", "typed", "this"])  # built, so the traceback's source lines do not show it
-    store.create_account("asha", "scrypt$hash-one", "trainer")
+    records.create_account("asha", "scrypt$hash-one", "trainer")
     with pytest.raises(ValueError) as caught:
-        store.create_account("asha", secret, "trainer")
+        records.create_account("asha", secret, "trainer")
     assert isinstance(caught.value.__cause__, IntegrityError)
     text = logging.Formatter().formatException((caught.type, caught.value, caught.tb))
     assert secret not in text and "parameters hidden" in text

@@ -23,7 +23,7 @@ from actions.plans import ActionPlansTurn, ActionStartOnboarding
 from actions.privacy import ActionDeleteMyData, ActionRecordConsent, asked_to_withdraw
 from actions.quizzes import ActionStartQuiz
 from bot.background_worker import run_once as deliver_lessons
-from bot.handoff.store import HandoffStore
+from bot.handoff.records import HandoffRecords
 from bot.learning.records import ALL_LEARNER_TABLES
 from bot.learning.reminders import run_once as remind_once
 from bot.plans.service import Plans
@@ -78,7 +78,7 @@ def a_learner_with_everything(plans: Plans, clock: FakeClock) -> int:
         question = plans.learning.skip(learner, item_id=question.item_id).question
     clock.advance(hours=1)
     assert remind_once(plans.learning, None).pending == 1
-    HandoffStore(session_factory(plans.learning.engine)).log_question(SENDER, "socketio", "what is the RTI fee",
+    HandoffRecords(session_factory(plans.learning.engine)).log_question(SENDER, "socketio", "what is the RTI fee",
                                                                       answered=True)
     rows = rows_of(plans, learner)
     assert all(rows[t] for t in ("onboarding_tracks", "onboarding_lessons", "review_reminders", "attempts"))

@@ -65,7 +65,7 @@ def test_a_default_action_uses_the_overridden_service(tmp_path: Path) -> None:
     import asyncio
 
     asyncio.run(ActionRequestTrainer().run(dispatcher, tracker, {}))  # no arguments, as rasa_sdk builds it
-    assert [item.question for item in loop.store.list_items()] == ["Is yoga leave allowed?"]
+    assert [item.question for item in loop.records.list_items()] == ["Is yoga leave allowed?"]
 
 
 def test_overriding_the_learning_drops_the_plans_built_over_the_old_one(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The Telegram bridge's shared state on PostgreSQL: the tests of ``tests/unit/test_bridge_store.py``
+"""The Telegram bridge's shared state on PostgreSQL: the tests of ``tests/unit/test_bridge_state.py``
 again (claims from several processes, ordered chat turns over three bridges, lease take-over,
 outbox and erasure), on a fresh database each, plus where the tables live."""
 
@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from bot.channels.bridge_store import PG_SCHEMA
-from bot.channels.dedup import TelegramStore
+from bot.channels.bridge_state import BridgeState
+from bot.channels.bridge_tables import PG_SCHEMA
 
 pytestmark = pytest.mark.postgres
 
 _spec = importlib.util.spec_from_file_location(
-    "postgres_test_bridge_store", Path(__file__).resolve().parents[1] / "unit" / "test_bridge_store.py")
+    "postgres_test_bridge_state", Path(__file__).resolve().parents[1] / "unit" / "test_bridge_state.py")
 assert _spec and _spec.loader
 _shared = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _shared  # dataclasses look their module up there
@@ -34,7 +34,7 @@ def store_url(postgres_database: str) -> str:
 
 
 def test_tables_live_in_their_own_schema_and_opening_twice_is_harmless(store_url: str) -> None:
-    first, second = TelegramStore(store_url), TelegramStore(store_url)
+    first, second = BridgeState(store_url), BridgeState(store_url)
     try:
         assert first.engine.dialect.name == "postgresql"
         names = set(inspect(first.engine).get_table_names(schema=PG_SCHEMA))
@@ -53,7 +53,7 @@ def test_erasure_reaches_the_shared_store_without_any_bridge_running(store_url: 
     from bot.privacy import erase_learner
     from bot.runner import free_port
 
-    bridge_state = TelegramStore(store_url)  # what the bridges left behind
+    bridge_state = BridgeState(store_url)  # what the bridges left behind
     bridge_state.remember_chat("tg-erase-me", 4711)
     bridge_state.outbox.add(4711, [OutgoingMessage("your question about your pension was: ...")])
     bridge_state.remember_chat("tg-stays", 4712)
