@@ -49,8 +49,8 @@ def test_tables_live_in_their_own_schema_and_opening_twice_is_harmless(store_url
 def test_erasure_reaches_the_shared_store_without_any_bridge_running(store_url: str, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.channels.outbox import OutgoingMessage
-    from bot.learning import Learning, QuizBank
     from bot.privacy import erase_learner
+    from bot.quizzes import QuizBank, Quizzes
     from bot.runner import free_port
 
     bridge_state = BridgeState(store_url)  # what the bridges left behind
@@ -58,10 +58,10 @@ def test_erasure_reaches_the_shared_store_without_any_bridge_running(store_url: 
     bridge_state.outbox.add(4711, [OutgoingMessage("your question about your pension was: ...")])
     bridge_state.remember_chat("tg-stays", 4712)
     monkeypatch.setenv("TELEGRAM_STORE_URL", store_url)
-    learning = Learning(f"sqlite:///{tmp_path / 'learners.db'}", QuizBank.load(tmp_path / "none")[0])
+    quizzes = Quizzes(f"sqlite:///{tmp_path / 'learners.db'}", QuizBank.load(tmp_path / "none")[0])
 
     # Nothing listens on the bridge port (another machine in scaled mode, or stopped).
-    report = erase_learner(learning, "telegram", "tg-erase-me", bridge_port=free_port(), bridge_token="t")
+    report = erase_learner(quizzes, "telegram", "tg-erase-me", bridge_port=free_port(), bridge_token="t")
 
     assert report.complete, report.errors
     assert report.removed["telegram_mapping"] == 1

@@ -54,22 +54,22 @@ def test_the_faq_publishes_the_trainers_question_never_the_learners(tmp_path: Pa
 
 
 def test_erasure_through_the_privacy_module_reaches_the_human_loop(tmp_path: Path) -> None:
-    from bot.learning import Learning, QuizBank
+    from bot.quizzes import QuizBank, Quizzes
 
     loop, _ = make_loop(tmp_path)
-    learning = Learning(loop.records.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
+    quizzes = Quizzes(loop.records.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
     ref = loop.record_unanswered("web-ravi", FIRST, [], "socketio")
     loop.record_unanswered("web-other", SECOND, [], "socketio")
-    report = erase_learner(learning, "socketio", "web-ravi")
+    report = erase_learner(quizzes, "socketio", "web-ravi")
     assert report.complete and loop.records.get_item(ref).question == SECOND
 
 
 def test_erasure_removes_an_faq_still_in_the_learners_words_and_keeps_the_trainers(tmp_path: Path) -> None:
     from bot.handoff.faq import write_faq
-    from bot.learning import Learning, QuizBank
+    from bot.quizzes import QuizBank, Quizzes
 
     loop, clock = make_loop(tmp_path)
-    learning = Learning(loop.records.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
+    quizzes = Quizzes(loop.records.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
     kb = tmp_path / "kb"
     # Written before FAQs took the trainer's wording: the learner's question verbatim.
     legacy = loop.record_unanswered("web-ravi", FIRST, [], "socketio")
@@ -78,7 +78,7 @@ def test_erasure_removes_an_faq_still_in_the_learners_words_and_keeps_the_traine
     reworded = loop.record_unanswered("web-ravi", "Ravi again: what is the RTI fee?", [], "socketio")
     kept = loop.answer_item(reworded, "Rs 10.", "meera", add_to_kb=True, faq_question="What is the RTI fee?").kb_path
 
-    report = erase_learner(learning, "socketio", "web-ravi", kb_dir=kb)
+    report = erase_learner(quizzes, "socketio", "web-ravi", kb_dir=kb)
 
     assert report.complete and report.removed["faq_documents"] == 1
     assert not path.exists() and kept.exists()
@@ -90,14 +90,14 @@ def test_the_delete_action_erases_everything_and_restarts_the_conversation(tmp_p
 
     from actions.privacy import ActionDeleteMyData
     from bot.handoff.faq import write_faq
-    from bot.learning import Learning, QuizBank
+    from bot.quizzes import QuizBank, Quizzes
 
     loop, clock = make_loop(tmp_path)
     kb = tmp_path / "kb"
     monkeypatch.setenv("TUTOR_KB_DIR", str(kb))
     monkeypatch.delenv("TRACKER_DATABASE_URL", raising=False)
-    learning = Learning(loop.records.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
-    learning.learner("socketio", "web-ravi", consent=True, department="Revenue")
+    quizzes = Quizzes(loop.records.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
+    quizzes.learner("socketio", "web-ravi", consent=True, department="Revenue")
     ref = loop.record_unanswered("web-ravi", FIRST, [], "socketio")
     path = write_faq(kb, ref, FIRST, "Use form CEA-1.", "meera", clock().date())
     loop.records.mark_answered(ref, "Use form CEA-1.", "meera", f"faq/{path.name}")
@@ -106,12 +106,12 @@ def test_the_delete_action_erases_everything_and_restarts_the_conversation(tmp_p
 
     RECENT_RESULTS._entries["web-ravi"] = "the last answer, kept for paging"  # the learner's last search
 
-    messages, events = asyncio.run(run_action(ActionDeleteMyData(lambda: learning),
+    messages, events = asyncio.run(run_action(ActionDeleteMyData(lambda: quizzes),
                                               tracker("web-ravi", text="/confirm_delete_my_data",
                                                       intent="confirm_delete_my_data")))
 
     assert messages[0]["text"].startswith("Done: I have deleted") and events == [AllSlotsReset(), Restarted()]
     assert loop.records.get_item(ref) is None and not path.exists()
     assert "web-ravi" not in RECENT_RESULTS._entries  # nor the search kept for "show more"
-    exported = export_learner(learning, "socketio", "web-ravi")
+    exported = export_learner(quizzes, "socketio", "web-ravi")
     assert exported["learner"] == {} and not any(exported["human_loop"].values())
