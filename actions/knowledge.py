@@ -71,9 +71,9 @@ def _caveat(result: SearchResult, language: str) -> str:
 def _has_quiz(source: str) -> bool:
     """Whether the quiz banks have questions on this document ("Quiz me on this")."""
     try:
-        from bot.wiring import get_learning
+        from bot.wiring import get_quizzes
 
-        return bool(get_learning().bank.for_documents([source]))
+        return bool(get_quizzes().bank.for_documents([source]))
     except Exception:  # no learner store or banks: simply no quiz button
         log.debug("quiz lookup failed for %s", source, exc_info=True)
         return False

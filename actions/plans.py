@@ -234,13 +234,13 @@ class ActionPlansTurn(PlansAction):
 
     def _review_reminder(self, dispatcher: CollectingDispatcher, tracker: Tracker, learner: int) -> None:
         """[quizzes] Hand over a review reminder waiting for this (web) learner, once."""
-        from bot.learning.reminders import pending_message
+        from bot.quizzes.reminders import pending_message
 
-        learning = self.plans.learning
+        quizzes = self.plans.quizzes
         intent = (tracker.latest_message or {}).get("intent", {}).get("name")
         # Not while a question waits for an answer; on "review" itself the reminder is moot.
-        busy = learning.current_question(learner) is not None
-        message = pending_message(learning, learner, language_of(tracker), hold=busy)
+        busy = quizzes.current_question(learner) is not None
+        message = pending_message(quizzes, learner, language_of(tracker), hold=busy)
         if message is not None and intent != "review":
             dispatcher.utter_message(text=message[0], buttons=message[1])
 
@@ -258,7 +258,7 @@ class ActionPlansTurn(PlansAction):
 
         # Handing over a lesson or reminder marks it delivered (a write): only with consent.
         # A row without it (consent withdrawn, an older database) gets nothing more stored.
-        if not has_consent(self.plans.learning, learner):
+        if not has_consent(self.plans.quizzes, learner):
             return events
         self._review_reminder(dispatcher, tracker, learner)
         onboarding = self.plans.onboarding
@@ -268,7 +268,7 @@ class ActionPlansTurn(PlansAction):
         pending = onboarding.take_pending(learner)
         for lesson in pending:
             dispatcher.utter_message(text=lesson.as_markdown(_texts(language)), buttons=lesson.buttons())
-        question = self.plans.learning.current_question(learner)
+        question = self.plans.quizzes.current_question(learner)
         latest = onboarding.latest_lesson_item(learner)
         if question is not None and question.item_id == latest and tracker.get_slot("quiz_item_id") != latest:
             events += _lesson_events(question)

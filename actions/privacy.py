@@ -48,10 +48,10 @@ def asked_to_withdraw(tracker: Tracker) -> bool:
     return intent in WITHDRAWAL_INTENTS
 
 
-def _default_learning():
-    from bot.wiring import get_learning
+def _default_quizzes():
+    from bot.wiring import get_quizzes
 
-    return get_learning()
+    return get_quizzes()
 
 
 class ActionRecordConsent(Action):
@@ -62,8 +62,8 @@ class ActionRecordConsent(Action):
     confirm and cancel buttons.
     """
 
-    def __init__(self, learning: Callable[[], Any] = _default_learning) -> None:
-        self._learning = learning
+    def __init__(self, quizzes: Callable[[], Any] = _default_quizzes) -> None:
+        self._quizzes = quizzes
 
     def name(self) -> str:
         return "action_record_consent"
@@ -73,17 +73,17 @@ class ActionRecordConsent(Action):
 
         accepted = (tracker.latest_message.get("intent") or {}).get("name") == "consent_accept"
         channel, sender = learner_key(tracker)
-        learning = self._learning()
+        quizzes = self._quizzes()
         if not accepted:
             from bot.privacy import consented_learner
 
-            if consented_learner(learning, channel, sender) is not None:
+            if consented_learner(quizzes, channel, sender) is not None:
                 dispatcher.utter_message(response="utter_ask_withdraw_confirm")
                 return []
-        learner_id = answer_notice(learning, channel, sender, accepted)  # a decline stores nothing
+        learner_id = answer_notice(quizzes, channel, sender, accepted)  # a decline stores nothing
         if accepted and learner_id is not None and tracker.get_slot("role"):
             # The role given before consent lived in the conversation only; keep it now.
-            learning.update_profile(learner_id, role=tracker.get_slot("role"))
+            quizzes.update_profile(learner_id, role=tracker.get_slot("role"))
         dispatcher.utter_message(text=t("privacy_consent_accepted" if accepted else "privacy_consent_declined",
                                         language_of(tracker)))
         return []
@@ -96,8 +96,8 @@ class ActionDeleteMyData(Action):
     first (:func:`bot.privacy.withdraw_consent`) and the reply says consent is withdrawn.
     """
 
-    def __init__(self, learning: Callable[[], Any] = _default_learning) -> None:
-        self._learning = learning
+    def __init__(self, quizzes: Callable[[], Any] = _default_quizzes) -> None:
+        self._quizzes = quizzes
 
     def name(self) -> str:
         return "action_delete_my_data"
@@ -111,7 +111,7 @@ class ActionDeleteMyData(Action):
         channel, sender = learner_key(tracker)
         withdrawal = asked_to_withdraw(tracker)
         erase = withdraw_consent if withdrawal else erase_learner
-        report = erase(self._learning(), channel, sender, tracker_url=tracker_db_url(),
+        report = erase(self._quizzes(), channel, sender, tracker_url=tracker_db_url(),
                        bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token,
                        kb_dir=Path(settings.kb_dir))
         # The last search result kept in this process for paging holds the learner's question.
@@ -130,8 +130,8 @@ class ActionDeleteMyData(Action):
 class ActionExportMyData(Action):
     """Send the learner everything stored about them: a short summary and a JSON file."""
 
-    def __init__(self, learning: Callable[[], Any] = _default_learning) -> None:
-        self._learning = learning
+    def __init__(self, quizzes: Callable[[], Any] = _default_quizzes) -> None:
+        self._quizzes = quizzes
 
     def name(self) -> str:
         return "action_export_my_data"
@@ -141,7 +141,7 @@ class ActionExportMyData(Action):
 
         language = language_of(tracker)
         channel, sender = learner_key(tracker)
-        data = export_learner(self._learning(), channel, sender, tracker_url=tracker_db_url())
+        data = export_learner(self._quizzes(), channel, sender, tracker_url=tracker_db_url())
         dispatcher.utter_message(text=t("privacy_export_ready", language, rows=export_rows(data)))
         # A file: the widget offers it as a download, the Telegram bridge sends it as a document.
         dispatcher.utter_message(json_message=export_file(data))

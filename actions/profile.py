@@ -59,7 +59,7 @@ class PlansMixin:
         from bot.privacy import consented_learner
 
         channel, external_id = learner_key(tracker)
-        return consented_learner(self.plans.learning, channel, external_id)
+        return consented_learner(self.plans.quizzes, channel, external_id)
 
     def current_role(self, tracker: Tracker) -> Role | None:
         """The learner's role: the slot, else the store (a new session drops slots)."""

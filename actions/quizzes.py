@@ -5,7 +5,7 @@ while ``quiz_active`` is true, a typed reply that looks like an answer is read a
 (rules route it here); anything else (a question, a request) is answered and the
 question asked again; feedback cites the source; a summary closes the quiz. A quiz
 asked for before the privacy notice was accepted starts once it is (``pending_request``). All state lives in the
-learner store through :class:`bot.learning.Learning`, so a quiz survives restarts
+learner store through :class:`bot.quizzes.Quizzes`, so a quiz survives restarts
 and replicas, and a retried action never counts an answer twice (``quiz_item_id``).
 """
 
@@ -41,14 +41,14 @@ class QuizAction(Action, abc.ABC):
     """Base for quiz actions (abstract: rasa_sdk does not register it).
 
     Args:
-        learning: a :class:`bot.learning.Learning` (default: the shared one).
+        quizzes: a :class:`bot.quizzes.Quizzes` (default: the shared one).
         titles: document path -> title for citations (default: from the live index).
         knowledge: the action that answers a question asked mid-quiz (default:
             :class:`actions.knowledge.ActionAnswerQuestion` on the live index).
     """
 
-    def __init__(self, learning=None, titles: dict[str, str] | None = None, knowledge: Action | None = None):
-        self._learning = learning
+    def __init__(self, quizzes=None, titles: dict[str, str] | None = None, knowledge: Action | None = None):
+        self._quizzes = quizzes
         self._titles = titles
         self._knowledge = knowledge
 
@@ -57,13 +57,13 @@ class QuizAction(Action, abc.ABC):
         """The action's name in the domain."""
 
     @property
-    def learning(self):
-        """The learning service (the injected one, else the process-wide one)."""
-        if self._learning is None:
-            from bot.wiring import get_learning
+    def quizzes(self):
+        """The quiz service (the injected one, else the process-wide one)."""
+        if self._quizzes is None:
+            from bot.wiring import get_quizzes
 
-            return get_learning()
-        return self._learning
+            return get_quizzes()
+        return self._quizzes
 
     @property
     def titles(self) -> dict[str, str]:
@@ -75,7 +75,7 @@ class QuizAction(Action, abc.ABC):
         from bot.privacy import consented_learner
 
         channel, external_id = learner_key(tracker)
-        return consented_learner(self.learning, channel, external_id, language=language_of(tracker))
+        return consented_learner(self.quizzes, channel, external_id, language=language_of(tracker))
 
     def consented(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> int | None:
         """The learner's id once they accepted the privacy notice (DPDP Act); else show it, None.
@@ -103,7 +103,7 @@ class QuizAction(Action, abc.ABC):
         ]
         dispatcher.utter_message(text=question.as_markdown(language), buttons=buttons)
         if tracker is not None and learner_key(tracker)[0] == "telegram":
-            poll = quiz_poll(question, self.learning.bank.get(question.item_id), answers, language)
+            poll = quiz_poll(question, self.quizzes.bank.get(question.item_id), answers, language)
             if poll is not None:
                 dispatcher.utter_message(json_message={"quiz_poll": poll})
         return [SlotSet("quiz_active", True), SlotSet("quiz_item_id", question.item_id)]
@@ -129,7 +129,7 @@ class QuizAction(Action, abc.ABC):
         Returns:
             The quiz slot events (the quiz ends quietly when nothing waits any more).
         """
-        question = self.learning.current_question(learner) if learner is not None else None
+        question = self.quizzes.current_question(learner) if learner is not None else None
         if question is None:
             return self.ended()
         dispatcher.utter_message(text=t("quiz_back_to_question", language))
@@ -140,7 +140,7 @@ def quiz_poll(question, item, answers: list[dict[str, str]], language: str) -> d
     """The ``quiz_poll`` payload of a multiple-choice question, for the Telegram bridge.
 
     Args:
-        question: The :class:`bot.learning.Question` asked.
+        question: The :class:`bot.quizzes.Question` asked.
         item: Its bank item (for the right answer), or None.
         answers: The question's answer buttons, one per option.
         language: The learner's language.
@@ -189,11 +189,11 @@ class ActionStartQuiz(QuizAction):
     def start(self, dispatcher: CollectingDispatcher, tracker: Tracker, learner: int,
               topic: str | None) -> list[EventType]:
         """Start a quiz on ``topic`` (None: everything) in the learner's language first."""
-        from bot.learning import NoQuestionsError
+        from bot.quizzes import NoQuestionsError
 
         language = language_of(tracker)
         try:
-            question = self.learning.start_quiz(learner, topic=topic, n=QUESTIONS_PER_QUIZ, language=language)
+            question = self.quizzes.start_quiz(learner, topic=topic, n=QUESTIONS_PER_QUIZ, language=language)
         except NoQuestionsError:
             dispatcher.utter_message(text=t("quiz_no_questions", language))
             return self.ended()
@@ -210,7 +210,7 @@ class ActionStartQuizOnThis(QuizAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        from bot.learning import NoQuestionsError
+        from bot.quizzes import NoQuestionsError
 
         language = language_of(tracker)
         sources = [s for s in (tracker.get_slot("last_sources") or []) if s]
@@ -218,9 +218,9 @@ class ActionStartQuizOnThis(QuizAction):
         if learner is None:
             return self.ended() + _pending(tracker)
         if not sources:
-            return ActionStartQuiz(self._learning, self._titles).start(dispatcher, tracker, learner, None)
+            return ActionStartQuiz(self._quizzes, self._titles).start(dispatcher, tracker, learner, None)
         try:
-            question = self.learning.start_quiz(learner, documents=sources, n=QUESTIONS_PER_QUIZ, language=language)
+            question = self.quizzes.start_quiz(learner, documents=sources, n=QUESTIONS_PER_QUIZ, language=language)
         except NoQuestionsError:
             topic = self.titles.get(sources[-1], sources[-1])
             dispatcher.utter_message(text=t("quiz_no_questions_this", language, topic=topic))
@@ -237,7 +237,7 @@ class ActionCheckAnswer(QuizAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        from bot.learning import NoActiveQuizError
+        from bot.quizzes import NoActiveQuizError
 
         language = language_of(tracker)
         marked = next(tracker.get_latest_entity_values("quiz_answer"), None)
@@ -250,7 +250,7 @@ class ActionCheckAnswer(QuizAction):
             events = list(await self.knowledge.run(dispatcher, tracker, domain))
             return events + self.repeat(dispatcher, learner, language, tracker)
         try:
-            outcome = self.learning.answer(learner, response, item_id=tracker.get_slot("quiz_item_id"))
+            outcome = self.quizzes.answer(learner, response, item_id=tracker.get_slot("quiz_item_id"))
         except NoActiveQuizError:
             dispatcher.utter_message(text=t("quiz_none_active", language))
             return self.ended()
@@ -264,12 +264,12 @@ class ActionCheckAnswer(QuizAction):
         like an answer to this item (or, when Rasa retries a turn whose answer ended
         the quiz, to the item the learner saw).
         """
-        from bot.learning.answers import reads_as_answer
+        from bot.quizzes.answers import reads_as_answer
 
         marked = marked or _intent(tracker) == "answer_quiz"
-        question = self.learning.current_question(learner)
+        question = self.quizzes.current_question(learner)
         item_id = question.item_id if question is not None else tracker.get_slot("quiz_item_id")
-        item = self.learning.bank.get(item_id) if item_id else None
+        item = self.quizzes.bank.get(item_id) if item_id else None
         if item is None:
             return marked
         return reads_as_answer(item, response, marked_as_answer=marked)
@@ -297,14 +297,14 @@ class ActionSkipQuestion(ActionCheckAnswer):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        from bot.learning import NoActiveQuizError
+        from bot.quizzes import NoActiveQuizError
 
         language = language_of(tracker)
         learner = self.consented(dispatcher, tracker)
         if learner is None:
             return self.ended()
         try:
-            outcome = self.learning.skip(learner, item_id=tracker.get_slot("quiz_item_id"))
+            outcome = self.quizzes.skip(learner, item_id=tracker.get_slot("quiz_item_id"))
         except NoActiveQuizError:
             dispatcher.utter_message(text=t("quiz_none_active", language))
             return self.ended()
@@ -321,7 +321,7 @@ class ActionStopQuiz(QuizAction):
                   domain: dict[str, Any]) -> list[EventType]:
         language = language_of(tracker)
         learner = self.learner_id(tracker)
-        summary = self.learning.stop(learner) if learner is not None else None
+        summary = self.quizzes.stop(learner) if learner is not None else None
         dispatcher.utter_message(text=summary.as_markdown(language) if summary else t("quiz_none_active", language))
         return self.ended()
 
@@ -336,7 +336,7 @@ class ActionResumeQuiz(QuizAction):
                   domain: dict[str, Any]) -> list[EventType]:
         language = language_of(tracker)
         learner = self.learner_id(tracker)
-        question = self.learning.resume(learner) if learner is not None else None
+        question = self.quizzes.resume(learner) if learner is not None else None
         if question is None:
             dispatcher.utter_message(text=t("quiz_nothing_to_resume", language))
             return self.ended()
@@ -352,14 +352,14 @@ class ActionStartReview(QuizAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        from bot.learning import IST, NoQuestionsError
+        from bot.quizzes import IST, NoQuestionsError
 
         language = language_of(tracker)
         learner = self.consented(dispatcher, tracker)
         if learner is None:
             return self.ended() + _pending(tracker)
         try:
-            question = self.learning.start_review(learner, n=QUESTIONS_PER_QUIZ)
+            question = self.quizzes.start_review(learner, n=QUESTIONS_PER_QUIZ)
         except NoQuestionsError as exc:
             when = getattr(exc, "next_due", None)
             text = (t("quiz_review_next_due", language, when=f"{when.astimezone(IST):%d-%m-%Y %H:%M} IST") if when
@@ -382,7 +382,7 @@ class ActionShowProgress(QuizAction):
         learner = self.consented(dispatcher, tracker)
         if learner is None:
             return []
-        progress = self.learning.progress(learner)
+        progress = self.quizzes.progress(learner)
         buttons = [button(t("button_quiz_me", language), "/quiz_me")]
         if progress.items_due:
             buttons.insert(0, button(t("button_review", language), "/review"))
@@ -421,10 +421,10 @@ class ActionResumeRequest(QuizAction):
             return forget
         intent = request.get("intent")
         if intent == "review":
-            action: QuizAction = ActionStartReview(self._learning, self._titles)
+            action: QuizAction = ActionStartReview(self._quizzes, self._titles)
         elif intent == "quiz_me_on_this":
-            action = ActionStartQuizOnThis(self._learning, self._titles)
+            action = ActionStartQuizOnThis(self._quizzes, self._titles)
         else:
             topic = request.get("topic") if isinstance(request.get("topic"), str) else None
-            return forget + ActionStartQuiz(self._learning, self._titles).start(dispatcher, tracker, learner, topic)
+            return forget + ActionStartQuiz(self._quizzes, self._titles).start(dispatcher, tracker, learner, topic)
         return forget + list(await action.run(dispatcher, tracker, domain))

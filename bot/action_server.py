@@ -99,9 +99,9 @@ def _warm_up() -> None:
     except Exception as exc:  # serve anyway: actions answer with a clear error
         log.error("knowledge index not ready (%s); answers will fail until `kb ingest` runs", exc)
     try:  # the learner store too: its first use (migration check) takes seconds on a busy machine
-        from bot.wiring import get_learning
+        from bot.wiring import get_quizzes
 
-        get_learning()
+        get_quizzes()
     except Exception as exc:  # serve anyway: quiz actions fail (and nginx apologises in scaled mode)
         log.error("learner store not ready (%s)", type(exc).__name__)
 

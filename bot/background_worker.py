@@ -13,7 +13,7 @@ Every ``ONBOARDING_POLL_S`` seconds (default 60) it prepares the lessons that ar
 
 A lesson the bridge cannot deliver (bridge down, chat unknown) also stays pending, so
 the learner still gets it when they next write. Each pass also sends review reminders
-(:func:`bot.learning.reminders.run_once`, at most one a day per learner) and, once a
+(:func:`bot.quizzes.reminders.run_once`, at most one a day per learner) and, once a
 day (first at start-up), the retention purge (:func:`bot.privacy.purge`: learners inactive
 for ``TUTOR_RETENTION_DAYS`` - no quiz, question, rating or handoff message - are erased from
 every store including the Telegram bridge's chat map, older question-log, feedback and
@@ -92,7 +92,7 @@ def run_once(plans: Any, telegram: Push | None) -> RunResult:
 PURGE_EVERY_S = 24 * 3600
 
 
-def purge_if_due(learning: Any, last_run: float | None, now: float | None = None) -> float | None:
+def purge_if_due(quizzes: Any, last_run: float | None, now: float | None = None) -> float | None:
     """Run the retention purge when a day has passed since ``last_run`` (or never ran).
 
     Returns:
@@ -107,7 +107,7 @@ def purge_if_due(learning: Any, last_run: float | None, now: float | None = None
     settings = load_settings()
     telegram = bool(settings.telegram_token)  # the bridge's chat mappings go with the learner
     try:
-        purge(learning, retention_days(), tracker_url=tracker_db_url(),
+        purge(quizzes, retention_days(), tracker_url=tracker_db_url(),
               bridge_port=settings.telegram_proactive_port if telegram else None,
               bridge_token=settings.action_token if telegram else None, kb_dir=Path(settings.kb_dir))
     except Exception:  # a failed purge is retried on the next pass, not in a day
@@ -148,15 +148,15 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:  # one bad pass must not end the loop
             log.exception("onboarding delivery pass failed")
         try:  # [quizzes] review reminders ride on the same loop: no extra process for `make run`
-            from bot.learning.reminders import run_once as remind_once
+            from bot.quizzes.reminders import run_once as remind_once
 
-            reminded = remind_once(plans.learning, push)
+            reminded = remind_once(plans.quizzes, push)
             if reminded.prepared:
                 log.info("review reminders: %d prepared, %d pushed to Telegram, %d pending for the next turn",
                          reminded.prepared, reminded.pushed, reminded.pending)
         except Exception:
             log.exception("review reminder pass failed")
-        purged_at = purge_if_due(plans.learning, purged_at)
+        purged_at = purge_if_due(plans.quizzes, purged_at)
         if args.once or stop.wait(settings.onboarding_poll_s):
             return 0
 

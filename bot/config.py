@@ -114,7 +114,7 @@ class Settings:
     web_access_log_ips: bool = False
     # Telegram outbox (bot/channels/outbox.py): how long an undelivered reply is retried.
     telegram_outbox_expiry_s: float = 24 * 3600.0
-    # Telegram bridge state (bot/channels/bridge_store.py): update claims, chat map, chat turns,
+    # Telegram bridge state (bot/channels/bridge_tables.py): update claims, chat map, chat turns,
     # outbox. SQLite file by default; scaled mode points every bridge at the shared PostgreSQL.
     telegram_store_url: str = field(default="", repr=False)
     # Public HTTPS URL Telegram posts updates to (scaled mode: webhook bridges behind nginx's

@@ -5,11 +5,11 @@ Where a learner's data lives, and how each store is erased:
 ==========================  ===============================  ===================================
 store                       what                             erased by
 ==========================  ===============================  ===================================
-learner store (SQL)         profile, attempts, review state, :meth:`bot.learning.Learning.erase`
+learner store (SQL)         profile, attempts, review state, :meth:`bot.quizzes.Quizzes.erase`
                             mastery, quiz sessions,
                             onboarding track and lessons,
                             review-reminder schedule
-human-loop tables (same DB) queue askers, handoffs, outbox,  :meth:`bot.handoff.store.HandoffStore.erase_sender`
+human-loop tables (same DB) queue askers, handoffs, outbox,  :meth:`bot.handoff.records.HandoffRecords.erase_sender`
                             feedback, question log
 Rasa tracker (scaled mode)  conversation events (PostgreSQL  ``DELETE FROM events WHERE sender_id``
                             ``events`` table)                (:func:`erase_tracker_events`); the
@@ -92,27 +92,27 @@ class ErasureReport:
 # ---------------------------------------------------------------------- consent
 
 
-def has_consent(learning: Any, learner_id: int) -> bool:
+def has_consent(quizzes: Any, learner_id: int) -> bool:
     """True when the learner accepted the privacy notice (progress may be stored).
 
     Args:
-        learning: A :class:`bot.learning.Learning`.
-        learner_id: Learner id from ``learning.learner(channel, external_id)``.
+        quizzes: A :class:`bot.quizzes.Quizzes`.
+        learner_id: Learner id from ``quizzes.learner(channel, external_id)``.
     """
     from bot.store.engine import session_scope
     from bot.store.models import Learner
 
-    with session_scope(learning._sessions) as s:
+    with session_scope(quizzes._sessions) as s:
         row = s.get(Learner, learner_id)
         return bool(row is not None and row.consent)
 
 
-def record_consent(learning: Any, learner_id: int, accepted: bool) -> None:
+def record_consent(quizzes: Any, learner_id: int, accepted: bool) -> None:
     """Store the learner's answer to the notice (timestamped by ``update_profile``)."""
-    learning.update_profile(learner_id, consent=bool(accepted))
+    quizzes.update_profile(learner_id, consent=bool(accepted))
 
 
-def answer_notice(learning: Any, channel: str, sender: str, accepted: bool) -> int | None:
+def answer_notice(quizzes: Any, channel: str, sender: str, accepted: bool) -> int | None:
     """Record a learner's answer to the notice without storing anyone who declined.
 
     A learner row is created only on acceptance; a decline of someone never stored
@@ -121,7 +121,7 @@ def answer_notice(learning: Any, channel: str, sender: str, accepted: bool) -> i
     :func:`withdraw_consent`).
 
     Args:
-        learning: A :class:`bot.learning.Learning`.
+        quizzes: A :class:`bot.quizzes.Quizzes`.
         channel / sender: The learner's key (``actions.common.learner_key``).
         accepted: Whether they accepted.
 
@@ -129,29 +129,29 @@ def answer_notice(learning: Any, channel: str, sender: str, accepted: bool) -> i
         The learner id, or None when nothing is stored about them.
     """
     if accepted:
-        learner_id = learning.learner(channel, sender, consent=True)
-        record_consent(learning, learner_id, True)  # an existing row that had declined
+        learner_id = quizzes.learner(channel, sender, consent=True)
+        record_consent(quizzes, learner_id, True)  # an existing row that had declined
         return learner_id
-    learner_id = _find_learner(learning, channel, sender)
+    learner_id = _find_learner(quizzes, channel, sender)
     if learner_id is not None:
-        record_consent(learning, learner_id, False)
+        record_consent(quizzes, learner_id, False)
     return learner_id
 
 
-def consented_learner(learning: Any, channel: str, sender: str, **profile: Any) -> int | None:
+def consented_learner(quizzes: Any, channel: str, sender: str, **profile: Any) -> int | None:
     """The id of a learner who accepted the notice (their activity time refreshed), else None.
 
     Never creates a learner row: nothing about a learner is stored before consent.
 
     Args:
-        learning: A :class:`bot.learning.Learning`.
+        quizzes: A :class:`bot.quizzes.Quizzes`.
         channel / sender: The learner's key.
-        **profile: passed to ``learning.learner`` (ignored for an existing row).
+        **profile: passed to ``quizzes.learner`` (ignored for an existing row).
     """
-    learner_id = _find_learner(learning, channel, sender)
-    if learner_id is None or not has_consent(learning, learner_id):
+    learner_id = _find_learner(quizzes, channel, sender)
+    if learner_id is None or not has_consent(quizzes, learner_id):
         return None
-    return learning.learner(channel, sender, **profile)  # refreshes last_seen_at
+    return quizzes.learner(channel, sender, **profile)  # refreshes last_seen_at
 
 
 # ---------------------------------------------------------------------- settings from the environment
@@ -221,7 +221,7 @@ def forget_telegram_chat(sender: str, port: int, token: str) -> bool:
 
     Bridges that share a database server (``TELEGRAM_STORE_URL``, scaled mode) are erased in
     that store, from any machine and whichever bridges run; a bridge's own SQLite file is
-    reached through that bridge's loopback endpoint. Either way :meth:`TelegramStore.forget_chat` runs.
+    reached through that bridge's loopback endpoint. Either way :meth:`BridgeState.forget_chat` runs.
 
     Returns:
         True if a mapping was removed.
@@ -235,7 +235,7 @@ def forget_telegram_chat(sender: str, port: int, token: str) -> bool:
     if url.startswith(("postgresql", "postgres:")):
         from sqlalchemy.exc import SQLAlchemyError
 
-        from bot.channels.dedup import forget_sender
+        from bot.channels.bridge_state import forget_sender
 
         try:
             return forget_sender(url, sender)
@@ -261,23 +261,23 @@ def forget_in_bridge(sender: str, port: int, token: str, timeout: float = 5.0) -
         return bool(json.load(resp).get("forgotten"))
 
 
-def _handoff_store(learning: Any):
+def _handoff_store(quizzes: Any):
     try:
-        from bot.handoff.store import HandoffStore
+        from bot.handoff.records import HandoffRecords
     except ImportError:  # the human-loop package is optional
         return None
     from bot.store.engine import session_factory
 
-    return HandoffStore(session_factory(learning.engine))
+    return HandoffRecords(session_factory(quizzes.engine))
 
 
-def _find_learner(learning: Any, channel: str, sender: str) -> int | None:
+def _find_learner(quizzes: Any, channel: str, sender: str) -> int | None:
     from sqlalchemy import select
 
     from bot.store.engine import session_scope
     from bot.store.models import Learner
 
-    with session_scope(learning._sessions) as s:
+    with session_scope(quizzes._sessions) as s:
         return s.scalars(select(Learner.id).where(Learner.channel == channel, Learner.external_id == sender)).first()
 
 
@@ -286,7 +286,7 @@ def remove_worded_faqs(kb_dir: Path, published: list[tuple[str, str]]) -> int:
 
     Args:
         kb_dir: The knowledge folder (the watcher drops removed files from the index).
-        published: ``(kb_path, wording)`` from :meth:`HandoffStore.published_wordings`.
+        published: ``(kb_path, wording)`` from :meth:`HandoffRecords.published_wordings`.
 
     Returns:
         Files removed.
@@ -308,13 +308,13 @@ def remove_worded_faqs(kb_dir: Path, published: list[tuple[str, str]]) -> int:
     return removed
 
 
-def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str | None = None,
+def erase_learner(quizzes: Any, channel: str, sender: str, *, tracker_url: str | None = None,
                   bridge_port: int | None = None, bridge_token: str | None = None,
                   kb_dir: Path | None = None) -> ErasureReport:
     """Erase one learner from every store (see the module docstring).
 
     Args:
-        learning: The learner store service.
+        quizzes: The quiz service (learner store and quiz bank).
         channel / sender: The learner's key (``actions.common.learner_key``).
         tracker_url: SQL tracker store URL (scaled mode); None: in-memory tracker.
         bridge_port / bridge_token: the Telegram bridge's loopback endpoint, for ``tg-`` senders.
@@ -325,11 +325,11 @@ def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str 
         learner erasure is incomplete rather than confirming it).
     """
     report = ErasureReport()
-    learner_id = _find_learner(learning, channel, sender)
+    learner_id = _find_learner(quizzes, channel, sender)
     if learner_id is not None:
-        for table, n in learning.erase(learner_id).items():
+        for table, n in quizzes.erase(learner_id).items():
             report.removed[table] = report.removed.get(table, 0) + n
-    handoff = _handoff_store(learning)
+    handoff = _handoff_store(quizzes)
     if handoff is not None:
         try:
             published = handoff.published_wordings(sender) if kb_dir is not None else []
@@ -354,7 +354,7 @@ def erase_learner(learning: Any, channel: str, sender: str, *, tracker_url: str 
     return report
 
 
-def withdraw_consent(learning: Any, channel: str, sender: str, **stores: Any) -> ErasureReport:
+def withdraw_consent(quizzes: Any, channel: str, sender: str, **stores: Any) -> ErasureReport:
     """Withdraw the learner's consent: clear the flag, then erase them as :func:`erase_learner`.
 
     The flag is cleared first, in its own transaction, so that even if a later store fails
@@ -362,7 +362,7 @@ def withdraw_consent(learning: Any, channel: str, sender: str, **stores: Any) ->
     itself, so they are asked for consent again before anything is stored.
 
     Args:
-        learning: The learner store service.
+        quizzes: The quiz service (learner store and quiz bank).
         channel / sender: The learner's key (``actions.common.learner_key``).
         **stores: ``tracker_url``, ``bridge_port``, ``bridge_token``, ``kb_dir`` as for
             :func:`erase_learner`.
@@ -370,14 +370,14 @@ def withdraw_consent(learning: Any, channel: str, sender: str, **stores: Any) ->
     Returns:
         The :class:`ErasureReport` of the erasure.
     """
-    learner_id = _find_learner(learning, channel, sender)
+    learner_id = _find_learner(quizzes, channel, sender)
     if learner_id is not None:
-        record_consent(learning, learner_id, False)
+        record_consent(quizzes, learner_id, False)
     log.info("consent withdrawn: erasing the learner")
-    return erase_learner(learning, channel, sender, **stores)
+    return erase_learner(quizzes, channel, sender, **stores)
 
 
-def export_learner(learning: Any, channel: str, sender: str, *, tracker_url: str | None = None) -> dict[str, Any]:
+def export_learner(quizzes: Any, channel: str, sender: str, *, tracker_url: str | None = None) -> dict[str, Any]:
     """All data the tutor holds about one learner, as JSON-ready data.
 
     Returns:
@@ -385,9 +385,9 @@ def export_learner(learning: Any, channel: str, sender: str, *, tracker_url: str
         handoff transcripts, feedback, question log, messages kept for them) and, in
         scaled mode, ``conversation_events`` (how many tracker events are stored).
     """
-    learner_id = _find_learner(learning, channel, sender)
-    data: dict[str, Any] = {"learner": learning.export(learner_id) if learner_id is not None else {}}
-    handoff = _handoff_store(learning)
+    learner_id = _find_learner(quizzes, channel, sender)
+    data: dict[str, Any] = {"learner": quizzes.export(learner_id) if learner_id is not None else {}}
+    handoff = _handoff_store(quizzes)
     if handoff is not None:
         data["human_loop"] = handoff.export_sender(sender)
     if tracker_url:
@@ -428,7 +428,7 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def last_activity(learning: Any) -> dict[str, datetime]:
+def last_activity(quizzes: Any) -> dict[str, datetime]:
     """When each learner (by sender id) last did anything the tutor stored.
 
     Activity is a quiz, review or profile change (``learners.last_seen_at``), a question
@@ -453,7 +453,7 @@ def last_activity(learning: Any) -> dict[str, datetime]:
     except ImportError:  # the human-loop package is optional
         pass
     latest: dict[str, datetime] = {}
-    with session_scope(learning._sessions) as s:
+    with session_scope(quizzes._sessions) as s:
         for sender_col, time_col in columns:
             for sender, when in s.execute(select(sender_col, func.max(time_col)).group_by(sender_col)):
                 if when is None:
@@ -464,7 +464,7 @@ def last_activity(learning: Any) -> dict[str, datetime]:
     return latest
 
 
-def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None,
+def purge(quizzes: Any, older_than_days: int, *, tracker_url: str | None = None,
           now: datetime | None = None, bridge_port: int | None = None,
           bridge_token: str | None = None, kb_dir: Path | None = None) -> dict[str, int]:
     """Retention job: erase learners inactive for ``older_than_days``, and old rows of everyone.
@@ -477,7 +477,7 @@ def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None
     handoffs older than the cutoff are deleted too.
 
     Args:
-        learning: The learner store service.
+        quizzes: The quiz service (learner store and quiz bank).
         older_than_days: Retention period in days.
         tracker_url: SQL tracker store URL (scaled mode): old events are deleted.
         now: The current time (tests).
@@ -494,14 +494,14 @@ def purge(learning: Any, older_than_days: int, *, tracker_url: str | None = None
     from bot.store.models import Learner
 
     cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
-    stale = sorted(sender for sender, when in last_activity(learning).items() if when < cutoff)
-    handoff = _handoff_store(learning)
+    stale = sorted(sender for sender, when in last_activity(quizzes).items() if when < cutoff)
+    handoff = _handoff_store(quizzes)
     result = {"learners": len(stale), "old_rows": 0, "telegram_mappings": 0, "tracker_events": 0}
     for sender in stale:
-        with session_scope(learning._sessions) as s:
+        with session_scope(quizzes._sessions) as s:
             learner_ids = list(s.scalars(select(Learner.id).where(Learner.external_id == sender)))
         for learner_id in learner_ids:
-            learning.erase(learner_id)
+            quizzes.erase(learner_id)
         if handoff is not None:
             published = handoff.published_wordings(sender) if kb_dir is not None else []
             handoff.erase_sender(sender)
@@ -543,30 +543,30 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--channel", required=True)
         q.add_argument("--sender", required=True)
     args = parser.parse_args(argv)
-    from bot.learning import Learning
     from bot.logging_setup import configure_logging
+    from bot.quizzes import Quizzes
 
     configure_logging()
-    learning, _ = Learning.from_settings()
+    quizzes, _ = Quizzes.from_settings()
     url = tracker_db_url()
     if args.command == "purge":
         from bot.config import load_settings
 
         settings = load_settings()
         bridge = (settings.telegram_proactive_port, settings.action_token) if settings.telegram_token else (None, None)
-        print(json.dumps(purge(learning, args.older_than_days or retention_days(), tracker_url=url,
+        print(json.dumps(purge(quizzes, args.older_than_days or retention_days(), tracker_url=url,
                                bridge_port=bridge[0], bridge_token=bridge[1], kb_dir=Path(settings.kb_dir))))
     elif args.command == "erase":
         from bot.config import load_settings
 
         settings = load_settings()
-        report = erase_learner(learning, args.channel, args.sender, tracker_url=url,
+        report = erase_learner(quizzes, args.channel, args.sender, tracker_url=url,
                                bridge_port=settings.telegram_proactive_port, bridge_token=settings.action_token,
                                kb_dir=Path(settings.kb_dir))
         print(json.dumps({"removed": report.removed, "errors": report.errors}))
         return 0 if report.complete else 1
     else:
-        print(json.dumps(export_learner(learning, args.channel, args.sender, tracker_url=url), default=str, indent=2))
+        print(json.dumps(export_learner(quizzes, args.channel, args.sender, tracker_url=url), default=str, indent=2))
     return 0
 
 

@@ -2,9 +2,9 @@
 
 - :func:`get_retriever` - the :class:`~bot.knowledge.search.Retriever` over the configured
   index folder (it follows new index versions itself);
-- :func:`get_learning` - the :class:`~bot.learning.Learning` (store and quiz bank); the quiz
+- :func:`get_quizzes` - the :class:`~bot.quizzes.Quizzes` (store and quiz bank); the quiz
   banks are reloaded when trainers edit ``knowledge_base/quizzes/``;
-- :func:`get_plans` - the :class:`~bot.plans.service.Plans` over that Learning;
+- :func:`get_plans` - the :class:`~bot.plans.service.Plans` over those Quizzes;
 - :func:`get_human_loop` - the :class:`~bot.handoff.service.HumanLoop`.
 
 rasa_sdk instantiates every Action with no arguments when the action server starts, so
@@ -34,8 +34,8 @@ if TYPE_CHECKING:  # heavy: imported for real on first use
     from bot.knowledge.embedders import Embedder
     from bot.knowledge.search import Retriever
     from bot.knowledge.watcher import KnowledgeWatcher
-    from bot.learning import Learning
     from bot.plans.service import Plans
+    from bot.quizzes import Quizzes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,7 +51,7 @@ class _Lazy(Generic[T]):
     def __init__(self, build: Callable[[], T]) -> None:
         self._build = build
         self._value: T | None = None
-        self._lock = threading.Lock()  # one per service: building the plans may build the learning meanwhile
+        self._lock = threading.Lock()  # one per service: building the plans may build the quizzes meanwhile
 
     def get(self) -> T:
         value = self._value
@@ -75,16 +75,16 @@ def _build_retriever() -> Retriever:
     return Retriever(load_settings().index_dir)
 
 
-def _build_learning() -> Learning:
-    from bot.learning import Learning
+def _build_quizzes() -> Quizzes:
+    from bot.quizzes import Quizzes
 
     settings = load_settings()
     signature = bank_signature(settings.kb_dir / "quizzes")  # before loading: an edit meanwhile reloads
-    learning, problems = Learning.from_settings(settings)
+    quizzes, problems = Quizzes.from_settings(settings)
     for problem in problems:
         log.warning("quiz bank: %s", problem)
-    _banks.loaded(learning, signature)
-    return learning
+    _banks.loaded(quizzes, signature)
+    return quizzes
 
 
 def _index_chunks() -> list:
@@ -97,7 +97,7 @@ def _build_plans() -> Plans:
     from bot.plans.service import Plans
 
     settings = load_settings()
-    return Plans(get_learning(), settings.kb_dir, chunks=_index_chunks,
+    return Plans(get_quizzes(), settings.kb_dir, chunks=_index_chunks,
                  onboarding_days=settings.onboarding_days or None)
 
 
@@ -120,7 +120,7 @@ def _build_human_loop() -> HumanLoop:
 
 
 _retriever: _Lazy[Retriever] = _Lazy(_build_retriever)
-_learning: _Lazy[Learning] = _Lazy(_build_learning)
+_quizzes: _Lazy[Quizzes] = _Lazy(_build_quizzes)
 _plans: _Lazy[Plans] = _Lazy(_build_plans)
 _human_loop: _Lazy[HumanLoop] = _Lazy(_build_human_loop)
 
@@ -128,34 +128,34 @@ _human_loop: _Lazy[HumanLoop] = _Lazy(_build_human_loop)
 # ---------------------------------------------------------------------- quiz banks follow edits
 
 class _BankFollower:
-    """Reloads the shared Learning's quiz banks when the files under ``quizzes/`` change."""
+    """Reloads the shared Quizzes' banks when the files under ``quizzes/`` change."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: dict[int, tuple] = {}  # id(learning) -> signature its bank was loaded at
+        self._seen: dict[int, tuple] = {}  # id(quizzes) -> signature its bank was loaded at
 
-    def loaded(self, learning: Learning, signature: tuple) -> None:
-        """``learning``'s bank was loaded from the folder at ``signature``."""
+    def loaded(self, quizzes: Quizzes, signature: tuple) -> None:
+        """``quizzes``' bank was loaded from the folder at ``signature``."""
         with self._lock:
-            self._seen = {id(learning): signature}
+            self._seen = {id(quizzes): signature}
 
-    def follow(self, learning: Learning) -> None:
-        """Reload ``learning``'s bank if the folder changed since it was loaded."""
+    def follow(self, quizzes: Quizzes) -> None:
+        """Reload ``quizzes``' bank if the folder changed since it was loaded."""
         settings = load_settings()
         folder = settings.kb_dir / "quizzes"
         signature = bank_signature(folder)
         with self._lock:
-            seen = self._seen.get(id(learning))
+            seen = self._seen.get(id(quizzes))
             if seen is None:  # injected (override): its bank is taken as current
-                self._seen = {id(learning): signature}
+                self._seen = {id(quizzes): signature}
             elif seen != signature:
-                from bot.learning import QuizBank
+                from bot.quizzes import QuizBank
 
                 bank, problems = QuizBank.load(folder, base=settings.kb_dir)
                 for problem in problems:
                     log.warning("quiz bank: %s", problem)
-                learning.bank = bank
-                self._seen[id(learning)] = signature
+                quizzes.bank = bank
+                self._seen[id(quizzes)] = signature
                 log.info("quiz banks reloaded: %d items", len(bank.items))
 
     def forget(self) -> None:
@@ -196,16 +196,16 @@ def get_retriever() -> Retriever:
     return _retriever.get()
 
 
-def get_learning() -> Learning:
-    """The shared :class:`~bot.learning.Learning` (quiz banks follow edits to the folder)."""
-    learning = _learning.get()
-    _banks.follow(learning)
-    return learning
+def get_quizzes() -> Quizzes:
+    """The shared :class:`~bot.quizzes.Quizzes` (quiz banks follow edits to the folder)."""
+    quizzes = _quizzes.get()
+    _banks.follow(quizzes)
+    return quizzes
 
 
 def get_plans() -> Plans:
-    """The shared :class:`~bot.plans.service.Plans` over :func:`get_learning`'s Learning."""
-    get_learning()  # the quiz banks follow edits here too
+    """The shared :class:`~bot.plans.service.Plans` over :func:`get_quizzes`'s Quizzes."""
+    get_quizzes()  # the quiz banks follow edits here too
     return _plans.get()
 
 
@@ -244,22 +244,22 @@ def knowledge_watcher(kb_dir: Path, index_dir: Path, embedder_names: str) -> Kno
 _UNSET: Any = object()
 
 
-def override(*, retriever: Any = _UNSET, learning: Any = _UNSET, plans: Any = _UNSET,
+def override(*, retriever: Any = _UNSET, quizzes: Any = _UNSET, plans: Any = _UNSET,
              human_loop: Any = _UNSET) -> None:
     """Replace process-wide services (tests); a service passed as None is built afresh next time.
 
-    Services not named are left as they are, except that a new Learning also drops the
-    shared Plans (built over the old one) unless ``plans`` is given too. A Learning passed
+    Services not named are left as they are, except that a new Quizzes object also drops the
+    shared Plans (built over the old one) unless ``plans`` is given too. A Quizzes object passed
     here is used as it is (its quiz bank is reloaded only when the folder changes later).
 
     Args:
-        retriever / learning / plans / human_loop: the instance to hand out.
+        retriever / quizzes / plans / human_loop: the instance to hand out.
     """
-    for holder, value in ((_retriever, retriever), (_learning, learning), (_plans, plans),
+    for holder, value in ((_retriever, retriever), (_quizzes, quizzes), (_plans, plans),
                           (_human_loop, human_loop)):
         if value is not _UNSET:
             holder.set(value)
-    if learning is not _UNSET:
+    if quizzes is not _UNSET:
         _banks.forget()
         if plans is _UNSET:
             _plans.set(None)
@@ -270,4 +270,4 @@ def reset() -> None:
 
     Instances already handed out stay usable; they are just no longer shared.
     """
-    override(retriever=None, learning=None, plans=None, human_loop=None)
+    override(retriever=None, quizzes=None, plans=None, human_loop=None)

@@ -3,7 +3,7 @@
 :class:`bot.channels.rate_limit.ChatRateLimiter` keeps its token buckets in the process's
 memory: with N bridges behind a balancer a flooding chat would get N budgets and N "slow
 down" notes. :class:`SharedChatRateLimiter` keeps the same bucket in the ``chat_budgets``
-table of :mod:`bot.channels.bridge_store` (SQLite for one bridge, the shared PostgreSQL for
+table of :mod:`bot.channels.bridge_tables` (SQLite for one bridge, the shared PostgreSQL for
 many), one row per chat, with the same rules: a burst of ``burst`` messages, refilled at
 ``per_s`` a second, and one warning per over-budget episode.
 
@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, case, delete, literal
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.channels.bridge_store import chat_budgets
+from bot.channels.bridge_tables import chat_budgets
 
 #: Verdicts stored with a chat's last message: what :meth:`SharedChatRateLimiter.check` returns.
 ALLOWED, REFUSED_WARN, REFUSED_QUIET = 0, 1, 2
@@ -46,7 +46,7 @@ class SharedChatRateLimiter:
     """Token buckets of Telegram chats in the bridges' store; same interface as ``ChatRateLimiter``.
 
     Args:
-        engine: The bridge store's engine (:func:`bot.channels.bridge_store.open_store_engine`).
+        engine: The bridge store's engine (:func:`bot.channels.bridge_tables.open_bridge_engine`).
         burst: Messages a chat may send at once (at least 1).
         per_s: Refill rate, messages per second (positive).
         clock: Seconds since the epoch (tests move it); every bridge sharing the store

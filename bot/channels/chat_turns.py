@@ -4,14 +4,14 @@ Two layers, taken in this order:
 
 1. the process's FIFO :class:`asyncio.Lock` of the chat (:class:`ChatLocks`): tasks of one
    bridge queue for the chat in arrival order without touching the database;
-2. the chat's lease in the shared store (``chat_turns``, :meth:`TelegramStore.acquire_turn`):
+2. the chat's lease in the shared store (``chat_turns``, :meth:`BridgeState.acquire_turn`):
    one bridge process at a time. The holder renews it every ``lease_s / 3`` while it works
    (a Rasa turn can take up to ``RASA_TIMEOUT``) and deletes it when done.
 
 A bridge that crashes or hangs mid-turn stops renewing: its lease runs out after at most
 ``lease_s`` and the next bridge that wants the chat (a waiting update, the outbox, the
 sweeper of waiting updates) takes it over. The update it was handling is not replayed
-(update claims are at most once, see :mod:`bot.channels.dedup`); the chat's later updates
+(update claims are at most once, see :mod:`bot.channels.bridge_state`); the chat's later updates
 are. Lease times are wall-clock times of the bridges' hosts, which must keep their clocks
 synchronised (NTP) to well within ``lease_s``.
 """
@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.channels.dedup import TelegramStore
+    from bot.channels.bridge_state import BridgeState
 
 LOGGER = logging.getLogger(__name__)
 #: Default lease on a chat's turn; renewed while held, so it only bounds crash recovery.
@@ -76,15 +76,15 @@ class ChatTurns:
     """The chat's process lock plus its lease in the shared store.
 
     Args:
-        store: The bridge's store (:class:`bot.channels.dedup.TelegramStore`).
+        state: The bridge's state (:class:`bot.channels.bridge_state.BridgeState`).
         locks: The process's chat locks.
         lease_s: Lease length; a crashed holder's chats are free again after this long.
         holder: This process's id in the lease table (default: a fresh random id).
     """
 
-    def __init__(self, store: TelegramStore, locks: ChatLocks | None = None, lease_s: float = LEASE_S,
+    def __init__(self, state: BridgeState, locks: ChatLocks | None = None, lease_s: float = LEASE_S,
                  holder: str | None = None) -> None:
-        self.store = store
+        self.state = state
         self.locks = locks or ChatLocks()
         self.lease_s = lease_s
         self.holder = holder or uuid.uuid4().hex
@@ -100,7 +100,7 @@ class ChatTurns:
             Nothing; no other task of any bridge holds the chat's turn inside the block.
         """
         async with self.locks.hold(chat_id):
-            while not self.store.acquire_turn(chat_id, self.holder, self.lease_s):
+            while not self.state.acquire_turn(chat_id, self.holder, self.lease_s):
                 await asyncio.sleep(POLL_S)
             async with self._leased(chat_id):
                 yield
@@ -119,7 +119,7 @@ class ChatTurns:
             yield False  # this process is on the chat: it flushes the chat itself
             return
         async with self.locks.hold(chat_id):  # free: taken without waiting
-            if not self.store.acquire_turn(chat_id, self.holder, self.lease_s):
+            if not self.state.acquire_turn(chat_id, self.holder, self.lease_s):
                 yield False
                 return
             async with self._leased(chat_id):
@@ -135,7 +135,7 @@ class ChatTurns:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
             try:
-                self.store.release_turn(chat_id, self.holder)
+                self.state.release_turn(chat_id, self.holder)
             except Exception:  # the database is down: the lease runs out on its own
                 LOGGER.exception("Could not release a chat's turn; it frees itself in %.0f s", self.lease_s)
 
@@ -143,7 +143,7 @@ class ChatTurns:
         while True:
             await asyncio.sleep(self.lease_s / 3)
             try:
-                if not self.store.renew_turn(chat_id, self.holder, self.lease_s):
+                if not self.state.renew_turn(chat_id, self.holder, self.lease_s):
                     # Only after a stall longer than the lease (event loop blocked, database unreachable).
                     LOGGER.error("Lost a chat's turn after a stall of over %.0f s; another bridge may take it",
                                  self.lease_s)

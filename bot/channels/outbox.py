@@ -4,7 +4,7 @@ Telegram answers a bot that sends too fast with 429 and ``retry_after``; a netwo
 or a bridge restart can also interrupt a reply. python-telegram-bot's ``AIORateLimiter``
 retries a few times in-process and then gives up, which used to drop the reply. Now each
 message (one piece of a split reply) is first written to the ``outbox`` table of the
-bridge's store (:mod:`bot.channels.bridge_store`, beside the update claims) and removed only
+bridge's store (:mod:`bot.channels.bridge_tables`, beside the update claims) and removed only
 once Telegram accepted it. :class:`OutboxSender` sends a chat's messages strictly in
 order: when the oldest one must wait (``retry_after``, back-off after a network error),
 the newer ones wait behind it, and a background task resumes at the due time, also after
@@ -36,7 +36,7 @@ from telegram import InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.bridge_store import outbox
+from bot.channels.bridge_tables import outbox
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_EXPIRY_S = 24 * 3600.0
@@ -79,7 +79,7 @@ class Outbox:
     """The ``outbox`` table: queued messages per chat, oldest first.
 
     Args:
-        engine: The bridge store's engine (:class:`bot.channels.dedup.TelegramStore`).
+        engine: The bridge store's engine (:class:`bot.channels.bridge_state.BridgeState`).
         expiry_s: How long a message may wait for delivery.
         clock: Wall clock (seconds since the epoch); stored times survive restarts.
     """

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from bot.channels.bridge_store import chats, open_store_engine, proactive_requests
+from bot.channels.bridge_tables import chats, open_bridge_engine, proactive_requests
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class ProactiveQueue:
     """The ``proactive_requests`` table.
 
     Args:
-        engine: The bridge store's engine (:func:`bot.channels.bridge_store.open_store_engine`).
+        engine: The bridge store's engine (:func:`bot.channels.bridge_tables.open_bridge_engine`).
         lease_s: See :data:`LEASE_S`.
         expiry_s: See :data:`EXPIRY_S`.
         clock: Seconds since the epoch (tests move it).
@@ -62,7 +62,7 @@ class ProactiveQueue:
         Raises:
             sqlalchemy.exc.SQLAlchemyError: The store cannot be reached.
         """
-        return cls(open_store_engine(url))
+        return cls(open_bridge_engine(url))
 
     def put(self, sender: str, replies: list[dict[str, Any]]) -> bool:
         """Leave messages for the learner behind ``sender``.

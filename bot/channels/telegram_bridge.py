@@ -87,8 +87,8 @@ from telegram.ext import (
     filters,
 )
 
+from bot.channels.bridge_state import BridgeState, SentPoll
 from bot.channels.chat_budget import SharedChatRateLimiter
-from bot.channels.dedup import SentPoll, TelegramStore
 from bot.channels.outbox import OutboxSender, OutgoingMessage
 from bot.channels.proactive import ProactiveServer, RecipientGone, UnknownSender
 from bot.channels.proactive_queue import ProactiveQueue
@@ -225,11 +225,11 @@ def domain_intents(path: Path | None = None) -> frozenset[str] | None:
 
 
 class TelegramBridge:
-    """State shared by the handlers: store, Rasa client, button codec, chat locks.
+    """State shared by the handlers: bridge state, Rasa client, button codec, chat locks.
 
     Args:
         settings: Runtime settings.
-        store: The bridge's durable store.
+        state: The bridge's durable state (update claims, chat map, polls, outbox).
         rasa: Client for Rasa's REST channel.
         locks: Chat turns (this process's lock and the shared lease), shared with the update processor.
         known_intents: Intents in the Rasa domain (None: unknown, send everything).
@@ -238,23 +238,23 @@ class TelegramBridge:
     def __init__(
         self,
         settings: Settings,
-        store: TelegramStore,
+        state: BridgeState,
         rasa: RasaClient,
         locks: ChatTurns,
         known_intents: frozenset[str] | None = None,
     ) -> None:
         self.settings = settings
         self.known_intents = known_intents
-        self.store = store
+        self.state = state
         self.rasa = rasa
         self.locks = locks
-        self.codec = CallbackCodec(store)
-        self.sender = OutboxSender(store.outbox, locks)
-        self.limiter = SharedChatRateLimiter(store.engine, settings.telegram_rate_burst,
+        self.codec = CallbackCodec(state)
+        self.sender = OutboxSender(state.outbox, locks)
+        self.limiter = SharedChatRateLimiter(state.engine, settings.telegram_rate_burst,
                                              settings.telegram_rate_per_min / 60.0)
         self.application: Application | None = None
         self.proactive: ProactiveServer | None = None
-        self.queue = ProactiveQueue(store.engine)
+        self.queue = ProactiveQueue(state.engine)
         self._draining: asyncio.Task[None] | None = None
         self._salt = settings.pseudonym_salt.encode()
 
@@ -280,7 +280,7 @@ class TelegramBridge:
             ``tg-`` followed by 32 hex digits of HMAC-SHA256(salt, chat id).
         """
         sender = self.sender_id(chat_id)
-        self.store.remember_chat(sender, chat_id)
+        self.state.remember_chat(sender, chat_id)
         return sender
 
     def sender_id(self, chat_id: int) -> str:
@@ -381,7 +381,7 @@ class TelegramBridge:
         Raises:
             telegram.error.Forbidden: The learner blocked the bot.
         """
-        if self.store.outbox.pending(chat_id):
+        if self.state.outbox.pending(chat_id):
             return None  # a poll sent now would overtake them
         others = [b for b in buttons if b.get("payload") not in poll.answers]
         try:
@@ -397,7 +397,7 @@ class TelegramBridge:
         if message.poll is None:
             LOGGER.warning("Telegram answered sendPoll without a poll; votes on it cannot be taken")
             return message
-        self.store.put_poll(SentPoll(message.poll.id, chat_id, self.sender_id(chat_id), poll.item_id,
+        self.state.put_poll(SentPoll(message.poll.id, chat_id, self.sender_id(chat_id), poll.item_id,
                                      message.message_id, poll.answers))
         return message
 
@@ -425,7 +425,7 @@ class TelegramBridge:
             UnknownSender: No chat known for ``sender``.
             RecipientGone: The learner blocked the bot.
         """
-        chat_id = self.store.chat_for(sender)
+        chat_id = self.state.chat_for(sender)
         if chat_id is None or self.application is None:
             raise UnknownSender(sender)
         # Same lock as the chat's updates: a reminder never lands inside a split reply.
@@ -483,7 +483,7 @@ class TelegramBridge:
         Returns:
             Whether a mapping existed.
         """
-        return self.store.forget_chat(sender)
+        return self.state.forget_chat(sender)
 
 
 def _poll_after(replies: Sequence[dict[str, Any]], index: int) -> QuizPoll | None:
@@ -632,7 +632,7 @@ async def poll_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if answer is None or not answer.option_ids:
         return  # a retracted vote: quiz polls allow none, so nothing to undo
     bridge = _bridge(context)
-    poll = bridge.store.get_poll(answer.poll_id)
+    poll = bridge.state.get_poll(answer.poll_id)
     if poll is None:
         LOGGER.info("Vote on an unknown or expired quiz poll; ignored")
         return
@@ -644,7 +644,7 @@ async def poll_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not 0 <= option < len(poll.answers):
         LOGGER.warning("Vote for an option the quiz poll does not have; ignored")
         return
-    if bridge.store.latest_poll_item(poll.chat_id) != poll.item_id or not bridge.store.claim_poll_answer(poll):
+    if bridge.state.latest_poll_item(poll.chat_id) != poll.item_id or not bridge.state.claim_poll_answer(poll):
         await bridge.send_text(context.bot, poll.chat_id, STALE_POLL)
         return
     # Skip/Stop under the answered poll would now act on the next question.
@@ -679,7 +679,7 @@ async def post_stop(application: Application) -> None:
 
 
 async def post_shutdown(application: Application) -> None:
-    """Stop the outbox, the proactive endpoint, close the Rasa client and the store."""
+    """Stop the outbox, the proactive endpoint, close the Rasa client and the bridge state."""
     bridge: TelegramBridge = application.bot_data[BRIDGE_KEY]
     if bridge._draining is not None:
         bridge._draining.cancel()
@@ -689,7 +689,7 @@ async def post_shutdown(application: Application) -> None:
     if bridge.proactive is not None:
         await bridge.proactive.stop()
     await bridge.rasa.aclose()
-    bridge.store.close()
+    bridge.state.close()
 
 
 def webhook_secret(settings: Settings) -> str:
@@ -721,13 +721,13 @@ def build_application(settings: Settings) -> Application:
     """
     if not settings.telegram_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    store = TelegramStore(settings.telegram_store_url, settings.telegram_outbox_expiry_s,
+    state = BridgeState(settings.telegram_store_url, settings.telegram_outbox_expiry_s,
                           chat_retention_s=settings.retention_days * 86400.0)
-    turns = ChatTurns(store)
+    turns = ChatTurns(state)
     bridge = TelegramBridge(
-        settings, store, RasaClient(settings.rasa_url, settings.rasa_timeout), turns, domain_intents()
+        settings, state, RasaClient(settings.rasa_url, settings.rasa_timeout), turns, domain_intents()
     )
-    processor = OrderedDedupProcessor(store, settings.telegram_token.split(":")[0], turns)
+    processor = OrderedDedupProcessor(state, settings.telegram_token.split(":")[0], turns)
     api = settings.telegram_api_base_url
     application = (
         Application.builder()

@@ -36,8 +36,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.channels.bridge_state import BridgeState
 from bot.channels.chat_turns import ChatLocks, ChatTurns
-from bot.channels.dedup import TelegramStore
 
 __all__ = ["ChatLocks", "ChatTurns", "ClaimingQueue", "OrderedDedupProcessor"]
 LOGGER = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class OrderedDedupProcessor(BaseUpdateProcessor):
     """Update processor: per-chat order, cross-chat concurrency, exactly-once claims, several bridges.
 
     Args:
-        store: The bridge's store (update claims, chat turns).
+        state: The bridge's state (update claims, chat turns).
         bot_id: The bot's numeric id; update ids are unique per bot only.
         turns: Chat turns, shared with other senders to the same chat (outbox, proactive).
         max_concurrent_updates: Upper bound on updates in flight.
@@ -59,13 +59,13 @@ class OrderedDedupProcessor(BaseUpdateProcessor):
 
     def __init__(
         self,
-        store: TelegramStore,
+        state: BridgeState,
         bot_id: str,
         turns: ChatTurns,
         max_concurrent_updates: int = 256,
     ) -> None:
         super().__init__(max_concurrent_updates)
-        self._store = store
+        self._state = state
         self._bot_id = bot_id
         self._turns = turns
         #: Handles an update taken from the store (set by the bridge: ``Application.process_update``
@@ -89,9 +89,9 @@ class OrderedDedupProcessor(BaseUpdateProcessor):
         """
         chat_id = self._chat_of(update)
         if chat_id is None:
-            claimed = self._store.claim_update(self._bot_id, update.update_id)
+            claimed = self._state.claim_update(self._bot_id, update.update_id)
         else:
-            claimed = self._store.enqueue_update(self._bot_id, update.update_id, chat_id,
+            claimed = self._state.enqueue_update(self._bot_id, update.update_id, chat_id,
                                                  json.dumps(update.to_dict()))
         if claimed:
             self._claimed[update.update_id] = chat_id
@@ -126,8 +126,8 @@ class OrderedDedupProcessor(BaseUpdateProcessor):
 
     async def _drain(self, chat_id: int, own_id: int | None = None, own: list[Awaitable[Any]] | None = None) -> None:
         """Handle the chat's waiting updates in order (the caller holds the chat's turn)."""
-        while (waiting := self._store.next_waiting(self._bot_id, chat_id)) is not None:
-            if not self._store.take_update(self._bot_id, waiting.update_id):
+        while (waiting := self._state.next_waiting(self._bot_id, chat_id)) is not None:
+            if not self._state.take_update(self._bot_id, waiting.update_id):
                 continue  # taken meanwhile by a bridge whose lease we overran
             if waiting.update_id == own_id and own:
                 await own.pop()  # this task's own update: its handlers are ready
@@ -141,7 +141,7 @@ class OrderedDedupProcessor(BaseUpdateProcessor):
         if update.effective_chat is not None:
             return update.effective_chat.id
         if update.poll_answer is not None:
-            poll = self._store.get_poll(update.poll_answer.poll_id)
+            poll = self._state.get_poll(update.poll_answer.poll_id)
             return poll.chat_id if poll is not None else None
         return None
 
@@ -155,7 +155,7 @@ class OrderedDedupProcessor(BaseUpdateProcessor):
             How many chats were taken over.
         """
         taken = 0
-        for chat_id in self._store.chats_waiting(self._bot_id, older_than_s):
+        for chat_id in self._state.chats_waiting(self._bot_id, older_than_s):
             async with self._turns.try_hold(chat_id) as held:
                 if held:
                     LOGGER.warning("Taking over a chat's waiting updates (their bridge stopped)")

@@ -97,7 +97,7 @@ class Console:
     def __init__(self, loop: HumanLoop, settings: HumanLoopSettings) -> None:
         self.loop = loop
         self.settings = settings
-        self.sessions = Sessions(settings.console_session_hours * 3600, loop.store)
+        self.sessions = Sessions(settings.console_session_hours * 3600, loop.records)
         # Each scrypt hash takes about 128 MiB: bound how many run at once.
         self._hashing = asyncio.Semaphore(HASHES_AT_ONCE)
 
@@ -148,7 +148,7 @@ class Console:
         # Counted before the password is checked: concurrent guesses cannot all pass a check made first.
         if not await asyncio.to_thread(self.sessions.begin_attempt, username):
             return await self.login_form(request, "Too many failed attempts; wait a few minutes.", 429)
-        account = await asyncio.to_thread(self.loop.store.account, username)
+        account = await asyncio.to_thread(self.loop.records.account, username)
         stored = account["password_hash"] if account else DUMMY_HASH
         async with self._hashing:
             ok = await asyncio.to_thread(verify_password, password, stored)
@@ -159,7 +159,7 @@ class Console:
         if needs_rehash(stored):
             async with self._hashing:
                 upgraded = await asyncio.to_thread(hash_password, password)
-            await asyncio.to_thread(self.loop.store.upgrade_password_hash, account["username"], stored, upgraded)
+            await asyncio.to_thread(self.loop.records.upgrade_password_hash, account["username"], stored, upgraded)
         session = await asyncio.to_thread(self.sessions.create, account["username"], account["role"])
         response = web.HTTPSeeOther(_safe_next(request.query.get("next")))
         self._set_cookie(response, SESSION_COOKIE, session.id, None)
@@ -181,14 +181,14 @@ class Console:
         status = request.query.get("status", "open")
         kind = request.query.get("kind") or None
         text = (request.query.get("q") or "").strip()[:200] or None
-        items = await asyncio.to_thread(self.loop.store.list_items, None if status == "all" else status, kind, text)
+        items = await asyncio.to_thread(self.loop.records.list_items, None if status == "all" else status, kind, text)
         return self.page("queue.html", "Questions for trainers", session, items=items, status_filter=status,
                          kind=kind, text=text)
 
     async def item(self, request: web.Request) -> web.Response:
         """``GET /items/{id}``: one queue item, who asked it, and the answer form."""
         session = request[SESSION_KEY]["session"]
-        item = await asyncio.to_thread(self.loop.store.get_item, int(request.match_info["id"]))
+        item = await asyncio.to_thread(self.loop.records.get_item, int(request.match_info["id"]))
         if item is None:
             raise web.HTTPNotFound(text="no such item")
         return self.page("item.html", f"Question #{item.id}", session, item=item)
@@ -210,7 +210,7 @@ class Console:
 
     async def close(self, request: web.Request) -> web.StreamResponse:
         """``POST /items/{id}/close``: close an item without answering it."""
-        await asyncio.to_thread(self.loop.store.close_item, int(request.match_info["id"]))
+        await asyncio.to_thread(self.loop.records.close_item, int(request.match_info["id"]))
         raise web.HTTPSeeOther("/queue")
 
     # --------------------------------------------------------------- handoffs
@@ -218,13 +218,13 @@ class Console:
         """``GET /handoffs``: live chats with trainers, filtered by status."""
         session = request[SESSION_KEY]["session"]
         status = request.query.get("status", "active")
-        rows = await asyncio.to_thread(self.loop.store.list_handoffs, None if status == "all" else status)
+        rows = await asyncio.to_thread(self.loop.records.list_handoffs, None if status == "all" else status)
         return self.page("handoffs.html", "Live chats with learners", session, rows=rows)
 
     async def handoff(self, request: web.Request) -> web.Response:
         """``GET /handoffs/{id}``: one live chat's messages and the reply form."""
         session = request[SESSION_KEY]["session"]
-        data = await asyncio.to_thread(self.loop.store.get_handoff, int(request.match_info["id"]))
+        data = await asyncio.to_thread(self.loop.records.get_handoff, int(request.match_info["id"]))
         if data is None:
             raise web.HTTPNotFound(text="no such chat")
         return self.page("handoff.html", f"Live chat #{data['id']}", session, chat=data)
@@ -253,7 +253,7 @@ class Console:
     async def analytics(self, request: web.Request) -> web.Response:
         """``GET /analytics``: questions per day, gaps and the other tables, with charts."""
         session = request[SESSION_KEY]["session"]
-        tables = await asyncio.to_thread(all_tables, self.loop.store.factory)
+        tables = await asyncio.to_thread(all_tables, self.loop.records.factory)
         per_day = tables["questions_per_day"]
         worst = tables["worst_rated_sources"]
         shown = [{"name": name, "title": title, "columns": tables[name].columns, "rows": tables[name].rows}
@@ -272,7 +272,7 @@ class Console:
 
     async def analytics_csv(self, request: web.Request) -> web.Response:
         """``GET /analytics/{name}.csv``: one analytics table as CSV."""
-        tables = await asyncio.to_thread(all_tables, self.loop.store.factory)
+        tables = await asyncio.to_thread(all_tables, self.loop.records.factory)
         table = tables.get(request.match_info["name"])
         if table is None:
             raise web.HTTPNotFound(text="no such table")
@@ -287,7 +287,7 @@ class Console:
         ``message`` (plain text, shown above the table) is styled by ``message_kind``: ``ok`` or ``error``.
         """
         session = request[SESSION_KEY]["session"]
-        rows = await asyncio.to_thread(self.loop.store.list_accounts)
+        rows = await asyncio.to_thread(self.loop.records.list_accounts)
         return self.page("accounts.html", "Trainer accounts", session, status, message=message,
                          message_kind=message_kind,
                          rows=[[r["username"], r["role"], r["active"], _when(r["created_at"])] for r in rows])
@@ -301,7 +301,7 @@ class Console:
                 raise ValueError("user names use letters, digits, dot, dash or underscore")
             async with self._hashing:
                 digest = await asyncio.to_thread(hash_password, str(form.get("password") or ""))
-            await asyncio.to_thread(self.loop.store.create_account, username, digest,
+            await asyncio.to_thread(self.loop.records.create_account, username, digest,
                                     str(form.get("role") or "trainer"))
         except ValueError as exc:
             return await self.accounts(request, str(exc), 400, "error")

@@ -39,7 +39,7 @@ class ConsoleSession:
 
 
 class SessionTable(Protocol):
-    """Where sessions live (:class:`bot.handoff.store.HandoffStore` in the product)."""
+    """Where sessions live (:class:`bot.handoff.records.HandoffRecords` in the product)."""
 
     def save_console_session(self, token_hash: str, username: str, role: str, csrf: str,
                              expires_at: datetime) -> None:

@@ -85,24 +85,24 @@ def main(argv: list[str] | None = None) -> int:
     # The one setup (personal data masked); a command-line tool stays quiet unless LOG_LEVEL asks.
     configure_logging(os.environ.get("LOG_LEVEL") or "WARNING")
     loop = get_human_loop()
-    store = loop.store
+    records = loop.records
     if args.command == "add-trainer":
         try:
-            store.create_account(args.username, hash_password(_password(args.password_stdin)), args.role)
+            records.create_account(args.username, hash_password(_password(args.password_stdin)), args.role)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"created {args.role} {args.username}")
     elif args.command == "set-password":
-        if not store.set_password(args.username, hash_password(_password(args.password_stdin))):
+        if not records.set_password(args.username, hash_password(_password(args.password_stdin))):
             print("error: no such account", file=sys.stderr)
             return 1
         print("password changed")
     elif args.command == "accounts":
-        for row in store.list_accounts():
+        for row in records.list_accounts():
             print(f"{row['username']}\t{row['role']}\t{'active' if row['active'] else 'disabled'}")
     elif args.command == "queue":
-        items = store.list_items(None if args.status == "all" else args.status, args.kind, args.search)
+        items = records.list_items(None if args.status == "all" else args.status, args.kind, args.search)
         if args.json:
             print(json.dumps([{"id": i.id, "kind": i.kind, "question": i.question, "askers": i.ask_count,
                                "status": i.status, "sources": i.sources, "updated_at": i.updated_at.isoformat()}
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             for i in items:
                 print(f"#{i.id}\t{i.status}\t{i.kind}\t{i.ask_count} asker(s)\t{i.question}")
     elif args.command == "show":
-        item = store.get_item(args.id)
+        item = records.get_item(args.id)
         if item is None:
             print("error: no such item", file=sys.stderr)
             return 1
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sent: {len(result.delivered)} delivered now, {len(result.queued)} waiting"
               + (f"; knowledge base: {result.kb_path}" if result.kb_path else ""))
     elif args.command == "close":
-        store.close_item(args.id)
+        records.close_item(args.id)
         print("closed")
     return 0
 

@@ -16,9 +16,9 @@ from typing import Any
 from bot.handoff.delivery import Sender, TrainerChat, telegram_sender
 from bot.handoff.faq import write_faq
 from bot.handoff.hours import OfficeHours, utcnow
+from bot.handoff.records import HandoffRecords, ItemView
 from bot.handoff.settings import HumanLoopSettings, load_human_loop_settings
 from bot.handoff.similarity import Similarity, default_similarity
-from bot.handoff.store import HandoffStore, ItemView
 from bot.i18n import t
 from bot.knowledge.embedders import Embedder
 
@@ -87,7 +87,7 @@ class HumanLoop:
     """Queue, handoff, delivery and FAQ writing.
 
     Args:
-        store: the data store.
+        records: the human-loop tables (queue, handoffs, outbox, feedback, accounts).
         kb_dir: the knowledge folder (FAQ documents go to ``kb_dir/faq``).
         hours: trainers' office hours.
         push: pushes a message to a Telegram learner now (None: everything waits in the outbox).
@@ -96,10 +96,10 @@ class HumanLoop:
         clock: current aware UTC time.
     """
 
-    def __init__(self, store: HandoffStore, kb_dir: Path, hours: OfficeHours, push: Sender | None = None,
+    def __init__(self, records: HandoffRecords, kb_dir: Path, hours: OfficeHours, push: Sender | None = None,
                  trainer_chat: TrainerChat | None = None, console_url: str = "",
                  clock: Callable[[], datetime] = utcnow) -> None:
-        self.store, self.kb_dir, self.hours = store, kb_dir, hours
+        self.records, self.kb_dir, self.hours = records, kb_dir, hours
         self.push, self.trainer_chat, self.console_url, self.clock = push, trainer_chat, console_url, clock
 
     @classmethod
@@ -125,10 +125,10 @@ class HumanLoop:
         migrate(engine)
         similarity = _LazySimilarity(lambda: default_similarity(hl.dedup_embedder, hl.dedup_threshold,
                                                                 hl.lexical_dedup_threshold, embedder))
-        store = HandoffStore(session_factory(engine), similarity)
+        records = HandoffRecords(session_factory(engine), similarity)
         push = telegram_sender(settings, hl.proactive_url)
         chat = TrainerChat(settings.telegram_api_base_url, settings.telegram_token, hl.trainer_chat_id)
-        return cls(store, settings.kb_dir, OfficeHours.parse(hl.trainer_hours, hl.trainer_days), push,
+        return cls(records, settings.kb_dir, OfficeHours.parse(hl.trainer_hours, hl.trainer_days), push,
                    chat if chat.enabled else None, hl.console_public_url)
 
     # ---------------------------------------------------------------- learners
@@ -136,13 +136,13 @@ class HumanLoop:
                           language: str = "en") -> int:
         """File a question the evidence gate declined; returns the queue item id."""
         channel = channel_of(sender, channel)
-        self.store.log_question(sender, channel, query, answered=False, sources=sources)
-        item_id, _ = self.store.add_question("unanswered", sender, channel, query, sources, language)
+        self.records.log_question(sender, channel, query, answered=False, sources=sources)
+        item_id, _ = self.records.add_question("unanswered", sender, channel, query, sources, language)
         return item_id
 
     def record_answered(self, sender: str, query: str, sources: Sequence[str], channel: str = "") -> None:
         """Log an answered question (analytics only)."""
-        self.store.log_question(sender, channel_of(sender, channel), query, answered=True, sources=sources)
+        self.records.log_question(sender, channel_of(sender, channel), query, answered=True, sources=sources)
 
     def request_trainer(self, sender: str, question: str, channel: str = "", language: str = "en",
                         live: bool = True) -> TrainerRequest:
@@ -160,10 +160,10 @@ class HumanLoop:
         """
         channel = channel_of(sender, channel)
         now = self.clock()
-        item_id, _ = self.store.add_question("request", sender, channel, question or "(asked to talk to a trainer)",
+        item_id, _ = self.records.add_question("request", sender, channel, question or "(asked to talk to a trainer)",
                                              [], language)
         is_open = self.hours.is_open(now)
-        handoff_id = self.store.start_handoff(sender, channel, item_id) if (live and is_open) else None
+        handoff_id = self.records.start_handoff(sender, channel, item_id) if (live and is_open) else None
         if self.trainer_chat is not None:
             mode = "live chat" if handoff_id else "queued (out of hours)"
             link = f"{self.console_url}/handoffs/{handoff_id}" if handoff_id else f"{self.console_url}/items/{item_id}"
@@ -174,30 +174,30 @@ class HumanLoop:
 
     def relay(self, sender: str, text: str) -> RelayResult:
         """A learner message during a handoff: keep it, pass it on, return waiting replies."""
-        active = self.store.active_handoff(sender)
+        active = self.records.active_handoff(sender)
         if active is None:
-            latest = self.store.latest_handoff(sender)
+            latest = self.records.latest_handoff(sender)
             return RelayResult(active=False, ended_by_trainer=bool(latest and latest["ended_by"] == "trainer"),
-                               pending=self.store.take_pending(sender))
-        self.store.add_handoff_message(active["id"], sender, "learner", text)
+                               pending=self.records.take_pending(sender))
+        self.records.add_handoff_message(active["id"], sender, "learner", text)
         if self.trainer_chat is not None:
             self.trainer_chat.post(f"Learner in chat #{active['id']}:\n{text}\n"
                                    f"Reply: {self.console_url}/handoffs/{active['id']}")
-        return RelayResult(active=True, pending=self.store.take_pending(sender))
+        return RelayResult(active=True, pending=self.records.take_pending(sender))
 
     def end_by_learner(self, sender: str) -> bool:
         """The learner leaves the handoff; False if none was active."""
-        active = self.store.active_handoff(sender)
+        active = self.records.active_handoff(sender)
         if active is None:
             return False
-        self.store.end_handoff(active["id"], "learner")
+        self.records.end_handoff(active["id"], "learner")
         if self.trainer_chat is not None:
             self.trainer_chat.post(f"The learner ended chat #{active['id']}.")
         return True
 
     def pending_for(self, sender: str) -> list[str]:
         """Trainer messages waiting for a learner (marked delivered)."""
-        return self.store.take_pending(sender)
+        return self.records.take_pending(sender)
 
     def feedback(self, sender: str, channel: str, question: str, sources: Sequence[str], positive: bool,
                  language: str = "en") -> int | None:
@@ -207,10 +207,10 @@ class HumanLoop:
             The queue item id for a thumbs-down, else None.
         """
         channel = channel_of(sender, channel)
-        self.store.add_feedback(sender, channel, question, sources, positive)
+        self.records.add_feedback(sender, channel, question, sources, positive)
         if positive or not question:
             return None
-        item_id, _ = self.store.add_question("thumbs_down", sender, channel, question, sources, language)
+        item_id, _ = self.records.add_question("thumbs_down", sender, channel, question, sources, language)
         return item_id
 
     # ---------------------------------------------------------------- trainers
@@ -222,9 +222,9 @@ class HumanLoop:
             True if delivered now, False if queued in the outbox.
         """
         if channel == "telegram" and self.push is not None and self.push.push(sender, text, buttons):
-            self.store.enqueue(sender, channel, text, delivered=True)
+            self.records.enqueue(sender, channel, text, delivered=True)
             return True
-        self.store.enqueue(sender, channel, text)
+        self.records.enqueue(sender, channel, text)
         return False
 
     def answer_item(self, item_id: int, answer: str, trainer: str, add_to_kb: bool,
@@ -248,14 +248,14 @@ class HumanLoop:
         question = " ".join((faq_question or "").split())
         if add_to_kb and not question:
             raise ValueError("to add the answer to the knowledge base, write the question as learners should see it")
-        item = self.store.get_item(item_id)
+        item = self.records.get_item(item_id)
         if item is None:
             raise KeyError(item_id)
         kb_path = None
         if add_to_kb:
             kb_path = write_faq(self.kb_dir, item.id, question, answer, trainer, self.clock().date(), item.language)
         rel = str(kb_path.relative_to(self.kb_dir)) if kb_path else None
-        item = self.store.mark_answered(item_id, answer, trainer, rel)
+        item = self.records.mark_answered(item_id, answer, trainer, rel)
         delivered: list[str] = []
         queued: list[str] = []
         for asker in item.askers:
@@ -263,7 +263,7 @@ class HumanLoop:
             text = t("handoff_trainer_answer", language, question=asker["question"], answer=answer)
             (delivered if self.send_to_learner(asker["sender"], asker["channel"], text) else queued).append(
                 asker["sender"])
-            self.store.mark_notified(item_id, asker["sender"])
+            self.records.mark_notified(item_id, asker["sender"])
         log.info("queue item %d answered by %s: %d delivered, %d queued, kb=%s", item_id, trainer,
                  len(delivered), len(queued), rel)
         return AnswerResult(item, delivered, queued, kb_path)
@@ -280,19 +280,19 @@ class HumanLoop:
         text = text.strip()
         if not text:
             raise ValueError("the message is empty")
-        handoff = self.store.get_handoff(handoff_id)
+        handoff = self.records.get_handoff(handoff_id)
         if handoff is None:
             raise KeyError(handoff_id)
         if handoff["status"] != "active":
             raise ValueError("this chat has ended")
-        self.store.add_handoff_message(handoff_id, handoff["sender"], "trainer", text, trainer)
+        self.records.add_handoff_message(handoff_id, handoff["sender"], "trainer", text, trainer)
         return self.send_to_learner(handoff["sender"], handoff["channel"],
                                     t("handoff_trainer_says", "en", trainer=trainer, text=text))
 
     def end_by_trainer(self, handoff_id: int, trainer: str) -> bool:
         """The trainer closes a live handoff and the learner is told the tutor is back."""
-        handoff = self.store.get_handoff(handoff_id)
-        if handoff is None or not self.store.end_handoff(handoff_id, "trainer"):
+        handoff = self.records.get_handoff(handoff_id)
+        if handoff is None or not self.records.end_handoff(handoff_id, "trainer"):
             return False
         self.send_to_learner(handoff["sender"], handoff["channel"], t("handoff_ended_by_trainer", "en",
                                                                        trainer=trainer))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from aiohttp.web import WebSocketResponse
 
-    from bot.handoff.store import HandoffStore
+    from bot.handoff.records import HandoffRecords
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 2.0
@@ -81,18 +81,18 @@ def outbox_taker(database_url: str) -> Callable[[Collection[str]], dict[str, lis
     Returns:
         A function suitable for :func:`push_forever`.
     """
-    holder: dict[str, HandoffStore] = {}
+    holder: dict[str, HandoffRecords] = {}
 
     def take(sessions: Collection[str]) -> dict[str, list[str]]:
-        store = holder.get("store")
-        if store is None:
-            from bot.handoff.store import HandoffStore
+        records = holder.get("records")
+        if records is None:
+            from bot.handoff.records import HandoffRecords
             from bot.store import make_engine, migrate, session_factory
 
             engine = make_engine(database_url)
             migrate(engine)
-            store = holder["store"] = HandoffStore(session_factory(engine))
-        return store.take_pending_many(list(sessions))
+            records = holder["records"] = HandoffRecords(session_factory(engine))
+        return records.take_pending_many(list(sessions))
 
     return take
 

@@ -1,1 +1,1 @@
-"""The ``kb`` command: above the floors it drives (knowledge, learning, plans)."""
+"""The ``kb`` command: above the floors it drives (knowledge, quizzes, plans)."""

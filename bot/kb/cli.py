@@ -200,8 +200,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_generate_quiz(args: argparse.Namespace) -> int:
-    """``kb generate-quiz``: draft quiz items from documents (see :mod:`bot.learning.generate`)."""
-    from bot.learning.generate import run
+    """``kb generate-quiz``: draft quiz items from documents (see :mod:`bot.quizzes.generate`)."""
+    from bot.quizzes.generate import run
 
     return run(args)
 
@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rollback)
     p = common(sub.add_parser("watch", help="re-index whenever the folder changes"))
     p.set_defaults(func=cmd_watch)
-    from bot.learning.generate import build_parser as generate_parser  # stdlib-only at import
+    from bot.quizzes.generate import build_parser as generate_parser  # stdlib-only at import
 
     p = sub.add_parser("generate-quiz", parents=[generate_parser()], add_help=False,
                        help="generate cloze questions from the material for trainers to review")

@@ -1,7 +1,7 @@
 """``kb validate``: check the knowledge folder without indexing it.
 
 The document checks of :mod:`bot.knowledge.validation` plus what the floors above read
-from the same folder: quiz banks (:mod:`bot.learning.banks`) and role files
+from the same folder: quiz banks (:mod:`bot.quizzes.banks`) and role files
 (:mod:`bot.plans.roles`).
 """
 
@@ -25,7 +25,7 @@ def validate_kb(kb_dir: Path) -> list[Problem]:
 
 
 def _check_quiz_banks(kb_dir: Path) -> list[Problem]:
-    """Quiz-bank problems from :func:`bot.learning.banks.load_banks`, as ``kb validate`` lines.
+    """Quiz-bank problems from :func:`bot.quizzes.banks.load_banks`, as ``kb validate`` lines.
 
     Args:
         kb_dir: the knowledge folder; banks live in its ``quizzes/`` folder.
@@ -37,8 +37,8 @@ def _check_quiz_banks(kb_dir: Path) -> list[Problem]:
     if not folder.is_dir():
         return []
     try:
-        from bot.learning.banks import load_banks
-    except ImportError:  # the learning package is optional for a documents-only folder
+        from bot.quizzes.banks import load_banks
+    except ImportError:  # the quizzes package is optional for a documents-only folder
         return []
     _, issues = load_banks(folder, base=kb_dir)
     out = []

@@ -16,7 +16,7 @@ Modules:
 - :mod:`bot.plans.report`: :func:`plan_summary` per role and department for trainers
   (``python -m bot.plans.report [--json]``).
 - :mod:`bot.plans.service`: :class:`Plans`, the facade the actions use
-  (:func:`bot.wiring.get_plans` shares one over :func:`bot.wiring.get_learning`).
+  (:func:`bot.wiring.get_plans` shares one over :func:`bot.wiring.get_quizzes`).
 
 Example::
 

@@ -24,8 +24,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.learning import IST, Learning, Question
 from bot.plans.roles import RoleModel
+from bot.quizzes import IST, Question, Quizzes
 from bot.store import Attempt, Learner, session_factory, session_scope
 from bot.store.plans_models import OnboardingLesson, OnboardingTrack
 
@@ -221,7 +221,7 @@ class Onboarding:
     """Start, deliver, pause, resume and stop onboarding tracks.
 
     Args:
-        learning: The learning service (store, quiz bank, clock).
+        quizzes: The quiz service (store, quiz bank, clock).
         roles: The role model (tracks are roles with an ``onboarding`` section).
         chunks: Returns the current lesson material (e.g. from the live index).
         default_days: Overrides every track's length when set (``ONBOARDING_DAYS``).
@@ -230,24 +230,24 @@ class Onboarding:
 
     def __init__(
         self,
-        learning: Learning,
+        quizzes: Quizzes,
         roles: RoleModel,
         chunks: Callable[[], Sequence[LessonChunk]],
         *,
         default_days: int | None = None,
         tz: timezone = IST,
     ) -> None:
-        self.learning = learning
+        self.quizzes = quizzes
         self.roles = roles
         self.chunks = chunks
         self.default_days = default_days
         self.tz = tz
-        self._sessions = session_factory(learning.engine)
+        self._sessions = session_factory(quizzes.engine)
 
     @property
     def clock(self) -> Callable[[], datetime]:
-        """The learning service's clock (tests move it)."""
-        return self.learning.clock
+        """The quiz service's clock (tests move it)."""
+        return self.quizzes.clock
 
     def track_for(self, role_id: str | None) -> str:
         """The onboarding track of a role (its own if it has one, else the general one).
@@ -446,7 +446,7 @@ class Onboarding:
         lessons = []
         for lesson_id, day, module, source, anchor, item_id, _session_id in pending:
             section = next((c for c in self.chunks() if c.source == source and c.anchor == anchor), None)
-            question = self.learning.current_question(learner_id) if item_id else None
+            question = self.quizzes.current_question(learner_id) if item_id else None
             if question is not None and question.item_id != item_id:
                 question = None  # the learner has moved on to another quiz
             lessons.append(Lesson(lesson_id, learner_id, day, total, module,
@@ -470,10 +470,10 @@ class Onboarding:
         """Open a one-question quiz on the lesson's section (or, failing that, its module).
 
         An item citing the very section is preferred, one the learner has not answered
-        before first; the quiz goes through :class:`Learning` so the answer is checked,
+        before first; the quiz goes through :class:`Quizzes` so the answer is checked,
         scheduled for review and counted toward mastery like any other.
         """
-        bank = self.learning.bank
+        bank = self.quizzes.bank
         by_section = [i for i in bank.for_documents([section.source], section.anchor)
                       if i.source_anchor.casefold() == section.anchor.casefold()]
         candidates = by_section or bank.for_module(section.module) or bank.for_documents([section.source])
@@ -485,7 +485,7 @@ class Onboarding:
         item = (fresh or candidates)[0]
         scope = {"topic": None, "module": item.module, "documents": [section.source],
                  "anchor": section.anchor, "onboarding": True}
-        return self.learning.quizzes.start_items(learner_id, [item], scope, now=self.clock())
+        return self.quizzes.quiz_sessions.start_items(learner_id, [item], scope, now=self.clock())
 
     def _row(self, s: Any, learner_id: int) -> OnboardingTrack:
         row = s.get(OnboardingTrack, learner_id)

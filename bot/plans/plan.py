@@ -4,7 +4,7 @@ The plan for a role is every module (and quiz bank) that builds one of the role'
 competencies, plus the modules those need first. Its order:
 
 1. Each competency's gap is ``max(0, target - mastery)``, mastery taken from the
-   learner's quiz results (:meth:`bot.learning.Learning.progress`), weighted by the
+   learner's quiz results (:meth:`bot.quizzes.Quizzes.progress`), weighted by the
    competency's priority (1-3). A module's urgency is the largest weighted gap among the
    competencies it builds, raised to that of any module that needs it (so a prerequisite
    comes just before the module that needs it, not at the end).
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.learning.mastery import MIN_ATTEMPTS_FOR_MASTERY
-from bot.learning.views import MasteryEntry, Progress
 from bot.plans.roles import DEFAULT_TARGET, Competency, Role, RoleModel
+from bot.quizzes.mastery import MIN_ATTEMPTS_FOR_MASTERY
+from bot.quizzes.views import MasteryEntry, Progress
 
 
 @dataclass(frozen=True)

@@ -111,11 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--department", help="only this department")
     args = parser.parse_args(argv)
     from bot.config import load_settings
-    from bot.learning import Learning
     from bot.plans.service import Plans
+    from bot.quizzes import Quizzes
 
-    learning, _ = Learning.from_settings()
-    plans = Plans(learning, load_settings().kb_dir)
+    quizzes, _ = Quizzes.from_settings()
+    plans = Plans(quizzes, load_settings().kb_dir)
     groups = plan_summary(plans, role=args.role, department=args.department)
     if args.json:
         json.dump([asdict(g) for g in groups], sys.stdout, ensure_ascii=False, indent=2)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.learning import Learning
 from bot.plans.onboarding import LessonChunk, Onboarding, chunks_from_index
 from bot.plans.plan import Plan, build_plan
 from bot.plans.roles import RoleModel, known_quiz_modules, load_default_roles, module_titles
+from bot.quizzes import Quizzes
 from bot.store import Learner, session_factory, session_scope
 
 log = logging.getLogger(__name__)
@@ -41,19 +41,19 @@ def _signature(kb_dir: Path) -> tuple:
 
 
 class Plans:
-    """Role model, profiles and plans over one :class:`Learning`.
+    """Role model, profiles and plans over one :class:`Quizzes`.
 
     Args:
-        learning: The learning service (store and quiz bank).
+        quizzes: The quiz service (store and quiz bank).
         kb_dir: The knowledge folder (roles, modules, quizzes).
         chunks: Lesson material for onboarding (default: the live index).
         onboarding_days: Overrides every track's length (``ONBOARDING_DAYS``).
     """
 
-    def __init__(self, learning: Learning, kb_dir: Path, *,
+    def __init__(self, quizzes: Quizzes, kb_dir: Path, *,
                  chunks: Callable[[], Sequence[LessonChunk]] | None = None,
                  onboarding_days: int | None = None) -> None:
-        self.learning = learning
+        self.quizzes = quizzes
         self.kb_dir = Path(kb_dir)
         self._chunks = chunks or _index_chunks
         self._onboarding_days = onboarding_days
@@ -62,7 +62,7 @@ class Plans:
         self._model = RoleModel()
         self._titles: dict[str, str] = {}
         self._quiz_modules: set[str] = set()
-        self._sessions = session_factory(learning.engine)
+        self._sessions = session_factory(quizzes.engine)
         self._onboarding: Onboarding | None = None
 
     # ------------------------------------------------------------------ role model
@@ -88,7 +88,7 @@ class Plans:
         """The onboarding service over the same store and role model."""
         model = self.roles
         if self._onboarding is None:
-            self._onboarding = Onboarding(self.learning, model, self._chunks, default_days=self._onboarding_days)
+            self._onboarding = Onboarding(self.quizzes, model, self._chunks, default_days=self._onboarding_days)
         return self._onboarding
 
     # ------------------------------------------------------------------ profile
@@ -104,7 +104,7 @@ class Plans:
         Returns:
             The learner id.
         """
-        return self.learning.learner(channel, external_id, **profile)
+        return self.quizzes.learner(channel, external_id, **profile)
 
     def find_learner(self, channel: str, external_id: str) -> int | None:
         """The learner id for a channel identity, or None (never creates a learner)."""
@@ -127,7 +127,7 @@ class Plans:
         """Store ``role``, ``department`` and/or ``language`` (None values are left alone)."""
         values = {k: v for k, v in fields.items() if v is not None}
         if values:
-            self.learning.update_profile(learner_id, **values)
+            self.quizzes.update_profile(learner_id, **values)
 
     # ------------------------------------------------------------------ plans
 
@@ -145,7 +145,7 @@ class Plans:
         role = model.get(role_id)
         if role is None:
             raise KeyError(role_id)
-        progress = self.learning.progress(learner_id) if learner_id is not None else None
+        progress = self.quizzes.progress(learner_id) if learner_id is not None else None
         return build_plan(role, model, progress, self._titles, self._quiz_modules)
 
 

@@ -2,7 +2,7 @@
 
 Rows that belong to a learner carry the learner's pseudonymous Rasa sender id
 (``sender``) so that erasure is one ``WHERE sender = ?`` per table (see
-:func:`bot.handoff.store.HandoffStore.erase_sender`). No raw channel ids are stored.
+:func:`bot.handoff.records.HandoffRecords.erase_sender`). No raw channel ids are stored.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SQLAlchemy model of review reminders (see :mod:`bot.learning.reminders`).
+"""SQLAlchemy model of review reminders (see :mod:`bot.quizzes.reminders`).
 
 One row per learner who was ever reminded: when the last reminder went out (at most
 one a day) and whether it still waits for a web learner's next turn. The row goes with

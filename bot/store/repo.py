@@ -1,4 +1,4 @@
-"""Small data-access helpers shared by :mod:`bot.learning`.
+"""Small data-access helpers shared by :mod:`bot.quizzes`.
 
 Everything here takes an open :class:`~sqlalchemy.orm.Session`; the caller owns the
 transaction (see :func:`bot.store.session_scope`).

@@ -30,7 +30,7 @@ PASSWORD = "browser pass 123"
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
     loop, _ = make_loop(tmp_path_factory.mktemp("console"), push=FakePush())
-    loop.store.create_account("asha", hash_password(PASSWORD), "trainer")
+    loop.records.create_account("asha", hash_password(PASSWORD), "trainer")
     event_loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict[str, object] = {}
@@ -94,7 +94,7 @@ def test_sign_in_answer_and_escaping(console, browser) -> None:
     page.wait_for_selector("p.ok")
     assert "<img src=x onerror=alert(1)>" in page.inner_text("div.answer")
     assert page.locator("main img").count() == 0 and dialogs == []
-    assert loop.store.get_item(ref).status == "answered"
+    assert loop.records.get_item(ref).status == "answered"
     page.goto(f"{base}/analytics")
     assert page.locator("svg.chart").count() >= 1
     # A trainer is not an admin.

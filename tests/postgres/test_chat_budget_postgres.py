@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from bot.channels.bridge_store import PG_SCHEMA, open_store_engine
+from bot.channels.bridge_tables import PG_SCHEMA, open_bridge_engine
 
 pytestmark = pytest.mark.postgres
 
@@ -33,7 +33,7 @@ def store_url(postgres_database: str) -> str:
 
 
 def test_the_budgets_live_in_the_bridges_schema(store_url: str) -> None:
-    engine = open_store_engine(store_url)
+    engine = open_bridge_engine(store_url)
     try:
         assert "chat_budgets" in inspect(engine).get_table_names(schema=PG_SCHEMA)
     finally:

@@ -244,11 +244,11 @@ def test_misconfigured_database_fails_start_up_loudly(scaled_stack, tmp_path):
 async def test_erasure_leaves_zero_rows_in_every_store(scaled_stack, tmp_path):
     from sqlalchemy import func, select
 
-    from bot.channels.dedup import TelegramStore
+    from bot.channels.bridge_state import BridgeState
     from bot.channels.proactive import ProactiveServer
-    from bot.handoff.store import HandoffStore
-    from bot.learning import Learning, QuizBank
+    from bot.handoff.records import HandoffRecords
     from bot.privacy import count_tracker_events, erase_learner, tracker_db_url
+    from bot.quizzes import QuizBank, Quizzes
     from bot.runner import free_port
     from bot.store.engine import session_factory, session_scope
     from bot.store.handoff_models import SENDER_TABLES
@@ -261,22 +261,22 @@ async def test_erasure_leaves_zero_rows_in_every_store(scaled_stack, tmp_path):
         status, _, _ = await asyncio.to_thread(rest, s, sender, text)
         assert status == 200
     bank, _ = QuizBank.load(__import__("bot.config", fromlist=["x"]).load_settings().kb_dir / "quizzes")
-    learning = Learning(env["DATABASE_URL"], bank, auto_migrate=False, seed=1)
-    learner_id = learning.learner("telegram", sender, consent=True)
+    quizzes = Quizzes(env["DATABASE_URL"], bank, auto_migrate=False, seed=1)
+    learner_id = quizzes.learner("telegram", sender, consent=True)
     if bank.items:
-        question = learning.start_quiz(learner_id, n=1)
-        learning.answer(learner_id, "a", item_id=question.item_id)
-    handoff = HandoffStore(session_factory(learning.engine))
+        question = quizzes.start_quiz(learner_id, n=1)
+        quizzes.answer(learner_id, "a", item_id=question.item_id)
+    handoff = HandoffRecords(session_factory(quizzes.engine))
     handoff.add_question("request", sender, "telegram", "who approves leave?")
-    store = TelegramStore(tmp_path / "telegram.db")
-    store.remember_chat(sender, 424242)
+    state = BridgeState(tmp_path / "telegram.db")
+    state.remember_chat(sender, 424242)
 
     class Target:
         async def deliver_to(self, sender, replies):
             return []
 
         def forget(self, sender):
-            return store.forget_chat(sender)
+            return state.forget_chat(sender)
 
     port, token = free_port(), "bridge-token"
     server = ProactiveServer(Target(), token, port)
@@ -290,7 +290,7 @@ async def test_erasure_leaves_zero_rows_in_every_store(scaled_stack, tmp_path):
         assert count_tracker_events(url, sender) > 0
         async with httpx.AsyncClient() as client:  # the bridge refuses callers without its token
             assert (await client.post(f"http://127.0.0.1:{port}/forget", json={"sender": sender})).status_code == 401
-        report = await asyncio.to_thread(erase_learner, learning, "telegram", sender, tracker_url=url,
+        report = await asyncio.to_thread(erase_learner, quizzes, "telegram", sender, tracker_url=url,
                                          bridge_port=port, bridge_token=token)
     finally:
         await server.stop()
@@ -299,13 +299,13 @@ async def test_erasure_leaves_zero_rows_in_every_store(scaled_stack, tmp_path):
     assert report.complete, report.errors
     assert report.removed["tracker_events"] > 0 and report.removed["telegram_mapping"] == 1
     assert count_tracker_events(url, sender) == 0
-    with session_scope(session_factory(learning.engine)) as db:
+    with session_scope(session_factory(quizzes.engine)) as db:
         assert db.scalar(select(func.count()).select_from(Learner).where(Learner.external_id == sender)) == 0
         for table in (Attempt, ReviewState, Mastery, QuizSession):
             assert db.scalar(select(func.count()).select_from(table).where(table.learner_id == learner_id)) == 0
         for table in SENDER_TABLES:
             assert db.scalar(select(func.count()).select_from(table).where(table.sender == sender)) == 0
-    assert store.chat_for(sender) is None
+    assert state.chat_for(sender) is None
 
 
 def test_one_rasa_replica_killed_the_other_carries_on(scaled_stack):

@@ -17,7 +17,7 @@ from fake_bot_api import FakeBotApi
 from sqlalchemy.exc import SQLAlchemyError
 from tg_harness import ACTION_TOKEN, Harness
 
-from bot.channels.dedup import TelegramStore
+from bot.channels.bridge_state import BridgeState
 from bot.channels.outbox import Outbox, OutgoingMessage
 from bot.channels.telegram_bridge import APOLOGY, BRIDGE_KEY
 
@@ -29,7 +29,7 @@ SECRET_TEXT = "my confidential question about case 4711"
 
 def pending(app, chat_id: int | None = None) -> int:
     """Messages the running bridge has queued (a bridge without an outbox keeps none)."""
-    outbox = getattr(app.bot_data[BRIDGE_KEY].store, "outbox", None)
+    outbox = getattr(app.bot_data[BRIDGE_KEY].state, "outbox", None)
     return 0 if outbox is None else outbox.pending(chat_id)
 
 
@@ -149,8 +149,8 @@ def test_proactive_messages_queue_behind_a_backlog_and_a_block_empties_the_queue
 def test_outbox_keeps_order_per_chat_survives_reopening_and_schedules_retries(tmp_path: Path) -> None:
     now = [1000.0]
     path = tmp_path / "telegram.db"
-    store = TelegramStore(path)
-    outbox = Outbox(store.engine, expiry_s=60, clock=lambda: now[0])
+    state = BridgeState(path)
+    outbox = Outbox(state.engine, expiry_s=60, clock=lambda: now[0])
     outbox.add(CHAT_A, [OutgoingMessage("a1", "HTML"), OutgoingMessage("a2")])
     outbox.add(CHAT_B, [OutgoingMessage("b1")])
     outbox.add(CHAT_A, [OutgoingMessage("a3")])
@@ -161,9 +161,9 @@ def test_outbox_keeps_order_per_chat_survives_reopening_and_schedules_retries(tm
     assert outbox.due_chats() == [CHAT_B]  # a2 and a3 wait behind a1
     outbox.remove(outbox.head(CHAT_B).id)
     assert outbox.next_due_in() == pytest.approx(5)
-    store.close()
+    state.close()
 
-    reopened = Outbox(TelegramStore(path).engine, expiry_s=60, clock=lambda: now[0])
+    reopened = Outbox(BridgeState(path).engine, expiry_s=60, clock=lambda: now[0])
     assert reopened.pending() == 3
     head = reopened.head(CHAT_A)
     assert (head.message.text, head.attempts, head.last_error) == ("a1", 1, "429 retry_after=5s")
@@ -178,23 +178,23 @@ def test_outbox_keeps_order_per_chat_survives_reopening_and_schedules_retries(tm
 
 
 def test_a_reply_is_queued_whole_or_not_at_all(tmp_path: Path) -> None:
-    store = TelegramStore(tmp_path / "telegram.db")
+    state = BridgeState(tmp_path / "telegram.db")
 
     unstorable = OutgoingMessage(object())  # type: ignore[arg-type]  # fails as the second piece is written
     with pytest.raises(SQLAlchemyError):
-        store.outbox.add(CHAT_A, [OutgoingMessage("first piece"), unstorable])
-    assert store.outbox.pending() == 0
+        state.outbox.add(CHAT_A, [OutgoingMessage("first piece"), unstorable])
+    assert state.outbox.pending() == 0
 
 
 def test_erasing_a_learner_drops_what_still_waits_for_their_chat(tmp_path: Path) -> None:
-    store = TelegramStore(tmp_path / "telegram.db")
-    store.remember_chat("tg-erased", CHAT_A)
-    store.remember_chat("tg-other", CHAT_B)
-    store.outbox.add(CHAT_A, [OutgoingMessage("your question about your pension was: ...")])
-    store.outbox.add(CHAT_B, [OutgoingMessage("someone else's reply")])
+    state = BridgeState(tmp_path / "telegram.db")
+    state.remember_chat("tg-erased", CHAT_A)
+    state.remember_chat("tg-other", CHAT_B)
+    state.outbox.add(CHAT_A, [OutgoingMessage("your question about your pension was: ...")])
+    state.outbox.add(CHAT_B, [OutgoingMessage("someone else's reply")])
 
-    assert store.forget_chat("tg-erased") is True
-    assert store.chat_for("tg-erased") is None
-    assert store.outbox.pending(CHAT_A) == 0  # the learner's queued words are gone too
-    assert store.outbox.pending(CHAT_B) == 1  # nobody else's
-    assert store.forget_chat("tg-erased") is False
+    assert state.forget_chat("tg-erased") is True
+    assert state.chat_for("tg-erased") is None
+    assert state.outbox.pending(CHAT_A) == 0  # the learner's queued words are gone too
+    assert state.outbox.pending(CHAT_B) == 1  # nobody else's
+    assert state.forget_chat("tg-erased") is False

@@ -21,12 +21,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from tg_harness import Harness
 
 from actions.quizzes import ActionCheckAnswer, ActionSkipQuestion, ActionStartQuiz
-from bot.channels.dedup import SentPoll, TelegramStore
+from bot.channels.bridge_state import BridgeState, SentPoll
 from bot.channels.telegram_bridge import APOLOGY, BRIDGE_KEY, COMMANDS, STALE_POLL, _poll_after, command_menus
 from bot.channels.telegram_format import quiz_poll_of
 from bot.config import PROJECT_ROOT
 from bot.i18n import t
-from bot.learning import Learning, QuizBank
+from bot.quizzes import QuizBank, Quizzes
 
 CHAT_A = 1001
 CHAT_B = 2002
@@ -46,31 +46,31 @@ class QuizActions:
         self.folder = folder
         self.bank, problems = QuizBank.load(BANKS)
         assert not problems
-        self.learnings: dict[str, Learning] = {}
+        self.quizzes_by_sender: dict[str, Quizzes] = {}
         self.slots: dict[str, dict[str, Any]] = {}
 
-    def learning(self, sender: str) -> Learning:
-        if sender not in self.learnings:
-            learning = Learning(f"sqlite:///{self.folder / (sender + '.db')}", self.bank, seed=3)
-            learning.learner("telegram", sender, consent=True)  # accepted the privacy notice
-            self.learnings[sender] = learning
-        return self.learnings[sender]
+    def quizzes(self, sender: str) -> Quizzes:
+        if sender not in self.quizzes_by_sender:
+            quizzes = Quizzes(f"sqlite:///{self.folder / (sender + '.db')}", self.bank, seed=3)
+            quizzes.learner("telegram", sender, consent=True)  # accepted the privacy notice
+            self.quizzes_by_sender[sender] = quizzes
+        return self.quizzes_by_sender[sender]
 
     def export(self, sender: str) -> dict[str, Any]:
-        learning = self.learning(sender)
-        return learning.export(learning.learner("telegram", sender))
+        quizzes = self.quizzes(sender)
+        return quizzes.export(quizzes.learner("telegram", sender))
 
     async def __call__(self, sender: str, message: str) -> list[dict[str, Any]]:
-        learning = self.learning(sender)
+        quizzes = self.quizzes(sender)
         entities: list[dict[str, Any]] = []
         if message == "/quiz_me":
-            action, intent = ActionStartQuiz(learning, TITLES), "quiz_me"
+            action, intent = ActionStartQuiz(quizzes, TITLES), "quiz_me"
         elif message.startswith("/answer_quiz{"):
             value = json.loads(message[len("/answer_quiz"):])["quiz_answer"]
-            action, intent = ActionCheckAnswer(learning, TITLES), "answer_quiz"
+            action, intent = ActionCheckAnswer(quizzes, TITLES), "answer_quiz"
             entities = [{"entity": "quiz_answer", "value": value}]
         elif message == "/skip_question":
-            action, intent = ActionSkipQuestion(learning, TITLES), "skip_question"
+            action, intent = ActionSkipQuestion(quizzes, TITLES), "skip_question"
         else:
             return [{"text": f"You said: {message}"}]
         slots = self.slots.setdefault(sender, {"language": "en", "quiz_active": False, "quiz_item_id": None})
@@ -300,8 +300,8 @@ def test_poll_text_too_long_for_telegram_goes_as_text_and_buttons(harness: Harne
 def test_web_learners_get_buttons_and_never_the_right_answer(actions: QuizActions) -> None:
     import asyncio
 
-    learning = actions.learning("web-1")
-    learning.learner("socketio", "web-1", consent=True)
+    quizzes = actions.quizzes("web-1")
+    quizzes.learner("socketio", "web-1", consent=True)
     tracker = Tracker.from_dict({
         "sender_id": "web-1", "slots": {"language": "en"},
         "latest_message": {"text": "quiz me", "intent": {"name": "quiz_me"}, "entities": []},
@@ -309,20 +309,20 @@ def test_web_learners_get_buttons_and_never_the_right_answer(actions: QuizAction
         "paused": False, "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
     })
     dispatcher = CollectingDispatcher()
-    asyncio.run(ActionStartQuiz(learning, TITLES).run(dispatcher, tracker, {}))
+    asyncio.run(ActionStartQuiz(quizzes, TITLES).run(dispatcher, tracker, {}))
     assert "buttons" in dispatcher.messages[-1]
     assert not any(m.get("custom") for m in dispatcher.messages)
 
 
 def test_store_forgets_a_chats_polls_with_the_chat(tmp_path: Path) -> None:
-    store = TelegramStore(tmp_path / "telegram.db")
-    store.remember_chat("tg-a", CHAT_A)
-    store.put_poll(SentPoll("p1", CHAT_A, "tg-a", "eth-001", 5, ("/a", "/b")))
-    assert store.get_poll("p1") == SentPoll("p1", CHAT_A, "tg-a", "eth-001", 5, ("/a", "/b"))
-    assert store.claim_poll_answer(store.get_poll("p1")) and not store.claim_poll_answer(store.get_poll("p1"))
-    assert store.forget_chat("tg-a")
-    assert store.get_poll("p1") is None and store.latest_poll_item(CHAT_A) is None
-    store.close()
+    state = BridgeState(tmp_path / "telegram.db")
+    state.remember_chat("tg-a", CHAT_A)
+    state.put_poll(SentPoll("p1", CHAT_A, "tg-a", "eth-001", 5, ("/a", "/b")))
+    assert state.get_poll("p1") == SentPoll("p1", CHAT_A, "tg-a", "eth-001", 5, ("/a", "/b"))
+    assert state.claim_poll_answer(state.get_poll("p1")) and not state.claim_poll_answer(state.get_poll("p1"))
+    assert state.forget_chat("tg-a")
+    assert state.get_poll("p1") is None and state.latest_poll_item(CHAT_A) is None
+    state.close()
 
 
 def test_command_menu_is_published_in_english_and_per_language(harness: Harness) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.handoff.hours import OfficeHours
+from bot.handoff.records import HandoffRecords
 from bot.handoff.service import HumanLoop
 from bot.handoff.similarity import LexicalSimilarity
-from bot.handoff.store import HandoffStore
 from bot.store import make_engine, migrate, session_factory
 
 #: A Wednesday, 11:00 IST (05:30 UTC): inside default office hours.
@@ -56,7 +56,7 @@ def make_loop(tmp_path: Path, now: datetime = IN_HOURS, push: FakePush | None = 
     engine = make_engine(f"sqlite:///{tmp_path / 'hl.db'}")
     migrate(engine)
     clock = Clock(now)
-    store = HandoffStore(session_factory(engine), LexicalSimilarity(0.5), clock)
-    loop = HumanLoop(store, tmp_path / "kb", OfficeHours.parse("09:30-17:30", "mon-fri"), push, chat,
+    records = HandoffRecords(session_factory(engine), LexicalSimilarity(0.5), clock)
+    loop = HumanLoop(records, tmp_path / "kb", OfficeHours.parse("09:30-17:30", "mon-fri"), push, chat,
                      "http://console.test", clock)
     return loop, clock

@@ -19,19 +19,19 @@ from actions.quizzes import (
     ActionStartReview,
     ActionStopQuiz,
 )
-from bot.learning import Learning, QuizBank
+from bot.quizzes import QuizBank, Quizzes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "quizzes"
 TITLES = {"modules/rti-for-pios.md": "RTI for Public Information Officers"}
 
 
 @pytest.fixture
-def learning(tmp_path: Path) -> Learning:
+def quizzes(tmp_path: Path) -> Quizzes:
     bank, problems = QuizBank.load(DATA)
     assert not problems
-    learning = Learning(f"sqlite:///{tmp_path / 'learners.db'}", bank, seed=3)
-    learning.learner("socketio", "learner-q", consent=True)  # accepted the privacy notice
-    return learning
+    quizzes = Quizzes(f"sqlite:///{tmp_path / 'learners.db'}", bank, seed=3)
+    quizzes.learner("socketio", "learner-q", consent=True)  # accepted the privacy notice
+    return quizzes
 
 
 def tracker(text: str = "", intent: str = "quiz_me", entities: list | None = None, **slots) -> Tracker:
@@ -69,8 +69,8 @@ def answer_entity(value: str) -> list[dict]:
     return [{"entity": "quiz_answer", "value": value}]
 
 
-async def test_full_quiz_with_right_and_wrong_answers_then_summary(learning: Learning) -> None:
-    messages, events = await run(ActionStartQuiz(learning, TITLES),
+async def test_full_quiz_with_right_and_wrong_answers_then_summary(quizzes: Quizzes) -> None:
+    messages, events = await run(ActionStartQuiz(quizzes, TITLES),
                                  tracker("quiz me on RTI", entities=[{"entity": "quiz_topic", "value": "RTI"}]))
     assert "**Question 1 of" in messages[-1]["text"]
     assert [b["title"] for b in messages[-1]["buttons"]][-2:] == ["Skip", "Stop quiz"]
@@ -78,11 +78,11 @@ async def test_full_quiz_with_right_and_wrong_answers_then_summary(learning: Lea
     item_id = slot(events, "quiz_item_id")
     seen_right = seen_wrong = False
     for _ in range(10):
-        item = learning.bank.get(item_id)
+        item = quizzes.bank.get(item_id)
         correct = {"single": "B", "true_false": "true", "multiple": "A, C", "short": "FAA"}[item.type] \
             if item.id.startswith("rti") else "A"
         reply = correct if not seen_right else ("zzz" if item.type == "short" else ("false" if item.type == "true_false" else "D"))
-        messages, events = await run(ActionCheckAnswer(learning, TITLES),
+        messages, events = await run(ActionCheckAnswer(quizzes, TITLES),
                                      tracker(reply, "answer_quiz", answer_entity(reply), quiz_active=True,
                                              quiz_item_id=item_id))
         feedback = messages[0]["text"]
@@ -97,77 +97,77 @@ async def test_full_quiz_with_right_and_wrong_answers_then_summary(learning: Lea
     assert seen_right and seen_wrong
 
 
-async def test_retried_answer_is_not_counted_twice(learning: Learning) -> None:
-    _, events = await run(ActionStartQuiz(learning, TITLES), tracker("quiz me"))
+async def test_retried_answer_is_not_counted_twice(quizzes: Quizzes) -> None:
+    _, events = await run(ActionStartQuiz(quizzes, TITLES), tracker("quiz me"))
     item_id = slot(events, "quiz_item_id")
     t = tracker("A", "answer_quiz", answer_entity("A"), quiz_active=True, quiz_item_id=item_id)
-    await run(ActionCheckAnswer(learning, TITLES), t)
-    await run(ActionCheckAnswer(learning, TITLES), t)  # Rasa retried the same turn
-    learner = learning.learner("socketio", "learner-q")
-    assert learning.progress(learner).total_answered == 1
+    await run(ActionCheckAnswer(quizzes, TITLES), t)
+    await run(ActionCheckAnswer(quizzes, TITLES), t)  # Rasa retried the same turn
+    learner = quizzes.learner("socketio", "learner-q")
+    assert quizzes.progress(learner).total_answered == 1
 
 
-async def test_stop_mid_way_and_resume(learning: Learning) -> None:
-    _, events = await run(ActionStartQuiz(learning, TITLES), tracker("quiz me"))
+async def test_stop_mid_way_and_resume(quizzes: Quizzes) -> None:
+    _, events = await run(ActionStartQuiz(quizzes, TITLES), tracker("quiz me"))
     first = slot(events, "quiz_item_id")
-    await run(ActionSkipQuestion(learning, TITLES), tracker("skip", "skip_question", quiz_active=True, quiz_item_id=first))
-    messages, events = await run(ActionStopQuiz(learning, TITLES), tracker("stop quiz", "stop_quiz", quiz_active=True))
+    await run(ActionSkipQuestion(quizzes, TITLES), tracker("skip", "skip_question", quiz_active=True, quiz_item_id=first))
+    messages, events = await run(ActionStopQuiz(quizzes, TITLES), tracker("stop quiz", "stop_quiz", quiz_active=True))
     assert "Quiz paused" in messages[0]["text"] and "resume quiz" in messages[0]["text"]
     assert SlotSet("quiz_active", False) in events
-    messages, events = await run(ActionResumeQuiz(learning, TITLES), tracker("resume quiz", "resume_quiz"))
+    messages, events = await run(ActionResumeQuiz(quizzes, TITLES), tracker("resume quiz", "resume_quiz"))
     assert messages[0]["text"].startswith("Welcome back")
     assert "**Question 2 of" in messages[1]["text"]
     assert slot(events, "quiz_active") is True
 
 
-async def test_unrecognised_typed_answer_asks_again_without_recording(learning: Learning) -> None:
-    _, events = await run(ActionStartQuiz(learning, TITLES), tracker("quiz me"))
+async def test_unrecognised_typed_answer_asks_again_without_recording(quizzes: Quizzes) -> None:
+    _, events = await run(ActionStartQuiz(quizzes, TITLES), tracker("quiz me"))
     item_id = slot(events, "quiz_item_id")
-    messages, events = await run(ActionCheckAnswer(learning, TITLES),
+    messages, events = await run(ActionCheckAnswer(quizzes, TITLES),
                                  tracker("maybe E", "answer_quiz", quiz_active=True, quiz_item_id=item_id))
-    item = learning.bank.get(item_id)
+    item = quizzes.bank.get(item_id)
     if item.type != "short":  # a short answer accepts any text as an attempt
         # Read as an answer by the classifier but not readable: ask again (a question
         # typed mid-quiz is answered instead: tests/unit/test_quiz_flow.py).
         assert messages[0]["text"].startswith("Please answer")
         assert slot(events, "quiz_item_id") == item_id
-        assert learning.progress(learning.learner("socketio", "learner-q")).total_answered == 0
+        assert quizzes.progress(quizzes.learner("socketio", "learner-q")).total_answered == 0
 
 
-async def test_quiz_on_this_uses_the_sources_just_shown(learning: Learning) -> None:
-    messages, events = await run(ActionStartQuizOnThis(learning, TITLES),
+async def test_quiz_on_this_uses_the_sources_just_shown(quizzes: Quizzes) -> None:
+    messages, events = await run(ActionStartQuizOnThis(quizzes, TITLES),
                                  tracker("quiz me on this", "quiz_me_on_this", last_sources=["modules/rti-for-pios.md"]))
     assert slot(events, "quiz_active") is True
-    assert learning.bank.get(slot(events, "quiz_item_id")).source_document == "modules/rti-for-pios.md"
-    messages, events = await run(ActionStartQuizOnThis(learning, TITLES),
+    assert quizzes.bank.get(slot(events, "quiz_item_id")).source_document == "modules/rti-for-pios.md"
+    messages, events = await run(ActionStartQuizOnThis(quizzes, TITLES),
                                  tracker("quiz me on this", "quiz_me_on_this", last_sources=["modules/unknown.md"]))
     assert "no quiz questions on that passage" in messages[0]["text"]
     assert slot(events, "quiz_active") is False
 
 
-async def test_review_and_progress_in_hindi(learning: Learning) -> None:
-    messages, _ = await run(ActionStartReview(learning, TITLES), tracker("पुनरावृत्ति", "review", language="hi"))
+async def test_review_and_progress_in_hindi(quizzes: Quizzes) -> None:
+    messages, _ = await run(ActionStartReview(quizzes, TITLES), tracker("पुनरावृत्ति", "review", language="hi"))
     assert "दोहराने के लिए कुछ नहीं" in messages[0]["text"]
-    _, events = await run(ActionStartQuiz(learning, TITLES), tracker("quiz", language="hi"))
-    item = learning.bank.get(slot(events, "quiz_item_id"))
-    messages, _ = await run(ActionCheckAnswer(learning, TITLES),
+    _, events = await run(ActionStartQuiz(quizzes, TITLES), tracker("quiz", language="hi"))
+    item = quizzes.bank.get(slot(events, "quiz_item_id"))
+    messages, _ = await run(ActionCheckAnswer(quizzes, TITLES),
                             tracker("x", "answer_quiz", answer_entity(wrong_answer(item)), language="hi",
                                     quiz_active=True, quiz_item_id=item.id))
     assert messages[0]["text"].startswith("❌ **सही नहीं।**")
-    messages, _ = await run(ActionShowProgress(learning, TITLES), tracker("मेरी प्रगति", "show_progress", language="hi"))
+    messages, _ = await run(ActionShowProgress(quizzes, TITLES), tracker("मेरी प्रगति", "show_progress", language="hi"))
     assert messages[0]["text"].startswith("**आपकी प्रगति**")
 
 
 async def test_no_quiz_before_the_privacy_notice_is_accepted(tmp_path: Path) -> None:
     bank, _ = QuizBank.load(DATA)
-    fresh = Learning(f"sqlite:///{tmp_path / 'fresh.db'}", bank)
+    fresh = Quizzes(f"sqlite:///{tmp_path / 'fresh.db'}", bank)
     dispatcher = CollectingDispatcher()
     events = await ActionStartQuiz(fresh, TITLES).run(dispatcher, tracker("quiz me"), {})
     assert dispatcher.messages[0]["response"] == "utter_privacy_notice"
     assert slot(events, "quiz_active") is False
 
 
-async def test_answer_without_a_quiz_says_so(learning: Learning) -> None:
-    messages, events = await run(ActionCheckAnswer(learning, TITLES), tracker("B", "answer_quiz", answer_entity("B")))
+async def test_answer_without_a_quiz_says_so(quizzes: Quizzes) -> None:
+    messages, events = await run(ActionCheckAnswer(quizzes, TITLES), tracker("B", "answer_quiz", answer_entity("B")))
     assert "no quiz in progress" in messages[0]["text"]
     assert slot(events, "quiz_active") is False

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot.channels.bridge_store import chat_budgets, open_store_engine
+from bot.channels.bridge_state import BridgeState
+from bot.channels.bridge_tables import chat_budgets, open_bridge_engine
 from bot.channels.chat_budget import SharedChatRateLimiter
-from bot.channels.dedup import TelegramStore
 
 CHAT, OTHER_CHAT = 7_000_001, 7_000_002
 START = 1_800_000_000.0
@@ -43,7 +43,7 @@ def engines(store_url: str) -> Iterator[Callable[[], Engine]]:
     opened: list[Engine] = []
 
     def open_engine() -> Engine:
-        opened.append(open_store_engine(store_url))
+        opened.append(open_bridge_engine(store_url))
         return opened[-1]
 
     yield open_engine
@@ -136,18 +136,18 @@ def test_check_prunes_on_its_own_now_and_then(engines: Callable[[], Engine]) -> 
 
 
 def test_erasing_a_learner_drops_their_chats_budget(store_url: str) -> None:
-    store = TelegramStore(store_url)
+    state = BridgeState(store_url)
     try:
-        limiter = SharedChatRateLimiter(store.engine, burst=2, per_s=0.5, clock=Clock())
-        store.remember_chat("tg-erase-me", CHAT)
+        limiter = SharedChatRateLimiter(state.engine, burst=2, per_s=0.5, clock=Clock())
+        state.remember_chat("tg-erase-me", CHAT)
         limiter.check(CHAT)
         limiter.check(OTHER_CHAT)
 
-        assert store.forget_chat("tg-erase-me")
+        assert state.forget_chat("tg-erase-me")
 
-        assert rows(store.engine) == 1
+        assert rows(state.engine) == 1
     finally:
-        store.close()
+        state.close()
 
 
 def test_a_budget_that_could_never_be_spent_or_refilled_is_refused(engines: Callable[[], Engine]) -> None:

@@ -27,8 +27,8 @@ PASSWORD_HASH = hash_password(PASSWORD)
 @pytest.fixture
 async def console(tmp_path: Path):
     loop, _ = make_loop(tmp_path, push=FakePush())
-    loop.store.create_account("asha", PASSWORD_HASH, "trainer")
-    loop.store.create_account("root", PASSWORD_HASH, "admin")
+    loop.records.create_account("asha", PASSWORD_HASH, "trainer")
+    loop.records.create_account("root", PASSWORD_HASH, "admin")
     client = TestClient(TestServer(create_app(loop, HumanLoopSettings())))
     await client.start_server()
     client.loop_ = loop  # type: ignore[attr-defined]
@@ -82,7 +82,7 @@ async def test_trainer_cannot_use_admin_pages(console: TestClient) -> None:
     resp = await console.post("/accounts", data={"csrf": csrf, "username": "eve", "password": "x" * 12,
                                                  "role": "admin"})
     assert resp.status == 403
-    assert [a["username"] for a in console.loop_.store.list_accounts()] == ["asha", "root"]
+    assert [a["username"] for a in console.loop_.records.list_accounts()] == ["asha", "root"]
 
 
 async def test_admin_creates_accounts(console: TestClient) -> None:
@@ -90,7 +90,7 @@ async def test_admin_creates_accounts(console: TestClient) -> None:
     resp = await console.post("/accounts", data={"csrf": csrf, "username": "new.trainer",
                                                  "password": "long enough pw", "role": "trainer"})
     assert resp.status == 200 and "Account new.trainer created" in await resp.text()
-    assert console.loop_.store.account("new.trainer")["role"] == "trainer"
+    assert console.loop_.records.account("new.trainer")["role"] == "trainer"
 
 
 async def test_csrf_and_origin_are_enforced(console: TestClient) -> None:
@@ -103,7 +103,7 @@ async def test_csrf_and_origin_are_enforced(console: TestClient) -> None:
     resp = await console.post(f"/items/{ref}/answer", data={"csrf": csrf, "answer": "x"},
                               headers={"Origin": "https://evil.example"})
     assert resp.status == 403
-    assert console.loop_.store.get_item(ref).status == "open"
+    assert console.loop_.records.get_item(ref).status == "open"
 
 
 async def test_answer_is_escaped_delivered_and_added_to_kb(console: TestClient) -> None:
@@ -178,7 +178,7 @@ async def test_live_chat_reply_and_end(console: TestClient) -> None:
     await console.post(f"/handoffs/{request.handoff_id}/reply", data={"csrf": csrf, "text": "Hello from Asha"})
     assert any("Hello from Asha" in text for _, text in loop.push.sent)
     await console.post(f"/handoffs/{request.handoff_id}/end", data={"csrf": csrf})
-    assert loop.store.active_handoff("tg-abc") is None
+    assert loop.records.active_handoff("tg-abc") is None
     assert "closed the chat" in loop.push.sent[-1][1]
 
 
@@ -219,7 +219,7 @@ async def test_a_session_survives_a_console_restart_and_only_its_hash_is_stored(
     await login(console)
     cookie = console.session.cookie_jar.filter_cookies(console.make_url("/"))[SESSION_COOKIE].value
     loop = console.loop_  # type: ignore[attr-defined]
-    with session_scope(loop.store.factory) as s:
+    with session_scope(loop.records.factory) as s:
         stored = s.scalars(select(ConsoleSessionRow.token_hash)).all()
     assert stored == [token_hash(cookie)] and cookie not in stored
     restarted = TestClient(TestServer(create_app(loop, HumanLoopSettings())))  # a new console process
@@ -286,13 +286,13 @@ async def test_the_lockout_is_shared_by_console_processes_and_ends(console: Test
         from bot.store.engine import session_scope
         from bot.store.handoff_models import ConsoleLoginAttempt
 
-        with session_scope(loop.store.factory) as s:
+        with session_scope(loop.records.factory) as s:
             stored = s.scalars(select(ConsoleLoginAttempt.name_hash)).all()
         assert len(stored) == MAX_FAILURES and "asha" not in stored
         loop.clock.now += timedelta(seconds=LOCK_WINDOW_S + 1)  # type: ignore[attr-defined]
         await login(other)
         assert await wrong_logins(console, 1, "nobody") == [401]
-        with session_scope(loop.store.factory) as s:  # stale rows pruned, the good sign-in cleared its own
+        with session_scope(loop.records.factory) as s:  # stale rows pruned, the good sign-in cleared its own
             assert s.scalar(select(func.count()).select_from(ConsoleLoginAttempt)) == 1
     finally:
         await other.close()
@@ -319,9 +319,9 @@ async def test_an_old_hash_still_signs_in_and_is_upgraded(console: TestClient) -
     salt = b"0123456789abcdef"
     digest = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
     old = f"scrypt$16384$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
-    loop.store.create_account("veteran", old, "trainer")
+    loop.records.create_account("veteran", old, "trainer")
     csrf = await login(console, "veteran")
-    upgraded = loop.store.account("veteran")["password_hash"]
+    upgraded = loop.records.account("veteran")["password_hash"]
     assert upgraded.startswith("scrypt$131072$8$1$") and verify_password(PASSWORD, upgraded)
     # The upgrade is not a password change: the session it was made in goes on.
     page = await console.get("/queue", allow_redirects=False)

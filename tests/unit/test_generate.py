@@ -6,10 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from bot.learning.banks import QuizBank, load_banks
-from bot.learning.cloze import BLANK, Fact, distractors, facts_in, sentence_id
-from bot.learning.generate import main
-from bot.learning.generated_banks import generate, review
+from bot.quizzes.banks import QuizBank, load_banks
+from bot.quizzes.cloze import BLANK, Fact, distractors, facts_in, sentence_id
+from bot.quizzes.generate import main
+from bot.quizzes.generated_banks import generate, review
 
 APPEALS = """---
 title: "Appeals under the Information Act"

@@ -25,12 +25,12 @@ def test_same_question_from_many_learners_is_one_item(tmp_path: Path) -> None:
     b = loop.record_unanswered("tg-2", "how to claim the children education allowance", ["modules/b.md"], "rest")
     c = loop.record_unanswered("web-3", "What is the dress code for office?", [], "socketio")
     assert a == b != c
-    item = loop.store.get_item(a)
+    item = loop.records.get_item(a)
     assert item.ask_count == 2 and item.sources == ["modules/a.md", "modules/b.md"]
     assert {x["sender"]: x["channel"] for x in item.askers} == {"web-1": "socketio", "tg-2": "telegram"}
     # The same learner asking again does not count twice.
     loop.record_unanswered("web-1", "How do I claim children education allowance?", [], "socketio")
-    assert loop.store.get_item(a).ask_count == 2
+    assert loop.records.get_item(a).ask_count == 2
 
 
 def test_embedding_similarity_merges_paraphrases() -> None:
@@ -58,8 +58,8 @@ def test_answer_reaches_every_asker_and_writes_faq(tmp_path: Path) -> None:
     assert result.kb_path.parent == tmp_path / "kb" / "faq"
     assert 'title: "FAQ: Is yoga leave allowed?"' in text and 'reviewed_by: "meera"' in text
     assert 'source: "trainer"' in text and 'date: "2026-11-25"' in text
-    assert loop.store.get_item(ref).status == "answered"
-    assert loop.store.get_item(ref).kb_path == f"faq/{result.kb_path.name}"
+    assert loop.records.get_item(ref).status == "answered"
+    assert loop.records.get_item(ref).kb_path == f"faq/{result.kb_path.name}"
 
 
 def test_failed_push_waits_in_the_outbox(tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ def test_live_handoff_in_hours_relays_and_ends(tmp_path: Path) -> None:
     result = loop.relay("web-1", "thanks")
     assert not result.active and result.ended_by_trainer
     assert any("closed the chat" in p for p in result.pending)
-    transcript = loop.store.get_handoff(request.handoff_id)["messages"]
+    transcript = loop.records.get_handoff(request.handoff_id)["messages"]
     assert [m["author"] for m in transcript] == ["learner", "trainer", "learner"]
     with pytest.raises(ValueError):
         loop.trainer_message(request.handoff_id, "too late", "asha")
@@ -109,8 +109,8 @@ def test_out_of_hours_is_queued_with_an_expected_time(tmp_path: Path) -> None:
     request = loop.request_trainer("web-1", "Need help", "socketio")
     assert not request.live and request.handoff_id is None
     assert request.expect == datetime(2026, 11, 30, 9, 30, tzinfo=IST)  # Monday 09:30 IST
-    assert loop.store.active_handoff("web-1") is None
-    assert loop.store.list_items()[0].kind == "request"
+    assert loop.records.active_handoff("web-1") is None
+    assert loop.records.list_items()[0].kind == "request"
 
 
 def test_office_hours_parsing() -> None:
@@ -128,10 +128,10 @@ def test_feedback_is_stored_and_thumbs_down_is_queued(tmp_path: Path) -> None:
     loop, _ = make_loop(tmp_path)
     assert loop.feedback("web-1", "socketio", "RTI fee?", ["modules/rti.md"], True) is None
     ref = loop.feedback("web-2", "socketio", "RTI fee?", ["modules/rti.md"], False)
-    assert loop.store.get_item(ref).kind == "thumbs_down"
+    assert loop.records.get_item(ref).kind == "thumbs_down"
     loop.feedback("web-3", "socketio", "Leave rules?", ["modules/leave.md"], False)
     loop.record_answered("web-1", "RTI fee?", ["modules/rti.md"])
-    tables = all_tables(loop.store.factory, days=3, now=loop.clock())
+    tables = all_tables(loop.records.factory, days=3, now=loop.clock())
     worst = tables["worst_rated_sources"].rows
     assert worst[0][0] in ("modules/rti.md", "modules/leave.md") and worst[0][1] == 1
     assert {r[0]: r[1:] for r in worst}["modules/rti.md"] == [1, 1, 0.5]
@@ -147,7 +147,7 @@ def test_quiz_item_statistics(tmp_path: Path) -> None:
     # Four learners; item "hard" is answered right only by the two strongest learners.
     answers = {"l1": {"easy": 1, "hard": 1, "mid": 1}, "l2": {"easy": 1, "hard": 1, "mid": 1},
                "l3": {"easy": 1, "hard": 0, "mid": 0}, "l4": {"easy": 0, "hard": 0, "mid": 0}}
-    with session_scope(loop.store.factory) as s:
+    with session_scope(loop.records.factory) as s:
         for name, items in answers.items():
             learner = get_or_create_learner(s, "rest", name, now)
             s.flush()
@@ -158,10 +158,10 @@ def test_quiz_item_statistics(tmp_path: Path) -> None:
                 s.add(Attempt(learner_id=learner.id, session_id=f"s-{name}", item_id=item, attempt_no=1,
                               module="m", competencies=[], response="a", correct=bool(correct), skipped=False,
                               answered_at=now + timedelta(seconds=n)))
-    rows = {r[0]: r for r in all_tables(loop.store.factory, now=now)["quiz_items"].rows}
+    rows = {r[0]: r for r in all_tables(loop.records.factory, now=now)["quiz_items"].rows}
     assert rows["easy"][3] == 0.75 and rows["hard"][3] == 0.5
     assert rows["hard"][4] > 0.8  # strong discrimination
-    active = all_tables(loop.store.factory, now=now)["active_learners"].rows
+    active = all_tables(loop.records.factory, now=now)["active_learners"].rows
     assert active[0][1] == 4
 
 
@@ -173,12 +173,12 @@ def test_erasure_removes_the_learner_everywhere_in_the_human_loop(tmp_path: Path
     loop.request_trainer("web-1", "help", "socketio")
     loop.relay("web-1", "hi")
     loop.feedback("web-1", "socketio", "q", ["s"], False)
-    loop.store.enqueue("web-1", "socketio", "hello")
-    counts = loop.store.erase_sender("web-1")
+    loop.records.enqueue("web-1", "socketio", "hello")
+    counts = loop.records.erase_sender("web-1")
     assert counts["queue_askers"] >= 3 and counts["handoff_messages"] == 1
-    assert loop.store.get_item(own) is None
-    assert loop.store.get_item(shared).ask_count == 1
-    with session_scope(loop.store.factory) as s:
+    assert loop.records.get_item(own) is None
+    assert loop.records.get_item(shared).ask_count == 1
+    with session_scope(loop.records.factory) as s:
         assert s.query(QueueAsker).filter_by(sender="web-1").count() == 0
     assert loop.pending_for("web-1") == []
 

@@ -44,7 +44,7 @@ async def test_request_in_hours_starts_a_silent_handoff(tmp_path: Path) -> None:
     assert [m.get("custom") for m in messages] == [{"handoff": "relayed"}] and not messages[0].get("text")
     assert events == []
     # ...except to hand over what the trainer wrote.
-    handoff = loop.store.active_handoff("web-1")
+    handoff = loop.records.active_handoff("web-1")
     loop.trainer_message(handoff["id"], "Hi, I am Asha", "asha")
     messages, _ = await run(ActionHandoffRelay(loop), tracker(text="ok"))
     assert "Hi, I am Asha" in messages[-1]["text"]
@@ -55,7 +55,7 @@ async def test_request_in_hours_starts_a_silent_handoff(tmp_path: Path) -> None:
 async def test_trainer_ending_the_chat_gives_the_bot_back(tmp_path: Path) -> None:
     loop, _ = make_loop(tmp_path)
     await run(ActionRequestTrainer(loop), tracker(slots={"last_query": "q"}))
-    loop.end_by_trainer(loop.store.active_handoff("web-1")["id"], "asha")
+    loop.end_by_trainer(loop.records.active_handoff("web-1")["id"], "asha")
     messages, events = await run(ActionHandoffRelay(loop), tracker(text="hello?"))
     assert events == [SlotSet("handoff_active", False)]
     assert "closed the chat" in " ".join(m["text"] for m in messages)
@@ -85,7 +85,7 @@ async def test_feedback_stores_rating_with_sources(tmp_path: Path) -> None:
     messages, _ = await run(ActionFeedback(loop), tracker(slots=slots, entities=[{"entity": "feedback",
                                                                                  "value": "down"}]))
     assert "passed this answer to the trainers" in messages[0]["text"]
-    item = loop.store.list_items(kind="thumbs_down")[0]
+    item = loop.records.list_items(kind="thumbs_down")[0]
     assert item.question == "RTI fee?" and item.sources == ["modules/rti.md"]
     messages, _ = await run(ActionFeedback(loop), tracker(slots=slots, entities=[{"entity": "feedback",
                                                                                  "value": "up"}]))

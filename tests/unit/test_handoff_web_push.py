@@ -11,20 +11,20 @@ from tests.unit.handoff_support import make_loop
 
 async def test_waiting_messages_reach_connected_sessions_only(tmp_path: Path) -> None:
     loop, _ = make_loop(tmp_path)
-    loop.store.enqueue("web-on", "socketio", "Hello from the trainer")
-    loop.store.enqueue("web-on", "socketio", "Second line")
-    loop.store.enqueue("web-off", "socketio", "Kept for later")
+    loop.records.enqueue("web-on", "socketio", "Hello from the trainer")
+    loop.records.enqueue("web-on", "socketio", "Second line")
+    loop.records.enqueue("web-off", "socketio", "Kept for later")
     frames: list[str] = []
 
     async def send(frame: str) -> None:
         frames.append(frame)
 
-    assert await push_once({"web-on": send}, loop.store.take_pending_many) == 2
+    assert await push_once({"web-on": send}, loop.records.take_pending_many) == 2
     assert [json.loads(f[2:])[1]["text"] for f in frames] == ["Hello from the trainer", "Second line"]
     assert frames[0].startswith('42["bot_uttered"')
-    assert await push_once({"web-on": send}, loop.store.take_pending_many) == 0  # delivered once
+    assert await push_once({"web-on": send}, loop.records.take_pending_many) == 0  # delivered once
     assert loop.pending_for("web-off") == ["Kept for later"]  # not connected: next turn instead
-    assert await push_once({}, loop.store.take_pending_many) == 0
+    assert await push_once({}, loop.records.take_pending_many) == 0
 
 
 def test_frame_escapes_json() -> None:

@@ -20,8 +20,8 @@ from bot.language import (
     is_mostly_devanagari,
     script_language,
 )
-from bot.learning.banks import QuizItem
-from bot.learning.quiz import item_language
+from bot.quizzes.banks import QuizItem
+from bot.quizzes.quiz import item_language
 from bot.web.socketio_frames import FrameRejected, parse_client_frame
 
 #: 3 Devanagari letters of 10 (exactly the 30 % share: not Hindi) and 4 of 10 (Hindi).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_learning, plans)
+from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_quizzes, plans)
 from test_plans_fixtures import FakeClock, chunk
 
 from bot.plans.onboarding import excerpt, lesson_sections, next_occurrence, parse_time
@@ -44,9 +44,9 @@ def test_excerpt_keeps_whole_sentences() -> None:
 
 def answer_check(plans: Plans, learner: int, right: bool = True) -> None:
     """Answer the current check question (right or wrong), as the quiz action would."""
-    question = plans.learning.current_question(learner)
+    question = plans.quizzes.current_question(learner)
     assert question is not None
-    item = plans.learning.bank.by_id[question.item_id]
+    item = plans.quizzes.bank.by_id[question.item_id]
     if right:
         response = item.answer[0] if item.type == "short" else item.answer
     else:
@@ -55,7 +55,7 @@ def answer_check(plans: Plans, learner: int, right: bool = True) -> None:
         if item.type == "single":
             wrong = next(i for i, o in enumerate(item.options) if o != item.answer)
             response = "ABCD"[wrong]
-    outcome = plans.learning.answer(learner, response, item_id=question.item_id)
+    outcome = plans.quizzes.answer(learner, response, item_id=question.item_id)
     assert outcome.recognised and outcome.correct == right
 
 
@@ -144,11 +144,11 @@ def test_lessons_do_not_pile_up_while_the_learner_is_away(plans: Plans, clock: F
     assert onboarding.prepare(learner).day == 2
 
 
-def test_track_length_and_track_choice(kb_learning, clock: FakeClock) -> None:
+def test_track_length_and_track_choice(kb_quizzes, clock: FakeClock) -> None:
     from test_plans_fixtures import KB, real_chunks
 
     material = real_chunks()
-    plans = Plans(kb_learning, KB, chunks=lambda: material, onboarding_days=4)
+    plans = Plans(kb_quizzes, KB, chunks=lambda: material, onboarding_days=4)
     learner = plans.learner("rest", "csss-1", consent=True)
     status = plans.onboarding.start(learner, role_id="new-recruit-csss")
     assert status.track == "new-recruit-csss" and status.total_days == 4
@@ -170,8 +170,8 @@ def test_erasing_a_learner_removes_their_onboarding(plans: Plans) -> None:
     learner = plans.learner("telegram", "tg-erase", consent=True)
     plans.onboarding.start(learner)
     plans.onboarding.prepare(learner)
-    plans.learning.erase(learner)
-    with session_scope(session_factory(plans.learning.engine)) as s:
+    plans.quizzes.erase(learner)
+    with session_scope(session_factory(plans.quizzes.engine)) as s:
         for model in PLANS_LEARNER_TABLES:  # deleted explicitly (and by ON DELETE CASCADE)
             assert s.scalar(select(func.count()).select_from(model).where(model.learner_id == learner)) == 0
 
@@ -190,7 +190,7 @@ def test_a_learner_erased_while_lessons_are_prepared_does_not_stop_the_others(pl
         # The learner's erasure request lands between their lesson being made and sent.
         lesson = prepare(learner_id, **kwargs)
         if learner_id == erased:
-            plans.learning.erase(erased)
+            plans.quizzes.erase(erased)
         return lesson
 
     monkeypatch.setattr(onboarding, "prepare", prepare_then_erase)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from rasa_sdk.events import SlotSet
-from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_learning, plans)
+from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_quizzes, plans)
 from test_plans_fixtures import ROOT, FakeClock, run_action, tracker
 
 from actions.plans import ActionPlansTurn
@@ -51,7 +51,7 @@ def test_web_lessons_wait_for_the_next_turn(plans: Plans, clock: FakeClock) -> N
     assert len(messages) == 1
     text = messages[0]["text"]
     assert text.startswith("📘 **Day 1 of 10: Conduct and Ethics") and "📖 **Source:** Conduct and Ethics" in text
-    question = plans.learning.current_question(learner)
+    question = plans.quizzes.current_question(learner)
     assert question is not None and "Check your understanding:" in text
     assert SlotSet("quiz_item_id", question.item_id) in events and SlotSet("quiz_active", True) in events
     # Delivered once only; the next turn brings nothing new.
@@ -113,7 +113,7 @@ def test_telegram_lessons_are_pushed_through_the_bridge(plans: Plans, bridge_env
             last = tg.calls_to("sendMessage")[-1].params
             assert int(last["chat_id"]) == CHAT
             assert last["text"].startswith("📘 <b>Day 1 of 10: Conduct and Ethics")
-            question = plans.learning.current_question(learner)
+            question = plans.quizzes.current_question(learner)
             buttons = [b["callback_data"] for row in last.get("reply_markup", {}).get("inline_keyboard", [])
                        for b in row]
             if question.type in ("single", "true_false"):

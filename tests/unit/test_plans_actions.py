@@ -6,7 +6,7 @@ import asyncio
 
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_learning, plans)
+from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_quizzes, plans)
 from test_plans_fixtures import FakeClock, run_action, tracker
 
 from actions.plans import (
@@ -32,7 +32,7 @@ def role_entity(value: str) -> list[dict]:
 
 def agree(plans: Plans, sender: str = "web-learner-1", channel: str = "socketio") -> int:
     """The learner accepts the privacy notice (their profile and progress may be stored)."""
-    return plans.learning.learner(channel, sender, consent=True)
+    return plans.quizzes.learner(channel, sender, consent=True)
 
 
 def test_set_role_from_an_abbreviation(plans: Plans) -> None:
@@ -101,11 +101,11 @@ def test_show_plan_and_next_step_follow_quiz_results(plans: Plans) -> None:
     learner = plans.find_learner("socketio", "web-learner-1")
     module = buttons[0]["payload"].split('"')[3]
     for _ in range(2):
-        question = plans.learning.start_quiz(learner, module=module, n=20)
+        question = plans.quizzes.start_quiz(learner, module=module, n=20)
         while question is not None:
-            item = plans.learning.bank.by_id[question.item_id]
+            item = plans.quizzes.bank.by_id[question.item_id]
             response = item.answer[0] if item.type == "short" else item.answer
-            question = plans.learning.answer(learner, response, item_id=question.item_id).question
+            question = plans.quizzes.answer(learner, response, item_id=question.item_id).question
     messages, _ = run(ActionNextStep(plans), tracker(text="what next", intent="next_step",
                                                      slots={"role": "public-information-officer"}))
     assert messages[0]["text"].split("\n")[0] != first_next

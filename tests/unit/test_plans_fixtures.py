@@ -1,7 +1,7 @@
 """Shared fixtures and helpers of the plans and onboarding tests (no tests here).
 
 The other ``test_plans*`` / ``test_onboarding*`` modules import from this one, the same
-way the learning tests import ``learning_support``.
+way the quiz tests import ``quiz_support``.
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from learning_support import START, FakeClock, make_learning
+from quiz_support import START, FakeClock, make_quizzes
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.learning import Learning, QuizBank
 from bot.plans.onboarding import LessonChunk
 from bot.plans.service import Plans
+from bot.quizzes import QuizBank, Quizzes
 
 ROOT = Path(__file__).resolve().parents[2]
 KB = ROOT / "knowledge_base"
 TEST_BANKS = ROOT / "tests" / "data" / "quizzes"
 
-__all__ = ["KB", "ROOT", "START", "TEST_BANKS", "FakeClock", "chunk", "clock", "kb_learning", "plans",
+__all__ = ["KB", "ROOT", "START", "TEST_BANKS", "FakeClock", "chunk", "clock", "kb_quizzes", "plans",
            "real_chunks", "run_action", "tracker", "write"]
 
 
@@ -72,20 +72,20 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def kb_learning(tmp_path: Path, clock: FakeClock) -> Iterator[Learning]:
-    """Learning over the real quiz banks, a temp SQLite store and a fake clock."""
+def kb_quizzes(tmp_path: Path, clock: FakeClock) -> Iterator[Quizzes]:
+    """Quizzes over the real quiz banks, a temp SQLite store and a fake clock."""
     bank, problems = QuizBank.load(KB / "quizzes", base=KB)
     assert problems == []
-    service = make_learning(f"sqlite:///{tmp_path / 'state' / 'learners.db'}", bank, clock)
+    service = make_quizzes(f"sqlite:///{tmp_path / 'state' / 'learners.db'}", bank, clock)
     yield service
     service.engine.dispose()
 
 
 @pytest.fixture
-def plans(kb_learning: Learning) -> Plans:
+def plans(kb_quizzes: Quizzes) -> Plans:
     """Plans over the real role model, with lesson material read from the real modules."""
     material = real_chunks()
-    return Plans(kb_learning, KB, chunks=lambda: material)
+    return Plans(kb_quizzes, KB, chunks=lambda: material)
 
 
 def tracker(sender: str = "web-learner-1", *, text: str = "", intent: str = "", entities: list | None = None,

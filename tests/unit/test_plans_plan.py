@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from learning_support import make_learning
+from quiz_support import make_quizzes
 from test_plans_fixtures import TEST_BANKS, FakeClock, write
 
-from bot.learning import QuizBank
-from bot.learning.views import MasteryEntry, Progress
 from bot.plans.plan import build_plan
 from bot.plans.render import next_step_markdown, plan_markdown, step_buttons
 from bot.plans.roles import load_roles
+from bot.quizzes import QuizBank
+from bot.quizzes.views import MasteryEntry, Progress
 
 ROLE = """
     id: pio
@@ -98,29 +98,29 @@ def test_mastery_needs_enough_answers(model) -> None:
 def test_plan_changes_after_quiz_results(model, tmp_path: Path) -> None:
     bank, problems = QuizBank.load(TEST_BANKS)
     assert problems == []
-    learning = make_learning(f"sqlite:///{tmp_path / 'learners.db'}", bank, FakeClock())
+    quizzes = make_quizzes(f"sqlite:///{tmp_path / 'learners.db'}", bank, FakeClock())
     try:
-        learner = learning.learner("rest", "officer-1")
-        before = build_plan(model.get("pio"), model, learning.progress(learner))
+        learner = quizzes.learner("rest", "officer-1")
+        before = build_plan(model.get("pio"), model, quizzes.progress(learner))
         assert order(before)[:2] == ["records", "rti-for-pios"]
 
         # Answer every RTI question right, twice over: RTI Act is mastered.
         for _ in range(2):
-            question = learning.start_quiz(learner, module="rti-for-pios", n=10)
+            question = quizzes.start_quiz(learner, module="rti-for-pios", n=10)
             while question is not None:
                 item = bank.by_id[question.item_id]
                 answer = item.answer if isinstance(item.answer, (bool, str)) else list(item.answer)
-                outcome = learning.answer(learner, answer[0] if isinstance(answer, list) and item.type == "short"
+                outcome = quizzes.answer(learner, answer[0] if isinstance(answer, list) and item.type == "short"
                                           else answer, item_id=question.item_id)
                 assert outcome.correct, item.id
                 question = outcome.question
         # And get the ethics questions wrong.
-        question = learning.start_quiz(learner, module="conduct-rules", n=10)
+        question = quizzes.start_quiz(learner, module="conduct-rules", n=10)
         while question is not None:
-            question = learning.answer(learner, "A" if question.type == "single" else "true",
+            question = quizzes.answer(learner, "A" if question.type == "single" else "true",
                                        item_id=question.item_id).question
 
-        after = build_plan(model.get("pio"), model, learning.progress(learner))
+        after = build_plan(model.get("pio"), model, quizzes.progress(learner))
         rti = next(s for s in after.steps if s.module == "rti-for-pios")
         assert rti.status == "done" and order(after)[-1] == "rti-for-pios"
         assert "records" not in order(after)  # only needed for RTI, which is mastered
@@ -129,7 +129,7 @@ def test_plan_changes_after_quiz_results(model, tmp_path: Path) -> None:
         assert order(after) == ["office-procedure", "conduct-rules", "rti-for-pios"]
         assert after.done == 1
     finally:
-        learning.engine.dispose()
+        quizzes.engine.dispose()
 
 
 def test_renderings_in_both_languages(model) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
-from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_learning, plans)
+from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_quizzes, plans)
 from test_plans_fixtures import KB, write
 
 from bot.plans.onboarding import chunks_from_index, lesson_sections
@@ -29,13 +29,13 @@ def wrong(item) -> str:
 def master(plans: Plans, learner: int, module: str, right: bool) -> None:
     """Answer every question of a module twice, all right or all wrong."""
     for _ in range(2):
-        question = plans.learning.start_quiz(learner, module=module, n=20)
+        question = plans.quizzes.start_quiz(learner, module=module, n=20)
         while question is not None:
-            item = plans.learning.bank.by_id[question.item_id]
+            item = plans.quizzes.bank.by_id[question.item_id]
             response = (item.answer[0] if item.type == "short" else item.answer) if right else wrong(item)
-            outcome = plans.learning.answer(learner, response, item_id=question.item_id)
+            outcome = plans.quizzes.answer(learner, response, item_id=question.item_id)
             if not outcome.recognised:  # never loop on a reply the checker cannot read
-                outcome = plans.learning.skip(learner, item_id=question.item_id)
+                outcome = plans.quizzes.skip(learner, item_id=question.item_id)
             question = outcome.question
 
 

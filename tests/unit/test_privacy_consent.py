@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from rasa_sdk.events import SlotSet
-from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_learning, plans)
+from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_quizzes, plans)
 from test_plans_fixtures import run_action, tracker
 
 from actions.plans import ActionShowPlan, ActionStartOnboarding
@@ -39,7 +39,7 @@ def test_onboarding_and_its_check_question_store_nothing_before_consent(plans: P
     assert notice_shown(messages) and events == []
     # Even a check question's slots left from elsewhere record no attempt.
     state = tracker(text="a", intent="answer_quiz", slots={"quiz_active": True, "quiz_item_id": "rti-fee-1"})
-    messages, events = run(ActionCheckAnswer(plans.learning), state)
+    messages, events = run(ActionCheckAnswer(plans.quizzes), state)
     assert notice_shown(messages) and SlotSet("quiz_active", False) in events
     assert stored(plans) is None
 
@@ -61,22 +61,22 @@ def test_role_plan_quiz_and_progress_create_no_learner_row(plans: Plans) -> None
     messages, _ = run(ActionShowPlan(plans), tracker(text="show my plan", intent="show_plan",
                                                      slots={"role": "public-information-officer"}))
     assert "0 of 5 steps done" in messages[0]["text"]
-    for action in (ActionStartQuiz(plans.learning, titles={}), ActionShowProgress(plans.learning, titles={})):
+    for action in (ActionStartQuiz(plans.quizzes, titles={}), ActionShowProgress(plans.quizzes, titles={})):
         messages, _ = run(action, tracker(text="quiz me", intent="quiz_me"))
         assert notice_shown(messages)
     assert stored(plans) is None
 
 
 def test_declining_stores_nothing_and_accepting_keeps_the_role_given_before(plans: Plans) -> None:
-    run(ActionRecordConsent(lambda: plans.learning), tracker(text="no thanks", intent="consent_decline"))
+    run(ActionRecordConsent(lambda: plans.quizzes), tracker(text="no thanks", intent="consent_decline"))
     assert stored(plans) is None
-    run(ActionRecordConsent(lambda: plans.learning), tracker(text="I agree", intent="consent_accept",
+    run(ActionRecordConsent(lambda: plans.quizzes), tracker(text="I agree", intent="consent_accept",
                                                               slots={"role": "section-officer"}))
     learner = stored(plans)
     assert learner is not None and plans.profile(learner).role == "section-officer"
     # A later decline is not taken silently: it asks to confirm withdrawal
     # (test_privacy_withdrawal.py), which erases everything and stores nothing more.
-    messages, _ = run(ActionRecordConsent(lambda: plans.learning), tracker(text="no thanks", intent="consent_decline"))
+    messages, _ = run(ActionRecordConsent(lambda: plans.quizzes), tracker(text="no thanks", intent="consent_decline"))
     assert [m.get("response") for m in messages] == ["utter_ask_withdraw_confirm"]
 
 
@@ -94,10 +94,10 @@ def test_no_onboarding_lesson_is_stored_or_handed_over_without_consent(plans: Pl
     from bot.store import session_factory, session_scope
     from bot.store.plans_models import OnboardingLesson
 
-    learner = plans.learning.learner("socketio", "web-learner-1", consent=True)
+    learner = plans.quizzes.learner("socketio", "web-learner-1", consent=True)
     plans.onboarding.start(learner, role_id="new-recruit")
     assert run_once(plans, telegram=None).pending == 1  # day 1 waits for the learner's next turn
-    record_consent(plans.learning, learner, False)
+    record_consent(plans.quizzes, learner, False)
 
     messages, events = run(ActionPlansTurn(plans), tracker(text="hello", intent="greet"))
     assert messages == [] and events == []
@@ -106,6 +106,6 @@ def test_no_onboarding_lesson_is_stored_or_handed_over_without_consent(plans: Pl
     assert plans.onboarding.prepare(learner, force=True) is None
     messages, _ = run(ActionStartOnboarding(plans), tracker(text="start onboarding", intent="start_onboarding"))
     assert notice_shown(messages)
-    with session_scope(session_factory(plans.learning.engine)) as s:
+    with session_scope(session_factory(plans.quizzes.engine)) as s:
         lessons = s.scalars(select(OnboardingLesson).where(OnboardingLesson.learner_id == learner)).all()
         assert [(lesson.day, lesson.delivered_at) for lesson in lessons] == [(1, None)]

@@ -13,23 +13,23 @@ from pathlib import Path
 from test_plans_fixtures import run_action, tracker
 
 from actions.privacy import ActionExportMyData
-from bot.learning import Learning, QuizBank
+from bot.quizzes import QuizBank, Quizzes
 from tests.unit.handoff_support import make_loop
 
 
 def test_the_export_file_holds_questions_transcripts_and_feedback(tmp_path: Path) -> None:
     loop, _ = make_loop(tmp_path)
-    learning = Learning(loop.store.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
-    learning.learner("socketio", "web-me", consent=True, department="Revenue")
+    quizzes = Quizzes(loop.records.factory.kw["bind"], QuizBank.load(tmp_path / "none")[0])
+    quizzes.learner("socketio", "web-me", consent=True, department="Revenue")
     ref = loop.record_unanswered("web-me", "is yoga leave allowed?", [], "socketio")
     loop.answer_item(ref, "Yes, two days.", "meera", add_to_kb=False)
     loop.request_trainer("web-me", "help with pension", "socketio")
     loop.relay("web-me", "my pension question")
     loop.feedback("web-me", "socketio", "what is GPF", ["modules/a.md"], positive=False)
-    loop.store.log_question("web-me", "socketio", "what is GPF", answered=True)
+    loop.records.log_question("web-me", "socketio", "what is GPF", answered=True)
     loop.record_unanswered("web-other", "someone else's question about transfers", [], "socketio")
 
-    messages, events = asyncio.run(run_action(ActionExportMyData(lambda: learning),
+    messages, events = asyncio.run(run_action(ActionExportMyData(lambda: quizzes),
                                               tracker("web-me", text="export my data", intent="export_my_data")))
 
     assert events == [] and messages[0]["text"].startswith("Here is all the data I hold about you")
@@ -48,28 +48,28 @@ def test_the_export_file_holds_questions_transcripts_and_feedback(tmp_path: Path
 
 
 def test_the_export_holds_the_onboarding_and_review_reminder_tables(tmp_path: Path) -> None:
-    from learning_support import FakeClock, make_learning
+    from quiz_support import FakeClock, make_quizzes
     from test_plans_fixtures import KB, real_chunks
 
-    from bot.learning.reminders import run_once as remind_once
     from bot.plans.service import Plans
     from bot.privacy import erase_learner
+    from bot.quizzes.reminders import run_once as remind_once
 
     clock = FakeClock()
-    learning = make_learning(f"sqlite:///{tmp_path / 'learners.db'}", QuizBank.load(KB / "quizzes", base=KB)[0],
+    quizzes = make_quizzes(f"sqlite:///{tmp_path / 'learners.db'}", QuizBank.load(KB / "quizzes", base=KB)[0],
                              clock)
     material = real_chunks()
-    plans = Plans(learning, KB, chunks=lambda: material)
-    learner = learning.learner("socketio", "web-me", consent=True)
+    plans = Plans(quizzes, KB, chunks=lambda: material)
+    learner = quizzes.learner("socketio", "web-me", consent=True)
     plans.onboarding.start(learner, role_id="new-recruit", send_time="08:15")
     plans.onboarding.prepare(learner)
-    question = learning.start_quiz(learner, module="rti-for-pios", n=4)
+    question = quizzes.start_quiz(learner, module="rti-for-pios", n=4)
     while question is not None:
-        question = learning.skip(learner, item_id=question.item_id).question
+        question = quizzes.skip(learner, item_id=question.item_id).question
     clock.advance(hours=1)
-    assert remind_once(learning, None).pending == 1
+    assert remind_once(quizzes, None).pending == 1
 
-    messages, _ = asyncio.run(run_action(ActionExportMyData(lambda: learning),
+    messages, _ = asyncio.run(run_action(ActionExportMyData(lambda: quizzes),
                                          tracker("web-me", text="export my data", intent="export_my_data")))
 
     data = json.loads(messages[1]["custom"]["data"]["content"])["learner"]
@@ -78,6 +78,6 @@ def test_the_export_holds_the_onboarding_and_review_reminder_tables(tmp_path: Pa
     assert data["onboarding_lessons"][0]["module"] and data["onboarding_lessons"][0]["source"].startswith("modules/")
     assert [(r["due_count"], r["pending"]) for r in data["review_reminders"]] == [(4, True)]
     # Erasure reports the same tables, removed explicitly (not only by ON DELETE CASCADE).
-    removed = erase_learner(learning, "socketio", "web-me").removed
+    removed = erase_learner(quizzes, "socketio", "web-me").removed
     assert (removed["onboarding_tracks"], removed["onboarding_lessons"], removed["review_reminders"]) == (1, 1, 1)
-    learning.engine.dispose()
+    quizzes.engine.dispose()

@@ -45,38 +45,38 @@ def test_deploy_nginx_conf_is_the_rendered_compose_layout():
     assert "server rasa-1:5005" in conf and "server actions-2:5055" in conf
 
 
-def _learning(tmp_path: Path):
-    from bot.learning import Learning, QuizBank
+def _quizzes(tmp_path: Path):
+    from bot.quizzes import QuizBank, Quizzes
 
     bank, _ = QuizBank.load(tmp_path / "none")
-    return Learning(f"sqlite:///{tmp_path / 'l.db'}", bank)
+    return Quizzes(f"sqlite:///{tmp_path / 'l.db'}", bank)
 
 
 def test_consent_erase_and_export(tmp_path: Path):
     from bot.privacy import erase_learner, export_learner, has_consent, record_consent
 
-    learning = _learning(tmp_path)
-    lid = learning.learner("socketio", "abc")
-    assert not has_consent(learning, lid)
-    record_consent(learning, lid, True)
-    assert has_consent(learning, lid)
-    assert export_learner(learning, "socketio", "abc")["learner"]
-    report = erase_learner(learning, "socketio", "abc")
+    quizzes = _quizzes(tmp_path)
+    lid = quizzes.learner("socketio", "abc")
+    assert not has_consent(quizzes, lid)
+    record_consent(quizzes, lid, True)
+    assert has_consent(quizzes, lid)
+    assert export_learner(quizzes, "socketio", "abc")["learner"]
+    report = erase_learner(quizzes, "socketio", "abc")
     assert report.complete and report.removed.get("learners") == 1
-    assert export_learner(learning, "socketio", "abc")["learner"] == {}
+    assert export_learner(quizzes, "socketio", "abc")["learner"] == {}
 
 
 def test_purge_erases_only_inactive_learners(tmp_path: Path):
     from bot.privacy import purge
 
-    learning = _learning(tmp_path)
-    old = learning.learner("rest", "old")
-    learning.learner("rest", "new")
-    assert purge(learning, 365)["learners"] == 0  # both were seen just now
-    result = purge(learning, 30, now=datetime.now(UTC) + timedelta(days=40))
+    quizzes = _quizzes(tmp_path)
+    old = quizzes.learner("rest", "old")
+    quizzes.learner("rest", "new")
+    assert purge(quizzes, 365)["learners"] == 0  # both were seen just now
+    result = purge(quizzes, 30, now=datetime.now(UTC) + timedelta(days=40))
     assert result["learners"] == 2
     with pytest.raises(KeyError):
-        learning.export(old)
+        quizzes.export(old)
 
 
 def test_the_background_worker_runs_the_retention_purge_once_a_day(tmp_path: Path, monkeypatch):
@@ -85,22 +85,22 @@ def test_the_background_worker_runs_the_retention_purge_once_a_day(tmp_path: Pat
     from bot.store.models import Learner
 
     monkeypatch.setenv("TUTOR_RETENTION_DAYS", "30")
-    learning = _learning(tmp_path)
-    stale = learning.learner("rest", "stale")
-    with session_scope(learning._sessions) as s:
+    quizzes = _quizzes(tmp_path)
+    stale = quizzes.learner("rest", "stale")
+    with session_scope(quizzes._sessions) as s:
         s.get(Learner, stale).last_seen_at = datetime.now(UTC) - timedelta(days=40)
-    ran = purge_if_due(learning, None, now=1000.0)  # first pass after start-up
+    ran = purge_if_due(quizzes, None, now=1000.0)  # first pass after start-up
     assert ran == 1000.0
     with pytest.raises(KeyError):
-        learning.export(stale)
-    again = learning.learner("rest", "stale-2")
-    with session_scope(learning._sessions) as s:
+        quizzes.export(stale)
+    again = quizzes.learner("rest", "stale-2")
+    with session_scope(quizzes._sessions) as s:
         s.get(Learner, again).last_seen_at = datetime.now(UTC) - timedelta(days=40)
-    assert purge_if_due(learning, ran, now=ran + 60) == ran  # not due yet: kept for now
-    learning.export(again)
-    assert purge_if_due(learning, ran, now=ran + PURGE_EVERY_S) == ran + PURGE_EVERY_S
+    assert purge_if_due(quizzes, ran, now=ran + 60) == ran  # not due yet: kept for now
+    quizzes.export(again)
+    assert purge_if_due(quizzes, ran, now=ran + PURGE_EVERY_S) == ran + PURGE_EVERY_S
     with pytest.raises(KeyError):
-        learning.export(again)
+        quizzes.export(again)
 
 
 def test_deploy_files_run_every_process_that_scaled_mode_runs():
@@ -209,23 +209,23 @@ def test_database_errors_carry_no_learner_text(tmp_path: Path) -> None:
     """A failing statement's exception (what ``log.exception`` prints) hides its parameters."""
     from sqlalchemy.exc import IntegrityError
 
-    from bot.handoff.store import HandoffStore
+    from bot.handoff.records import HandoffRecords
     from bot.store import make_engine, migrate, session_factory
 
     engine = make_engine(f"sqlite:///{tmp_path / 'hl.db'}")
     migrate(engine)
-    store = HandoffStore(session_factory(engine))
+    records = HandoffRecords(session_factory(engine))
     secret = "-".join(["learner", "typed", "this"])  # built, so the traceback's source lines do not show it
-    store.create_account("asha", "scrypt$hash-one", "trainer")
+    records.create_account("asha", "scrypt$hash-one", "trainer")
     with pytest.raises(ValueError) as caught:
-        store.create_account("asha", secret, "trainer")
+        records.create_account("asha", secret, "trainer")
     assert isinstance(caught.value.__cause__, IntegrityError)
     text = logging.Formatter().formatException((caught.type, caught.value, caught.tb))
     assert secret not in text and "parameters hidden" in text
-    learning = _learning(tmp_path)  # the learner store's engine too
+    quizzes = _quizzes(tmp_path)  # the learner store's engine too
     from sqlalchemy import text as sql
 
-    with pytest.raises(Exception) as caught, learning.engine.begin() as connection:
+    with pytest.raises(Exception) as caught, quizzes.engine.begin() as connection:
         connection.execute(sql("INSERT INTO no_such_table VALUES (:t)"), {"t": secret})
     text = logging.Formatter().formatException((caught.type, caught.value, caught.tb))
     assert secret not in text and "parameters hidden" in text

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.learning import QuizBank, check_answer, normalise_wording, numbers_in
+from bot.quizzes import QuizBank, check_answer, normalise_wording, numbers_in
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "quizzes"
 BANK, _ = QuizBank.load(DATA)

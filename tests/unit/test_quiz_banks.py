@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bot.learning import QuizBank, load_banks
+from bot.quizzes import QuizBank, load_banks
 from tests.unit.kb_fixtures import alias_bomb, deep_yaml, run_capped
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "quizzes"

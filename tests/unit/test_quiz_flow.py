@@ -27,9 +27,9 @@ from actions.quizzes import (
 from bot.knowledge.gate import Gate
 from bot.knowledge.index import update_index
 from bot.knowledge.search import Retriever
-from bot.learning import Learning, QuizBank
-from bot.learning.answers import looks_like_question, reads_as_answer
-from bot.learning.quiz import item_language
+from bot.quizzes import QuizBank, Quizzes
+from bot.quizzes.answers import looks_like_question, reads_as_answer
+from bot.quizzes.quiz import item_language
 from tests.conftest import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,12 +45,12 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def learning(tmp_path: Path) -> Learning:
+def quizzes(tmp_path: Path) -> Quizzes:
     bank, problems = QuizBank.load(DATA)
     assert not problems
-    learning = Learning(f"sqlite:///{tmp_path / 'learners.db'}", bank, seed=3)
-    learning.learner("socketio", "learner-f", consent=True)
-    return learning
+    quizzes = Quizzes(f"sqlite:///{tmp_path / 'learners.db'}", bank, seed=3)
+    quizzes.learner("socketio", "learner-f", consent=True)
+    return quizzes
 
 
 @pytest.fixture
@@ -84,8 +84,8 @@ async def run(action, t: Tracker):
     return dispatcher.messages, events
 
 
-def answered(learning: Learning) -> int:
-    return learning.progress(learning.learner("socketio", "learner-f")).total_answered
+def answered(quizzes: Quizzes) -> int:
+    return quizzes.progress(quizzes.learner("socketio", "learner-f")).total_answered
 
 
 # ------------------------------------------------------------------ digressions
@@ -98,16 +98,16 @@ def answered(learning: Learning) -> int:
     ("आरटीआई आवेदन का शुल्क कितना है", "ask_question"),
 ])
 async def test_a_question_mid_quiz_is_answered_and_every_item_waits(
-        learning: Learning, knowledge: ActionAnswerQuestion, text: str, intent: str) -> None:
-    _, events = await run(ActionStartQuiz(learning, TITLES),
+        quizzes: Quizzes, knowledge: ActionAnswerQuestion, text: str, intent: str) -> None:
+    _, events = await run(ActionStartQuiz(quizzes, TITLES),
                           tracker("quiz me on RTI", "quiz_me", [{"entity": "quiz_topic", "value": "RTI"}]))
     item_id = slot(events, "quiz_item_id")
     seen_types = set()
     for _ in range(len(RIGHT)):
-        item = learning.bank.get(item_id)
+        item = quizzes.bank.get(item_id)
         seen_types.add(item.type)
-        check = ActionCheckAnswer(learning, TITLES, knowledge=knowledge)
-        before = answered(learning)
+        check = ActionCheckAnswer(quizzes, TITLES, knowledge=knowledge)
+        before = answered(quizzes)
         messages, events = await run(check, tracker(text, intent, quiz_active=True, quiz_item_id=item_id))
         texts = [m.get("text") or "" for m in messages]
         assert not any(x.startswith("Please answer") for x in texts), (item.type, texts)
@@ -116,7 +116,7 @@ async def test_a_question_mid_quiz_is_answered_and_every_item_waits(
         assert texts.index("Now, back to your question:") >= 1  # the question was handled first
         assert item.question in texts[-1]
         assert slot(events, "quiz_active") is True and slot(events, "quiz_item_id") == item_id
-        assert answered(learning) == before  # nothing recorded for the digression
+        assert answered(quizzes) == before  # nothing recorded for the digression
         # Then the learner answers the waiting question: it counts.
         messages, events = await run(check, tracker(RIGHT[item_id], "nlu_fallback", quiz_active=True,
                                                     quiz_item_id=item_id))
@@ -125,37 +125,37 @@ async def test_a_question_mid_quiz_is_answered_and_every_item_waits(
             break
         item_id = slot(events, "quiz_item_id")
     assert seen_types == {"single", "true_false", "multiple", "short"}
-    assert answered(learning) == 4
+    assert answered(quizzes) == 4
 
 
 async def test_digression_answer_comes_from_the_knowledge_search(
-        learning: Learning, knowledge: ActionAnswerQuestion) -> None:
-    _, events = await run(ActionStartQuiz(learning, TITLES), tracker("quiz me", "quiz_me"))
+        quizzes: Quizzes, knowledge: ActionAnswerQuestion) -> None:
+    _, events = await run(ActionStartQuiz(quizzes, TITLES), tracker("quiz me", "quiz_me"))
     item_id = slot(events, "quiz_item_id")
-    messages, events = await run(ActionCheckAnswer(learning, TITLES, knowledge=knowledge),
+    messages, events = await run(ActionCheckAnswer(quizzes, TITLES, knowledge=knowledge),
                                  tracker("What is the fee for an RTI application?", "ask_question",
                                          quiz_active=True, quiz_item_id=item_id))
     assert "Rs 10" in messages[0]["text"] or "10" in messages[0]["text"], messages[0]
     assert slot(events, "last_query") == "What is the fee for an RTI application?"
 
 
-async def test_repeat_question_after_help_and_nothing_after_the_quiz_ended(learning: Learning) -> None:
-    _, events = await run(ActionStartQuiz(learning, TITLES), tracker("quiz me", "quiz_me"))
+async def test_repeat_question_after_help_and_nothing_after_the_quiz_ended(quizzes: Quizzes) -> None:
+    _, events = await run(ActionStartQuiz(quizzes, TITLES), tracker("quiz me", "quiz_me"))
     item_id = slot(events, "quiz_item_id")
-    messages, events = await run(ActionRepeatQuestion(learning, TITLES),
+    messages, events = await run(ActionRepeatQuestion(quizzes, TITLES),
                                  tracker("help", "help", quiz_active=True, quiz_item_id=item_id))
     assert messages[0]["text"] == "Now, back to your question:"
-    assert learning.bank.get(item_id).question in messages[1]["text"]
+    assert quizzes.bank.get(item_id).question in messages[1]["text"]
     assert [b["title"] for b in messages[1]["buttons"]][-2:] == ["Skip", "Stop quiz"]
     assert slot(events, "quiz_item_id") == item_id
-    await run(ActionStopQuiz(learning, TITLES), tracker("stop", "stop_quiz", quiz_active=True))
-    messages, events = await run(ActionRepeatQuestion(learning, TITLES), tracker("👍", "feedback", quiz_active=True))
+    await run(ActionStopQuiz(quizzes, TITLES), tracker("stop", "stop_quiz", quiz_active=True))
+    messages, events = await run(ActionRepeatQuestion(quizzes, TITLES), tracker("👍", "feedback", quiz_active=True))
     assert messages == [] and slot(events, "quiz_active") is False
 
 
-async def test_repeat_question_in_hindi(learning: Learning) -> None:
-    await run(ActionStartQuiz(learning, TITLES), tracker("quiz me", "quiz_me", language="hi"))
-    messages, _ = await run(ActionRepeatQuestion(learning, TITLES), tracker("मदद", "help", language="hi"))
+async def test_repeat_question_in_hindi(quizzes: Quizzes) -> None:
+    await run(ActionStartQuiz(quizzes, TITLES), tracker("quiz me", "quiz_me", language="hi"))
+    messages, _ = await run(ActionRepeatQuestion(quizzes, TITLES), tracker("मदद", "help", language="hi"))
     assert messages[0]["text"] == "अब आपके प्रश्न पर लौटते हैं:"
 
 
@@ -168,8 +168,8 @@ async def test_repeat_question_in_hindi(learning: Learning) -> None:
     ("rti-004", "I forgot my iGOT password", False), ("rti-004", "who decides an appeal?", False),
     ("rti-004", "RTI fee kitna hai", False),
 ])
-def test_only_what_looks_like_an_answer_is_one(learning: Learning, item_id: str, reply: str, expected: bool) -> None:
-    item = learning.bank.get(item_id)
+def test_only_what_looks_like_an_answer_is_one(quizzes: Quizzes, item_id: str, reply: str, expected: bool) -> None:
+    item = quizzes.bank.get(item_id)
     assert reads_as_answer(item, reply, marked_as_answer=False) is expected
     assert reads_as_answer(item, reply, marked_as_answer=True) is True  # a button or an answer_quiz intent
 
@@ -186,7 +186,7 @@ def test_looks_like_question() -> None:
 
 async def test_quiz_asked_before_consent_starts_once_accepted(tmp_path: Path) -> None:
     bank, _ = QuizBank.load(DATA)
-    fresh = Learning(f"sqlite:///{tmp_path / 'fresh.db'}", bank, seed=1)
+    fresh = Quizzes(f"sqlite:///{tmp_path / 'fresh.db'}", bank, seed=1)
     rti = [{"entity": "quiz_topic", "value": "RTI"}]
     messages, events = await run(ActionStartQuiz(fresh, TITLES), tracker("quiz me on RTI", "quiz_me", rti))
     assert messages[0]["response"] == "utter_privacy_notice"
@@ -204,7 +204,7 @@ async def test_quiz_asked_before_consent_starts_once_accepted(tmp_path: Path) ->
 
 async def test_declined_consent_forgets_the_request(tmp_path: Path) -> None:
     bank, _ = QuizBank.load(DATA)
-    fresh = Learning(f"sqlite:///{tmp_path / 'fresh.db'}", bank)
+    fresh = Quizzes(f"sqlite:///{tmp_path / 'fresh.db'}", bank)
     _, events = await run(ActionStartQuiz(fresh, TITLES), tracker("quiz me", "quiz_me"))
     decline = tracker("/consent_decline", "consent_decline", pending_request=slot(events, "pending_request"),
                       request_pending=True)
@@ -220,31 +220,31 @@ async def test_declined_consent_forgets_the_request(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def course_learning(tmp_path: Path) -> Learning:
+def course_quizzes(tmp_path: Path) -> Quizzes:
     bank, _ = QuizBank.load(ROOT / "knowledge_base" / "quizzes", base=ROOT / "knowledge_base")
-    learning = Learning(f"sqlite:///{tmp_path / 'course.db'}", bank, seed=11)
-    learning.learner("socketio", "learner-f", consent=True)
-    return learning
+    quizzes = Quizzes(f"sqlite:///{tmp_path / 'course.db'}", bank, seed=11)
+    quizzes.learner("socketio", "learner-f", consent=True)
+    return quizzes
 
 
 @pytest.mark.parametrize("language", ["en", "hi"])
-async def test_rti_quiz_is_drawn_from_the_learners_language_first(course_learning: Learning, language: str) -> None:
-    rti = course_learning.bank.for_topic("RTI")
+async def test_rti_quiz_is_drawn_from_the_learners_language_first(course_quizzes: Quizzes, language: str) -> None:
+    rti = course_quizzes.bank.for_topic("RTI")
     assert {item_language(i) for i in rti} == {"en", "hi"}  # both banks match "RTI"
     for attempt in range(3):  # new quizzes too, not just the first draw
-        _, events = await run(ActionStartQuiz(course_learning, {}),
+        _, events = await run(ActionStartQuiz(course_quizzes, {}),
                               tracker("quiz me on RTI", "quiz_me", [{"entity": "quiz_topic", "value": "RTI"}],
                                       language=language))
-        learner = course_learning.learner("socketio", "learner-f")
-        while (question := course_learning.current_question(learner)) is not None:
-            assert item_language(course_learning.bank.get(question.item_id)) == language, (attempt, question.text)
-            course_learning.skip(learner, item_id=question.item_id)
+        learner = course_quizzes.learner("socketio", "learner-f")
+        while (question := course_quizzes.current_question(learner)) is not None:
+            assert item_language(course_quizzes.bank.get(question.item_id)) == language, (attempt, question.text)
+            course_quizzes.skip(learner, item_id=question.item_id)
 
 
-def test_other_languages_fill_a_quiz_when_the_learners_has_too_few(course_learning: Learning) -> None:
-    learner = course_learning.learner("socketio", "learner-f")
-    hindi = [i for i in course_learning.bank.for_topic("RTI") if item_language(i) == "hi"]
-    question = course_learning.start_quiz(learner, topic="RTI", n=len(hindi) + 2, language="hi")
+def test_other_languages_fill_a_quiz_when_the_learners_has_too_few(course_quizzes: Quizzes) -> None:
+    learner = course_quizzes.learner("socketio", "learner-f")
+    hindi = [i for i in course_quizzes.bank.for_topic("RTI") if item_language(i) == "hi"]
+    question = course_quizzes.start_quiz(learner, topic="RTI", n=len(hindi) + 2, language="hi")
     assert question.total == len(hindi) + 2
 
 
@@ -281,21 +281,21 @@ def test_help_lists_every_capability_with_a_button_in_each_language() -> None:
         assert capability in english, capability
 
 
-async def test_a_reply_the_classifier_read_as_an_answer_is_checked_as_one(learning: Learning) -> None:
-    _, events = await run(ActionStartQuiz(learning, TITLES),
+async def test_a_reply_the_classifier_read_as_an_answer_is_checked_as_one(quizzes: Quizzes) -> None:
+    _, events = await run(ActionStartQuiz(quizzes, TITLES),
                           tracker("quiz me on RTI", "quiz_me", [{"entity": "quiz_topic", "value": "RTI"}]))
-    item = learning.bank.get(slot(events, "quiz_item_id"))
+    item = quizzes.bank.get(slot(events, "quiz_item_id"))
     assert item.type != "short"  # seed 3 starts with a choice item (a short item accepts any text)
-    messages, _ = await run(ActionCheckAnswer(learning, TITLES),
+    messages, _ = await run(ActionCheckAnswer(quizzes, TITLES),
                             tracker("Z", "answer_quiz", quiz_active=True, quiz_item_id=item.id))
     assert messages[0]["text"].startswith("Please answer")
 
 
 async def test_a_retried_typed_last_answer_is_replayed_not_taken_for_a_question(
-        learning: Learning, knowledge: ActionAnswerQuestion) -> None:
-    _, events = await run(ActionStartQuiz(learning, TITLES),
+        quizzes: Quizzes, knowledge: ActionAnswerQuestion) -> None:
+    _, events = await run(ActionStartQuiz(quizzes, TITLES),
                           tracker("quiz me on RTI", "quiz_me", [{"entity": "quiz_topic", "value": "RTI"}]))
-    check = ActionCheckAnswer(learning, TITLES, knowledge=knowledge)
+    check = ActionCheckAnswer(quizzes, TITLES, knowledge=knowledge)
     while True:
         item_id = slot(events, "quiz_item_id")
         last = tracker(RIGHT[item_id], "nlu_fallback", quiz_active=True, quiz_item_id=item_id)
@@ -304,4 +304,4 @@ async def test_a_retried_typed_last_answer_is_replayed_not_taken_for_a_question(
             break
     messages, _ = await run(check, last)  # Rasa retried the turn that finished the quiz
     assert messages[0]["text"].startswith("✅ **Correct!**") and "Quiz finished" in messages[-1]["text"]
-    assert answered(learning) == 4
+    assert answered(quizzes) == 4

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from learning_support import *  # noqa: F403  (pytest fixtures: db_url, clock, bank, learning)
-from learning_support import START, FakeClock
+from quiz_support import *  # noqa: F403  (pytest fixtures: db_url, clock, bank, learning)
+from quiz_support import START, FakeClock
 
-from bot.learning import Learning, NoQuestionsError, ReviewScheduler, SchedulerConfig
+from bot.quizzes import NoQuestionsError, Quizzes, ReviewScheduler, SchedulerConfig
 
 
 def test_intervals_grow_with_repeated_success() -> None:
@@ -23,49 +23,49 @@ def test_intervals_grow_with_repeated_success() -> None:
     assert intervals[0] >= timedelta(days=1)
 
 
-def test_wrong_answer_comes_back_before_right_one(learning: Learning, clock: FakeClock) -> None:
-    learner = learning.learner("telegram", "s1", consent=True)
-    question = learning.start_quiz(learner, module="conduct-rules", n=2)
+def test_wrong_answer_comes_back_before_right_one(quizzes: Quizzes, clock: FakeClock) -> None:
+    learner = quizzes.learner("telegram", "s1", consent=True)
+    question = quizzes.start_quiz(learner, module="conduct-rules", n=2)
     answers = {"eth-001": "A", "eth-002": "false"}  # eth-001 wrong, eth-002 right
     while question is not None:
-        question = learning.answer(learner, answers[question.item_id], item_id=question.item_id).question
-    assert learning.due_items(learner) == []
+        question = quizzes.answer(learner, answers[question.item_id], item_id=question.item_id).question
+    assert quizzes.due_items(learner) == []
     with pytest.raises(NoQuestionsError) as info:
-        learning.start_review(learner)
+        quizzes.start_review(learner)
     assert info.value.next_due is not None and info.value.next_due - clock.now <= timedelta(hours=1)
     clock.advance(minutes=30)
-    assert learning.due_items(learner) == ["eth-001"]
-    assert [d.learner_id for d in learning.learners_due()] == [learner]
-    review = learning.start_review(learner)
+    assert quizzes.due_items(learner) == ["eth-001"]
+    assert [d.learner_id for d in quizzes.learners_due()] == [learner]
+    review = quizzes.start_review(learner)
     assert review.item_id == "eth-001" and review.total == 1
-    outcome = learning.answer(learner, "B", item_id="eth-001")
+    outcome = quizzes.answer(learner, "B", item_id="eth-001")
     assert outcome.correct and outcome.summary is not None and outcome.summary.kind == "review"
-    assert learning.due_items(learner) == []
+    assert quizzes.due_items(learner) == []
     clock.advance(days=3)
-    assert set(learning.due_items(learner)) >= {"eth-002"}
+    assert set(quizzes.due_items(learner)) >= {"eth-002"}
 
 
-def test_learners_due_respects_consent(learning: Learning, clock: FakeClock) -> None:
-    yes = learning.learner("telegram", "s2", consent=True, language="hi")
-    no = learning.learner("telegram", "s3")
+def test_learners_due_respects_consent(quizzes: Quizzes, clock: FakeClock) -> None:
+    yes = quizzes.learner("telegram", "s2", consent=True, language="hi")
+    no = quizzes.learner("telegram", "s3")
     for learner in (yes, no):
-        question = learning.start_quiz(learner, module="rti-for-pios", n=4)
+        question = quizzes.start_quiz(learner, module="rti-for-pios", n=4)
         while question is not None:
-            question = learning.skip(learner, item_id=question.item_id).question
+            question = quizzes.skip(learner, item_id=question.item_id).question
     clock.advance(hours=1)
-    due = learning.learners_due()
+    due = quizzes.learners_due()
     assert [(d.learner_id, d.due_count, d.language) for d in due] == [(yes, 4, "hi")]
-    assert {d.learner_id for d in learning.learners_due(consent_only=False)} == {yes, no}
-    assert learning.learners_due(minimum=5) == []
+    assert {d.learner_id for d in quizzes.learners_due(consent_only=False)} == {yes, no}
+    assert quizzes.learners_due(minimum=5) == []
 
 
-def test_quiz_prefers_due_items(learning: Learning, clock: FakeClock) -> None:
+def test_quiz_prefers_due_items(quizzes: Quizzes, clock: FakeClock) -> None:
     wrong = {"rti-001": "A", "rti-002": "false", "rti-003": "B", "rti-004": "the PIO"}
-    learner = learning.learner("web", "s4")
-    question = learning.start_quiz(learner, module="rti-for-pios", n=1)
+    learner = quizzes.learner("web", "s4")
+    question = quizzes.start_quiz(learner, module="rti-for-pios", n=1)
     missed = question.item_id
-    assert not learning.answer(learner, wrong[missed], item_id=missed).correct
+    assert not quizzes.answer(learner, wrong[missed], item_id=missed).correct
     clock.advance(hours=2)
-    assert learning.due_items(learner) == [missed]
+    assert quizzes.due_items(learner) == [missed]
     for _ in range(3):  # whatever the shuffle, the due item is asked first
-        assert learning.start_quiz(learner, n=3).item_id == missed
+        assert quizzes.start_quiz(learner, n=3).item_id == missed

@@ -11,12 +11,12 @@ import json
 from datetime import datetime
 
 import pytest
-from learning_support import *  # noqa: F403  (pytest fixtures: db_url, clock, bank, learning)
-from learning_support import FakeClock
+from quiz_support import *  # noqa: F403  (pytest fixtures: db_url, clock, bank, quizzes)
+from quiz_support import FakeClock
 from sqlalchemy import func, select
 
-from bot.learning import Learning
 from bot.pseudonyms import pseudonym
+from bot.quizzes import Quizzes
 from bot.store import (
     LEARNER_TABLES,
     Attempt,
@@ -52,25 +52,25 @@ def test_migrations_are_idempotent_and_match_models(db_url: str) -> None:
         engine.dispose()
 
 
-def test_learner_get_or_create_and_pseudonym(learning: Learning) -> None:
+def test_learner_get_or_create_and_pseudonym(quizzes: Quizzes) -> None:
     external = pseudonym("telegram", "123456", "salt")
     assert external == pseudonym("telegram", "123456", "salt")
     assert external != pseudonym("telegram", "123456", "other-salt") != pseudonym("web", "123456", "salt")
     assert "123456" not in external
-    first = learning.learner("telegram", external, language="hi", role="PIO", consent=True)
-    assert learning.learner("telegram", external) == first
-    assert learning.learner("web", external) != first
-    learning.update_profile(first, department="Revenue", consent=False)
+    first = quizzes.learner("telegram", external, language="hi", role="PIO", consent=True)
+    assert quizzes.learner("telegram", external) == first
+    assert quizzes.learner("web", external) != first
+    quizzes.update_profile(first, department="Revenue", consent=False)
     with pytest.raises(ValueError):
-        learning.update_profile(first, salary=1)
-    data = learning.export(first)["learners"][0]
+        quizzes.update_profile(first, salary=1)
+    data = quizzes.export(first)["learners"][0]
     assert (data["language"], data["role"], data["department"], data["consent"]) == ("hi", "PIO", "Revenue", False)
 
 
-def test_insert_attempt_once_is_idempotent(learning: Learning) -> None:
-    learner = learning.learner("web", "w1")
-    question = learning.start_quiz(learner, n=1)
-    factory = session_factory(learning.engine)
+def test_insert_attempt_once_is_idempotent(quizzes: Quizzes) -> None:
+    learner = quizzes.learner("web", "w1")
+    question = quizzes.start_quiz(learner, n=1)
+    factory = session_factory(quizzes.engine)
     values = {
         "learner_id": learner,
         "session_id": question.session_id,
@@ -81,7 +81,7 @@ def test_insert_attempt_once_is_idempotent(learning: Learning) -> None:
         "response": "B",
         "correct": True,
         "skipped": False,
-        "answered_at": learning.clock(),
+        "answered_at": quizzes.clock(),
     }
     with session_scope(factory) as s:
         assert insert_attempt_once(s, dict(values)) is True
@@ -93,76 +93,76 @@ def test_insert_attempt_once_is_idempotent(learning: Learning) -> None:
         assert s.scalar(select(Attempt.response).where(Attempt.attempt_no == 1)) == "B"
 
 
-def test_retried_answer_counts_once(learning: Learning) -> None:
-    learner = learning.learner("telegram", "t1")
-    question = learning.start_quiz(learner, module="rti-for-pios", n=2)
-    first = learning.answer(learner, "A", item_id=question.item_id)  # recorded
-    retry = learning.answer(learner, "A", item_id=question.item_id)  # e.g. Rasa retried the action
+def test_retried_answer_counts_once(quizzes: Quizzes) -> None:
+    learner = quizzes.learner("telegram", "t1")
+    question = quizzes.start_quiz(learner, module="rti-for-pios", n=2)
+    first = quizzes.answer(learner, "A", item_id=question.item_id)  # recorded
+    retry = quizzes.answer(learner, "A", item_id=question.item_id)  # e.g. Rasa retried the action
     assert not first.duplicate and retry.duplicate
     assert retry.correct == first.correct and retry.item.id == question.item_id
     assert retry.question is not None and retry.question.item_id == first.question.item_id
-    data = learning.export(learner)
+    data = quizzes.export(learner)
     assert len(data["attempts"]) == 1
     assert sum(m["attempts"] for m in data["mastery"] if m["kind"] == "module") == 1
     assert data["review_states"][0]["reps"] == 1
     # The retry did not move the session on: the second question is still the one to answer.
-    assert learning.current_question(learner).item_id == first.question.item_id
+    assert quizzes.current_question(learner).item_id == first.question.item_id
 
 
-def _populate(learning: Learning, clock: FakeClock) -> tuple[int, int]:
-    alice = learning.learner("telegram", "alice", consent=True)
-    bob = learning.learner("telegram", "bob")
+def _populate(quizzes: Quizzes, clock: FakeClock) -> tuple[int, int]:
+    alice = quizzes.learner("telegram", "alice", consent=True)
+    bob = quizzes.learner("telegram", "bob")
     for learner in (alice, bob):
-        question = learning.start_quiz(learner, n=3)
+        question = quizzes.start_quiz(learner, n=3)
         while question is not None:
-            outcome = learning.answer(learner, "A", item_id=question.item_id)
+            outcome = quizzes.answer(learner, "A", item_id=question.item_id)
             if not outcome.recognised:
-                outcome = learning.answer(learner, "x y z", item_id=question.item_id)
+                outcome = quizzes.answer(learner, "x y z", item_id=question.item_id)
             question = outcome.question
         clock.advance(hours=1)
-        learning.start_quiz(learner, n=2)  # left active
+        quizzes.start_quiz(learner, n=2)  # left active
     return alice, bob
 
 
-def test_export_json_and_csv(learning: Learning, clock: FakeClock) -> None:
-    alice, bob = _populate(learning, clock)
-    data = json.loads(learning.export_json(alice))
+def test_export_json_and_csv(quizzes: Quizzes, clock: FakeClock) -> None:
+    alice, bob = _populate(quizzes, clock)
+    data = json.loads(quizzes.export_json(alice))
     assert set(data) == {"learners", "quiz_sessions", "attempts", "review_states", "mastery",
                          "onboarding_tracks", "onboarding_lessons", "review_reminders"}
     assert data["learners"][0]["external_id"] == "alice"
     assert len(data["quiz_sessions"]) == 2 and len(data["attempts"]) == 3
     assert all(row["learner_id"] == alice for table in data.values() for row in table if "learner_id" in row)
     assert datetime.fromisoformat(data["attempts"][0]["answered_at"]).tzinfo is not None
-    files = learning.export_csv(alice)
+    files = quizzes.export_csv(alice)
     assert set(files) == {f"{t}.csv" for t in data}
     rows = list(csv.DictReader(io.StringIO(files["attempts.csv"])))
     assert len(rows) == 3 and {r["learner_id"] for r in rows} == {str(alice)}
     assert json.loads(rows[0]["competencies"])  # list columns are JSON in CSV
     with pytest.raises(KeyError):
-        learning.export(9999)
+        quizzes.export(9999)
 
 
-def test_erase_removes_every_row_of_one_learner_only(learning: Learning, clock: FakeClock) -> None:
-    alice, bob = _populate(learning, clock)
-    counts = learning.erase(alice)
+def test_erase_removes_every_row_of_one_learner_only(quizzes: Quizzes, clock: FakeClock) -> None:
+    alice, bob = _populate(quizzes, clock)
+    counts = quizzes.erase(alice)
     assert counts["learners"] == 1 and counts["attempts"] == 3 and counts["quiz_sessions"] == 2
     assert counts["review_states"] == 3 and counts["mastery"] > 0
-    factory = session_factory(learning.engine)
+    factory = session_factory(quizzes.engine)
     with session_scope(factory) as s:
         for model in LEARNER_TABLES:
             assert s.scalar(select(func.count()).select_from(model).where(model.learner_id == alice)) == 0
             assert s.scalar(select(func.count()).select_from(model).where(model.learner_id == bob)) > 0
         assert s.get(Learner, alice) is None and s.get(Learner, bob) is not None
-    assert learning.erase(alice) == {t: 0 for t in counts}
+    assert quizzes.erase(alice) == {t: 0 for t in counts}
     # The erased learner can come back as a brand-new learner.
-    assert learning.learner("telegram", "alice") not in (alice, bob)
+    assert quizzes.learner("telegram", "alice") not in (alice, bob)
 
 
-def test_concurrent_first_contact_creates_one_learner(learning: Learning) -> None:
-    factory = session_factory(learning.engine)
+def test_concurrent_first_contact_creates_one_learner(quizzes: Quizzes) -> None:
+    factory = session_factory(quizzes.engine)
     with session_scope(factory) as s1:
-        a = get_or_create_learner(s1, "web", "same", learning.clock())
+        a = get_or_create_learner(s1, "web", "same", quizzes.clock())
         s1.flush()
         first = a.id
     with session_scope(factory) as s2:
-        assert get_or_create_learner(s2, "web", "same", learning.clock()).id == first
+        assert get_or_create_learner(s2, "web", "same", quizzes.clock()).id == first

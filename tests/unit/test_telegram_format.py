@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.dedup import TelegramStore
+from bot.channels.bridge_state import BridgeState
 from bot.channels.telegram_format import (
     MAX_CALLBACK_BYTES,
     CallbackCodec,
@@ -170,24 +170,24 @@ def test_memory_store_is_bounded() -> None:
 
 def test_durable_store_keeps_payloads_across_restarts(tmp_path: Path) -> None:
     path = tmp_path / "telegram.db"
-    store = TelegramStore(path)
-    key = CallbackCodec(store).encode("/x" + "z" * 100)
-    store.close()
-    reopened = TelegramStore(path)
+    state = BridgeState(path)
+    key = CallbackCodec(state).encode("/x" + "z" * 100)
+    state.close()
+    reopened = BridgeState(path)
     assert CallbackCodec(reopened).decode(key) == "/x" + "z" * 100
     reopened.close()
 
 
 def test_store_claims_each_update_once_per_bot(tmp_path: Path) -> None:
-    store = TelegramStore(tmp_path / "telegram.db")
-    assert store.claim_update("1", 5) is True
-    assert store.claim_update("1", 5) is False
-    assert store.claim_update("2", 5) is True  # another bot's update 5 is a different update
-    store.remember_chat("tg-abc", 42)
-    assert store.chat_for("tg-abc") == 42
-    assert store.forget_chat("tg-abc") is True
-    assert store.chat_for("tg-abc") is None
-    store.close()
+    state = BridgeState(tmp_path / "telegram.db")
+    assert state.claim_update("1", 5) is True
+    assert state.claim_update("1", 5) is False
+    assert state.claim_update("2", 5) is True  # another bot's update 5 is a different update
+    state.remember_chat("tg-abc", 42)
+    assert state.chat_for("tg-abc") == 42
+    assert state.forget_chat("tg-abc") is True
+    assert state.chat_for("tg-abc") is None
+    state.close()
 
 
 def test_keyboard_from_rasa_buttons() -> None:

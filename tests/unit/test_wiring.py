@@ -39,18 +39,18 @@ def test_each_service_is_built_once_even_when_threads_race() -> None:
     for thread in threads:
         thread.join()
     assert len(got) == 8 and all(loop is got[0] for loop in got)
-    assert wiring.get_plans().learning is wiring.get_learning()
+    assert wiring.get_plans().quizzes is wiring.get_quizzes()
     assert wiring.get_retriever() is wiring.get_retriever()
 
 
 def test_reset_builds_afresh_from_the_new_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = wiring.get_learning()
+    first = wiring.get_quizzes()
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
-    assert wiring.get_learning() is first  # shared until reset
+    assert wiring.get_quizzes() is first  # shared until reset
     wiring.reset()
-    second = wiring.get_learning()
+    second = wiring.get_quizzes()
     assert second is not first and str(second.engine.url).endswith("other.db")
-    assert wiring.get_plans().learning is second
+    assert wiring.get_plans().quizzes is second
 
 
 def test_a_default_action_uses_the_overridden_service(tmp_path: Path) -> None:
@@ -65,17 +65,17 @@ def test_a_default_action_uses_the_overridden_service(tmp_path: Path) -> None:
     import asyncio
 
     asyncio.run(ActionRequestTrainer().run(dispatcher, tracker, {}))  # no arguments, as rasa_sdk builds it
-    assert [item.question for item in loop.store.list_items()] == ["Is yoga leave allowed?"]
+    assert [item.question for item in loop.records.list_items()] == ["Is yoga leave allowed?"]
 
 
-def test_overriding_the_learning_drops_the_plans_built_over_the_old_one(tmp_path: Path) -> None:
-    from bot.learning import Learning, QuizBank
+def test_overriding_the_quizzes_drops_the_plans_built_over_the_old_ones(tmp_path: Path) -> None:
+    from bot.quizzes import QuizBank, Quizzes
 
     old_plans = wiring.get_plans()
-    mine = Learning(f"sqlite:///{tmp_path / 'mine.db'}", QuizBank([]))
-    wiring.override(learning=mine)
-    assert wiring.get_learning() is mine
-    assert wiring.get_plans() is not old_plans and wiring.get_plans().learning is mine
+    mine = Quizzes(f"sqlite:///{tmp_path / 'mine.db'}", QuizBank([]))
+    wiring.override(quizzes=mine)
+    assert wiring.get_quizzes() is mine
+    assert wiring.get_plans() is not old_plans and wiring.get_plans().quizzes is mine
 
 
 def test_queue_deduplication_embeds_with_the_retrievers_embedder(retriever: Retriever, fake_embedder: FakeEmbedder,

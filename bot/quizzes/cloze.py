@@ -11,7 +11,7 @@ Every item is a single-choice question marked ``generated: true`` with the sourc
 sentence as explanation, the chunk's document and anchor as source and the
 document's competencies. Its id is a hash of the source sentence, so it stays the same
 across re-indexing and regeneration. Writing, merging and reviewing the bank files is
-:mod:`bot.learning.generated_banks`; the command line is :mod:`bot.learning.generate`.
+:mod:`bot.quizzes.generated_banks`; the command line is :mod:`bot.quizzes.generate`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Plain result objects returned by :class:`bot.learning.Learning`, with chat renderings.
+"""Plain result objects returned by :class:`bot.quizzes.Quizzes`, with chat renderings.
 
 Renderings use the project's Markdown subset (``**bold**``, ``_italic_``, ``- `` bullets)
 and Rasa buttons ``{"title", "payload"}``.
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.i18n import t
-from bot.learning.banks import QuizItem, letter
+from bot.quizzes.banks import QuizItem, letter
 
 
 def _cite(item: QuizItem, titles: dict[str, str] | None) -> str:

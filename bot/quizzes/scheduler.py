@@ -41,7 +41,7 @@ class ReviewScheduler:
     """
 
     def __init__(self, config: SchedulerConfig | None = None) -> None:
-        from fsrs import Scheduler  # lazy: keeps `import bot.learning` light
+        from fsrs import Scheduler  # lazy: keeps `import bot.quizzes` light
 
         self.config = config or SchedulerConfig()
         self._fsrs = Scheduler(

@@ -1,32 +1,32 @@
 """Quizzes, spaced review, mastery and progress for learners.
 
-Everything goes through one object, :class:`Learning`, which keeps all state in the
+Everything goes through one object, :class:`Quizzes`, which keeps all state in the
 learner store (:mod:`bot.store`) so it survives restarts and is shared by replicas. It is a
-facade over two halves sharing one :class:`~bot.learning.context.LearningContext`:
-:class:`QuizSessions` (``learning.quizzes``: quizzes, reviews, answers) and
-:class:`LearnerRecords` (``learning.learners``: profiles, due reviews, progress, export and
+facade over two halves sharing one :class:`~bot.quizzes.context.QuizContext`:
+:class:`QuizSessions` (``quizzes.quiz_sessions``: quizzes, reviews, answers) and
+:class:`LearnerRecords` (``quizzes.learners``: profiles, due reviews, progress, export and
 erasure).
 
 Example::
 
-    from bot.learning import Learning, QuizBank, NoQuestionsError, NoActiveQuizError
+    from bot.quizzes import Quizzes, QuizBank, NoQuestionsError, NoActiveQuizError
 
     bank, problems = QuizBank.load("knowledge_base/quizzes", base="knowledge_base")
-    learning = Learning("sqlite:///.state/learners.db", bank)   # migrates on start-up
-    # or: learning, problems = Learning.from_settings()
+    quizzes = Quizzes("sqlite:///.state/learners.db", bank)  # migrates on start-up
+    # or: quizzes, problems = Quizzes.from_settings()
 
-    learner = learning.learner("telegram", pseudonym_id, language="en")
-    q = learning.start_quiz(learner, topic="RTI", n=5)      # -> Question
+    learner = quizzes.learner("telegram", pseudonym_id, language="en")
+    q = quizzes.start_quiz(learner, topic="RTI", n=5)        # -> Question
     send(q.as_markdown(), q.buttons())                       # buttons: /answer_quiz{"quiz_answer":"B"}
-    out = learning.answer(learner, "B", item_id=q.item_id)   # -> AnswerOutcome
+    out = quizzes.answer(learner, "B", item_id=q.item_id)    # -> AnswerOutcome
     send(out.feedback_markdown())
     if out.question: send(out.question.as_markdown(), out.question.buttons())
     elif out.summary: send(out.summary.as_markdown())
 
-API (``Learning``):
+API (``Quizzes``):
 
-- ``Learning(database: str | Engine, bank: QuizBank, *, scheduler=None, clock=utcnow, seed=None,
-  auto_migrate=True, local_tz=IST)``; ``Learning.from_settings(settings=None, **kw) -> (Learning, problems)``
+- ``Quizzes(database: str | Engine, bank: QuizBank, *, scheduler=None, clock=utcnow, seed=None,
+  auto_migrate=True, local_tz=IST)``; ``Quizzes.from_settings(settings=None, **kw) -> (Quizzes, problems)``
 - ``learner(channel, external_id, **profile) -> int``;
   ``update_profile(learner_id, *, language=, role=, department=, consent=)``
 - ``start_quiz(learner_id, *, topic=None, module=None, documents=None, anchor=None, n=5, language=None) -> Question``
@@ -37,7 +37,7 @@ API (``Learning``):
 - ``answer(learner_id, response, *, item_id=None) -> AnswerOutcome`` (idempotent when ``item_id`` is
   given; ``recognised=False`` means ask again, nothing recorded; raises :class:`NoActiveQuizError`)
 - ``skip(learner_id, *, item_id=None) -> AnswerOutcome``
-- ``quizzes.start_items(learner_id, items, scope, *, now=None) -> Question`` (a quiz on exactly these items)
+- ``quiz_sessions.start_items(learner_id, items, scope, *, now=None) -> Question`` (a quiz on exactly these items)
 - ``stop(learner_id) -> SessionSummary | None``; ``resume(learner_id) -> Question | None``;
   ``summary(session_id) -> SessionSummary``
 - ``due_items(learner_id) -> list[str]``; ``learners_due(*, consent_only=True, minimum=1) -> list[DueLearner]``
@@ -49,14 +49,14 @@ Lower level: :func:`load_banks` ``(folder, base=None) -> (list[QuizItem], list[P
 :func:`check_answer` ``(item, response) -> AnswerCheck``, :class:`ReviewScheduler` (FSRS).
 """
 
-from bot.learning.answers import AnswerCheck, check_answer, normalise_wording, numbers_in
-from bot.learning.banks import Problem, QuizBank, QuizItem, load_bank_file, load_banks
-from bot.learning.context import IST, LearningContext
-from bot.learning.learner_records import LearnerRecords
-from bot.learning.quiz_sessions import NoActiveQuizError, NoQuestionsError, QuizSessions
-from bot.learning.scheduler import ReviewScheduler, SchedulerConfig
-from bot.learning.service import Learning
-from bot.learning.views import (
+from bot.quizzes.answers import AnswerCheck, check_answer, normalise_wording, numbers_in
+from bot.quizzes.banks import Problem, QuizBank, QuizItem, load_bank_file, load_banks
+from bot.quizzes.context import IST, QuizContext
+from bot.quizzes.learner_records import LearnerRecords
+from bot.quizzes.quiz_sessions import NoActiveQuizError, NoQuestionsError, QuizSessions
+from bot.quizzes.scheduler import ReviewScheduler, SchedulerConfig
+from bot.quizzes.service import Quizzes
+from bot.quizzes.views import (
     AnswerOutcome,
     CompetencyScore,
     DueLearner,
@@ -73,8 +73,6 @@ __all__ = [
     "CompetencyScore",
     "DueLearner",
     "LearnerRecords",
-    "Learning",
-    "LearningContext",
     "MasteryEntry",
     "NoActiveQuizError",
     "NoQuestionsError",
@@ -82,8 +80,10 @@ __all__ = [
     "Progress",
     "Question",
     "QuizBank",
+    "QuizContext",
     "QuizItem",
     "QuizSessions",
+    "Quizzes",
     "ReviewScheduler",
     "SchedulerConfig",
     "SessionSummary",

@@ -1,4 +1,4 @@
-"""The Telegram bridge's durable state, on SQLAlchemy (see :mod:`bot.channels.bridge_store`).
+"""The Telegram bridge's durable state, on SQLAlchemy (see :mod:`bot.channels.bridge_tables`).
 
 - update claims (``updates``): every ``update_id`` a bridge took on, so an update that
   Telegram delivers again (webhook retry, polling restart, the other bridge behind a
@@ -27,14 +27,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine, and_, delete, func, or_, select, update
 
-from bot.channels.bridge_store import (
+from bot.channels.bridge_tables import (
     callback_payloads,
     chat_budgets,
     chat_turns,
     chats,
     insert_ignoring_conflicts,
     inserted,
-    open_store_engine,
+    open_bridge_engine,
     proactive_requests,
     quiz_polls,
     updates,
@@ -85,7 +85,7 @@ class WaitingUpdate:
     payload: str
 
 
-class TelegramStore:
+class BridgeState:
     """Update claims, chat turns, pseudonym -> chat mapping, long button payloads, quiz polls, the outbox.
 
     Args:
@@ -100,7 +100,7 @@ class TelegramStore:
 
     def __init__(self, url_or_path: str | Path, outbox_expiry_s: float = DEFAULT_EXPIRY_S,
                  chat_retention_s: float | None = None) -> None:
-        self.engine: Engine = open_store_engine(url_or_path)
+        self.engine: Engine = open_bridge_engine(url_or_path)
         self.chat_retention_s = chat_retention_s
         self.outbox = Outbox(self.engine, outbox_expiry_s)
         self.prune()
@@ -438,8 +438,8 @@ def forget_sender(url: str, sender: str) -> bool:
     Raises:
         sqlalchemy.exc.SQLAlchemyError: The store cannot be reached.
     """
-    store = TelegramStore(url)
+    state = BridgeState(url)
     try:
-        return store.forget_chat(sender)
+        return state.forget_chat(sender)
     finally:
-        store.close()
+        state.close()

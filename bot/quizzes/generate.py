@@ -14,16 +14,16 @@ document's competencies. Its id is a hash of the source sentence, so it stays th
 across re-indexing and regeneration. Items are written to
 ``<kb>/quizzes/generated/<module>.quiz.yml`` with ``status: pending``; a trainer
 approves or rejects them by editing ``status`` or with the ``review`` command.
-Only approved items are served (see :meth:`bot.learning.banks.QuizBank.load`), and
+Only approved items are served (see :meth:`bot.quizzes.banks.QuizBank.load`), and
 only while their source sentence is still in the material.
 
-This module is the command line; the drafting is :mod:`bot.learning.cloze` and the
-bank files and their review :mod:`bot.learning.generated_banks`.
+This module is the command line; the drafting is :mod:`bot.quizzes.cloze` and the
+bank files and their review :mod:`bot.quizzes.generated_banks`.
 
 Usage::
 
-    python -m bot.learning.generate [--kb DIR] [--index DIR] [--out DIR] [--all] [--module M ...]
-    python -m bot.learning.generate review [--kb DIR] [--out DIR] --approve ID ... --reject ID ...
+    python -m bot.quizzes.generate [--kb DIR] [--index DIR] [--out DIR] [--all] [--module M ...]
+    python -m bot.quizzes.generate review [--kb DIR] [--out DIR] --approve ID ... --reject ID ...
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.learning.generated_banks import GENERATED_SUBDIR, generate, review
+from bot.quizzes.generated_banks import GENERATED_SUBDIR, generate, review
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Arguments of ``python -m bot.learning.generate`` (and ``kb generate-quiz``)."""
-    parser = argparse.ArgumentParser(prog="python -m bot.learning.generate",
+    """Arguments of ``python -m bot.quizzes.generate`` (and ``kb generate-quiz``)."""
+    parser = argparse.ArgumentParser(prog="python -m bot.quizzes.generate",
                                      description="Generate cloze questions from the material for trainers to review.")
     parser.add_argument("command", nargs="?", choices=["generate", "review"], default="generate")
     parser.add_argument("--kb", help="knowledge folder (default: $TUTOR_KB_DIR or knowledge_base/)")

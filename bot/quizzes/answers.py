@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.learning.banks import QuizItem, letter
-from bot.learning.wording import normalise_wording
+from bot.quizzes.banks import QuizItem, letter
+from bot.quizzes.wording import normalise_wording
 
 _UNITS = {
     "zero": 0,

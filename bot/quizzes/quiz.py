@@ -6,8 +6,8 @@ import random
 from datetime import datetime
 
 from bot.language import script_language
-from bot.learning.banks import QuizItem
-from bot.learning.mastery import score
+from bot.quizzes.banks import QuizItem
+from bot.quizzes.mastery import score
 from bot.store.models import Mastery, ReviewState
 
 #: A competency below this mastery makes its seen items "weak" (asked before new ones).

@@ -4,7 +4,7 @@ Each pass of the background worker (:mod:`bot.background_worker`) calls
 :func:`run_once`:
 
 - :meth:`Reminders.prepare_due` picks learners who agreed to be contacted and have
-  reviews due (:meth:`bot.learning.Learning.learners_due`) and were not reminded yet on
+  reviews due (:meth:`bot.quizzes.Quizzes.learners_due`) and were not reminded yet on
   this local (IST) calendar day, and records the reminder in ``review_reminders``;
 - Telegram learners get it pushed now through the bridge's ``/proactive`` endpoint
   (:class:`bot.handoff.delivery.TelegramProactive`);
@@ -76,16 +76,16 @@ class Reminders:
     """Daily review reminders kept in the learner store.
 
     Args:
-        learning: The :class:`bot.learning.Learning` (its engine, clock and time zone are used,
+        quizzes: The :class:`bot.quizzes.Quizzes` (its engine, clock and time zone are used,
             so a simulated clock in tests drives the daily limit too).
     """
 
-    def __init__(self, learning: Any) -> None:
-        self.learning = learning
-        self._sessions = session_factory(learning.engine)
+    def __init__(self, quizzes: Any) -> None:
+        self.quizzes = quizzes
+        self._sessions = session_factory(quizzes.engine)
 
     def _today(self) -> Any:
-        return self.learning.clock().astimezone(self.learning.local_tz).date()
+        return self.quizzes.clock().astimezone(self.quizzes.local_tz).date()
 
     def prepare_due(self) -> list[DueReminder]:
         """Record and return today's reminders (learners reminded earlier today are left out).
@@ -93,13 +93,13 @@ class Reminders:
         Returns:
             One :class:`DueReminder` per learner to remind now.
         """
-        now, today = self.learning.clock(), self._today()
+        now, today = self.quizzes.clock(), self._today()
         out: list[DueReminder] = []
-        for due in self.learning.learners_due(consent_only=True, minimum=1):
+        for due in self.quizzes.learners_due(consent_only=True, minimum=1):
             try:
                 with session_scope(self._sessions) as s:
                     row = s.get(ReviewReminder, due.learner_id, with_for_update=True)
-                    if row is not None and row.last_sent_at.astimezone(self.learning.local_tz).date() == today:
+                    if row is not None and row.last_sent_at.astimezone(self.quizzes.local_tz).date() == today:
                         continue  # once a day at most
                     if row is None:
                         row = ReviewReminder(learner_id=due.learner_id)
@@ -117,7 +117,7 @@ class Reminders:
         with session_scope(self._sessions) as s:
             row = s.get(ReviewReminder, learner_id)
             if row is not None:
-                row.pending, row.delivered_via, row.delivered_at = False, via, self.learning.clock()
+                row.pending, row.delivered_via, row.delivered_at = False, via, self.quizzes.clock()
 
     def take_pending(self, learner_id: int) -> int | None:
         """Hand over a waiting reminder once: the number of items due now, or None.
@@ -128,8 +128,8 @@ class Reminders:
             row = s.get(ReviewReminder, learner_id, with_for_update=True)
             if row is None or not row.pending:
                 return None
-            row.pending, row.delivered_via, row.delivered_at = False, "next_turn", self.learning.clock()
-        due = len(self.learning.due_items(learner_id))
+            row.pending, row.delivered_via, row.delivered_at = False, "next_turn", self.quizzes.clock()
+        due = len(self.quizzes.due_items(learner_id))
         return due or None
 
     def last_sent(self, learner_id: int) -> Any:
@@ -153,18 +153,18 @@ def deliver(due: list[DueReminder], reminders: Reminders, telegram: Push | None)
     return result
 
 
-def run_once(learning: Any, telegram: Push | None) -> ReminderResult:
+def run_once(quizzes: Any, telegram: Push | None) -> ReminderResult:
     """Prepare and deliver today's review reminders."""
-    reminders = Reminders(learning)
+    reminders = Reminders(quizzes)
     return deliver(reminders.prepare_due(), reminders, telegram)
 
 
-def pending_message(learning: Any, learner_id: int, language: str, *,
+def pending_message(quizzes: Any, learner_id: int, language: str, *,
                     hold: bool = False) -> tuple[str, list[dict[str, Any]]] | None:
     """The waiting reminder for a learner's turn (web learners), taken once.
 
     Args:
-        learning: The :class:`bot.learning.Learning`.
+        quizzes: The :class:`bot.quizzes.Quizzes`.
         learner_id: The learner.
         language: The conversation's language.
         hold: The learner is busy (a question waits for an answer): keep it for later.
@@ -174,5 +174,5 @@ def pending_message(learning: Any, learner_id: int, language: str, *,
     """
     if hold:
         return None
-    count = Reminders(learning).take_pending(learner_id)
+    count = Reminders(quizzes).take_pending(learner_id)
     return reminder_message(count, language) if count else None

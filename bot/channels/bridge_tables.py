@@ -14,7 +14,7 @@ Tables (all owned by the bridge):
   in ``update_id`` order (:mod:`bot.channels.chat_turns`). Taking one clears its payload
   and chat id, so only the update id stays, for de-duplication.
 - ``chat_turns``: the lease on a chat's turn (holder, lease end).
-- ``chats``, ``callback_payloads``, ``quiz_polls``: see :mod:`bot.channels.dedup`.
+- ``chats``, ``callback_payloads``, ``quiz_polls``: see :mod:`bot.channels.bridge_state`.
 - ``outbox``: see :mod:`bot.channels.outbox`.
 - ``proactive_requests``: messages other processes (the background worker, the trainer
   console) leave for a learner when the bridges share a database server; see
@@ -154,7 +154,7 @@ def store_url(url_or_path: str | Path) -> str:
     return f"sqlite:///{url_or_path}" if isinstance(url_or_path, Path) else url_or_path
 
 
-def open_store_engine(url_or_path: str | Path) -> Engine:
+def open_bridge_engine(url_or_path: str | Path) -> Engine:
     """Open the bridge store and create its tables if missing.
 
     Args:
@@ -178,7 +178,7 @@ def create_tables(engine: Engine) -> None:
     """Create the schema and tables that do not exist yet, one starting process at a time.
 
     Args:
-        engine: From :func:`open_store_engine`.
+        engine: From :func:`open_bridge_engine`.
     """
     with _sqlite_file_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":

@@ -67,7 +67,7 @@ def _view(item: QueueItem, askers: Sequence[QueueAsker] = ()) -> ItemView:
     )
 
 
-class HandoffStore:
+class HandoffRecords:
     """Human-loop tables behind one session factory.
 
     Args:

@@ -16,7 +16,7 @@ UNIT = Path(__file__).resolve().parents[1] / "unit"
 if str(UNIT) not in sys.path:
     sys.path.insert(0, str(UNIT))  # the unit modules import their shared fixtures from there
 
-from learning_support import *  # noqa: E402, F403  (pytest fixtures: clock, bank, learning)
+from quiz_support import *  # noqa: E402, F403  (pytest fixtures: clock, bank, quizzes)
 
 pytestmark = pytest.mark.postgres
 
@@ -43,5 +43,5 @@ def db_url(postgres_database: str) -> str:
     return postgres_database
 
 
-def test_runs_on_postgresql(learning) -> None:
-    assert learning.engine.dialect.name == "postgresql"
+def test_runs_on_postgresql(quizzes) -> None:
+    assert quizzes.engine.dialect.name == "postgresql"

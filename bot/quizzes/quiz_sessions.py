@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.learning.answers import check_answer
-from bot.learning.banks import QuizBank, QuizItem
-from bot.learning.context import LearningContext, mastery_of, reviews_of
-from bot.learning.mastery import update_mastery
-from bot.learning.quiz import choose_in_language
-from bot.learning.views import AnswerOutcome, CompetencyScore, Question, SessionSummary
+from bot.quizzes.answers import check_answer
+from bot.quizzes.banks import QuizBank, QuizItem
+from bot.quizzes.context import QuizContext, mastery_of, reviews_of
+from bot.quizzes.mastery import update_mastery
+from bot.quizzes.quiz import choose_in_language
+from bot.quizzes.views import AnswerOutcome, CompetencyScore, Question, SessionSummary
 from bot.store import Attempt, Learner, QuizSession, ReviewState, insert_attempt_once, session_scope
 
 
@@ -45,7 +45,7 @@ class QuizSessions:
         ctx: The shared database, bank, scheduler and clock.
     """
 
-    def __init__(self, ctx: LearningContext) -> None:
+    def __init__(self, ctx: QuizContext) -> None:
         self.ctx = ctx
 
     def start_quiz(

@@ -1,4 +1,4 @@
-"""What the learning services share: the database, the quiz bank, the scheduler and the clock."""
+"""What the quiz services share: the database, the quiz bank, the scheduler and the clock."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.learning.banks import QuizBank
-from bot.learning.scheduler import ReviewScheduler
+from bot.quizzes.banks import QuizBank
+from bot.quizzes.scheduler import ReviewScheduler
 from bot.store import Mastery, ReviewState
 
 #: India has no daylight saving: streaks count calendar days in IST by default.
@@ -24,9 +24,9 @@ def utcnow() -> datetime:
 
 
 @dataclass
-class LearningContext:
-    """State shared by :class:`~bot.learning.quiz_sessions.QuizSessions` and
-    :class:`~bot.learning.learner_records.LearnerRecords`.
+class QuizContext:
+    """State shared by :class:`~bot.quizzes.quiz_sessions.QuizSessions` and
+    :class:`~bot.quizzes.learner_records.LearnerRecords`.
 
     One object, so that swapping the bank (a reload) or the clock (tests) reaches both.
 

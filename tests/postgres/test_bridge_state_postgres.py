@@ -1,4 +1,4 @@
-"""The Telegram bridge's shared state on PostgreSQL: the tests of ``tests/unit/test_bridge_store.py``
+"""The Telegram bridge's shared state on PostgreSQL: the tests of ``tests/unit/test_bridge_state.py``
 again (claims from several processes, ordered chat turns over three bridges, lease take-over,
 outbox and erasure), on a fresh database each, plus where the tables live."""
 
@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from bot.channels.bridge_store import PG_SCHEMA
-from bot.channels.dedup import TelegramStore
+from bot.channels.bridge_state import BridgeState
+from bot.channels.bridge_tables import PG_SCHEMA
 
 pytestmark = pytest.mark.postgres
 
 _spec = importlib.util.spec_from_file_location(
-    "postgres_test_bridge_store", Path(__file__).resolve().parents[1] / "unit" / "test_bridge_store.py")
+    "postgres_test_bridge_state", Path(__file__).resolve().parents[1] / "unit" / "test_bridge_state.py")
 assert _spec and _spec.loader
 _shared = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = _shared  # dataclasses look their module up there
@@ -34,7 +34,7 @@ def store_url(postgres_database: str) -> str:
 
 
 def test_tables_live_in_their_own_schema_and_opening_twice_is_harmless(store_url: str) -> None:
-    first, second = TelegramStore(store_url), TelegramStore(store_url)
+    first, second = BridgeState(store_url), BridgeState(store_url)
     try:
         assert first.engine.dialect.name == "postgresql"
         names = set(inspect(first.engine).get_table_names(schema=PG_SCHEMA))
@@ -49,19 +49,19 @@ def test_tables_live_in_their_own_schema_and_opening_twice_is_harmless(store_url
 def test_erasure_reaches_the_shared_store_without_any_bridge_running(store_url: str, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.channels.outbox import OutgoingMessage
-    from bot.learning import Learning, QuizBank
     from bot.privacy import erase_learner
+    from bot.quizzes import QuizBank, Quizzes
     from bot.runner import free_port
 
-    bridge_state = TelegramStore(store_url)  # what the bridges left behind
+    bridge_state = BridgeState(store_url)  # what the bridges left behind
     bridge_state.remember_chat("tg-erase-me", 4711)
     bridge_state.outbox.add(4711, [OutgoingMessage("your question about your pension was: ...")])
     bridge_state.remember_chat("tg-stays", 4712)
     monkeypatch.setenv("TELEGRAM_STORE_URL", store_url)
-    learning = Learning(f"sqlite:///{tmp_path / 'learners.db'}", QuizBank.load(tmp_path / "none")[0])
+    quizzes = Quizzes(f"sqlite:///{tmp_path / 'learners.db'}", QuizBank.load(tmp_path / "none")[0])
 
     # Nothing listens on the bridge port (another machine in scaled mode, or stopped).
-    report = erase_learner(learning, "telegram", "tg-erase-me", bridge_port=free_port(), bridge_token="t")
+    report = erase_learner(quizzes, "telegram", "tg-erase-me", bridge_port=free_port(), bridge_token="t")
 
     assert report.complete, report.errors
     assert report.removed["telegram_mapping"] == 1

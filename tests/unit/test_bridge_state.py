@@ -7,7 +7,7 @@ bridges behind nginx). Delivery follows Telegram: a chat's next update is sent o
 the previous one was acknowledged (claimed), to any bridge, sometimes twice.
 
 These tests run on a SQLite file here and again on PostgreSQL in
-``tests/postgres/test_bridge_store_postgres.py`` (only the ``store_url`` fixture differs).
+``tests/postgres/test_bridge_state_postgres.py`` (only the ``store_url`` fixture differs).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 from telegram import Update
 
+from bot.channels.bridge_state import BridgeState
 from bot.channels.chat_turns import ChatTurns
-from bot.channels.dedup import TelegramStore
 from bot.channels.outbox import OutgoingMessage
 from bot.channels.update_processor import OrderedDedupProcessor
 
@@ -39,11 +39,11 @@ BOT_ID = "424242"
 # Claims update ids 0..n-1 (chat = id % 7) once a common start time is reached; prints the ids won.
 CLAIMER = """
 import json, sys, time
-from bot.channels.dedup import TelegramStore
+from bot.channels.bridge_state import BridgeState
 url, start_at, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-store = TelegramStore(url)
+state = BridgeState(url)
 time.sleep(max(0.0, start_at - time.time()))
-won = [i for i in range(n) if store.enqueue_update("424242", i, i % 7, '{"update_id": %d}' % i)]
+won = [i for i in range(n) if state.enqueue_update("424242", i, i % 7, '{"update_id": %d}' % i)]
 print(json.dumps(won))
 """
 
@@ -81,9 +81,9 @@ class Bridge:
     def __init__(self, name: str, url: str, handled: Handled, lease_s: float = 5.0) -> None:
         self.name = name
         self.handled = handled
-        self.store = TelegramStore(url)
-        self.turns = ChatTurns(self.store, lease_s=lease_s, holder=name)
-        self.processor = OrderedDedupProcessor(self.store, BOT_ID, self.turns)
+        self.state = BridgeState(url)
+        self.turns = ChatTurns(self.state, lease_s=lease_s, holder=name)
+        self.processor = OrderedDedupProcessor(self.state, BOT_ID, self.turns)
         self.processor.handle_stored = lambda payload: self._handle(json.loads(payload))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -120,7 +120,7 @@ class Bridge:
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
-        self.store.close()
+        self.state.close()
 
 
 @pytest.fixture
@@ -200,9 +200,9 @@ def test_a_bridge_that_dies_mid_turn_hands_the_chat_over_when_its_lease_runs_out
     survivor = Bridge("survivor", store_url, handled, lease_s=5.0)
     try:
         # The crashed bridge claimed update 1, held the chat's turn and then died: nothing renews it.
-        store = survivor.store
-        assert store.acquire_turn(7, "crashed", lease_s=1.5)
-        assert store.enqueue_update(BOT_ID, 1, 7, json.dumps(message(1, 7)))
+        state = survivor.state
+        assert state.acquire_turn(7, "crashed", lease_s=1.5)
+        assert state.enqueue_update(BOT_ID, 1, 7, json.dumps(message(1, 7)))
         assert survivor.call(survivor.processor.sweep(older_than_s=0)) == 0  # the lease is still live
         started = time.monotonic()
         assert survivor.deliver(message(2, 7))  # the chat's next message reaches the survivor
@@ -210,26 +210,26 @@ def test_a_bridge_that_dies_mid_turn_hands_the_chat_over_when_its_lease_runs_out
         assert time.monotonic() - started >= 1.0  # it waited for the lease instead of overtaking
         assert [row[1] for row in handled.rows] == [1, 2]  # the left-over update first
         # An update left waiting by a dead bridge with no new message behind it: the sweep takes it.
-        assert store.acquire_turn(8, "crashed", lease_s=0.5)
-        assert store.enqueue_update(BOT_ID, 3, 8, json.dumps(message(3, 8)))
+        assert state.acquire_turn(8, "crashed", lease_s=0.5)
+        assert state.enqueue_update(BOT_ID, 3, 8, json.dumps(message(3, 8)))
         time.sleep(0.6)
         assert survivor.call(survivor.processor.sweep(older_than_s=0)) == 1
         assert [row[1] for row in handled.rows] == [1, 2, 3]
-        assert not store.enqueue_update(BOT_ID, 3, 8, "{}")  # still remembered as processed
+        assert not state.enqueue_update(BOT_ID, 3, 8, "{}")  # still remembered as processed
     finally:
         survivor.close()
 
 
 def test_outbox_and_chat_map_survive_reopening_and_erasure_reaches_every_bridge(store_url: str) -> None:
-    first = TelegramStore(store_url)
+    first = BridgeState(store_url)
     first.remember_chat("tg-a", 111)
     first.remember_chat("tg-b", 222)
     first.outbox.add(111, [OutgoingMessage("a1", "HTML"), OutgoingMessage("a2")])
     first.outbox.add(222, [OutgoingMessage("b1")])
     first.close()  # the bridge stops with replies undelivered
 
-    second = TelegramStore(store_url)  # a restart, or the other bridge
-    other = TelegramStore(store_url)
+    second = BridgeState(store_url)  # a restart, or the other bridge
+    other = BridgeState(store_url)
     try:
         assert second.chat_for("tg-a") == 111 and other.outbox.pending() == 3
         head = other.outbox.head(111)
@@ -243,31 +243,31 @@ def test_outbox_and_chat_map_survive_reopening_and_erasure_reaches_every_bridge(
 
 
 def test_a_turn_is_exclusive_and_expires(store_url: str) -> None:
-    store = TelegramStore(store_url)
+    state = BridgeState(store_url)
     try:
-        assert store.acquire_turn(5, "a", lease_s=0.3)
-        assert not store.acquire_turn(5, "b", lease_s=0.3)
-        assert store.renew_turn(5, "a", lease_s=0.3) and not store.renew_turn(5, "b", lease_s=0.3)
+        assert state.acquire_turn(5, "a", lease_s=0.3)
+        assert not state.acquire_turn(5, "b", lease_s=0.3)
+        assert state.renew_turn(5, "a", lease_s=0.3) and not state.renew_turn(5, "b", lease_s=0.3)
         time.sleep(0.4)
-        assert store.acquire_turn(5, "b", lease_s=5)  # a's lease ran out
-        assert not store.renew_turn(5, "a", lease_s=5)  # a learns it lost the turn
-        store.release_turn(5, "a")  # a late release of a lost turn frees nothing
-        assert not store.acquire_turn(5, "a", lease_s=5)
-        store.release_turn(5, "b")
-        assert store.acquire_turn(5, "a", lease_s=5)
+        assert state.acquire_turn(5, "b", lease_s=5)  # a's lease ran out
+        assert not state.renew_turn(5, "a", lease_s=5)  # a learns it lost the turn
+        state.release_turn(5, "a")  # a late release of a lost turn frees nothing
+        assert not state.acquire_turn(5, "a", lease_s=5)
+        state.release_turn(5, "b")
+        assert state.acquire_turn(5, "a", lease_s=5)
     finally:
-        store.close()
+        state.close()
 
 
 def test_a_message_left_in_the_store_goes_to_one_bridge_at_a_time_until_it_is_done(store_url: str) -> None:
     from bot.channels.proactive_queue import LEASE_S, ProactiveQueue
 
     now = [1000.0]
-    store = TelegramStore(store_url)
-    store.remember_chat("tg-a", 111)
-    worker = ProactiveQueue(store.engine, clock=lambda: now[0])  # the background worker's side
-    first = ProactiveQueue(TelegramStore(store_url).engine, clock=lambda: now[0])  # two bridges
-    second = ProactiveQueue(TelegramStore(store_url).engine, clock=lambda: now[0])
+    state = BridgeState(store_url)
+    state.remember_chat("tg-a", 111)
+    worker = ProactiveQueue(state.engine, clock=lambda: now[0])  # the background worker's side
+    first = ProactiveQueue(BridgeState(store_url).engine, clock=lambda: now[0])  # two bridges
+    second = ProactiveQueue(BridgeState(store_url).engine, clock=lambda: now[0])
     try:
         assert not worker.put("tg-nobody", [{"text": "no chat known"}])
         assert worker.put("tg-a", [{"text": "Review due: RTI"}]) and worker.put("tg-a", [{"text": "second"}])
@@ -280,28 +280,28 @@ def test_a_message_left_in_the_store_goes_to_one_bridge_at_a_time_until_it_is_do
         second.done(again[0].id)
         now[0] += LEASE_S + 1
         assert [m.replies[0]["text"] for m in first.take()] == ["second"]
-        assert store.forget_chat("tg-a")  # erasure takes what still waits for the learner
+        assert state.forget_chat("tg-a")  # erasure takes what still waits for the learner
         now[0] += LEASE_S + 1
         assert first.take() == [] and not first.expired(again[0])
         now[0] += 2 * 24 * 3600
         assert first.expired(again[0])
     finally:
-        store.close()
+        state.close()
 
 
 def test_concurrent_bridges_take_each_queued_message_exactly_once(store_url: str) -> None:
     from bot.channels.proactive_queue import ProactiveQueue
 
-    store = TelegramStore(store_url)
-    store.remember_chat("tg-a", 111)
-    worker = ProactiveQueue(store.engine)
+    state = BridgeState(store_url)
+    state.remember_chat("tg-a", 111)
+    worker = ProactiveQueue(state.engine)
     for i in range(60):
         assert worker.put("tg-a", [{"text": f"m{i}"}])
     taken: list[int] = []
     lock = threading.Lock()
 
     def bridge() -> None:
-        queue = ProactiveQueue(TelegramStore(store_url).engine)
+        queue = ProactiveQueue(BridgeState(store_url).engine)
         while batch := queue.take(limit=7):
             with lock:
                 taken.extend(m.id for m in batch)
@@ -313,5 +313,5 @@ def test_concurrent_bridges_take_each_queued_message_exactly_once(store_url: str
         thread.start()
     for thread in threads:
         thread.join(60)
-    store.close()
+    state.close()
     assert sorted(taken) == sorted(set(taken)) and len(taken) == 60

@@ -1,6 +1,6 @@
 """Text in the normal form answers and topics are compared in.
 
-Below :mod:`bot.learning.answers` and :mod:`bot.learning.banks`, which both need it
+Below :mod:`bot.quizzes.answers` and :mod:`bot.quizzes.banks`, which both need it
 (a bank's topic search and answer checking must normalise alike).
 """
 

@@ -1,4 +1,4 @@
-"""Shared fixtures for the learning and store tests (imported by those modules).
+"""Shared fixtures for the quiz and store tests (imported by those modules).
 
 ``tests/postgres`` imports the same test modules and overrides ``db_url``.
 """
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.learning import Learning, QuizBank, ReviewScheduler, SchedulerConfig
+from bot.quizzes import QuizBank, Quizzes, ReviewScheduler, SchedulerConfig
 
-__all__ = ["bank", "clock", "db_url", "learning"]
+__all__ = ["bank", "clock", "db_url", "quizzes"]
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "quizzes"
 START = datetime(2026, 3, 2, 4, 30, tzinfo=UTC)  # a Monday, 10:00 IST
@@ -49,13 +49,13 @@ def bank() -> QuizBank:
     return loaded
 
 
-def make_learning(db_url: str, bank: QuizBank, clock: FakeClock) -> Learning:
+def make_quizzes(db_url: str, bank: QuizBank, clock: FakeClock) -> Quizzes:
     """A service with a deterministic scheduler (no fuzz) and question order."""
-    return Learning(db_url, bank, scheduler=ReviewScheduler(SchedulerConfig(fuzz=False)), clock=clock, seed=7)
+    return Quizzes(db_url, bank, scheduler=ReviewScheduler(SchedulerConfig(fuzz=False)), clock=clock, seed=7)
 
 
 @pytest.fixture
-def learning(db_url: str, bank: QuizBank, clock: FakeClock) -> Iterator[Learning]:
-    service = make_learning(db_url, bank, clock)
+def quizzes(db_url: str, bank: QuizBank, clock: FakeClock) -> Iterator[Quizzes]:
+    service = make_quizzes(db_url, bank, clock)
     yield service
     service.engine.dispose()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.learning.wording import normalise_wording
+from bot.quizzes.wording import normalise_wording
 
 ITEM_TYPES = ("single", "multiple", "true_false", "short")
 BANK_GLOB = "*.quiz.yml"
@@ -43,7 +43,7 @@ _ITEM_KEYS = {
     "source",
     "competencies",
     "difficulty",
-    "generated",  # true for questions made by bot.learning.generate
+    "generated",  # true for questions made by bot.quizzes.generate
     "status",  # generated items: pending | approved | rejected (only approved are served)
 }
 GENERATED_STATUSES = ("pending", "approved", "rejected")
@@ -512,7 +512,7 @@ def servable_items(items: list[QuizItem], kb_dir: Path, problems: list[Problem] 
     """
     if not any(i.generated for i in items):
         return list(items)
-    from bot.learning.generated_banks import Material  # lazy: only when generated banks exist
+    from bot.quizzes.generated_banks import Material  # lazy: only when generated banks exist
 
     material = Material(kb_dir)
     kept: list[QuizItem] = []

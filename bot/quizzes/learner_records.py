@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.learning import records
-from bot.learning.context import LearningContext, mastery_of, reviews_of
-from bot.learning.mastery import level, score
-from bot.learning.quiz_sessions import summarise
-from bot.learning.views import DueLearner, MasteryEntry, Progress
+from bot.quizzes import data_rights
+from bot.quizzes.context import QuizContext, mastery_of, reviews_of
+from bot.quizzes.mastery import level, score
+from bot.quizzes.quiz_sessions import summarise
+from bot.quizzes.views import DueLearner, MasteryEntry, Progress
 from bot.store import Attempt, Learner, Mastery, QuizSession, ReviewState, get_or_create_learner, session_scope
 
 
@@ -22,7 +22,7 @@ class LearnerRecords:
         ctx: The shared database, bank and clock.
     """
 
-    def __init__(self, ctx: LearningContext) -> None:
+    def __init__(self, ctx: QuizContext) -> None:
         self.ctx = ctx
 
     def learner(self, channel: str, external_id: str, **profile: Any) -> int:
@@ -146,15 +146,15 @@ class LearnerRecords:
             KeyError: Unknown learner.
         """
         with session_scope(self.ctx.sessions) as s:
-            return records.export_rows(s, learner_id)
+            return data_rights.export_rows(s, learner_id)
 
     def export_json(self, learner_id: int) -> str:
         """One learner's data as a JSON document (see :meth:`export`)."""
-        return records.to_json(self.export(learner_id))
+        return data_rights.to_json(self.export(learner_id))
 
     def export_csv(self, learner_id: int) -> dict[str, str]:
         """One learner's data as CSV texts, one per table: ``{"attempts.csv": "...", ...}``."""
-        return records.to_csv(self.export(learner_id))
+        return data_rights.to_csv(self.export(learner_id))
 
     def erase(self, learner_id: int) -> dict[str, int]:
         """Delete every row of one learner, in every table.
@@ -163,7 +163,7 @@ class LearnerRecords:
             Rows deleted per table (``learners`` included); all zero for an unknown learner.
         """
         with session_scope(self.ctx.sessions) as s:
-            return records.erase_rows(s, learner_id)
+            return data_rights.erase_rows(s, learner_id)
 
     # ------------------------------------------------------------------ internals
 

@@ -1,9 +1,9 @@
-"""The :class:`Learning` facade: quiz sessions and learner records over one database and bank.
+"""The :class:`Quizzes` facade: quiz sessions and learner records over one database and bank.
 
-The work is done by :class:`~bot.learning.quiz_sessions.QuizSessions` (quizzes, reviews,
-answers) and :class:`~bot.learning.learner_records.LearnerRecords` (profiles, progress,
-export and erasure); :class:`Learning` builds both on one shared
-:class:`~bot.learning.context.LearningContext` and keeps the calls the action server,
+The work is done by :class:`~bot.quizzes.quiz_sessions.QuizSessions` (quizzes, reviews,
+answers) and :class:`~bot.quizzes.learner_records.LearnerRecords` (profiles, progress,
+export and erasure); :class:`Quizzes` builds both on one shared
+:class:`~bot.quizzes.context.QuizContext` and keeps the calls the action server,
 plans, privacy and the services module make in one place.
 """
 
@@ -18,18 +18,18 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.learning.banks import Problem, QuizBank
-from bot.learning.context import IST, LearningContext, utcnow
-from bot.learning.learner_records import LearnerRecords
-from bot.learning.quiz_sessions import NoActiveQuizError, NoQuestionsError, QuizSessions
-from bot.learning.scheduler import ReviewScheduler
-from bot.learning.views import AnswerOutcome, DueLearner, Progress, Question, SessionSummary
+from bot.quizzes.banks import Problem, QuizBank
+from bot.quizzes.context import IST, QuizContext, utcnow
+from bot.quizzes.learner_records import LearnerRecords
+from bot.quizzes.quiz_sessions import NoActiveQuizError, NoQuestionsError, QuizSessions
+from bot.quizzes.scheduler import ReviewScheduler
+from bot.quizzes.views import AnswerOutcome, DueLearner, Progress, Question, SessionSummary
 from bot.store import make_engine, migrate, session_factory
 
-__all__ = ["IST", "Learning", "NoActiveQuizError", "NoQuestionsError"]
+__all__ = ["IST", "NoActiveQuizError", "NoQuestionsError", "Quizzes"]
 
 
-class Learning:
+class Quizzes:
     """Quizzes, spaced review, mastery and progress for learners, backed by the store.
 
     All state lives in the database, so any number of action-server replicas can
@@ -45,7 +45,7 @@ class Learning:
         local_tz: Time zone whose calendar days count for streaks.
 
     Attributes:
-        quizzes: Quiz and review sessions.
+        quiz_sessions: Quiz and review sessions.
         learners: Learner profiles, progress and data rights.
     """
 
@@ -63,13 +63,13 @@ class Learning:
         engine = make_engine(database) if isinstance(database, str) else database
         if auto_migrate:
             migrate(engine)
-        self.ctx = LearningContext(engine, session_factory(engine), bank, scheduler or ReviewScheduler(), clock,
+        self.ctx = QuizContext(engine, session_factory(engine), bank, scheduler or ReviewScheduler(), clock,
                                    random.Random(seed), local_tz)
-        self.quizzes = QuizSessions(self.ctx)
+        self.quiz_sessions = QuizSessions(self.ctx)
         self.learners = LearnerRecords(self.ctx)
 
     @classmethod
-    def from_settings(cls, settings: Any = None, **kwargs: Any) -> tuple[Learning, list[Problem]]:
+    def from_settings(cls, settings: Any = None, **kwargs: Any) -> tuple[Quizzes, list[Problem]]:
         """Build from :func:`bot.config.load_settings` (``DATABASE_URL``, ``<kb>/quizzes``).
 
         Args:
@@ -77,7 +77,7 @@ class Learning:
             **kwargs: Passed to the constructor.
 
         Returns:
-            ``(learning, bank_problems)``.
+            ``(quizzes, bank_problems)``.
         """
         if settings is None:
             from bot.config import load_settings
@@ -170,33 +170,33 @@ class Learning:
                    documents: list[str] | None = None, anchor: str | None = None, n: int = 5,
                    language: str | None = None) -> Question:
         """See :meth:`QuizSessions.start_quiz`."""
-        return self.quizzes.start_quiz(learner_id, topic=topic, module=module, documents=documents, anchor=anchor,
+        return self.quiz_sessions.start_quiz(learner_id, topic=topic, module=module, documents=documents, anchor=anchor,
                                        n=n, language=language)
 
     def start_review(self, learner_id: int, *, n: int = 5, topic: str | None = None) -> Question:
         """See :meth:`QuizSessions.start_review`."""
-        return self.quizzes.start_review(learner_id, n=n, topic=topic)
+        return self.quiz_sessions.start_review(learner_id, n=n, topic=topic)
 
     def current_question(self, learner_id: int) -> Question | None:
         """See :meth:`QuizSessions.current_question`."""
-        return self.quizzes.current_question(learner_id)
+        return self.quiz_sessions.current_question(learner_id)
 
     def answer(self, learner_id: int, response: str | list[str] | bool, *, item_id: str | None = None) -> AnswerOutcome:
         """See :meth:`QuizSessions.answer`."""
-        return self.quizzes.answer(learner_id, response, item_id=item_id)
+        return self.quiz_sessions.answer(learner_id, response, item_id=item_id)
 
     def skip(self, learner_id: int, *, item_id: str | None = None) -> AnswerOutcome:
         """See :meth:`QuizSessions.skip`."""
-        return self.quizzes.skip(learner_id, item_id=item_id)
+        return self.quiz_sessions.skip(learner_id, item_id=item_id)
 
     def stop(self, learner_id: int) -> SessionSummary | None:
         """See :meth:`QuizSessions.stop`."""
-        return self.quizzes.stop(learner_id)
+        return self.quiz_sessions.stop(learner_id)
 
     def resume(self, learner_id: int) -> Question | None:
         """See :meth:`QuizSessions.resume`."""
-        return self.quizzes.resume(learner_id)
+        return self.quiz_sessions.resume(learner_id)
 
     def summary(self, session_id: str) -> SessionSummary:
         """See :meth:`QuizSessions.summary`."""
-        return self.quizzes.summary(session_id)
+        return self.quiz_sessions.summary(session_id)
