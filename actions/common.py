@@ -7,8 +7,8 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-from bot.i18n import available_languages
-from bot.language import is_mostly_devanagari
+from bot.i18n import available_languages, is_interface_language
+from bot.language import dominant_script
 
 #: Common Hinglish function words: a Latin-script message with several of them is Hindi.
 _HINGLISH = frozenset(
@@ -28,21 +28,25 @@ def language_of(tracker: Tracker) -> str:
 
 
 def detect_language(text: str) -> str | None:
-    """``hi`` for Devanagari or Hinglish, ``en`` for English, None when unclear.
+    """The language a learner's message is written in, when it can be replied in.
 
     Args:
         text: a learner message.
 
     Returns:
-        A language code or None (too short to tell, e.g. "ok", or a /command).
+        For an Indian script, its language when that is an interface language (``hi`` for
+        Devanagari), else None; ``hi`` for Hinglish; ``en`` for English; None when too
+        short to tell (e.g. "ok") or a /command.
     """
     text = text.strip()
     if not text or text.startswith("/"):
         return None
     if not any(c.isalpha() for c in text):
         return None
-    if is_mostly_devanagari(text):
-        return "hi"
+    script = dominant_script(text)
+    if script is not None:
+        # A script whose language has no locale file cannot be replied in: keep the current one.
+        return script.language if is_interface_language(script.language) else None
     words = re.findall(r"[a-z]+", text.lower())
     if len(words) < 2:
         return None

@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import button, language_of, latest_text, learner_key
-from bot.i18n import t
+from bot.i18n import is_interface_language, language_for_name, language_name, t
 from bot.plans.matching import match_role, normalise_role_text
 from bot.plans.render import role_buttons
 from bot.plans.roles import Role
@@ -29,9 +29,6 @@ from bot.plans.service import Plans
 SKIP = "skip"
 _SKIP_WORDS = frozenset({"skip", "skip it", "later", "not now", "pass", "no", "skip karo", "chhodo", "chodo",
                          "rehne do", "baad mein", "छोड़ें", "छोड़ो", "छोड़िए", "बाद में", "रहने दो", "नहीं"})
-_LANGUAGES = {"english": "en", "en": "en", "angrezi": "en", "अंग्रेज़ी": "en", "अंग्रेजी": "en",
-              "hindi": "hi", "hi": "hi", "हिंदी": "hi", "हिन्दी": "hi"}
-LANGUAGE_NAMES = {"en": "English", "hi": "हिंदी"}
 MAX_DEPARTMENT_CHARS = 128
 
 
@@ -164,7 +161,8 @@ class ValidateProfileForm(PlansMixin, FormValidationAction):
         text = normalise_role_text(str(value or ""))
         if is_skip(text):
             return {"profile_language": SKIP}
-        code = _LANGUAGES.get(text) or next((c for w, c in _LANGUAGES.items() if w in text.split()), None)
+        # The names and aliases in the locale files' `language:` blocks (bot.i18n).
+        code = language_for_name(text) or next((c for c in map(language_for_name, text.split()) if c), None)
         if code is None:
             return {"profile_language": None}
         # An explicit choice: switch replies now and stop following the script.
@@ -185,7 +183,7 @@ class ActionSaveProfile(PlansAction):
         model = self.plans.roles
         role = model.get(role_id) if role_id != SKIP else None
         department = department if department and department != SKIP else None
-        code = chosen if chosen in LANGUAGE_NAMES else None
+        code = chosen if is_interface_language(chosen) else None
         language = code or language_of(tracker)
         events: list[EventType] = [SlotSet("profile_role", None), SlotSet("profile_department", None),
                                    SlotSet("profile_language", None), SlotSet("role_candidates", None)]
@@ -202,7 +200,7 @@ class ActionSaveProfile(PlansAction):
         text = t("plans_profile_saved" if learner is not None else "plans_profile_noted", language,
                  role=role.display(language) if role else t("plans_not_set", language),
                  department=department or t("plans_not_set", language),
-                 language_name=LANGUAGE_NAMES.get(language, language))
+                 language_name=language_name(language, language))
         buttons = [button(t("plans_button_show_plan", language), "/show_plan")] if role else []
         dispatcher.utter_message(text=text, buttons=buttons)
         if learner is None:  # no consent: the answers live in this conversation only

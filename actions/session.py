@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import detect_language, language_of, latest_text
-from bot.i18n import available_languages
+from actions.common import button, detect_language, language_of, latest_text
+from bot.i18n import available_languages, interface_languages
 
 #: Slots that survive a new session: who the learner is and how they like to be talked to.
 CARRIED_SLOTS = ("language", "language_chosen", "role")
@@ -61,8 +62,23 @@ class ActionDetectLanguage(Action):
         return []
 
 
+def language_buttons() -> list[dict[str, Any]]:
+    """One button per interface language, named in itself (the language menu).
+
+    Returns:
+        Buttons whose payloads choose the language (``/choose_language{"language": "hi"}``).
+    """
+    return [button(lang.native_name, "/choose_language" + json.dumps({"language": lang.code}))
+            for lang in interface_languages()]
+
+
 class ActionChooseLanguage(Action):
-    """Confirm an explicit language choice, or ask which language when none was named."""
+    """Confirm an explicit language choice, or ask which language when none was named.
+
+    The question is ``utter_choose_language`` (domain.yml); its buttons are the interface
+    languages of :func:`bot.i18n.interface_languages`, so a language added as a locale
+    file is offered with no change here.
+    """
 
     def name(self) -> str:
         return "action_choose_language"
@@ -75,5 +91,5 @@ class ActionChooseLanguage(Action):
             # the confirmation is rendered in the chosen language; set again to be explicit.
             dispatcher.utter_message(response="utter_language_set")
             return [SlotSet("language", chosen), SlotSet("language_chosen", True)]
-        dispatcher.utter_message(response="utter_choose_language")
+        dispatcher.utter_message(response="utter_choose_language", buttons=language_buttons())
         return []

@@ -1,36 +1,225 @@
-"""Localised texts for messages composed in code (actions), one YAML file per language.
+"""Localised texts and the registry of interface languages, one YAML file per language.
 
 Rasa's own responses are localised in ``domain.yml`` with slot-conditioned variations;
-texts that actions build live in ``bot/locales/<lang>.yml``. A missing key or language
-falls back to English, so adding a language never breaks a reply.
+texts that code builds (actions, the Telegram bridge, the web widget) live in
+``bot/locales/<code>.yml``. A missing key falls back to English, so a new language that
+is only partly translated never breaks a reply.
+
+Each locale file opens with a ``language:`` block saying which language it holds::
+
+    language:
+      name: Hindi              # its name in English
+      native_name: हिंदी        # its own name, shown in language menus
+      script: Devanagari       # "Latin" or a script of bot.language.SCRIPTS
+      names: {en: अंग्रेज़ी}     # other languages' names written in this one (optional)
+      aliases: [hindi, हिन्दी]  # more words learners type for it (optional)
+
+The files with such a block are the interface languages (:func:`interface_languages`):
+the Telegram menus, the widget's language list, the reply language a learner may choose
+and the languages handed-off answers are filed under all come from here, so adding a
+language is adding a file, not code.
 """
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from bot.language import SCRIPTS
+
 LOCALES = Path(__file__).with_name("locales")
 DEFAULT_LANGUAGE = "en"
+#: The key of a locale file's header block (not a text).
+HEADER_KEY = "language"
+LATIN = "Latin"
+
+
+class LocaleError(ValueError):
+    """A locale file whose ``language:`` header is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class InterfaceLanguage:
+    """A language the tutor's interface speaks, as its locale file describes it.
+
+    Attributes:
+        code: The locale file's name, a language code (``en``, ``hi``, ``bn``, ...).
+        name: Its name in English.
+        native_name: Its name in itself (language menus show this).
+        script: The script it is written in: ``Latin`` or a :data:`bot.language.SCRIPTS` name.
+        names: Other languages' names written in this language, by code.
+        aliases: More words a learner may type to mean this language.
+    """
+
+    code: str
+    name: str
+    native_name: str
+    script: str
+    names: Mapping[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+
+def _read(folder: Path, language: str) -> dict[str, Any]:
+    return _read_path(folder / f"{language}.yml")
 
 
 @cache
-def _catalogue(language: str) -> dict[str, str]:
-    path = LOCALES / f"{language}.yml"
+def _read_path(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise LocaleError(f"{path.name}: expected a mapping of keys to texts")
+    return data
+
+
+def _catalogue(language: str) -> dict[str, str]:
+    return {k: v for k, v in _read(LOCALES, language).items() if k != HEADER_KEY}
+
+
+def _header(path: Path) -> InterfaceLanguage:
+    header = _read_path(path).get(HEADER_KEY)
+    if not isinstance(header, dict):
+        raise LocaleError(f"{path.name}: no '{HEADER_KEY}:' block (name, native_name, script)")
+    missing = [k for k in ("name", "native_name", "script") if not isinstance(header.get(k), str) or not header[k]]
+    if missing:
+        raise LocaleError(f"{path.name}: '{HEADER_KEY}:' block lacks {', '.join(missing)}")
+    scripts = {LATIN} | {script.name for script in SCRIPTS}
+    if header["script"] not in scripts:
+        raise LocaleError(f"{path.name}: unknown script {header['script']!r} (one of {sorted(scripts)})")
+    names = header.get("names") or {}
+    aliases = header.get("aliases") or []
+    if not isinstance(names, dict) or not isinstance(aliases, list):
+        raise LocaleError(f"{path.name}: 'names' must be a mapping and 'aliases' a list")
+    return InterfaceLanguage(
+        code=path.stem, name=header["name"], native_name=header["native_name"], script=header["script"],
+        names={str(k): str(v) for k, v in names.items()},
+        aliases=tuple(str(a) for a in aliases),
+    )
+
+
+@cache
+def _registry(folder: Path) -> tuple[InterfaceLanguage, ...]:
+    paths = sorted(folder.glob("*.yml"), key=lambda p: (p.stem != DEFAULT_LANGUAGE, p.stem))
+    return tuple(_header(path) for path in paths)
+
+
+def interface_languages() -> tuple[InterfaceLanguage, ...]:
+    """Every language with a locale file, English (the default) first, then by code.
+
+    Returns:
+        The registry, read from :data:`LOCALES` (cached per folder).
+
+    Raises:
+        LocaleError: a locale file has no valid ``language:`` block.
+    """
+    return _registry(LOCALES)
+
+
+def interface_language(code: object) -> InterfaceLanguage | None:
+    """The registry entry for ``code``, or None when it is not an interface language.
+
+    Args:
+        code: A language code, or anything a channel sent (only strings can match).
+
+    Returns:
+        The entry, or None.
+    """
+    return next((lang for lang in interface_languages() if lang.code == code), None)
+
+
+def is_interface_language(code: object) -> bool:
+    """Whether ``code`` names a configured interface language (has a locale file).
+
+    Args:
+        code: A language code, or anything a channel sent.
+
+    Returns:
+        True for a configured language's code.
+    """
+    return interface_language(code) is not None
 
 
 def available_languages() -> list[str]:
-    """Language codes that have a locale file."""
-    return sorted(p.stem for p in LOCALES.glob("*.yml"))
+    """Codes of the interface languages, English first (see :func:`interface_languages`)."""
+    return [lang.code for lang in interface_languages()]
+
+
+def language_name(code: str, in_language: str = DEFAULT_LANGUAGE) -> str:
+    """The name of language ``code`` written in ``in_language``.
+
+    Args:
+        code: The language named (need not be an interface language: a document's language).
+        in_language: The language the name is written in (the learner's).
+
+    Returns:
+        Its own name when both are the same; the name the ``in_language`` locale gives;
+        else its English name from its own locale; else ``code`` itself.
+    """
+    target = interface_language(code)
+    if code == in_language and target is not None:
+        return target.native_name
+    reader = interface_language(in_language)
+    if reader is not None and code in reader.names:
+        return reader.names[code]
+    return target.name if target is not None else code
+
+
+def language_for_name(text: str) -> str | None:
+    """The interface language a learner's word names (``hindi``, ``हिंदी``, ``en``, ...).
+
+    Args:
+        text: One word or name, as typed.
+
+    Returns:
+        The language code, or None when no interface language is called that.
+    """
+    word = _folded(text)
+    if not word:
+        return None
+    for lang in interface_languages():
+        if word in {_folded(w) for w in (lang.code, lang.name, lang.native_name, *lang.aliases)}:
+            return lang.code
+    for reader in interface_languages():  # names other locales give it
+        for code, name in reader.names.items():
+            if word == _folded(name) and is_interface_language(code):
+                return code
+    return None
+
+
+def _folded(text: str) -> str:
+    # NFC and case-folded, so "अंग्रेज़ी" matches with its nukta precomposed or not.
+    return unicodedata.normalize("NFC", text.strip()).casefold()
+
+
+def text_keys(prefix: str = "") -> list[str]:
+    """The keys of the English locale (every text there is) that start with ``prefix``.
+
+    Args:
+        prefix: e.g. ``widget_`` for the web widget's texts.
+
+    Returns:
+        The keys, in file order.
+    """
+    return [key for key in _catalogue(DEFAULT_LANGUAGE) if key.startswith(prefix)]
 
 
 def t(key: str, language: str = DEFAULT_LANGUAGE, **values: object) -> str:
     """The text for ``key`` in ``language`` with ``{placeholders}`` filled.
+
+    Args:
+        key: The text's key in the locale files.
+        language: The learner's language; English when the key or file is missing.
+        **values: The placeholders' values (format specs apply, e.g. ``{day:%d %B %Y}``).
+
+    Returns:
+        The text.
 
     Raises:
         KeyError: the key exists in no catalogue (a programming error).

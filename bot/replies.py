@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bot.i18n import language_name, t
 from bot.knowledge.chunking import ANSWER_WORDS, Chunk, answer_sentences
 from bot.knowledge.index import KnowledgeIndexError, sentence_embedder
 from bot.knowledge.search import Hit, Retriever, SearchResult
@@ -20,7 +21,6 @@ from bot.language import is_indic_script, script_language
 
 MAX_ANSWER_WORDS = ANSWER_WORDS
 MAX_PASSAGE_WORDS = 400
-LANGUAGE_NAMES = {"en": {"en": "English", "hi": "Hindi"}, "hi": {"en": "अंग्रेज़ी", "hi": "हिंदी"}}
 
 
 @dataclass
@@ -120,29 +120,27 @@ def _budget(sentences: list[str], indices, max_words: int) -> str:
 
 
 def source_warnings(chunk: Chunk, language: str = "en", today: dt.date | None = None) -> list[str]:
-    """Warnings about the source: superseded, expired or not yet effective."""
+    """Warnings about the source: superseded, expired or not yet effective.
+
+    Args:
+        chunk: the passage shown.
+        language: the learner's language (texts ``answer_*`` of its locale).
+        today: the date to compare with (default: today).
+
+    Returns:
+        The warnings, in the learner's language.
+    """
     today = today or dt.date.today()
     meta = chunk.meta
     warnings = []
-    hindi = language == "hi"
     if meta.get("superseded_by"):
-        warnings.append(
-            f"⚠️ यह सामग्री **{meta['superseded_by']}** द्वारा प्रतिस्थापित (superseded) हो चुकी है; नवीनतम नियम देखें।"
-            if hindi else
-            f"⚠️ This material has been **superseded** (by {meta['superseded_by']}); check the current rules before acting on it."
-        )
+        warnings.append(t("answer_superseded", language, by=meta["superseded_by"]))
     expires = _date(meta.get("expires"))
     if expires and expires < today:
-        warnings.append(
-            f"⚠️ यह सामग्री {expires:%d-%m-%Y} तक ही मान्य थी।" if hindi else
-            f"⚠️ This material was valid only until {expires:%d %B %Y}; it may be out of date."
-        )
+        warnings.append(t("answer_expired", language, until=expires))
     effective = _date(meta.get("effective"))
     if effective and effective > today:
-        warnings.append(
-            f"ℹ️ यह प्रावधान {effective:%d-%m-%Y} से लागू होगा।" if hindi else
-            f"ℹ️ This provision comes into effect on {effective:%d %B %Y}."
-        )
+        warnings.append(t("answer_not_yet_effective", language, effective=effective))
     return warnings
 
 
@@ -161,7 +159,7 @@ def compose_answer(result: SearchResult, retriever: Retriever | None, rank: int 
         result: a search result (need not be answerable: "show more" uses later ranks).
         retriever: for sentence embedding; None shows the passage's opening.
         rank: which hit.
-        language: the learner's language (``en`` or ``hi``) for notes and warnings.
+        language: the learner's language (an interface language) for notes and warnings.
 
     Returns:
         The :class:`Answer`, or None when there is no hit at that rank.
@@ -177,14 +175,9 @@ def compose_answer(result: SearchResult, retriever: Retriever | None, rank: int 
     chunk_language = str(chunk.meta.get("language") or "en")
     query_language = script_language(result.query)
     if chunk_language != query_language:
-        names = LANGUAGE_NAMES.get(language, LANGUAGE_NAMES["en"])
-        lang_name = names.get(chunk_language, chunk_language)
-        warnings.append(
-            f"ℹ️ स्रोत {lang_name} में है; इसे मूल रूप में दिखाया गया है।" if language == "hi"
-            else f"ℹ️ The source is in {lang_name}; it is quoted as written."
-        )
-    label = "स्रोत" if language == "hi" else "Source"
-    text = f"{body}\n\n📖 **{label}:** {chunk.citation}"
+        warnings.append(t("answer_source_other_language", language,
+                          language_name=language_name(chunk_language, language)))
+    text = f"{body}\n\n📖 **{t('answer_source', language)}:** {chunk.citation}"
     if warnings:
         text += "\n\n" + "\n".join(warnings)
     return Answer(text=text, citation=chunk.citation, source=chunk.source, warnings=warnings)
@@ -194,8 +187,7 @@ def full_passage(chunk: Chunk, language: str = "en") -> str:
     """The whole passage (capped) with its citation, for "show the full passage"."""
     words = chunk.text.split(" ")
     text = chunk.text if len(words) <= MAX_PASSAGE_WORDS else " ".join(words[:MAX_PASSAGE_WORDS]) + " …"
-    label = "स्रोत" if language == "hi" else "Source"
-    return f"{text}\n\n📖 **{label}:** {chunk.citation}"
+    return f"{text}\n\n📖 **{t('answer_source', language)}:** {chunk.citation}"
 
 
 def _best_vector(result: SearchResult, chunk: Chunk) -> tuple[str | None, np.ndarray | None]:

@@ -26,8 +26,11 @@ Behaviour:
 
 - Commands map to Rasa intents (``/start`` -> ``/greet``, ...; see :data:`COMMANDS`);
   text goes to Rasa as typed; a button press is answered and its payload sent to Rasa.
-- The command menu is published once in English (the default) and once per locale in
-  ``bot/locales`` with its ``language_code``; its texts are the locale's ``menu_*`` keys.
+- The command menu is published once in English (the default) and once per interface
+  language (:func:`bot.i18n.interface_languages`, one locale file each) with its
+  ``language_code``; its texts are the locale's ``menu_*`` keys. The bridge's own notes
+  (apology, slow down, ...) are the locale's ``telegram_*`` texts, in the language of the
+  learner's Telegram app when that is an interface language, else English.
 - A multiple-choice question that comes with a ``quiz_poll`` payload goes out as a native
   quiz poll (:class:`bot.channels.telegram_format.QuizPoll`), with the question's other
   buttons (Skip, Stop) under it; when it does not fit Telegram's poll limits, or cannot
@@ -104,27 +107,12 @@ from bot.channels.telegram_format import (
 )
 from bot.channels.update_processor import ChatTurns, ClaimingQueue, OrderedDedupProcessor
 from bot.config import PROJECT_ROOT, Settings, load_settings
-from bot.i18n import DEFAULT_LANGUAGE, available_languages, t
+from bot.i18n import DEFAULT_LANGUAGE, available_languages, is_interface_language, t
 
 LOGGER = logging.getLogger(__name__)
 BRIDGE_KEY = "bridge"
 #: How often a bridge looks for messages other processes queued in the shared store.
 QUEUE_POLL_S = 1.0
-APOLOGY = (
-    "Sorry, the tutor is not reachable right now. Please try again in a minute - "
-    "your message was not lost on our side, but I could not answer it."
-)
-EXPIRED_BUTTON = "This button has expired. Please ask again."
-BUTTON_PROMPT = "Please choose:"
-TEXT_ONLY = "I can only read text messages for now. Please type your question."
-UNKNOWN_COMMAND = "I don't know that command. Send /help to see what I can do."
-SLOW_DOWN = (
-    "You are sending messages faster than I can answer them. Please slow down - "
-    "wait a few seconds, then send your question again."
-)
-NO_REPLY = "I have no answer for that yet. Send /help to see what I can do, or ask me a question."
-NOT_AVAILABLE = "That feature is not available yet. Send /help to see what I can do, or ask me a question."
-STALE_POLL = "That question was already answered or has moved on. Please answer the latest question."
 DOMAIN_PATH = PROJECT_ROOT / "domain.yml"
 _INTENT_PAYLOAD = re.compile(r"^/([A-Za-z0-9_]+)")
 # Chat actions last 5 s on the client; refresh a little earlier while Rasa works.
@@ -163,11 +151,24 @@ INTENT_FOR = {command.name: command.intent for command in COMMANDS}
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
 
 
+def learner_language(user: Any) -> str:
+    """The interface language of a Telegram user's app, for the bridge's own notes.
+
+    Args:
+        user: A ``telegram.User`` (or None); its ``language_code`` is an IETF tag (``hi``, ``pt-br``).
+
+    Returns:
+        The tag's language when it is an interface language, else English.
+    """
+    code = (getattr(user, "language_code", None) or "").split("-")[0].lower()
+    return code if is_interface_language(code) else DEFAULT_LANGUAGE
+
+
 def command_menus(languages: Sequence[str] | None = None) -> list[tuple[str | None, list[BotCommand]]]:
     """The command menu for each language, as ``setMyCommands`` takes it.
 
     Args:
-        languages: Locale codes (default: every locale file in ``bot/locales``).
+        languages: Locale codes (default: every interface language, see :func:`bot.i18n.interface_languages`).
 
     Returns:
         ``(None, English menu)`` first (Telegram's default for every other language),
@@ -288,12 +289,13 @@ class TelegramBridge:
         digest = hmac.new(self._salt, f"telegram:{chat_id}".encode(), hashlib.sha256)
         return "tg-" + digest.hexdigest()[:32]
 
-    async def ask_rasa(self, sender: str, text: str) -> list[dict[str, Any]]:
+    async def ask_rasa(self, sender: str, text: str, language: str = DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
         """Send ``text`` to Rasa; on failure return the apology as Rasa-shaped reply.
 
         Args:
             sender: Pseudonymous sender id.
             text: Message or intent payload.
+            language: The learner's app language, for the apology.
 
         Returns:
             Rasa's replies, or one apology message.
@@ -302,15 +304,17 @@ class TelegramBridge:
             return await self.rasa.send(sender, text)
         except RasaError as exc:
             LOGGER.warning("Rasa failed for %s: %s", sender, exc)
-            return [{"text": APOLOGY}]
+            return [{"text": t("telegram_apology", language)}]
 
-    async def deliver(self, bot: Any, chat_id: int, replies: Sequence[dict[str, Any]]) -> Delivery:
+    async def deliver(self, bot: Any, chat_id: int, replies: Sequence[dict[str, Any]],
+                      language: str = DEFAULT_LANGUAGE) -> Delivery:
         """Send Rasa replies to a chat through the outbox: formatted, split, buttons on the last piece.
 
         Args:
             bot: The application's bot (``ExtBot``, rate limited).
             chat_id: Telegram chat id (the caller holds the chat's lock).
             replies: Rasa REST messages.
+            language: The learner's app language, for the prompt above buttons sent without text.
 
         Returns:
             How many messages were queued and which were sent at once.
@@ -351,7 +355,7 @@ class TelegramBridge:
             keyboard = build_keyboard(reply.get("buttons") or [], self.codec)
             chunks = format_message(text) if isinstance(text, str) else []
             if keyboard is not None and not chunks:
-                chunks = [markdown_to_html(BUTTON_PROMPT)]
+                chunks = [markdown_to_html(t("telegram_button_prompt", language))]
             if not chunks:
                 LOGGER.debug("Skipping a reply without text for Telegram: %s", sorted(reply))
                 continue
@@ -542,38 +546,40 @@ async def relay(update: Update, context: ContextTypes.DEFAULT_TYPE, message: str
         message: Text or intent payload for Rasa.
     """
     if update.effective_chat is not None:
-        await relay_chat(context, update.effective_chat.id, message)
+        await relay_chat(context, update.effective_chat.id, message, learner_language(update.effective_user))
 
 
-async def relay_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message: str) -> None:
+async def relay_chat(context: ContextTypes.DEFAULT_TYPE, chat_id: int, message: str,
+                     language: str = DEFAULT_LANGUAGE) -> None:
     """Send ``message`` to Rasa for a chat and deliver the replies (budget and domain checked).
 
     Args:
         context: The handler context.
         chat_id: Telegram chat id (the update processor holds its lock).
         message: Text or intent payload for Rasa.
+        language: The learner's app language (:func:`learner_language`), for the bridge's notes.
     """
     bridge = _bridge(context)
     allowed, warn = bridge.limiter.check(chat_id)
     if not allowed:
         LOGGER.warning("Chat over its message budget: message not sent to Rasa")
         if warn:
-            await bridge.send_text(context.bot, chat_id, SLOW_DOWN)
+            await bridge.send_text(context.bot, chat_id, t("telegram_slow_down", language))
         return
     if not bridge.understands(message):
         # E.g. /progress before the progress feature exists: Rasa would guess some other intent.
         LOGGER.info("Intent of %s is not in the Rasa domain; answering locally", message.split("{")[0])
-        await bridge.send_text(context.bot, chat_id, NOT_AVAILABLE)
+        await bridge.send_text(context.bot, chat_id, t("telegram_not_available", language))
         return
     sender = bridge.pseudonym(chat_id)
     async with typing_indicator(context.bot, chat_id):
-        replies = await bridge.ask_rasa(sender, message)
-    if not (await bridge.deliver(context.bot, chat_id, replies)).queued:
+        replies = await bridge.ask_rasa(sender, message, language)
+    if not (await bridge.deliver(context.bot, chat_id, replies, language)).queued:
         if any(isinstance(r.get("custom"), dict) and r["custom"].get("handoff") == "relayed" for r in replies):
             return  # [human loop] a trainer has this chat (actions/handoff.py): silence is intended
         # E.g. a command whose intent this Rasa model does not know yet: say so, not silence.
         LOGGER.info("Rasa sent nothing deliverable for a message; sending a note")
-        await bridge.send_text(context.bot, chat_id, NO_REPLY)
+        await bridge.send_text(context.bot, chat_id, t("telegram_no_reply", language))
 
 
 def command_handler(command: Command) -> Any:
@@ -596,13 +602,15 @@ async def text_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A /command we do not know: point to /help instead of confusing Rasa."""
     if update.effective_chat:
-        await _bridge(context).send_text(context.bot, update.effective_chat.id, UNKNOWN_COMMAND)
+        await _bridge(context).send_text(context.bot, update.effective_chat.id,
+                                         t("telegram_unknown_command", learner_language(update.effective_user)))
 
 
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Photos, voice notes, stickers: say we read text only."""
     if update.effective_chat:
-        await _bridge(context).send_text(context.bot, update.effective_chat.id, TEXT_ONLY)
+        await _bridge(context).send_text(context.bot, update.effective_chat.id,
+                                         t("telegram_text_only", learner_language(update.effective_user)))
 
 
 async def button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -613,7 +621,7 @@ async def button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     payload = _bridge(context).codec.decode(query.data or "")
     # Every callback query must be answered, or the button keeps spinning.
     with contextlib.suppress(TelegramError):  # e.g. "query is too old" after a long wait
-        await query.answer(EXPIRED_BUTTON if payload is None else None)
+        await query.answer(t("telegram_expired_button", learner_language(query.from_user)) if payload is None else None)
     if payload is None:
         return
     if query.message is not None:
@@ -645,13 +653,13 @@ async def poll_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         LOGGER.warning("Vote for an option the quiz poll does not have; ignored")
         return
     if bridge.state.latest_poll_item(poll.chat_id) != poll.item_id or not bridge.state.claim_poll_answer(poll):
-        await bridge.send_text(context.bot, poll.chat_id, STALE_POLL)
+        await bridge.send_text(context.bot, poll.chat_id, t("telegram_stale_poll", learner_language(answer.user)))
         return
     # Skip/Stop under the answered poll would now act on the next question.
     with contextlib.suppress(TelegramError):
         await context.bot.edit_message_reply_markup(chat_id=poll.chat_id, message_id=poll.message_id,
                                                     reply_markup=None)
-    await relay_chat(context, poll.chat_id, poll.answers[option])
+    await relay_chat(context, poll.chat_id, poll.answers[option], learner_language(answer.user))
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -659,7 +667,8 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     LOGGER.error("Error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         with contextlib.suppress(TelegramError):
-            await context.bot.send_message(update.effective_chat.id, APOLOGY)
+            await context.bot.send_message(update.effective_chat.id,
+                                           t("telegram_apology", learner_language(update.effective_user)))
 
 
 async def post_init(application: Application) -> None:

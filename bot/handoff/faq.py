@@ -13,13 +13,25 @@ import unicodedata
 from datetime import date
 from pathlib import Path
 
+from bot.i18n import DEFAULT_LANGUAGE, is_interface_language
+from bot.language import SCRIPTS
+
 FAQ_FOLDER = "faq"
-_SLUG = re.compile(r"[^a-z0-9\u0900-\u097F]+")
+# Letters of India's scripts stay in the slug, so a question in any of them keeps a readable name.
+_SLUG = re.compile("[^a-z0-9" + "".join(f"{s.first}-{s.last}" for s in SCRIPTS) + "]+")
 _UNDERLINE = re.compile(r"\s*=+\s*")
 
 
 def slugify(text: str, limit: int = 60) -> str:
-    """A file-name-safe slug (ASCII letters, digits, Devanagari, dashes)."""
+    """A file-name-safe slug (ASCII letters, digits, letters of India's scripts, dashes).
+
+    Args:
+        text: the question.
+        limit: the slug's most characters.
+
+    Returns:
+        The slug; ``question`` when nothing of ``text`` is kept.
+    """
     text = unicodedata.normalize("NFKC", text).lower()
     slug = _SLUG.sub("-", text).strip("-")[:limit].strip("-")
     return slug or "question"
@@ -37,7 +49,8 @@ def faq_markdown(question: str, answer: str, trainer: str, day: date, language: 
         answer: the trainer's answer (Markdown).
         trainer: the answering trainer's user name (``reviewed_by``).
         day: date of the answer.
-        language: ``en`` or ``hi``.
+        language: the learners' language; one that is not an interface language
+            (see :func:`bot.i18n.interface_languages`) is filed as English.
 
     Returns:
         The document text. YAML strings are written JSON-quoted (valid YAML), so no
@@ -51,7 +64,7 @@ def faq_markdown(question: str, answer: str, trainer: str, day: date, language: 
     meta = {
         "title": f"FAQ: {question}"[:200],
         "module": FAQ_FOLDER,
-        "language": language if language in ("en", "hi") else "en",
+        "language": language if is_interface_language(language) else DEFAULT_LANGUAGE,
         "reviewed_by": trainer,
         "date": day.isoformat(),
         "source": "trainer",

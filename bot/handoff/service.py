@@ -19,7 +19,7 @@ from bot.handoff.hours import OfficeHours, utcnow
 from bot.handoff.records import HandoffRecords, ItemView
 from bot.handoff.settings import HumanLoopSettings, load_human_loop_settings
 from bot.handoff.similarity import Similarity, default_similarity
-from bot.i18n import t
+from bot.i18n import DEFAULT_LANGUAGE, is_interface_language, t
 from bot.knowledge.embedders import Embedder
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ class HumanLoop:
         delivered: list[str] = []
         queued: list[str] = []
         for asker in item.askers:
-            language = item.language if item.language in ("en", "hi") else "en"
+            language = item.language if is_interface_language(item.language) else DEFAULT_LANGUAGE
             text = t("handoff_trainer_answer", language, question=asker["question"], answer=answer)
             (delivered if self.send_to_learner(asker["sender"], asker["channel"], text) else queued).append(
                 asker["sender"])

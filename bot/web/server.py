@@ -18,6 +18,7 @@ addresses only when ``WEB_ACCESS_LOG_IPS`` is set.
 Routes:
     ``/``                      demo training-portal page (``web/demo/index.html``)
     ``/demo/{name}``           other files of ``web/demo/``
+    ``/widget/config.json``    the widget's languages and their texts (:mod:`bot.web.widget_config`)
     ``/widget/{name}``         ``web/widget/`` (``tutor-widget.js``, ``tutor-widget.css``)
     ``/vendor/{name}``         allow-listed prebuilt files from ``web/node_modules``
     ``/healthz``               liveness (does not call Rasa)
@@ -49,6 +50,7 @@ from bot.web.socketio_frames import (
     parse_client_frame,
     parse_upstream_frame,
 )
+from bot.web.widget_config import widget_config
 
 log = logging.getLogger("bot.web.server")  # stable name, also under `python -m`
 
@@ -129,6 +131,15 @@ def _static(group: str, cache: str) -> Callable[[web.Request], Awaitable[web.Str
 
     handler.__doc__ = f"Serve an allow-listed file of the {group!r} group."
     return handler
+
+
+async def widget_config_json(request: web.Request) -> web.Response:
+    """``GET /widget/config.json``: the interface languages and the widget's texts in each.
+
+    Public data read by portals on other origins, without credentials: any origin may read it.
+    """
+    return web.json_response(widget_config(), headers={"Cache-Control": "no-cache",
+                                                       "Access-Control-Allow-Origin": "*"})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -575,6 +586,7 @@ def create_app(settings: Settings, web_dir: Path = WEB_DIR) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/demo/{name}", _static("demo", "no-cache"))
+    app.router.add_get("/widget/config.json", widget_config_json)  # before the files' route, which would shadow it
     app.router.add_get("/widget/{name}", _static("widget", "no-cache"))
     app.router.add_get("/vendor/{name}", _static("vendor", "public, max-age=86400"))
     app.router.add_post("/session", issue_session)

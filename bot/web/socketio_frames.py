@@ -22,7 +22,8 @@ Rasa treats a message like ``/intent{"slot": "value"}`` as that intent with thos
 entities, which fill slots. Such messages are only forwarded when the bot offered
 exactly that payload as a button in the same session (see :class:`OfferedPayloads`);
 plain ``/intent`` shortcuts carry no entities and pass, and so does the widget's own
-language switch (``/choose_language{"language":"hi"}``, see :data:`WIDGET_PAYLOADS`).
+language switch (``/choose_language{"language":"hi"}`` for any interface language of
+:func:`bot.i18n.interface_languages`, see :func:`is_widget_payload`).
 """
 
 from __future__ import annotations
@@ -32,17 +33,16 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from bot.i18n import is_interface_language
 from bot.language import MAX_MESSAGE_CHARS
 
 # Session ids are issued by the page server (:func:`bot.web.sessions.new_session_id`), in
 # the shape Rasa itself issues (``uuid.uuid4().hex``).
 SESSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-LANGUAGES = frozenset({"en", "hi"})
 _ENTITY_PAYLOAD_RE = re.compile(r"^\s*/[^\s{]+\s*[{\[@]")  # /intent{..}, /intent[..], /intent@0.9
-# Entity payloads the widget itself sends (its language switch), allowed without an offer.
-WIDGET_PAYLOADS = frozenset(
-    f'/choose_language{{"language":{sep}"{lang}"}}' for lang in LANGUAGES for sep in ("", " ")
-)
+# The entity payload the widget itself sends (its language switch), allowed without an offer
+# when it names an interface language; exactly this shape, so no other entity rides along.
+_LANGUAGE_SWITCH_RE = re.compile(r'^/choose_language\{"language": ?"([^"\\]*)"\}$')
 MAX_AUTH_CHARS = 512
 
 
@@ -137,8 +137,22 @@ def parse_client_frame(text: str) -> ClientFrame:
             raise FrameRejected("bad message")
         custom = data.get("customData")
         language = custom.get("language") if isinstance(custom, dict) else None
-        return ClientFrame("", "user_uttered", message, language if language in LANGUAGES else None)
+        return ClientFrame("", "user_uttered", message, language if is_interface_language(language) else None)
     raise FrameRejected("unsupported event")
+
+
+def is_widget_payload(message: str) -> bool:
+    """Whether ``message`` is the widget's own language switch to an interface language.
+
+    Args:
+        message: Text the browser wants to send.
+
+    Returns:
+        True for ``/choose_language{"language":"<code>"}`` (with or without a space after
+        the colon) naming a configured interface language.
+    """
+    match = _LANGUAGE_SWITCH_RE.match(message)
+    return match is not None and is_interface_language(match.group(1))
 
 
 def needs_offer(message: str) -> bool:
@@ -209,7 +223,7 @@ class OfferedPayloads:
             True for ordinary text, plain ``/intent`` and the widget's own language switch;
             for other entity payloads only if offered.
         """
-        if not needs_offer(message) or message in WIDGET_PAYLOADS:
+        if not needs_offer(message) or is_widget_payload(message):
             return True
         return message in self._by_session.get(session_id, ())
 

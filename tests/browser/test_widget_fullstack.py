@@ -87,7 +87,7 @@ def test_cited_answer_button_reload_and_hindi_switch(stack, context) -> None:
     expect(bot_bubble(page, "next passage")).to_have_count(passages_before + 1, timeout=ANSWER_TIMEOUT_MS)
 
     # The language switch: interface in Hindi, Rasa told, and the tutor answers in Hindi.
-    page.locator(".tw-lang").click()
+    page.locator(".tw-lang").select_option("hi")
     expect(page.locator(".tw-root")).to_have_attribute("lang", "hi")
     expect(page.locator(".tw-input")).to_have_attribute("placeholder", "अपने पाठ्यक्रम के बारे में पूछें…")
     expect(bot_bubble(page, "अब मैं हिंदी में उत्तर दूँगा")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)

@@ -163,13 +163,20 @@ class FakeBotApi:
         return {"id": chat_id, "type": "private", "first_name": f"Learner{chat_id}"}
 
     @classmethod
-    def message_update(cls, update_id: int, chat_id: int, text: str) -> dict[str, Any]:
-        """A private-chat text message (a ``/command`` gets its bot_command entity)."""
+    def message_update(cls, update_id: int, chat_id: int, text: str,
+                       language_code: str | None = None) -> dict[str, Any]:
+        """A private-chat text message (a ``/command`` gets its bot_command entity).
+
+        ``language_code`` is the learner's Telegram app language (none by default).
+        """
+        sender: dict[str, Any] = {"id": chat_id, "is_bot": False, "first_name": f"Learner{chat_id}"}
+        if language_code:
+            sender["language_code"] = language_code
         message: dict[str, Any] = {
             "message_id": update_id,
             "date": int(time.time()),
             "chat": cls._chat(chat_id),
-            "from": {"id": chat_id, "is_bot": False, "first_name": f"Learner{chat_id}"},
+            "from": sender,
             "text": text,
         }
         if text.startswith("/"):

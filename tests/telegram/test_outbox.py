@@ -19,12 +19,14 @@ from tg_harness import ACTION_TOKEN, Harness
 
 from bot.channels.bridge_state import BridgeState
 from bot.channels.outbox import Outbox, OutgoingMessage
-from bot.channels.telegram_bridge import APOLOGY, BRIDGE_KEY
+from bot.channels.telegram_bridge import BRIDGE_KEY
+from bot.i18n import t
 
 CHAT_A = 1001
 CHAT_B = 2002
 msg = FakeBotApi.message_update
 SECRET_TEXT = "my confidential question about case 4711"
+APOLOGY = t("telegram_apology")
 
 
 def pending(app, chat_id: int | None = None) -> int:

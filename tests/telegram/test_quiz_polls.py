@@ -22,7 +22,7 @@ from tg_harness import Harness
 
 from actions.quizzes import ActionCheckAnswer, ActionSkipQuestion, ActionStartQuiz
 from bot.channels.bridge_state import BridgeState, SentPoll
-from bot.channels.telegram_bridge import APOLOGY, BRIDGE_KEY, COMMANDS, STALE_POLL, _poll_after, command_menus
+from bot.channels.telegram_bridge import BRIDGE_KEY, COMMANDS, _poll_after, command_menus
 from bot.channels.telegram_format import quiz_poll_of
 from bot.config import PROJECT_ROOT
 from bot.i18n import t
@@ -32,6 +32,8 @@ CHAT_A = 1001
 CHAT_B = 2002
 BANKS = Path(__file__).resolve().parents[1] / "data" / "quizzes"
 TITLES = {"modules/rti-for-pios.md": "RTI for Public Information Officers"}
+APOLOGY = t("telegram_apology")
+STALE_POLL = t("telegram_stale_poll")
 msg = FakeBotApi.message_update
 
 

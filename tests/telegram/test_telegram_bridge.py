@@ -18,17 +18,20 @@ from tg_harness import ACTION_TOKEN, TOKEN, Harness
 from bot.channels import telegram_bridge
 from bot.channels.rate_limit import ChatRateLimiter
 from bot.channels.telegram_bridge import (
-    APOLOGY,
     BRIDGE_KEY,
     COMMANDS,
-    NO_REPLY,
-    NOT_AVAILABLE,
-    SLOW_DOWN,
     main,
     webhook_secret,
 )
 from bot.channels.telegram_format import MAX_CALLBACK_BYTES, MAX_MESSAGE_LENGTH, telegram_length
 from bot.config import PROJECT_ROOT
+from bot.i18n import t
+
+# The bridge's own notes, in English: the fake Bot API's learners send no language_code.
+APOLOGY = t("telegram_apology")
+NO_REPLY = t("telegram_no_reply")
+NOT_AVAILABLE = t("telegram_not_available")
+SLOW_DOWN = t("telegram_slow_down")
 
 CHAT_A = 1001
 CHAT_B = 2002
@@ -358,6 +361,25 @@ def test_a_command_whose_intent_the_domain_lacks_is_answered_locally(
             await h.until(lambda: len(h.tg.sent_texts(CHAT_A)) == 2)
         assert h.rasa.messages() == ["/greet"]  # Rasa never saw the unknown intent
         assert h.tg.sent_texts(CHAT_A)[0] == NOT_AVAILABLE
+
+    harness.run(scenario)
+
+
+def test_the_bridges_own_notes_follow_the_learners_app_language(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    domain = tmp_path / "domain.yml"
+    domain.write_text("version: '3.1'\nintents:\n  - greet\n")
+    monkeypatch.setattr(telegram_bridge, "DOMAIN_PATH", domain)
+
+    async def scenario(h: Harness) -> None:
+        async with h.bridge():
+            h.tg.push_update(msg(1, CHAT_A, "/plan", language_code="hi"))
+            h.tg.push_update(msg(2, CHAT_B, "/plan", language_code="pt-br"))  # not an interface language
+            await h.until(lambda: h.tg.sent_texts(CHAT_A) and h.tg.sent_texts(CHAT_B))
+        assert h.tg.sent_texts(CHAT_A) == [t("telegram_not_available", "hi")]
+        assert h.tg.sent_texts(CHAT_B) == [NOT_AVAILABLE]
+        assert t("telegram_not_available", "hi") != NOT_AVAILABLE
 
     harness.run(scenario)
 

@@ -85,6 +85,21 @@ def test_serves_demo_widget_vendor_and_health(web_dir):
     run_with_client(web_server.create_app(make_settings(), web_dir=web_dir), body)
 
 
+def test_widget_config_lists_the_interface_languages_for_any_origin(web_dir):
+    async def body(client: TestClient) -> None:
+        resp = await client.get("/widget/config.json", headers={"Origin": "https://other-portal.example"})
+        assert resp.status == 200 and resp.content_type == "application/json"
+        assert resp.headers["Access-Control-Allow-Origin"] == "*"
+        assert resp.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+        config = await resp.json()
+        codes = [lang["code"] for lang in config["languages"]]
+        assert config["default"] == "en" and codes[0] == "en" and "hi" in codes
+        hindi = next(lang for lang in config["languages"] if lang["code"] == "hi")
+        assert hindi["nativeName"] == "हिंदी" and hindi["strings"]["send"] == "भेजें"
+
+    run_with_client(web_server.create_app(make_settings(), web_dir=web_dir), body)
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -26,52 +26,62 @@
   var COLOR_RE = /^#[0-9a-fA-F]{3,8}$/;
   var SVG_NS = "http://www.w3.org/2000/svg";
 
-  var STRINGS = {
-    en: {
-      title: "Karmayogi Tutor",
-      open: "Open tutor chat",
-      close: "Close chat",
-      reset: "Start a new conversation",
-      placeholder: "Ask about your course…",
-      inputLabel: "Your question",
-      send: "Send",
-      typing: "Tutor is typing…",
-      online: "Online",
-      connecting: "Connecting…",
-      reconnecting: "Reconnecting…",
-      noReply: "No reply yet. The tutor may be busy; please try again in a moment.",
-      tooLong: "Messages are limited to 2000 characters.",
-      welcome: "Namaste! I am your course tutor. Ask me a question about your course material, or say **quiz me** to practise.",
-      you: "You",
-      tutor: "Tutor",
-      switchTo: "हिंदी",
-      switchLabel: "हिंदी में उत्तर पाएँ (reply in Hindi)",
-      chosen: "Reply in English",
-      download: "Download",
-    },
-    hi: {
-      title: "कर्मयोगी ट्यूटर",
-      open: "ट्यूटर चैट खोलें",
-      close: "चैट बंद करें",
-      reset: "नई बातचीत शुरू करें",
-      placeholder: "अपने पाठ्यक्रम के बारे में पूछें…",
-      inputLabel: "आपका प्रश्न",
-      send: "भेजें",
-      typing: "ट्यूटर लिख रहा है…",
-      online: "ऑनलाइन",
-      connecting: "कनेक्ट हो रहा है…",
-      reconnecting: "फिर से कनेक्ट हो रहा है…",
-      noReply: "अभी तक उत्तर नहीं आया। कृपया थोड़ी देर बाद पुनः प्रयास करें।",
-      tooLong: "संदेश 2000 अक्षरों तक सीमित हैं।",
-      welcome: "नमस्ते! मैं आपका पाठ्यक्रम ट्यूटर हूँ। अपने पाठ्यक्रम से कोई भी प्रश्न पूछें, या अभ्यास के लिए **quiz me** लिखें।",
-      you: "आप",
-      tutor: "ट्यूटर",
-      switchTo: "English",
-      switchLabel: "Reply in English (अंग्रेज़ी में उत्तर)",
-      chosen: "हिंदी में उत्तर दें",
-      download: "डाउनलोड करें",
-    },
+  var LANG_RE = /^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$/;
+
+  /**
+   * English texts, used until the server's language list arrives (or if it cannot be had).
+   * The texts of every language, English included, come from the server's locale files
+   * (GET /widget/config.json, keys widget_* of bot/locales/<code>.yml); these mirror en.yml.
+   */
+  var FALLBACK = {
+    title: "Karmayogi Tutor",
+    open: "Open tutor chat",
+    close: "Close chat",
+    reset: "Start a new conversation",
+    placeholder: "Ask about your course…",
+    inputLabel: "Your question",
+    send: "Send",
+    typing: "Tutor is typing…",
+    online: "Online",
+    connecting: "Connecting…",
+    reconnecting: "Reconnecting…",
+    noReply: "No reply yet. The tutor may be busy; please try again in a moment.",
+    tooLong: "Messages are limited to 2000 characters.",
+    welcome: "Namaste! I am your course tutor. Ask me a question about your course material, or say **quiz me** to practise.",
+    you: "You",
+    tutor: "Tutor",
+    languageLabel: "Reply language",
+    chosen: "Reply in English",
+    download: "Download",
   };
+  var FALLBACK_LANGUAGES = [{ code: "en", nativeName: "English", strings: FALLBACK }];
+
+  /**
+   * The interface languages from the server's answer, each with every text (English where
+   * the server gave none); null when the answer is unusable.
+   */
+  function readLanguages(data) {
+    if (!data || !Array.isArray(data.languages)) return null;
+    var list = data.languages.filter(function (l) {
+      return l && typeof l.code === "string" && LANG_RE.test(l.code) && typeof l.nativeName === "string" && l.nativeName;
+    }).map(function (l) {
+      var strings = {};
+      Object.keys(FALLBACK).forEach(function (k) {
+        var given = l.strings && l.strings[k];
+        strings[k] = typeof given === "string" && given ? given : FALLBACK[k];
+      });
+      return { code: l.code, nativeName: l.nativeName.slice(0, 40), strings: strings };
+    });
+    return list.length ? list : null;
+  }
+
+  /** Fetch the server's interface languages; the English fallback when that fails. */
+  function loadLanguages(server) {
+    return fetch(server + "/widget/config.json", { credentials: "omit", cache: "no-cache" })
+      .then(function (resp) { if (!resp.ok) throw new Error("config " + resp.status); return resp.json(); })
+      .then(function (data) { return readLanguages(data) || FALLBACK_LANGUAGES; },
+        function () { return FALLBACK_LANGUAGES; });
+  }
 
   /* ---------- vendor loading ---------- */
 
@@ -178,10 +188,12 @@
     this.server = String(options.server).replace(/\/+$/, "");
     this.keyLang = "tutorWidget.lang." + this.server;
     var ls = storage("localStorage");
-    var savedLang = ls && ls.getItem(this.keyLang);
-    // A language the learner switched to wins over the page's default.
-    this.lang = STRINGS[savedLang] ? savedLang : STRINGS[options.language] ? options.language : "en";
-    this.t = STRINGS[this.lang];
+    // A language the learner switched to wins over the page's default; both are checked
+    // against the server's list once it arrives (English until then).
+    this.wantedLang = (ls && ls.getItem(this.keyLang)) || options.language || "en";
+    this.languages = FALLBACK_LANGUAGES;
+    this.lang = "en";
+    this.t = FALLBACK;
     this.customTitle = options.title;
     this.title = options.title || this.t.title;
     this.keySession = "tutorWidget.session." + this.server;
@@ -193,8 +205,13 @@
     this.replyTimer = null;
     this.transcript = this.loadTranscript();
     this.build(options.colors || {});
-    this.ready$ = loadVendors(this.server).then(
-      function (libs) { this.libs = libs; this.render = makeRenderer(libs); this.restore(); }.bind(this),
+    this.ready$ = Promise.all([loadVendors(this.server), loadLanguages(this.server)]).then(
+      function (loaded) {
+        this.setLanguages(loaded[1]);
+        this.libs = loaded[0];
+        this.render = makeRenderer(loaded[0]);
+        this.restore();
+      }.bind(this),
       function (err) { this.setStatus(err.message, true); }.bind(this)
     );
     var ss = storage("sessionStorage");
@@ -215,8 +232,8 @@
     this.titleEl = el("h2", { className: "tw-title", text: this.title });
     this.resetBtn = el("button", { type: "button", className: "tw-icon-btn tw-reset", "aria-label": t.reset, title: t.reset }, [icon(ICONS.reset)]);
     this.closeBtn = el("button", { type: "button", className: "tw-icon-btn tw-close", "aria-label": t.close, title: t.close }, [icon(ICONS.close)]);
-    this.langBtn = el("button", { type: "button", className: "tw-lang", lang: this.lang === "en" ? "hi" : "en",
-      "aria-label": t.switchLabel, title: t.switchLabel, text: t.switchTo });
+    this.langSelect = el("select", { className: "tw-lang", "aria-label": t.languageLabel, title: t.languageLabel });
+    this.renderLanguages();
     this.log = el("div", {
       className: "tw-log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
       "aria-label": this.title, tabindex: "0",
@@ -240,7 +257,7 @@
       el("header", { className: "tw-header" }, [
         el("div", { className: "tw-avatar", "aria-hidden": "true" }, [icon(ICONS.chat)]),
         el("div", { className: "tw-heading" }, [this.titleEl, this.statusEl]),
-        this.langBtn, this.resetBtn, this.closeBtn,
+        this.langSelect, this.resetBtn, this.closeBtn,
       ]),
       this.log, this.typing, this.form, this.counter,
     ]);
@@ -254,7 +271,7 @@
     this.launcher.addEventListener("click", function () { self.panel.hidden ? self.open(true) : self.close(); });
     this.closeBtn.addEventListener("click", function () { self.close(); });
     this.resetBtn.addEventListener("click", function () { self.reset(); });
-    this.langBtn.addEventListener("click", function () { self.switchLanguage(self.lang === "en" ? "hi" : "en"); });
+    this.langSelect.addEventListener("change", function () { self.switchLanguage(self.langSelect.value); });
     this.panel.addEventListener("keydown", function (e) { if (e.key === "Escape") self.close(); });
     this.form.addEventListener("submit", function (e) { e.preventDefault(); self.sendTyped(); });
     this.input.addEventListener("keydown", function (e) {
@@ -377,12 +394,39 @@
     });
   };
 
-  /** Switch the interface and the tutor's reply language (en/hi). */
+  Widget.prototype.language = function (code) {
+    return this.languages.filter(function (l) { return l.code === code; })[0] || null;
+  };
+
+  /** Take the server's languages: show them in the menu and apply the wanted one if offered. */
+  Widget.prototype.setLanguages = function (languages) {
+    this.languages = languages;
+    var chosen = this.language(this.wantedLang) || this.language("en") || languages[0];
+    this.lang = chosen.code;
+    this.t = chosen.strings;
+    this.renderLanguages();
+    this.applyStrings();
+  };
+
+  /** The language menu: one option per interface language, named in itself; hidden when only one. */
+  Widget.prototype.renderLanguages = function () {
+    var select = this.langSelect;
+    while (select.firstChild) select.removeChild(select.firstChild);
+    this.languages.forEach(function (l) {
+      select.appendChild(el("option", { value: l.code, lang: l.code, text: l.nativeName }));
+    });
+    select.value = this.lang;
+    select.hidden = this.languages.length < 2;
+  };
+
+  /** Switch the interface and the tutor's reply language to one of the server's languages. */
   Widget.prototype.switchLanguage = function (lang) {
-    if (!STRINGS[lang] || lang === this.lang) return;
+    var language = this.language(lang);
+    if (!language || lang === this.lang) return;
     var payload = '/choose_language{"language":"' + lang + '"}';
     this.lang = lang;
-    this.t = STRINGS[lang];
+    this.wantedLang = lang;
+    this.t = language.strings;
     var ls = storage("localStorage");
     if (ls) ls.setItem(this.keyLang, lang);
     this.applyStrings();
@@ -404,10 +448,9 @@
       p[0].setAttribute("aria-label", p[1]);
       p[0].setAttribute("title", p[1]);
     });
-    this.langBtn.textContent = t.switchTo;
-    this.langBtn.setAttribute("lang", this.lang === "en" ? "hi" : "en");
-    this.langBtn.setAttribute("aria-label", t.switchLabel);
-    this.langBtn.setAttribute("title", t.switchLabel);
+    this.langSelect.value = this.lang;
+    this.langSelect.setAttribute("aria-label", t.languageLabel);
+    this.langSelect.setAttribute("title", t.languageLabel);
     this.input.setAttribute("placeholder", t.placeholder);
     this.input.setAttribute("aria-label", t.inputLabel);
     this.typing.querySelector(".tw-sr").textContent = t.typing;
@@ -621,7 +664,7 @@
     version: "0.1.0",
     /**
      * Create the widget.
-     * @param {{server?: string, title?: string, language?: "en"|"hi", colors?: {primary?: string, accent?: string}, open?: boolean}} options
+     * @param {{server?: string, title?: string, language?: string, colors?: {primary?: string, accent?: string}, open?: boolean}} options
      * @returns {Widget}
      */
     init: function (options) {
