@@ -3,7 +3,8 @@
 - :func:`get_retriever` - the :class:`~bot.knowledge.search.Retriever` over the configured
   index folder (it follows new index versions itself);
 - :func:`get_quizzes` - the :class:`~bot.quizzes.Quizzes` (store and quiz bank); the quiz
-  banks are reloaded when trainers edit ``knowledge_base/quizzes/``;
+  banks are reloaded when trainers edit ``knowledge_base/quizzes/`` (the folder is looked at
+  no more than once a second, :mod:`bot.throttled`);
 - :func:`get_plans` - the :class:`~bot.plans.service.Plans` over those Quizzes;
 - :func:`get_human_loop` - the :class:`~bot.handoff.service.HumanLoop`.
 
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bot.config import load_settings
+from bot.throttled import Throttled
 
 if TYPE_CHECKING:  # heavy: imported for real on first use
     from bot.handoff.service import HumanLoop
@@ -133,6 +135,14 @@ class _BankFollower:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._seen: dict[int, tuple] = {}  # id(quizzes) -> signature its bank was loaded at
+        # The folder and its signature, looked at no more than once a second (bot.throttled).
+        self._folder = Throttled(self._look)
+
+    @staticmethod
+    def _look() -> tuple[Path, Path, tuple]:
+        settings = load_settings()
+        folder = settings.kb_dir / "quizzes"
+        return settings.kb_dir, folder, bank_signature(folder)
 
     def loaded(self, quizzes: Quizzes, signature: tuple) -> None:
         """``quizzes``' bank was loaded from the folder at ``signature``."""
@@ -141,9 +151,7 @@ class _BankFollower:
 
     def follow(self, quizzes: Quizzes) -> None:
         """Reload ``quizzes``' bank if the folder changed since it was loaded."""
-        settings = load_settings()
-        folder = settings.kb_dir / "quizzes"
-        signature = bank_signature(folder)
+        kb_dir, folder, signature = self._folder.get()
         with self._lock:
             seen = self._seen.get(id(quizzes))
             if seen is None:  # injected (override): its bank is taken as current
@@ -151,7 +159,7 @@ class _BankFollower:
             elif seen != signature:
                 from bot.quizzes import QuizBank
 
-                bank, problems = QuizBank.load(folder, base=settings.kb_dir)
+                bank, problems = QuizBank.load(folder, base=kb_dir)
                 for problem in problems:
                     log.warning("quiz bank: %s", problem)
                 quizzes.bank = bank
@@ -161,6 +169,7 @@ class _BankFollower:
     def forget(self) -> None:
         with self._lock:
             self._seen = {}
+        self._folder.expire()
 
 
 def bank_signature(folder: Path) -> tuple:

@@ -20,6 +20,7 @@ from bot.plans.plan import Plan, build_plan
 from bot.plans.roles import RoleModel, known_quiz_modules, load_default_roles, module_titles
 from bot.quizzes import Quizzes
 from bot.store import Learner, session_factory, session_scope
+from bot.throttled import RECHECK_S, Throttled
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +49,20 @@ class Plans:
         kb_dir: The knowledge folder (roles, modules, quizzes).
         chunks: Lesson material for onboarding (default: the live index).
         onboarding_days: Overrides every track's length (``ONBOARDING_DAYS``).
+        recheck_s: How long the role, module and quiz files are taken as unchanged before
+            they are looked at again (:mod:`bot.throttled`; 0 looks on every use).
     """
 
     def __init__(self, quizzes: Quizzes, kb_dir: Path, *,
                  chunks: Callable[[], Sequence[LessonChunk]] | None = None,
-                 onboarding_days: int | None = None) -> None:
+                 onboarding_days: int | None = None, recheck_s: float = RECHECK_S) -> None:
         self.quizzes = quizzes
         self.kb_dir = Path(kb_dir)
         self._chunks = chunks or _index_chunks
         self._onboarding_days = onboarding_days
         self._lock = threading.Lock()
         self._loaded: tuple | None = None
+        self._files = Throttled(lambda: _signature(self.kb_dir), recheck_s)
         self._model = RoleModel()
         self._titles: dict[str, str] = {}
         self._quiz_modules: set[str] = set()
@@ -70,7 +74,7 @@ class Plans:
     @property
     def roles(self) -> RoleModel:
         """The current role model (reloaded after edits)."""
-        signature = _signature(self.kb_dir)
+        signature = self._files.get()
         with self._lock:
             if signature != self._loaded:
                 model, problems = load_default_roles(self.kb_dir)
