@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # heavy: imported for real on first use
     from bot.knowledge.watcher import KnowledgeWatcher
     from bot.plans.service import Plans
     from bot.quizzes import Quizzes
+    from bot.quizzes.passage_quiz import PassageQuizzes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,10 +80,11 @@ def _build_quizzes() -> Quizzes:
     from bot.quizzes import Quizzes
 
     settings = load_settings()
-    signature = bank_signature(settings.kb_dir / "quizzes")  # before loading: an edit meanwhile reloads
+    signature = _banks_signature(settings)  # before loading: an edit meanwhile reloads
     quizzes, problems = Quizzes.from_settings(settings)
     for problem in problems:
         log.warning("quiz bank: %s", problem)
+    quizzes.add_items(get_passage_quizzes().all_items())
     _banks.loaded(quizzes, signature)
     return quizzes
 
@@ -143,24 +145,45 @@ class _BankFollower:
         """Reload ``quizzes``' bank if the folder changed since it was loaded."""
         settings = load_settings()
         folder = settings.kb_dir / "quizzes"
-        signature = bank_signature(folder)
+        signature = _banks_signature(settings)
         with self._lock:
             seen = self._seen.get(id(quizzes))
             if seen is None:  # injected (override): its bank is taken as current
                 self._seen = {id(quizzes): signature}
+            elif seen[0] == signature[0] and seen != signature:
+                # Only passage items were drafted (here or by another replica): add them, no reload.
+                quizzes.add_items(get_passage_quizzes().all_items())
+                self._seen[id(quizzes)] = signature
             elif seen != signature:
                 from bot.quizzes import QuizBank
 
                 bank, problems = QuizBank.load(folder, base=settings.kb_dir)
                 for problem in problems:
                     log.warning("quiz bank: %s", problem)
-                quizzes.bank = bank
+                quizzes.bank = bank.with_items(get_passage_quizzes().all_items())
                 self._seen[id(quizzes)] = signature
                 log.info("quiz banks reloaded: %d items", len(bank.items))
 
     def forget(self) -> None:
         with self._lock:
             self._seen = {}
+
+
+def _banks_signature(settings: Any) -> tuple:
+    # Passage items another replica drafted count as a bank edit: this one loads them too.
+    return bank_signature(settings.kb_dir / "quizzes"), bank_signature(passage_quiz_folder(settings))
+
+
+def passage_quiz_folder(settings: Any) -> Path:
+    """Where items drafted from passages ("Quiz me on this") are cached: ``<state>/passage_quizzes``.
+
+    Args:
+        settings: The loaded settings.
+
+    Returns:
+        The folder (it may not exist yet).
+    """
+    return Path(settings.state_dir) / "passage_quizzes"
 
 
 def bank_signature(folder: Path) -> tuple:
@@ -194,6 +217,13 @@ _banks = _BankFollower()
 def get_retriever() -> Retriever:
     """The shared retriever over the configured index folder (follows new versions)."""
     return _retriever.get()
+
+
+def get_passage_quizzes() -> PassageQuizzes:
+    """The cache of items drafted from passages, under the state folder (cheap to build)."""
+    from bot.quizzes.passage_quiz import PassageQuizzes
+
+    return PassageQuizzes(passage_quiz_folder(load_settings()))
 
 
 def get_quizzes() -> Quizzes:
