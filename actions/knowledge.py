@@ -22,6 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import button, language_of, latest_text
 from bot.i18n import t
+from bot.knowledge.chunking import Chunk
 from bot.knowledge.index import KnowledgeIndexError
 from bot.knowledge.recent import RecentResults
 from bot.knowledge.search import Retriever, SearchResult
@@ -68,15 +69,69 @@ def _caveat(result: SearchResult, language: str) -> str:
     return "" if result.answerable else t("closest_caveat", language) + "\n\n"
 
 
-def _has_quiz(source: str) -> bool:
-    """Whether the quiz banks have questions on this document ("Quiz me on this")."""
-    try:
-        from bot.wiring import get_quizzes
+def _has_quiz(chunk: Chunk, retriever: Retriever) -> bool:
+    """Whether "Quiz me on this" has questions on this passage (from the banks, or drafted from it).
 
-        return bool(get_quizzes().bank.for_documents([source]))
+    Drafting here (cached per passage) is what keeps the button off a passage with
+    nothing to ask about.
+    """
+    try:
+        from bot.quizzes.passage_quiz import items_on_passage
+        from bot.wiring import get_passage_quizzes, get_quizzes
+
+        def of_document(source: str) -> list[Chunk]:
+            return document_chunks(source, retriever)
+
+        return bool(items_on_passage(get_quizzes().bank, get_passage_quizzes(), chunk, of_document))
     except Exception:  # no learner store or banks: simply no quiz button
-        log.debug("quiz lookup failed for %s", source, exc_info=True)
+        log.debug("quiz lookup failed for %s", chunk.source, exc_info=True)
         return False
+
+
+def document_chunks(source: str, retriever: Retriever | None = None) -> list[Chunk]:
+    """The live index's passages of one document (distractors for items drafted from a passage).
+
+    Args:
+        source: The document's path.
+        retriever: The retriever whose index is read (default: the process-wide one).
+
+    Returns:
+        Its chunks in index order (none without an index).
+    """
+    try:
+        return [c for c in _retriever(retriever).index.chunks if c.source == source]
+    except KnowledgeIndexError:
+        return []
+
+
+def shown_passage(tracker: Tracker, retriever: Retriever | None = None,
+                  recent: RecentResults | None = None) -> Chunk | None:
+    """The passage the learner was last shown (the answer, or the one "show more" opened).
+
+    Args:
+        tracker: The conversation (``last_query`` and ``answer_rank`` say which passage).
+        retriever: The retriever (default: the process-wide one).
+        recent: Kept search results (default: this process's).
+
+    Returns:
+        The chunk, or None when no passage was shown or the index cannot be searched.
+    """
+    query = tracker.get_slot("last_query")
+    if not query:
+        return None
+    retriever = _retriever(retriever)
+    kept = recent if recent is not None else RECENT_RESULTS
+    try:
+        index = retriever.index
+        result = kept.get(tracker.sender_id, query, tracker.get_slot("role"), index)
+        if result is None:
+            result = retriever.search(query, k=5, role=tracker.get_slot("role"))
+    except KnowledgeIndexError:
+        return None
+    rank = int(tracker.get_slot("answer_rank") or 0)
+    if not (result.answerable or result.closest) or rank >= len(result.hits):
+        return None
+    return result.hits[rank].chunk
 
 
 class KnowledgeAction(Action, abc.ABC):
@@ -152,7 +207,8 @@ class ActionAnswerQuestion(KnowledgeAction):
         answer = compose_answer(result, self.retriever, rank=0, language=language)
         assert answer is not None  # an answerable result has a hit at rank 0
         self.record_answered(tracker, query, [answer.source])
-        dispatcher.utter_message(text=answer.text, buttons=_answer_buttons(language, _has_quiz(answer.source)))
+        dispatcher.utter_message(text=answer.text,
+                                 buttons=_answer_buttons(language, _has_quiz(result.hits[0].chunk, self.retriever)))
         return [SlotSet("last_query", query), SlotSet("answer_rank", 0.0),
                 SlotSet("last_sources", [answer.source])]
 

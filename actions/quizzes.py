@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -203,7 +204,29 @@ class ActionStartQuiz(QuizAction):
 
 
 class ActionStartQuizOnThis(QuizAction):
-    """"quiz me on this" after an answer: questions from the documents just shown."""
+    """"quiz me on this" after an answer: questions on the passage just shown.
+
+    The banks' items on that passage come first; when they have none (or too few), items
+    are drafted from the passage itself (:mod:`bot.quizzes.passage_quiz`, cached per
+    passage). A passage with nothing to ask about is said so. When no passage can be
+    found (no search kept, no index), the documents just shown are used instead.
+
+    Args:
+        quizzes: See :class:`QuizAction`.
+        titles: See :class:`QuizAction`.
+        passage: Returns the passage the learner was shown (default:
+            :func:`actions.knowledge.shown_passage`).
+        passage_quizzes: The drafted items' cache (default: under the state folder).
+        document_chunks: Returns a document's chunks, for distractors (default: the live index's).
+    """
+
+    def __init__(self, quizzes=None, titles: dict[str, str] | None = None, *,
+                 passage: Callable[[Tracker], Any] | None = None, passage_quizzes: Any = None,
+                 document_chunks: Callable[[str], list[Any]] | None = None) -> None:
+        super().__init__(quizzes, titles)
+        self._passage = passage
+        self._passage_quizzes = passage_quizzes
+        self._document_chunks = document_chunks
 
     def name(self) -> str:
         return "action_start_quiz_on_this"
@@ -217,6 +240,9 @@ class ActionStartQuizOnThis(QuizAction):
         learner = self.consented(dispatcher, tracker)
         if learner is None:
             return self.ended() + _pending(tracker)
+        chunk = self.passage(tracker)
+        if chunk is not None:
+            return self.start_on_passage(dispatcher, tracker, learner, chunk, language)
         if not sources:
             return ActionStartQuiz(self._quizzes, self._titles).start(dispatcher, tracker, learner, None)
         try:
@@ -226,6 +252,46 @@ class ActionStartQuizOnThis(QuizAction):
             dispatcher.utter_message(text=t("quiz_no_questions_this", language, topic=topic))
             return self.ended()
         dispatcher.utter_message(text=t("quiz_start", language, scope=t("quiz_scope_this", language)))
+        return self.ask(dispatcher, question, language, tracker)
+
+    def passage(self, tracker: Tracker) -> Any:
+        """The passage just shown, or None (never raises: the documents are the fallback)."""
+        try:
+            if self._passage is not None:
+                return self._passage(tracker)
+            from actions.knowledge import shown_passage
+
+            return shown_passage(tracker)
+        except Exception:
+            log.exception("could not find the passage just shown")
+            return None
+
+    def start_on_passage(self, dispatcher: CollectingDispatcher, tracker: Tracker, learner: int, chunk: Any,
+                         language: str) -> list[EventType]:
+        """Start a quiz on the banks' and the drafted items of ``chunk``, or say it has none."""
+        from bot.quizzes.passage_quiz import PASSAGE_STATUS, items_on_passage
+
+        if self._passage_quizzes is None:
+            from bot.wiring import get_passage_quizzes
+
+            self._passage_quizzes = get_passage_quizzes()
+        if self._document_chunks is None:
+            from actions.knowledge import document_chunks
+
+            self._document_chunks = document_chunks
+        items = items_on_passage(self.quizzes.bank, self._passage_quizzes, chunk, self._document_chunks,
+                                 QUESTIONS_PER_QUIZ)
+        if not items:
+            topic = self.titles.get(chunk.source, chunk.title)
+            dispatcher.utter_message(text=t("quiz_no_questions_passage", language, topic=topic))
+            return self.ended()
+        self.quizzes.add_items(items)  # drafted ones: answers and reviews look them up in the bank
+        scope = {"topic": None, "module": None, "documents": [chunk.source], "anchor": chunk.anchor}
+        question = self.quizzes.quiz_sessions.start_items(learner, items, scope)
+        intro = t("quiz_start", language, scope=t("quiz_scope_this", language))
+        if any(item.status == PASSAGE_STATUS for item in items):
+            intro += "\n\n" + t("quiz_generated_note", language)
+        dispatcher.utter_message(text=intro)
         return self.ask(dispatcher, question, language, tracker)
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # heavy: imported for real on first use
     from bot.knowledge.watcher import KnowledgeWatcher
     from bot.plans.service import Plans
     from bot.quizzes import Quizzes
+    from bot.quizzes.passage_quiz import PassageQuizzes
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,10 +82,11 @@ def _build_quizzes() -> Quizzes:
     from bot.quizzes import Quizzes
 
     settings = load_settings()
-    signature = bank_signature(settings.kb_dir / "quizzes")  # before loading: an edit meanwhile reloads
+    signature = _banks_signature(settings)  # before loading: an edit meanwhile reloads
     quizzes, problems = Quizzes.from_settings(settings)
     for problem in problems:
         log.warning("quiz bank: %s", problem)
+    quizzes.add_items(get_passage_quizzes().all_items())
     _banks.loaded(quizzes, signature)
     return quizzes
 
@@ -142,7 +144,7 @@ class _BankFollower:
     def _look() -> tuple[Path, Path, tuple]:
         settings = load_settings()
         folder = settings.kb_dir / "quizzes"
-        return settings.kb_dir, folder, bank_signature(folder)
+        return settings.kb_dir, folder, _banks_signature(settings)
 
     def loaded(self, quizzes: Quizzes, signature: tuple) -> None:
         """``quizzes``' bank was loaded from the folder at ``signature``."""
@@ -156,13 +158,17 @@ class _BankFollower:
             seen = self._seen.get(id(quizzes))
             if seen is None:  # injected (override): its bank is taken as current
                 self._seen = {id(quizzes): signature}
+            elif seen[0] == signature[0] and seen != signature:
+                # Only passage items were drafted (here or by another replica): add them, no reload.
+                quizzes.add_items(get_passage_quizzes().all_items())
+                self._seen[id(quizzes)] = signature
             elif seen != signature:
                 from bot.quizzes import QuizBank
 
                 bank, problems = QuizBank.load(folder, base=kb_dir)
                 for problem in problems:
                     log.warning("quiz bank: %s", problem)
-                quizzes.bank = bank
+                quizzes.bank = bank.with_items(get_passage_quizzes().all_items())
                 self._seen[id(quizzes)] = signature
                 log.info("quiz banks reloaded: %d items", len(bank.items))
 
@@ -170,6 +176,23 @@ class _BankFollower:
         with self._lock:
             self._seen = {}
         self._folder.expire()
+
+
+def _banks_signature(settings: Any) -> tuple:
+    # Passage items another replica drafted count as a bank edit: this one loads them too.
+    return bank_signature(settings.kb_dir / "quizzes"), bank_signature(passage_quiz_folder(settings))
+
+
+def passage_quiz_folder(settings: Any) -> Path:
+    """Where items drafted from passages ("Quiz me on this") are cached: ``<state>/passage_quizzes``.
+
+    Args:
+        settings: The loaded settings.
+
+    Returns:
+        The folder (it may not exist yet).
+    """
+    return Path(settings.state_dir) / "passage_quizzes"
 
 
 def bank_signature(folder: Path) -> tuple:
@@ -203,6 +226,13 @@ _banks = _BankFollower()
 def get_retriever() -> Retriever:
     """The shared retriever over the configured index folder (follows new versions)."""
     return _retriever.get()
+
+
+def get_passage_quizzes() -> PassageQuizzes:
+    """The cache of items drafted from passages, under the state folder (cheap to build)."""
+    from bot.quizzes.passage_quiz import PassageQuizzes
+
+    return PassageQuizzes(passage_quiz_folder(load_settings()))
 
 
 def get_quizzes() -> Quizzes:

@@ -75,7 +75,7 @@ def similarity(a: str, b: str) -> float:
 
 
 def _names(role: Role) -> list[str]:
-    return [n for n in (role.id.replace("-", " "), role.name, role.name_hi, *role.aliases) if n]
+    return [n for n in (role.id.replace("-", " "), role.name, *role.other_names, *role.aliases) if n]
 
 
 def _contains(words: list[str], phrase: list[str]) -> bool:

@@ -11,7 +11,7 @@ A role file::
 
     id: section-officer
     name: Section Officer
-    name_hi: अनुभाग अधिकारी
+    names: {hi: अनुभाग अधिकारी}   # its name in other interface languages (optional)
     aliases: ["SO", "अनुभाग अधिकारी"]
     tags: []                 # extra role tags of documents that suit this role
     activities: [...]
@@ -30,6 +30,7 @@ A role file::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from bot.knowledge.documents import read_front_matter
 COMPETENCY_TYPES = ("behavioural", "functional", "domain")
 PREREQUISITES_FILE = "prerequisites.yml"
 DEFAULT_TARGET = 0.8
-_ROLE_KEYS = {"id", "name", "name_hi", "level", "description", "aliases", "tags", "activities",
+_ROLE_KEYS = {"id", "name", "names", "name_hi", "level", "description", "aliases", "tags", "activities",
               "competencies", "onboarding"}
 _COMPETENCY_KEYS = {"name", "type", "priority", "target", "measured_by", "modules", "quizzes"}
 
@@ -88,7 +89,7 @@ class Role:
 
     id: str
     name: str
-    name_hi: str
+    names: Mapping[str, str]
     level: str
     description: str
     aliases: tuple[str, ...]
@@ -99,8 +100,25 @@ class Role:
     source: str = ""
 
     def display(self, language: str = "en") -> str:
-        """The role's name in ``language`` (Hindi falls back to English)."""
-        return self.name_hi if language == "hi" and self.name_hi else self.name
+        """The role's name in ``language``.
+
+        Args:
+            language: An interface language code.
+
+        Returns:
+            Its name from ``names``, else the (English) ``name``.
+        """
+        return self.names.get(language) or self.name
+
+    @property
+    def other_names(self) -> tuple[str, ...]:
+        """Its names in other languages, in file order (learners may type any of them)."""
+        return tuple(self.names.values())
+
+    @property
+    def name_hi(self) -> str:
+        """Its Hindi name, or an empty text (kept for code written before ``names``)."""
+        return self.names.get("hi", "")
 
     @property
     def modules(self) -> tuple[str, ...]:
@@ -218,11 +236,12 @@ def load_roles(
             problems.append(RoleProblem(source, f"role id {role.id!r} is also used by {model.roles[role.id].source}",
                                         doc.line("id")))
             continue
-        for i, alias in enumerate((role.name, role.name_hi, *role.aliases)):
+        named = (role.name, *role.other_names)
+        for i, alias in enumerate((*named, *role.aliases)):
             key = alias.casefold().strip()
             if key and aliases.get(key, role.id) != role.id:
-                problems.append(RoleProblem(source, f"alias {alias!r} also names role {aliases[key]!r}",
-                                            doc.line("aliases", i - 2) if i >= 2 else doc.line("name"),
+                where = doc.line("aliases", i - len(named)) if i >= len(named) else doc.line("name")
+                problems.append(RoleProblem(source, f"alias {alias!r} also names role {aliases[key]!r}", where,
                                             severity="warning"))
             aliases.setdefault(key, role.id)
         model.roles[role.id] = role
@@ -299,6 +318,7 @@ def _role(doc: _Lines, source: str, modules: set[str] | None,
             continue
         seen.add(competency.name.casefold())
         competencies.append(competency)
+    names = _other_names(data, error)
     onboarding = None
     if "onboarding" in data:
         onboarding = _onboarding(data["onboarding"], doc, error, modules)
@@ -308,7 +328,7 @@ def _role(doc: _Lines, source: str, modules: set[str] | None,
     return Role(
         id=role_id,
         name=data["name"].strip(),
-        name_hi=str(data.get("name_hi") or "").strip(),
+        names=names,
         level=str(data.get("level") or ""),
         description=str(data.get("description") or "").strip(),
         aliases=tuple(a.strip() for a in data.get("aliases") or ()),
@@ -318,6 +338,30 @@ def _role(doc: _Lines, source: str, modules: set[str] | None,
         onboarding=onboarding,
         source=source,
     ), problems
+
+
+def _other_names(data: dict[str, Any], error: Any) -> dict[str, str]:
+    """The role's names by language: ``names: {hi: ..., bn: ...}``, plus the older ``name_hi``.
+
+    Args:
+        data: The role file's mapping.
+        error: Reports a problem (message, *path, severity=).
+
+    Returns:
+        Language code -> name; ``names`` wins over ``name_hi`` for Hindi.
+    """
+    names: dict[str, str] = {}
+    legacy = data.get("name_hi")
+    if isinstance(legacy, str) and legacy.strip():
+        names["hi"] = legacy.strip()
+    raw = data.get("names")
+    if raw is None:
+        return names
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        error("names must map language codes to names, e.g. {hi: अनुभाग अधिकारी}", "names")
+        return names
+    names.update({code.strip(): name.strip() for code, name in raw.items() if code.strip() and name.strip()})
+    return names
 
 
 def _competency(raw: Any, i: int, doc: _Lines, error: Any, modules: set[str] | None,

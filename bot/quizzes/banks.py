@@ -449,6 +449,18 @@ class QuizBank:
         items, problems = load_banks(folder, base)
         return cls(servable_items(items, Path(base) if base is not None else Path(folder).parent, problems)), problems
 
+    def with_items(self, items: list[QuizItem]) -> QuizBank:
+        """This bank plus ``items`` (e.g. drafted from a passage); an id it already has keeps its item.
+
+        Args:
+            items: More items.
+
+        Returns:
+            A new bank (this one is unchanged: sessions in flight keep reading it).
+        """
+        extra = [item for item in items if item.id not in self.by_id]
+        return self if not extra else QuizBank([*self.items, *extra])
+
     def get(self, item_id: str) -> QuizItem | None:
         """Return the item with this id, or None (e.g. removed from the bank since)."""
         return self.by_id.get(item_id)

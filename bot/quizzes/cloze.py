@@ -25,12 +25,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bot.i18n import t
+
 #: Options per question (answer included); fewer than MIN_OPTIONS means no question.
 MAX_OPTIONS = 4
 MIN_OPTIONS = 3
 MIN_WORDS, MAX_WORDS = 6, 70
 BLANK = "[ … ]"
-PROMPTS = {"en": "Fill in the blank:", "hi": "रिक्त स्थान भरें:"}
 
 _NUM = r"\d{1,3}(?:,\d{2,3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _WORD_NUMBERS = {
@@ -395,7 +396,8 @@ def make_item(source: SourceSentence, pool: list[Fact]) -> dict[str, Any] | None
             continue
         item_id = source.item_id
         options = sorted([answer, *wrong], key=lambda o: hashlib.sha256(f"{item_id}\x1f{o}".encode()).hexdigest())
-        prompt = PROMPTS.get(source.language, PROMPTS["en"])
+        # The material's language: a locale without the text falls back to English.
+        prompt = t("quiz_cloze_prompt", source.language)
         return {
             "id": item_id,
             "type": "single",

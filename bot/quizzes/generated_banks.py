@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.i18n import DEFAULT_LANGUAGE, t
 from bot.quizzes.cloze import clean, generate_items, load_chunks, sentences_of, source_sentences
 
 STATUSES = ("pending", "approved", "rejected")
@@ -191,8 +192,9 @@ def generate(kb_dir: Path, out_dir: Path | None = None, *, index_dir: Path | Non
         report.dropped += dropped
         if not items and not path.exists():
             continue
-        title = str(previous.get("title") or f"{fresh.get('title', module)} - generated questions")
-        language = str(previous.get("language") or fresh.get("language", "en"))
+        language = str(previous.get("language") or fresh.get("language", DEFAULT_LANGUAGE))
+        title = str(previous.get("title")
+                    or t("quiz_generated_bank_title", language, title=fresh.get("title", module)))
         write_generated(path, module, title, language, items)
         report.written[module] = len(items)
     return report
@@ -226,5 +228,5 @@ def review(out_dir: Path, approve: Iterable[str] = (), reject: Iterable[str] = (
                     changed += 1
         if touched:
             write_generated(path, str(data.get("module")), str(data.get("title") or data.get("module")),
-                            str(data.get("language") or "en"), items)
+                            str(data.get("language") or DEFAULT_LANGUAGE), items)
     return changed, sorted(set(wanted) - found)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.quizzes.banks import Problem, QuizBank
+from bot.quizzes.banks import Problem, QuizBank, QuizItem
 from bot.quizzes.context import IST, QuizContext, utcnow
 from bot.quizzes.learner_records import LearnerRecords
 from bot.quizzes.quiz_sessions import NoActiveQuizError, NoQuestionsError, QuizSessions
@@ -106,6 +106,14 @@ class Quizzes:
     @bank.setter
     def bank(self, bank: QuizBank) -> None:
         self.ctx.bank = bank
+
+    def add_items(self, items: list[QuizItem]) -> None:
+        """Serve these items too (drafted from a passage); ids the bank has keep the bank's item.
+
+        Args:
+            items: Items to add to the bank in memory.
+        """
+        self.ctx.bank = self.ctx.bank.with_items(items)
 
     @property
     def scheduler(self) -> ReviewScheduler:

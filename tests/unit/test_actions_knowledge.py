@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,19 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.knowledge import ActionAnswerQuestion, ActionShowFullPassage, ActionShowMore
+from actions.knowledge import (
+    ActionAnswerQuestion,
+    ActionShowFullPassage,
+    ActionShowMore,
+    document_chunks,
+    shown_passage,
+)
+from actions.quizzes import ActionStartQuizOnThis
+from bot import wiring
 from bot.knowledge.gate import Gate, GateModel
 from bot.knowledge.index import update_index
 from bot.knowledge.search import Retriever
+from bot.quizzes import QuizBank, Quizzes
 from tests.conftest import FakeEmbedder
 
 SNAPSHOTS = Path(__file__).parent.parent / "data" / "trackers"
@@ -124,3 +134,39 @@ async def test_index_missing_gives_an_apology_not_an_exception(tmp_path: Path) -
     empty = Retriever(tmp_path / "no-index", {"fake": FakeEmbedder()})
     messages, events = await run(ActionAnswerQuestion(empty), load_tracker("ask_rti_fee.json"))
     assert "cannot search it right now" in messages[0]["text"] and events == []
+
+
+@pytest.fixture
+def quizzes(tmp_path: Path) -> Iterator[Quizzes]:
+    """A learner store whose banks have nothing on the fixture material (passages are drafted)."""
+    service = Quizzes(f"sqlite:///{tmp_path / 'quiz.db'}", QuizBank([]), seed=3)
+    service.learner("rest", "learner-1", consent=True)
+    wiring.override(quizzes=service)
+    yield service
+    wiring.override(quizzes=None)
+    service.engine.dispose()
+
+
+async def test_quiz_me_on_this_asks_about_the_passage_just_shown(retriever: Retriever, quizzes: Quizzes,
+                                                                tmp_path: Path) -> None:
+    messages, events = await run(ActionAnswerQuestion(retriever), load_tracker("ask_rti_fee.json"))
+    assert "/quiz_me_on_this" in [b["payload"] for b in messages[0]["buttons"]]
+    cached = list((tmp_path / "state" / "passage_quizzes").glob("*.yml"))
+    assert len(cached) == 1  # drafted once, when the answer was shown
+
+    after = load_tracker("ask_rti_fee.json", last_query=slot(events, "last_query"), answer_rank=0.0,
+                         last_sources=slot(events, "last_sources"))
+    passage = shown_passage(after, retriever)
+    assert passage is not None and "Rs. 10" in passage.text
+    action = ActionStartQuizOnThis(quizzes, {}, passage=lambda t: shown_passage(t, retriever),
+                                   document_chunks=lambda source: document_chunks(source, retriever))
+    messages, events = await run(action, after)
+    assert messages[1]["text"].startswith("**Question 1 of")
+    item = quizzes.bank.get(slot(events, "quiz_item_id"))
+    assert item is not None and item.explanation in passage.text and item.source_anchor == passage.anchor
+    assert list((tmp_path / "state" / "passage_quizzes").glob("*.yml")) == cached  # from the cache
+
+
+def slot(events, name):
+    values = [e["value"] for e in events if e.get("event") == "slot" and e.get("name") == name]
+    return values[-1] if values else None

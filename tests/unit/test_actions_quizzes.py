@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,10 @@ from actions.quizzes import (
     ActionStartReview,
     ActionStopQuiz,
 )
+from bot.knowledge.chunking import Chunk
 from bot.quizzes import QuizBank, Quizzes
+from bot.quizzes.cloze import clean
+from bot.quizzes.passage_quiz import PassageQuizzes, passage_key
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "quizzes"
 TITLES = {"modules/rti-for-pios.md": "RTI for Public Information Officers"}
@@ -171,3 +175,74 @@ async def test_answer_without_a_quiz_says_so(quizzes: Quizzes) -> None:
     messages, events = await run(ActionCheckAnswer(quizzes, TITLES), tracker("B", "answer_quiz", answer_entity("B")))
     assert "no quiz in progress" in messages[0]["text"]
     assert slot(events, "quiz_active") is False
+
+
+# ---------------------------------------------------------------- "quiz me on this" on the passage shown
+
+LEAVE_PASSAGE = Chunk(
+    "leave-3", "modules/leave-basics.md", "Leave Rules", ["Casual leave"], "Casual leave",
+    "Casual leave is eight days in a calendar year. It cannot be combined with earned leave. "
+    "An application for leave must reach the Head of Office at least seven days before the leave begins. "
+    "Compensatory off must be availed within 30 days of the holiday on which duty was performed.",
+    meta={"module": "leave-basics", "language": "en"})
+NO_FACTS = Chunk("ethos-1", "modules/ethos.md", "Ethos", ["Spirit"], "Spirit",
+                 "Officers should listen carefully to citizens and treat every request with courtesy and care.",
+                 meta={"module": "ethos", "language": "en"})
+
+
+def on_passage(quizzes: Quizzes, cache: PassageQuizzes, chunk: Chunk | None) -> ActionStartQuizOnThis:
+    return ActionStartQuizOnThis(quizzes, TITLES, passage=lambda _: chunk, passage_quizzes=cache,
+                                 document_chunks=lambda source: [chunk] if chunk and source == chunk.source else [])
+
+
+async def test_quiz_on_a_passage_without_bank_items_drafts_them_from_the_passage(quizzes: Quizzes,
+                                                                                tmp_path: Path) -> None:
+    cache = PassageQuizzes(tmp_path / "passages", today=lambda: dt.date(2026, 3, 2))
+    assert not quizzes.bank.for_documents([LEAVE_PASSAGE.source])
+    shown = tracker("quiz me on this", "quiz_me_on_this", last_sources=[LEAVE_PASSAGE.source])
+    messages, events = await run(on_passage(quizzes, cache, LEAVE_PASSAGE), shown)
+    assert "drafted automatically from the passage" in messages[0]["text"]
+    assert messages[1]["text"].startswith("**Question 1 of") and "Fill in the blank:" in messages[1]["text"]
+    item = quizzes.bank.get(slot(events, "quiz_item_id"))
+    assert item is not None and item.source_document == LEAVE_PASSAGE.source
+    assert clean(item.explanation) in clean(LEAVE_PASSAGE.text)  # asked from the passage itself
+    cached = list((tmp_path / "passages").glob("*.yml"))
+    assert [p.stem for p in cached] == [passage_key(LEAVE_PASSAGE)]
+
+    # The drafted item is answered, scored and scheduled like any other.
+    messages, events = await run(ActionCheckAnswer(quizzes, TITLES),
+                                 tracker(item.answer, "answer_quiz", answer_entity(item.answer), quiz_active=True,
+                                         quiz_item_id=item.id))
+    assert messages[0]["text"].startswith("✅ **Correct!**")
+    learner = quizzes.learner("socketio", "learner-q")
+    assert quizzes.progress(learner).total_answered == 1
+
+    # A restart (a fresh bank) finds the same items in the cache, without drafting again.
+    bank, _ = QuizBank.load(DATA)
+    assert item.id not in bank.by_id and item.id in bank.with_items(cache.all_items()).by_id
+    again = PassageQuizzes(tmp_path / "passages", today=lambda: dt.date(2026, 3, 2))
+    assert [i.id for i in again.items_for(LEAVE_PASSAGE, lambda: pytest.fail("drafted twice"))] \
+        == [i.id for i in cache.items_for(LEAVE_PASSAGE)]
+
+
+async def test_quiz_on_a_passage_with_bank_items_asks_those(quizzes: Quizzes, tmp_path: Path) -> None:
+    anchored = next(i for i in quizzes.bank.items if i.source_document == "modules/rti-for-pios.md"
+                    and i.source_anchor)
+    passage = Chunk("rti-x", anchored.source_document, "RTI", [anchored.source_anchor], anchored.source_anchor,
+                    "A passage of the RTI module.", meta={"language": "en"})
+    cache = PassageQuizzes(tmp_path / "passages")
+    messages, events = await run(on_passage(quizzes, cache, passage),
+                                 tracker("quiz me on this", "quiz_me_on_this", last_sources=[passage.source]))
+    asked = quizzes.bank.get(slot(events, "quiz_item_id"))
+    assert asked.source_anchor == anchored.source_anchor and not asked.generated
+    assert "drafted automatically" not in messages[0]["text"]
+
+
+async def test_a_passage_with_nothing_to_ask_about_is_said_so(quizzes: Quizzes, tmp_path: Path) -> None:
+    cache = PassageQuizzes(tmp_path / "passages")
+    messages, events = await run(on_passage(quizzes, cache, NO_FACTS),
+                                 tracker("quiz me on this", "quiz_me_on_this", last_sources=[NO_FACTS.source]))
+    assert messages[0]["text"].startswith("I could not make quiz questions from this passage")
+    assert "_quiz me on Ethos_" in messages[0]["text"]
+    assert slot(events, "quiz_active") is False
+    assert cache.items_for(NO_FACTS) == []  # cached as empty: the answer offers no button for it

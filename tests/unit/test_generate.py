@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import pytest
 import yaml
 
+from bot.knowledge.chunking import Chunk
 from bot.quizzes.banks import QuizBank, load_banks
 from bot.quizzes.cloze import BLANK, Fact, distractors, facts_in, sentence_id
 from bot.quizzes.generate import main
 from bot.quizzes.generated_banks import generate, review
+from bot.quizzes.passage_quiz import (
+    PASSAGE_STATUS,
+    PassageQuizzes,
+    draft_items,
+    items_on_passage,
+    passage_items_in_bank,
+    passage_key,
+)
 
 APPEALS = """---
 title: "Appeals under the Information Act"
@@ -203,3 +214,56 @@ def test_superseded_documents_and_bad_status_values(tmp_path: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace("status: pending", "status: maybe", 1), encoding="utf-8")
     _, problems = load_banks(kb / "quizzes", base=kb)
     assert any("'status' must be one of" in p.message and p.severity == "error" for p in problems)
+
+
+def _passage(text: str, source: str = "modules/appeals.md", anchor: str = "1. First appeal", **meta) -> Chunk:
+    return Chunk(f"{source}#{anchor}", source, "Appeals", [anchor], anchor, text,
+                 meta={"module": "appeals", "language": "en", **meta})
+
+
+FIRST_APPEAL = _passage("A first appeal lies to the First Appellate Authority within 30 days of the decision of the "
+                        "officer. The appellate officer must decide the appeal within 45 days of receiving it, with "
+                        "reasons recorded.")
+
+
+def test_items_are_drafted_from_one_passage_deterministically() -> None:
+    second = _passage("A second appeal lies to the Central Information Commission within 90 days of the first "
+                      "decision.", anchor="2. Second appeal")
+    items = draft_items(FIRST_APPEAL, [second], today=dt.date(2026, 3, 2))
+    assert items and items == draft_items(FIRST_APPEAL, [second], today=dt.date(2026, 3, 2))
+    assert all(i["explanation"] in FIRST_APPEAL.text and BLANK in i["question"] for i in items)
+    assert all(i["source"] == {"document": "modules/appeals.md", "anchor": "1. First appeal"} for i in items)
+    first = next(i for i in items if i["answer"] == "30 days")
+    assert "90 days" in first["options"]  # distractors from the rest of the document come first
+    # Superseded material and a passage without facts give nothing to ask.
+    assert draft_items(_passage(FIRST_APPEAL.text, superseded_by="x"), today=dt.date(2026, 3, 2)) == []
+    assert draft_items(_passage("Officers should listen to citizens with courtesy and patience."), []) == []
+
+
+def test_drafted_items_are_cached_by_the_passages_content(tmp_path: Path) -> None:
+    cache = PassageQuizzes(tmp_path / "cache", today=lambda: dt.date(2026, 3, 2))
+    items = cache.items_for(FIRST_APPEAL)
+    assert items and all(i.generated and i.status == PASSAGE_STATUS for i in items)
+    assert cache.items_for(FIRST_APPEAL, lambda: pytest.fail("drafted again")) == items
+    edited = _passage(FIRST_APPEAL.text.replace("30 days", "60 days"))
+    assert passage_key(edited) != passage_key(FIRST_APPEAL)
+    assert any(i.answer == "60 days" for i in cache.items_for(edited))
+    assert {i.id for i in cache.all_items()} >= {i.id for i in items}
+    (tmp_path / "cache" / f"{passage_key(FIRST_APPEAL)}.yml").write_text("items: [unclosed", encoding="utf-8")
+    assert [i.id for i in cache.items_for(FIRST_APPEAL)] == [i.id for i in items]  # a torn file is redrafted
+
+
+def test_bank_items_on_the_passage_are_found_by_section_or_sentence(tmp_path: Path) -> None:
+    kb = tmp_path / "kb"
+    (kb / "modules").mkdir(parents=True)
+    (kb / "modules" / "appeals.md").write_text(APPEALS, encoding="utf-8")
+    generate(kb, index_dir=None, all_modules=True, today=dt.date(2026, 3, 2))
+    path = kb / "quizzes" / "generated" / "appeals.quiz.yml"
+    items, _ = load_banks(path.parent)
+    by_section = [i for i in items if i.source_anchor == "1. First appeal"]
+    assert by_section and passage_items_in_bank(items, FIRST_APPEAL) == by_section
+    elsewhere = _passage(FIRST_APPEAL.text, anchor="Summary")  # same sentences under another heading
+    assert {i.id for i in passage_items_in_bank(items, elsewhere)} <= {i.id for i in by_section}
+    assert passage_items_in_bank(items, _passage(FIRST_APPEAL.text, source="modules/other.md")) == []
+    bank = QuizBank(items)
+    assert items_on_passage(bank, PassageQuizzes(tmp_path / "cache"), FIRST_APPEAL, lambda _: [])[0] == by_section[0]

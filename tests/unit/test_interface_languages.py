@@ -34,6 +34,10 @@ from bot.i18n import (
 )
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.search import Hit, SearchResult
+from bot.plans.matching import match_role
+from bot.plans.roles import load_roles
+from bot.quizzes.generated_banks import generate
+from bot.quizzes.passage_quiz import draft_items
 from bot.replies import compose_answer, full_passage, source_warnings
 from bot.web.socketio_frames import OfferedPayloads, is_widget_payload, parse_client_frame
 from bot.web.widget_config import widget_config, widget_texts
@@ -144,6 +148,9 @@ def with_bengali(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "telegram_no_reply": "এর উত্তর এখনও আমার কাছে নেই।",
         "widget_placeholder": "আপনার কোর্স সম্পর্কে জিজ্ঞাসা করুন…",
         "widget_chosen": "{language_name} ভাষায় উত্তর দিন",
+        "quiz_cloze_prompt": "শূন্যস্থান পূরণ করুন:",
+        "quiz_generated_bank_title": "{title} - স্বয়ংক্রিয় প্রশ্ন",
+        "quiz_no_questions_passage": "এই অংশ থেকে প্রশ্ন তৈরি করা গেল না। _{topic}_ নিয়ে কুইজ চাইতে পারেন।",
     }
     (folder / "bn.yml").write_text(yaml.safe_dump(bengali, allow_unicode=True), encoding="utf-8")
     monkeypatch.setattr(i18n, "LOCALES", folder)
@@ -210,3 +217,36 @@ def test_a_language_without_a_locale_is_still_refused(with_bengali: Path) -> Non
     assert not OfferedPayloads().allows("x", '/choose_language{"language":"bn","role":"admin"}')
     assert 'language: "en"' in faq_markdown("q", "a", "t", dt.date(2026, 1, 2), "ta")
     assert learner_language(type("User", (), {"language_code": "ta"})()) == "en"
+
+
+def test_a_new_language_reaches_quizzes_and_roles_without_code(with_bengali: Path, tmp_path: Path) -> None:
+    # Cloze items drafted from Bengali material (a passage, or a module's generated bank) speak Bengali.
+    passage = Chunk("bn-1", "modules/rti-bn.md", "RTI", ["Fees"], "Fees",
+                    "A first appeal lies to the First Appellate Authority within 30 days of the decision. "
+                    "A second appeal lies to the Commission within 90 days of the first decision.",
+                    meta={"module": "rti-bn", "language": "bn"})
+    drafted = draft_items(passage, today=dt.date(2026, 3, 2))
+    assert drafted and all(i["question"].startswith("শূন্যস্থান পূরণ করুন:") for i in drafted)
+    kb = tmp_path / "kb"
+    (kb / "modules").mkdir(parents=True)
+    (kb / "modules" / "rti-bn.md").write_text(
+        "---\ntitle: RTI\nmodule: rti-bn\nlanguage: bn\n---\n\n# Fees\n\n" + passage.text + "\n", encoding="utf-8")
+    generate(kb, today=dt.date(2026, 3, 2))
+    bank = yaml.safe_load((kb / "quizzes" / "generated" / "rti-bn.quiz.yml").read_text(encoding="utf-8"))
+    assert bank["title"] == "RTI - স্বয়ংক্রিয় প্রশ্ন" and bank["language"] == "bn"
+    assert t("quiz_no_questions_passage", "bn", topic="RTI").startswith("এই অংশ থেকে")
+
+    # A role named in Bengali (names:), next to one still written with the older name_hi.
+    roles = tmp_path / "roles"
+    roles.mkdir()
+    (roles / "section-officer.yml").write_text(
+        "id: section-officer\nname: Section Officer\nname_hi: अनुभाग अधिकारी\nnames: {bn: সেকশন অফিসার}\n"
+        "competencies: [{name: Leave, type: domain, priority: 3, modules: [leave]}]\n", encoding="utf-8")
+    model, problems = load_roles(roles, modules={"leave"})
+    assert [p for p in problems if p.severity == "error"] == []
+    role = model.get("section-officer")
+    assert role is not None
+    assert (role.display("bn"), role.display("hi"), role.display("ta")) == \
+        ("সেকশন অফিসার", "अनुभाग अधिकारी", "Section Officer")
+    matched = match_role("সেকশন অফিসার", model).role
+    assert matched is not None and matched.id == "section-officer"
