@@ -123,8 +123,7 @@ class LoadedIndex:
         self.vectors = {n: stored_vectors(self.faiss[n], version_dir / f"vectors-{file_safe_name(n)}.npy")
                         for n in self.embedder_names}
         #: BM25 over the same chunks; ``term in index.lexical`` asks whether the material uses a word.
-        self.lexical = LexicalIndex.load(version_dir / "lexical")
-        self.lexical.get_scores([])  # build the by-term view now, not in the first learner's query
+        self.lexical = LexicalIndex.load(version_dir / "lexical").for_search()
         self.row_by_id = {c.id: i for i, c in enumerate(self.chunks)}
         #: Sentence vectors of long passages for replies; None for an index built before them.
         self.sentences: SentenceVectors | None = SentenceVectors.load(version_dir, self.meta)
