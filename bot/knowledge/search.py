@@ -117,13 +117,13 @@ class LoadedIndex:
         self.version: str = self.meta["version"]
         self.chunks: list[Chunk] = read_chunks(version_dir)
         self.embedder_names: list[str] = list(self.meta["embedders"])
-        # Exact cosines of the fused candidates come from the stored vectors (memory-mapped).
-        self.vectors = {n: np.load(version_dir / f"vectors-{file_safe_name(n)}.npy", mmap_mode="r")
-                        for n in self.embedder_names}
         self.faiss = {n: faiss.read_index(str(version_dir / f"faiss-{file_safe_name(n)}.index")) for n in self.embedder_names}
+        #: Each embedder's chunk vectors, row ``r`` for chunk ``r``: the exact cosines of the fused
+        #: candidates are read from here.
+        self.vectors = {n: stored_vectors(self.faiss[n], version_dir / f"vectors-{file_safe_name(n)}.npy")
+                        for n in self.embedder_names}
         #: BM25 over the same chunks; ``term in index.lexical`` asks whether the material uses a word.
-        self.lexical = LexicalIndex.load(version_dir / "lexical")
-        self.lexical.get_scores([])  # build the by-term view now, not in the first learner's query
+        self.lexical = LexicalIndex.load(version_dir / "lexical").for_search()
         self.row_by_id = {c.id: i for i, c in enumerate(self.chunks)}
         #: Sentence vectors of long passages for replies; None for an index built before them.
         self.sentences: SentenceVectors | None = SentenceVectors.load(version_dir, self.meta)
@@ -141,6 +141,32 @@ class LoadedIndex:
         after = (self.chunks[row + 1] if row + 1 < len(self.chunks)
                  and self.chunks[row + 1].source == chunk.source else None)
         return before, after
+
+
+def stored_vectors(index, path: Path) -> np.ndarray:
+    """The chunk vectors of a version, without a second copy in memory.
+
+    A flat FAISS index holds every vector as it was added (float32, in row order), so a
+    read-only view of its storage is the same matrix as ``vectors-<name>.npy``. Memory-mapping
+    the ``.npy`` instead looked free, but the candidates' rows are scattered and the kernel
+    reads ahead around each, so after some searches most of the file is resident a second
+    time (about 200 MiB at 100k chunks and two embedders; ``make bench``).
+
+    Args:
+        index: the version's FAISS index for one embedder.
+        path: its ``vectors-<name>.npy``, memory-mapped when ``index`` is not a flat index.
+
+    Returns:
+        An ``(ntotal, dim)`` float32 array, read-only, valid while ``index`` is alive.
+    """
+    get_xb = getattr(index, "get_xb", None)
+    if get_xb is None:  # not a flat index: its storage is not the plain matrix
+        return np.load(path, mmap_mode="r")
+    import faiss
+
+    view = faiss.rev_swig_ptr(get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+    view.flags.writeable = False
+    return view
 
 
 class Retriever:
@@ -387,4 +413,4 @@ def result_json(result: SearchResult) -> str:
     return json.dumps(result.to_contract(), ensure_ascii=False)
 
 
-__all__ = ["Hit", "LoadedIndex", "Retriever", "SearchResult", "fuse", "result_json"]
+__all__ = ["Hit", "LoadedIndex", "Retriever", "SearchResult", "fuse", "result_json", "stored_vectors"]

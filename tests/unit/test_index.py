@@ -108,3 +108,20 @@ def test_rollback_serves_the_previous_version(kb_dir, tmp_path, fake_embedder) -
 def test_missing_folder_is_a_clear_error(tmp_path, fake_embedder) -> None:
     with pytest.raises(FileNotFoundError, match="knowledge folder not found"):
         update_index(tmp_path / "nope", tmp_path / "idx", [fake_embedder])
+
+
+def test_chunks_read_back_equal_and_share_repeated_strings(kb_dir: Path, tmp_path: Path,
+                                                           fake_embedder: FakeEmbedder) -> None:
+    import json
+
+    update_index(kb_dir, tmp_path / "idx", [fake_embedder])
+    live = current_version_dir(tmp_path / "idx")
+    stored = [json.loads(line) for line in (live / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+
+    chunks = read_chunks(live)
+
+    assert [c.to_dict() for c in chunks] == stored
+    # One document's chunks hold one copy of its source and title, not one per chunk.
+    same_doc = [c for c in chunks if c.source == chunks[0].source]
+    assert len(same_doc) > 1
+    assert all(c.source is same_doc[0].source and c.title is same_doc[0].title for c in same_doc)

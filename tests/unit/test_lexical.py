@@ -78,3 +78,21 @@ def test_an_empty_index_scores_nothing(tmp_path):
     index.save(tmp_path / "lex")
     loaded = LexicalIndex.load(tmp_path / "lex")
     assert loaded.size == 0 and len(loaded.get_scores(["rti"])) == 0 and "rti" not in loaded
+
+
+def test_an_index_loaded_for_search_scores_the_same_without_its_rows(tmp_path) -> None:
+    corpus = _corpus(11, 200)
+    LexicalIndex.build(corpus).save(tmp_path / "lexical")
+    full = LexicalIndex.load(tmp_path / "lexical")
+
+    searching = LexicalIndex.load(tmp_path / "lexical").for_search()
+
+    for query in (["rti", "fee"], ["सूचना", "शुल्क", "शुल्क"], ["pension"], ["nowhere"]):
+        assert np.array_equal(searching.get_scores(query), full.get_scores(query))
+    assert ("rti" in searching) == ("rti" in full) and searching.size == full.size == 200
+    assert searching.cooccur("rti", "fee") == full.cooccur("rti", "fee")
+    # The by-chunk rows are gone: saving it, or building the next version from it, says so.
+    with pytest.raises(RuntimeError, match="searching only"):
+        searching.save(tmp_path / "again")
+    with pytest.raises(RuntimeError, match="searching only"):
+        LexicalIndex.build([0, ["rti"]], searching)  # row 0 copied from it

@@ -140,3 +140,28 @@ def test_the_learners_role_picks_the_document_that_binds_them(tmp_path: Path, fa
     assert {"ais-leave.md", "css-leave.md"} <= anyone  # role unknown: both, each with its citation
     # A role bound by neither still gets the material rather than nothing.
     assert retriever.search(question, role="under-secretary", k=5).hits
+
+
+def test_loaded_vectors_are_faiss_own_storage_not_a_second_copy(kb_dir, tmp_path, fake_embedder) -> None:
+    import faiss
+    import numpy as np
+
+    from bot.knowledge.index import current_version_dir
+    from bot.knowledge.search import LoadedIndex, stored_vectors
+
+    update_index(kb_dir, tmp_path / "idx", [fake_embedder])
+    live = current_version_dir(tmp_path / "idx")
+    saved = np.load(live / f"vectors-{fake_embedder.name}.npy")
+
+    loaded = LoadedIndex(live)
+    vectors = loaded.vectors[fake_embedder.name]
+
+    # The same float32 rows as written, so exact cosines (and rankings) are unchanged.
+    assert vectors.dtype == np.float32 and np.array_equal(vectors, saved)
+    assert not isinstance(vectors, np.memmap) and not vectors.flags.writeable
+    # A view of the FAISS index's memory: what FAISS holds is what the rescoring reads.
+    storage = faiss.rev_swig_ptr(loaded.faiss[fake_embedder.name].get_xb(), vectors.size)
+    assert np.shares_memory(vectors, storage)
+    # An index that is not flat keeps the memory-mapped file.
+    quantised = faiss.IndexScalarQuantizer(saved.shape[1], faiss.ScalarQuantizer.QT_fp16)
+    assert isinstance(stored_vectors(quantised, live / f"vectors-{fake_embedder.name}.npy"), np.memmap)
