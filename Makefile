@@ -24,7 +24,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: help install run chat index train test test-unit test-rasa test-e2e test-integration test-browser \
-        system-packages validate eval calibrate train-query-encoder train-reranker bench lint clean run-scaled test-scaled
+        system-packages validate eval calibrate train-query-encoder train-reranker bench bench-profile lint clean run-scaled test-scaled
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -118,6 +118,9 @@ calibrate: $(VENV)/.installed ## Re-fit the evidence gate on the labelled dev qu
 
 bench: install ## Benchmarks: ingestion and query latency against raw baselines measured in the same run
 	$(PY) -m bot.bench
+
+bench-profile: install $(MODEL) ## Where Rasa's and the action server's time goes under load (py-spy, one learner)
+	$(PY) -m bot.bench.profile
 
 lint: $(VENV)/.installed ## ruff (style, imports, docstrings), mypy (types), import-linter (which package may import which)
 	$(VENV)/bin/ruff check bot actions rasa_plugins tests
