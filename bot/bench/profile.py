@@ -37,6 +37,11 @@ STATE = PROJECT_ROOT / ".state" / "bench"
 IDLE_LEAVES = ("select (selectors", "poll (selectors", "_run_once (asyncio", "serve (sanic/server/runners",
                "_run_server_forever (sanic/server/runners", "wait (threading", "_worker (concurrent/futures/thread",
                "run_forever (asyncio", "InotifyFD._check_inotify_fd (watchdog")
+#: Servers', schedulers' and frameworks' own frames: on most stacks, so they would crowd the table.
+SCAFFOLDING = ("runpy", "<frozen runpy>", "sanic/", "dask/", "rasa/cli/", "rasa/api.py", "rasa/core/run.py",
+               "rasa/__main__.py", "rasa_plugins/serve.py", "bot/action_server.py", "tensorflow/python/",
+               "asyncio/", "threading.py", "concurrent/futures/", "contextlib.py", "connection_task",
+               "handle_request", "torch/nn/modules/module.py", "torch/utils/_contextlib.py")
 _FRAME = re.compile(r"^(?P<name>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 KINDS = {"canned": ("hello", "thanks", "/consent_accept"),
          "knowledge": ("what is the fee for an RTI application?", "how many days of casual leave can I take?",
@@ -79,15 +84,15 @@ def busy_shares(raw: str) -> tuple[int, Counter[str]]:
 def report(name: str, raw: str, top: int) -> list[str]:
     """Markdown lines: the ``top`` functions by inclusive share of ``name``'s busy samples.
 
-    Functions on every busy sample (the entry point, the server loop) are left out.
+    Frames of the servers, schedulers and frameworks (:data:`SCAFFOLDING`) are left out.
     """
     busy, shares = busy_shares(raw)
     lines = [f"{name}: {busy} busy samples", "", "| share | function |", "|---|---|"]
     if not busy:
         return lines
     for function, count in shares.most_common():
-        if count >= busy:
-            continue  # on every sample: the process's own scaffolding
+        if any(part in function for part in SCAFFOLDING):
+            continue
         lines.append(f"| {100 * count / busy:.1f} % | {function} |")
         if len(lines) >= top + 4:
             break
