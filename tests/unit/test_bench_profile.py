@@ -26,6 +26,8 @@ def test_the_report_ranks_functions_by_share_without_the_scaffolding() -> None:
     lines = report("rasa", RAW, top=5)
     assert lines[0] == "rasa: 40 busy samples"
     rows = lines[4:]
-    assert rows[:2] == ["| 100.0 % | handle (rasa/core/processor.py) |", "| 75.0 % | validate (jsonschema/validators.py) |"]
+    assert rows[0] == "| 100.0 % | handle (rasa/core/processor.py) |"
+    assert set(rows[1:3]) == {"| 75.0 % | validate (jsonschema/validators.py) |",
+                              "| 75.0 % | descend (jsonschema/validators.py) |"}
     assert "| 25.0 % | predict (rasa/core/policies/ted_policy.py) |" in rows
     assert not any("main (" in row for row in rows)  # rasa's entry point: scaffolding
