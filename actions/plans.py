@@ -3,7 +3,8 @@
 - ``action_show_plan`` / ``action_next_step``: the learner's plan for their role,
   ordered by competency gaps and prerequisites (:mod:`bot.plans.plan`).
 - ``action_start_onboarding`` and friends: the daily lessons of new recruits.
-- ``action_plans_turn`` runs after every message (custom slot mapping of ``role``): it
+- ``action_turn_start`` runs before every turn (custom slot mapping of ``language`` and
+  ``role``): it sets the reply language (:func:`actions.session.language_events`),
   restores the ``role`` slot from the store after a new session, hands over onboarding
   lessons that wait for a web learner (or a Telegram learner the bridge could not
   reach), and points the quiz slots at a lesson's check question so a typed or button
@@ -11,7 +12,7 @@
 
 Nothing here stores anything about a learner who has not accepted the privacy notice:
 the commands look the learner up through :func:`bot.privacy.consented_learner` (which
-never creates a row), ``action_plans_turn`` hands nothing over without consent, and
+never creates a row), ``action_turn_start`` hands nothing over without consent, and
 :meth:`bot.plans.onboarding.Onboarding.prepare` itself refuses to store a lesson for a
 learner without it (the background worker goes through it too).
 """
@@ -27,6 +28,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import button, language_of, latest_text, learner_key
 from actions.profile import PlansAction
+from actions.session import language_events
 from bot.i18n import t
 from bot.plans.onboarding import DEFAULT_SEND_TIME, OnboardingError, TrackStatus, parse_time
 from bot.plans.render import next_step_markdown, onboarding_status_markdown, plan_markdown, role_buttons, step_buttons
@@ -214,25 +216,31 @@ class ActionOnboardingStatus(_OnboardingCommand):
         return "action_onboarding_status"
 
 
-class ActionPlansTurn(PlansAction):
-    """After every message: restore the role slot, deliver waiting lessons, sync quiz slots.
+class ActionTurnStart(PlansAction):
+    """Before every turn: the reply language, then the role slot, waiting lessons and quiz slots.
 
-    Runs as the custom slot mapping of ``role``, so it must be quick and must never fail
-    the turn: any error is logged and the turn goes on without it.
+    Rasa runs it as the custom slot mapping of ``language``, ``language_chosen`` and
+    ``role``: one call to the action server per learner message. (Language detection and
+    this plans work were two actions, so every message cost two round trips, each sending
+    the whole conversation.) It must be quick and must never fail the turn: an error in
+    the plans part is logged and the turn goes on with the language alone.
     """
 
     def name(self) -> str:
-        return "action_plans_turn"
+        return "action_turn_start"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        events = language_events(tracker)
+        language = next((e["value"] for e in events if e["name"] == "language"), language_of(tracker))
         try:
-            return self._turn(dispatcher, tracker)
+            return events + self._turn(dispatcher, tracker, language)
         except Exception:  # the learner's actual message matters more than this
-            log.exception("action_plans_turn failed")
-            return []
+            log.exception("action_turn_start failed in the plans part")
+            return events
 
-    def _review_reminder(self, dispatcher: CollectingDispatcher, tracker: Tracker, learner: int) -> None:
+    def _review_reminder(self, dispatcher: CollectingDispatcher, tracker: Tracker, learner: int,
+                         language: str) -> None:
         """[quizzes] Hand over a review reminder waiting for this (web) learner, once."""
         from bot.quizzes.reminders import pending_message
 
@@ -240,11 +248,11 @@ class ActionPlansTurn(PlansAction):
         intent = (tracker.latest_message or {}).get("intent", {}).get("name")
         # Not while a question waits for an answer; on "review" itself the reminder is moot.
         busy = quizzes.current_question(learner) is not None
-        message = pending_message(quizzes, learner, language_of(tracker), hold=busy)
+        message = pending_message(quizzes, learner, language, hold=busy)
         if message is not None and intent != "review":
             dispatcher.utter_message(text=message[0], buttons=message[1])
 
-    def _turn(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    def _turn(self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> list[EventType]:
         channel, external_id = learner_key(tracker)
         learner = self.plans.find_learner(channel, external_id)
         if learner is None:
@@ -260,11 +268,10 @@ class ActionPlansTurn(PlansAction):
         # A row without it (consent withdrawn, an older database) gets nothing more stored.
         if not has_consent(self.plans.quizzes, learner):
             return events
-        self._review_reminder(dispatcher, tracker, learner)
+        self._review_reminder(dispatcher, tracker, learner, language)
         onboarding = self.plans.onboarding
         if onboarding.status(learner) is None:
             return events
-        language = language_of(tracker)
         pending = onboarding.take_pending(learner)
         for lesson in pending:
             dispatcher.utter_message(text=lesson.as_markdown(_texts(language)), buttons=lesson.buttons())

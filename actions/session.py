@@ -38,28 +38,30 @@ class ActionSessionStart(Action):
         return events
 
 
-class ActionDetectLanguage(Action):
-    """Runs after every message (custom slot mapping): follow the learner's script.
+def language_events(tracker: Tracker) -> list[EventType]:
+    """The reply-language slots after the learner's latest message (run at every turn's start).
 
-    An explicit choice ("reply in Hindi", the widget switch) is remembered and wins
-    over detection; until then Devanagari or Hinglish switches replies to Hindi and
-    a clearly English message switches them back.
+    An explicit choice ("reply in Hindi", the widget switch, the language menu) is
+    remembered and wins over detection; until then a message in an interface language's
+    script switches replies to it and a clearly English message switches them back.
+    :class:`actions.plans.ActionTurnStart` calls this first, in the one action-server call
+    Rasa makes before every turn.
+
+    Args:
+        tracker: The conversation, with the learner's latest message.
+
+    Returns:
+        ``SlotSet`` events for ``language`` (and ``language_chosen``), or none.
     """
-
-    def name(self) -> str:
-        return "action_detect_language"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        chosen = next(tracker.get_latest_entity_values("language"), None)
-        if tracker.get_intent_of_latest_message() == "choose_language" and chosen in available_languages():
-            return [SlotSet("language", chosen), SlotSet("language_chosen", True)]
-        if tracker.get_slot("language_chosen"):
-            return []
-        detected = detect_language(latest_text(tracker))
-        if detected and detected != language_of(tracker):
-            return [SlotSet("language", detected)]
+    chosen = next(tracker.get_latest_entity_values("language"), None)
+    if tracker.get_intent_of_latest_message() == "choose_language" and chosen in available_languages():
+        return [SlotSet("language", chosen), SlotSet("language_chosen", True)]
+    if tracker.get_slot("language_chosen"):
         return []
+    detected = detect_language(latest_text(tracker))
+    if detected and detected != language_of(tracker):
+        return [SlotSet("language", detected)]
+    return []
 
 
 def language_buttons() -> list[dict[str, Any]]:
@@ -87,7 +89,7 @@ class ActionChooseLanguage(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         chosen = next(tracker.get_latest_entity_values("language"), None)
         if chosen in available_languages():
-            # action_detect_language (run by slot extraction) has already set the slot, so
+            # action_turn_start (run by slot extraction) has already set the slot, so
             # the confirmation is rendered in the chosen language; set again to be explicit.
             dispatcher.utter_message(response="utter_language_set")
             return [SlotSet("language", chosen), SlotSet("language_chosen", True)]

@@ -12,7 +12,7 @@ Modules:
   learner's competency gaps (quiz mastery) and prerequisites.
 - :mod:`bot.plans.onboarding`: the daily micro-lesson track with a check question, streak,
   pause/resume/stop and completion; :mod:`bot.background_worker` delivers due lessons
-  (Telegram push; web at the next turn through ``action_plans_turn``).
+  (Telegram push; web at the next turn through ``action_turn_start``).
 - :mod:`bot.plans.report`: :func:`plan_summary` per role and department for trainers
   (``python -m bot.plans.report [--json]``).
 - :mod:`bot.plans.service`: :class:`Plans`, the facade the actions use

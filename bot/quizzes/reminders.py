@@ -9,7 +9,7 @@ Each pass of the background worker (:mod:`bot.background_worker`) calls
 - Telegram learners get it pushed now through the bridge's ``/proactive`` endpoint
   (:class:`bot.handoff.delivery.TelegramProactive`);
 - web learners (and Telegram learners the bridge could not reach) get it at their next
-  turn: ``action_plans_turn`` calls :func:`pending_message`.
+  turn: ``action_turn_start`` calls :func:`pending_message`.
 
 The message is localised (``reminder_*`` texts) and carries a "Review now" button
 (payload ``/review``).

@@ -2,7 +2,7 @@
 
 - Telegram: the worker pushes through the real bridge's ``/proactive`` endpoint (the
   real python-telegram-bot Application against the fake Bot API in tests/telegram).
-- Web widget: the lesson waits, and ``action_plans_turn`` hands it over at the
+- Web widget: the lesson waits, and ``action_turn_start`` hands it over at the
   learner's next turn, pointing the quiz slots at its check question.
 """
 
@@ -18,7 +18,7 @@ from rasa_sdk.events import SlotSet
 from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_quizzes, plans)
 from test_plans_fixtures import ROOT, FakeClock, run_action, tracker
 
-from actions.plans import ActionPlansTurn
+from actions.plans import ActionTurnStart
 from bot.background_worker import run_once
 from bot.handoff.delivery import TelegramProactive
 from bot.plans.service import Plans
@@ -46,7 +46,7 @@ def test_web_lessons_wait_for_the_next_turn(plans: Plans, clock: FakeClock) -> N
     result = run_once(plans, telegram=None)
     assert (result.prepared, result.pushed, result.pending) == (1, 0, 1)
 
-    turn = ActionPlansTurn(plans)
+    turn = ActionTurnStart(plans)
     messages, events = asyncio.run(run_action(turn, tracker("web-recruit", text="hello", intent="greet")))
     assert len(messages) == 1
     text = messages[0]["text"]
@@ -61,7 +61,7 @@ def test_web_lessons_wait_for_the_next_turn(plans: Plans, clock: FakeClock) -> N
 
 
 def test_unknown_senders_are_not_created_by_the_turn_hook(plans: Plans) -> None:
-    messages, events = asyncio.run(run_action(ActionPlansTurn(plans), tracker("web-stranger", text="hi")))
+    messages, events = asyncio.run(run_action(ActionTurnStart(plans), tracker("web-stranger", text="hi")))
     assert messages == [] and events == []
     assert plans.find_learner("socketio", "web-stranger") is None
 
@@ -69,7 +69,7 @@ def test_unknown_senders_are_not_created_by_the_turn_hook(plans: Plans) -> None:
 def test_role_slot_is_restored_from_the_store(plans: Plans) -> None:
     learner = plans.learner("socketio", "web-so")
     plans.save_profile(learner, role="section-officer")
-    _, events = asyncio.run(run_action(ActionPlansTurn(plans), tracker("web-so", text="hi")))
+    _, events = asyncio.run(run_action(ActionTurnStart(plans), tracker("web-so", text="hi")))
     assert events == [SlotSet("role", "section-officer")]
 
 
@@ -138,5 +138,34 @@ def test_undeliverable_telegram_lessons_wait_for_the_next_turn(plans: Plans) -> 
     dead = TelegramProactive("http://127.0.0.1:9/proactive", ACTION_TOKEN)  # nothing listens there
     result = run_once(plans, dead)
     assert (result.pushed, result.pending) == (0, 1)
-    messages, _ = asyncio.run(run_action(ActionPlansTurn(plans), tracker("tg-offline", text="hi", channel="rest")))
+    messages, _ = asyncio.run(run_action(ActionTurnStart(plans), tracker("tg-offline", text="hi", channel="rest")))
     assert len(messages) == 1 and messages[0]["text"].startswith("📘 **Day 1 of 10")
+
+
+def test_one_call_per_turn_sets_the_language_and_hands_the_lesson_over_in_it(plans: Plans) -> None:
+    learner = plans.learner("socketio", "web-hindi", consent=True)
+    plans.onboarding.start(learner, role_id="new-recruit", send_time="08:00")
+    run_once(plans, telegram=None)
+    messages, events = asyncio.run(run_action(ActionTurnStart(plans), tracker("web-hindi", text="नमस्ते")))
+    assert events[0] == SlotSet("language", "hi")  # detected from this very message...
+    assert len(messages) == 1 and messages[0]["text"].startswith("📘 **दिन 1 / 10")  # ...and used for the lesson
+    assert "अपनी समझ जाँचें:" in messages[0]["text"]
+
+
+def test_a_failing_plans_part_still_sets_the_language(plans: Plans, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("learner store unreachable")
+
+    monkeypatch.setattr(plans, "find_learner", broken)
+    messages, events = asyncio.run(run_action(ActionTurnStart(plans), tracker("web-x", text="नमस्ते")))
+    assert messages == [] and events == [SlotSet("language", "hi")]
+
+
+def test_every_per_turn_slot_mapping_is_the_one_action() -> None:
+    import yaml
+
+    slots = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["slots"]
+    actions = {mapping["action"] for slot in slots.values() for mapping in slot.get("mappings", [])
+               if mapping.get("type") == "custom" and mapping.get("action")}
+    # Rasa calls each distinct mapping action once per learner message: one round trip, not one per concern.
+    assert actions == {"action_turn_start"}

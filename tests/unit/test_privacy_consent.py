@@ -88,7 +88,7 @@ def test_no_onboarding_lesson_is_stored_or_handed_over_without_consent(plans: Pl
     """
     from sqlalchemy import select
 
-    from actions.plans import ActionPlansTurn
+    from actions.plans import ActionTurnStart
     from bot.background_worker import run_once
     from bot.privacy import record_consent
     from bot.store import session_factory, session_scope
@@ -99,7 +99,7 @@ def test_no_onboarding_lesson_is_stored_or_handed_over_without_consent(plans: Pl
     assert run_once(plans, telegram=None).pending == 1  # day 1 waits for the learner's next turn
     record_consent(plans.quizzes, learner, False)
 
-    messages, events = run(ActionPlansTurn(plans), tracker(text="hello", intent="greet"))
+    messages, events = run(ActionTurnStart(plans), tracker(text="hello", intent="greet"))
     assert messages == [] and events == []
     clock.advance(days=3)
     assert run_once(plans, telegram=None).prepared == 0

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_quizzes, plans)
 from test_plans_fixtures import FakeClock, run_action, tracker
 
-from actions.plans import ActionPlansTurn, ActionStartOnboarding
+from actions.plans import ActionStartOnboarding, ActionTurnStart
 from actions.privacy import ActionDeleteMyData, ActionRecordConsent, asked_to_withdraw
 from actions.quizzes import ActionStartQuiz
 from bot.background_worker import run_once as deliver_lessons
@@ -105,7 +105,7 @@ def test_withdrawal_erases_everything_and_nothing_more_is_stored_until_consent_a
     # Nothing more is stored: the next day's lesson, the turn hook, a quiz, onboarding.
     clock.advance(days=2)
     assert deliver_lessons(plans, None).prepared == 0 and remind_once(plans.quizzes, None).prepared == 0
-    assert run(ActionPlansTurn(plans), tracker(text="hello", intent="greet")) == ([], [])
+    assert run(ActionTurnStart(plans), tracker(text="hello", intent="greet")) == ([], [])
     for action, intent in ((ActionStartQuiz(plans.quizzes, titles={}), "quiz_me"),
                            (ActionStartOnboarding(plans), "start_onboarding")):
         messages, _ = run(action, tracker(text="again", intent=intent))

@@ -8,7 +8,7 @@ from typing import Any
 from test_plans_fixtures import *  # noqa: F403  (fixtures: clock, kb_quizzes, plans)
 from test_plans_fixtures import FakeClock, run_action, tracker
 
-from actions.plans import ActionPlansTurn
+from actions.plans import ActionTurnStart
 from bot.plans.service import Plans
 from bot.quizzes import QuizItem, Quizzes
 from bot.quizzes.banks import letter
@@ -91,7 +91,7 @@ def test_web_learner_gets_the_reminder_at_the_next_turn(plans: Plans, clock: Fak
     clock.advance(hours=1)
     push = FakePush()
     assert run_once(plans.quizzes, push).pending == 1 and push.sent == []
-    turn = ActionPlansTurn(plans)
+    turn = ActionTurnStart(plans)
     messages, _ = asyncio.run(run_action(turn, tracker("web-due", text="hello", intent="greet")))
     text, buttons = reminder_message(4, "en")
     assert [(m["text"], m["buttons"]) for m in messages] == [(text, buttons)]
@@ -111,7 +111,7 @@ def test_waiting_reminder_holds_during_a_quiz_and_is_dropped_when_reviews_are_do
     clock.advance(hours=1)
     run_once(quizzes, None)
     quizzes.start_quiz(learner, module="leave-basics", n=1)  # a question waits for an answer
-    turn = ActionPlansTurn(plans)
+    turn = ActionTurnStart(plans)
     messages, _ = asyncio.run(run_action(turn, tracker("web-busy", text="B", intent="answer_quiz")))
     assert not any("due for review" in (m.get("text") or "") for m in messages)
     quizzes.stop(learner)
