@@ -108,6 +108,7 @@ from bot.channels.telegram_format import (
 from bot.channels.update_processor import ChatTurns, ClaimingQueue, OrderedDedupProcessor
 from bot.config import PROJECT_ROOT, Settings, load_settings
 from bot.i18n import DEFAULT_LANGUAGE, available_languages, is_interface_language, t
+from bot.pseudonyms import telegram_sender
 
 LOGGER = logging.getLogger(__name__)
 BRIDGE_KEY = "bridge"
@@ -257,7 +258,7 @@ class TelegramBridge:
         self.proactive: ProactiveServer | None = None
         self.queue = ProactiveQueue(state.engine)
         self._draining: asyncio.Task[None] | None = None
-        self._salt = settings.pseudonym_salt.encode()
+        self._salt = settings.pseudonym_salt
 
     def understands(self, message: str) -> bool:
         """Whether Rasa's domain knows the intent of an ``/intent`` payload (text always passes).
@@ -286,8 +287,7 @@ class TelegramBridge:
 
     def sender_id(self, chat_id: int) -> str:
         """The pseudonym of a chat, without remembering the mapping (see :meth:`pseudonym`)."""
-        digest = hmac.new(self._salt, f"telegram:{chat_id}".encode(), hashlib.sha256)
-        return "tg-" + digest.hexdigest()[:32]
+        return telegram_sender(chat_id, self._salt)
 
     async def ask_rasa(self, sender: str, text: str, language: str = DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
         """Send ``text`` to Rasa; on failure return the apology as Rasa-shaped reply.

@@ -39,6 +39,7 @@ from bot.knowledge.reranker import (
     build_model,
     save,
 )
+from bot.logging_setup import configure_logging
 from bot.training.mining import SEED, training_examples
 from bot.training.pairs import HELD_OUT, Example
 
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the trained model in --out; only choose its blend weight again "
                              "(after retrieval changed, e.g. a new query encoder)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    configure_logging("WARNING")
     from bot.evaluation.runner import Workspace
 
     started = time.perf_counter()
