@@ -4,11 +4,10 @@ outbox and erasure), on a fresh database each, plus where the tables live."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from rerun_unit import load_unit_module, unit_tests_in
 from sqlalchemy import inspect
 
 from bot.channels.bridge_state import BridgeState
@@ -16,16 +15,9 @@ from bot.channels.bridge_tables import PG_SCHEMA
 
 pytestmark = pytest.mark.postgres
 
-_spec = importlib.util.spec_from_file_location(
-    "postgres_test_bridge_state", Path(__file__).resolve().parents[1] / "unit" / "test_bridge_state.py")
-assert _spec and _spec.loader
-_shared = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _shared  # dataclasses look their module up there
-_spec.loader.exec_module(_shared)
+_shared = load_unit_module("test_bridge_state")
 bridges = _shared.bridges  # fixture
-for _attr, _value in vars(_shared).items():
-    if _attr.startswith("test_") and callable(_value):
-        globals()[_attr] = _value
+globals().update(unit_tests_in(_shared))
 
 
 @pytest.fixture

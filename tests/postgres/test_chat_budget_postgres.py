@@ -4,27 +4,17 @@ eight threads, allowed exactly the burst), on a fresh database each, plus where 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from rerun_unit import load_unit_module, unit_tests_in
 from sqlalchemy import inspect
 
 from bot.channels.bridge_tables import PG_SCHEMA, open_bridge_engine
 
 pytestmark = pytest.mark.postgres
 
-_spec = importlib.util.spec_from_file_location(
-    "postgres_test_chat_budget", Path(__file__).resolve().parents[1] / "unit" / "test_chat_budget.py")
-assert _spec and _spec.loader
-_shared = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _shared
-_spec.loader.exec_module(_shared)
+_shared = load_unit_module("test_chat_budget")
 engines = _shared.engines  # fixture
-for _attr, _value in vars(_shared).items():
-    if _attr.startswith("test_") and callable(_value):
-        globals()[_attr] = _value
+globals().update(unit_tests_in(_shared))
 
 
 @pytest.fixture
