@@ -89,8 +89,8 @@ test-rasa: $(RASA_VENV)/.installed $(MODEL) ## rasa_plugins tests, rasa data val
 	$(RASA_VENV)/bin/python -m pytest --noconftest -q -p no:cacheprovider -W ignore::DeprecationWarning tests/rasa
 	$(RASA) data validate --quiet
 	$(RASA) test core --stories tests/ --model $(MODEL) --fail-on-prediction-errors --out results/core
-	$(RASA) test nlu --nlu tests/nlu --model $(MODEL) --out results/nlu
-	$(PY) tests/rasa/check_nlu_results.py results/nlu
+	$(RASA) test nlu --nlu tests/nlu --model $(MODEL) --successes --out results/nlu
+	$(PY) tests/rasa/check_nlu_results.py results/nlu tests/nlu
 
 test-e2e: install $(MODEL) ## Integration and browser tests together (one real stack for both)
 	$(PY) -m pytest -q -m "integration or browser" tests

@@ -7,7 +7,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-from bot.i18n import available_languages, is_interface_language
+from bot.i18n import available_languages, language_of_text
 from bot.language import dominant_script
 
 #: Common Hinglish function words: a Latin-script message with several of them is Hindi.
@@ -34,8 +34,8 @@ def detect_language(text: str) -> str | None:
         text: a learner message.
 
     Returns:
-        For an Indian script, its language when that is an interface language (``hi`` for
-        Devanagari), else None; ``hi`` for Hinglish; ``en`` for English; None when too
+        For an Indian script, the interface language written in it (Hindi or Marathi for
+        Devanagari, told apart by their locales' ``markers``), else None; ``hi`` for Hinglish; ``en`` for English; None when too
         short to tell (e.g. "ok") or a /command.
     """
     text = text.strip()
@@ -45,8 +45,8 @@ def detect_language(text: str) -> str | None:
         return None
     script = dominant_script(text)
     if script is not None:
-        # A script whose language has no locale file cannot be replied in: keep the current one.
-        return script.language if is_interface_language(script.language) else None
+        # A script no locale file is written in cannot be replied in: keep the current one.
+        return language_of_text(script, text)
     words = re.findall(r"[a-z]+", text.lower())
     if len(words) < 2:
         return None

@@ -13,6 +13,12 @@ Each locale file opens with a ``language:`` block saying which language it holds
       script: Devanagari       # "Latin" or a script of bot.language.SCRIPTS
       names: {en: अंग्रेज़ी}     # other languages' names written in this one (optional)
       aliases: [hindi, हिन्दी]  # more words learners type for it (optional)
+      markers: [है, हैं, मुझे]  # common words of it that its script's other languages lack (optional)
+
+``markers`` matter only when two interface languages share a script (Hindi and Marathi
+are both Devanagari): a message in that script is taken to be in the language whose
+markers it uses most, and in the script's usual language (:class:`bot.language.Script`)
+when it uses none.
 
 The files with such a block are the interface languages (:func:`interface_languages`):
 the Telegram menus, the widget's language list, the reply language a learner may choose
@@ -31,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from bot.language import SCRIPTS
+from bot.language import SCRIPTS, WORD, Script
 
 LOCALES = Path(__file__).with_name("locales")
 DEFAULT_LANGUAGE = "en"
@@ -55,6 +61,8 @@ class InterfaceLanguage:
         script: The script it is written in: ``Latin`` or a :data:`bot.language.SCRIPTS` name.
         names: Other languages' names written in this language, by code.
         aliases: More words a learner may type to mean this language.
+        markers: Frequent words of this language that the other interface languages of its
+            script do not use; they tell it apart from them (see :func:`language_of_text`).
     """
 
     code: str
@@ -63,6 +71,7 @@ class InterfaceLanguage:
     script: str
     names: Mapping[str, str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    markers: frozenset[str] = frozenset()
 
 
 def _read(folder: Path, language: str) -> dict[str, Any]:
@@ -95,12 +104,14 @@ def _header(path: Path) -> InterfaceLanguage:
         raise LocaleError(f"{path.name}: unknown script {header['script']!r} (one of {sorted(scripts)})")
     names = header.get("names") or {}
     aliases = header.get("aliases") or []
-    if not isinstance(names, dict) or not isinstance(aliases, list):
-        raise LocaleError(f"{path.name}: 'names' must be a mapping and 'aliases' a list")
+    markers = header.get("markers") or []
+    if not isinstance(names, dict) or not isinstance(aliases, list) or not isinstance(markers, list):
+        raise LocaleError(f"{path.name}: 'names' must be a mapping, 'aliases' and 'markers' lists")
     return InterfaceLanguage(
         code=path.stem, name=header["name"], native_name=header["native_name"], script=header["script"],
         names={str(k): str(v) for k, v in names.items()},
         aliases=tuple(str(a) for a in aliases),
+        markers=frozenset(_folded(str(m)) for m in markers),
     )
 
 
@@ -193,9 +204,45 @@ def language_for_name(text: str) -> str | None:
     return None
 
 
+def language_of_text(script: Script, text: str) -> str | None:
+    """The interface language a message written in ``script`` is in.
+
+    Args:
+        script: The message's dominant Indian script (:func:`bot.language.dominant_script`).
+        text: The message.
+
+    Returns:
+        The only interface language written in that script; when several share it, the one
+        whose ``markers`` the message uses most, else the script's usual language if it is
+        one of them, else the first of them; None when no interface language uses the script.
+    """
+    candidates = [lang for lang in interface_languages() if lang.script == script.name]
+    if len(candidates) <= 1:
+        return candidates[0].code if candidates else None
+    words = [_folded(w) for w in WORD.findall(text)]
+    scores = {lang.code: sum(w in lang.markers for w in words) for lang in candidates}
+    best = max(scores.values())
+    if best > 0:
+        return next(code for code, score in scores.items() if score == best)
+    return script.language if script.language in scores else candidates[0].code
+
+
 def _folded(text: str) -> str:
     # NFC and case-folded, so "अंग्रेज़ी" matches with its nukta precomposed or not.
     return unicodedata.normalize("NFC", text.strip()).casefold()
+
+
+def texts_in_every_language(key: str) -> list[str]:
+    """The text for ``key`` in each interface language that has its own (no English fallback).
+
+    Args:
+        key: A locale key, e.g. ``quiz_true`` (what learners may type back).
+
+    Returns:
+        The texts, English first, one per locale file that defines the key.
+    """
+    texts = (_catalogue(lang.code).get(key) for lang in interface_languages())
+    return [text for text in texts if isinstance(text, str) and text]
 
 
 def text_keys(prefix: str = "") -> list[str]:

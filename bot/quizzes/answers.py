@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.i18n import texts_in_every_language
 from bot.quizzes.banks import QuizItem, letter
 from bot.quizzes.wording import normalise_wording
 
@@ -193,7 +194,17 @@ def _option_index(response: str, options: tuple[str, ...]) -> int | None:
     return None
 
 
+def _locale_words(*keys: str) -> set[str]:
+    # The True/False button labels of every interface language, and the locales' other
+    # words for them (``quiz_true_words``: comma-separated), so that a learner may type
+    # the label they see: a language added as a locale file is answered with no code.
+    texts = [text for key in keys for text in texts_in_every_language(key)]
+    return {normalise_wording(word) for text in texts for word in text.split(",") if normalise_wording(word)}
+
+
 def _truth(response: str) -> bool | None:
+    true_words = _TRUE | _locale_words("quiz_true", "quiz_true_words")
+    false_words = _FALSE | _locale_words("quiz_false", "quiz_false_words")
     norm = normalise_wording(response)
     if norm in ("a", "option a"):
         return True
@@ -202,9 +213,9 @@ def _truth(response: str) -> bool | None:
     words = norm.split()
     if not words:
         return None
-    if norm in _TRUE or words[0] in _TRUE and not any(w in _FALSE for w in words):
+    if norm in true_words or words[0] in true_words and not any(w in false_words for w in words):
         return True
-    if norm in _FALSE or words[0] in _FALSE and not any(w in _TRUE for w in words):
+    if norm in false_words or words[0] in false_words and not any(w in true_words for w in words):
         return False
     return None
 

@@ -1,6 +1,6 @@
 """Interface languages are data: the locale files' ``language:`` blocks (bot.i18n).
 
-The last test adds a language (Bengali) the way the README says, as one locale file in a
+The last test adds a language (Kannada) the way the README says, as one locale file in a
 temporary locale folder, and follows it through every place that lists or accepts
 interface languages, with no code edited.
 """
@@ -44,12 +44,12 @@ from bot.web.widget_config import widget_config, widget_texts
 from tests.unit.handoff_support import FakePush, make_loop
 
 ROOT = Path(__file__).resolve().parents[2]
-BENGALI_HEADER = {
-    "name": "Bengali",
-    "native_name": "বাংলা",
-    "script": "Bengali",
-    "names": {"en": "ইংরেজি", "hi": "হিন্দি"},
-    "aliases": ["bangla"],
+KANNADA_HEADER = {
+    "name": "Kannada",
+    "native_name": "ಕನ್ನಡ",
+    "script": "Kannada",
+    "names": {"en": "ಇಂಗ್ಲಿಷ್", "hi": "ಹಿಂದಿ"},
+    "aliases": ["kannada"],
 }
 
 
@@ -76,7 +76,7 @@ def test_language_names_are_read_in_the_learners_language() -> None:
     assert language_name("hi", "en") == "Hindi"
     assert language_name("en", "hi") == "अंग्रेज़ी"
     assert language_name("hi", "hi") == "हिंदी"
-    assert language_name("ta", "en") == "ta"  # a document's language without a locale: its code
+    assert language_name("ml", "en") == "ml"  # a document's language without a locale: its code
 
 
 @pytest.mark.parametrize(("word", "code"), [
@@ -133,47 +133,47 @@ def test_a_locale_without_a_valid_language_block_is_refused(tmp_path: Path, monk
 
 
 @pytest.fixture
-def with_bengali(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The shipped locales plus a Bengali one, as an operator would add it: a file, no code."""
+def with_kannada(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped locales plus a Kannada one, as an operator would add it: a file, no code."""
     folder = tmp_path / "locales"
     folder.mkdir()
     for path in (ROOT / "bot" / "locales").glob("*.yml"):
         (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    bengali = {
-        "language": BENGALI_HEADER,
-        "answer_source": "উৎস",
-        "answer_source_other_language": "ℹ️ উৎসটি {language_name} ভাষায়; যেমন লেখা আছে তেমনই দেখানো হলো।",
-        "handoff_trainer_answer": "👩‍🏫 **প্রশিক্ষক আপনার প্রশ্নের উত্তর দিয়েছেন** _{question}_:\n\n{answer}",
-        "menu_quiz": "একটি ছোট কুইজ দিন",
-        "telegram_no_reply": "এর উত্তর এখনও আমার কাছে নেই।",
-        "widget_placeholder": "আপনার কোর্স সম্পর্কে জিজ্ঞাসা করুন…",
-        "widget_chosen": "{language_name} ভাষায় উত্তর দিন",
-        "quiz_cloze_prompt": "শূন্যস্থান পূরণ করুন:",
-        "quiz_generated_bank_title": "{title} - স্বয়ংক্রিয় প্রশ্ন",
-        "quiz_no_questions_passage": "এই অংশ থেকে প্রশ্ন তৈরি করা গেল না। _{topic}_ নিয়ে কুইজ চাইতে পারেন।",
+    kannada = {
+        "language": KANNADA_HEADER,
+        "answer_source": "ಮೂಲ",
+        "answer_source_other_language": "ℹ️ ಮೂಲವು {language_name} ಭಾಷೆಯಲ್ಲಿದೆ; ಇದ್ದಂತೆಯೇ ತೋರಿಸಲಾಗಿದೆ.",
+        "handoff_trainer_answer": "👩‍🏫 **ತರಬೇತುದಾರರು ನಿಮ್ಮ ಪ್ರಶ್ನೆಗೆ ಉತ್ತರಿಸಿದ್ದಾರೆ** _{question}_:\n\n{answer}",
+        "menu_quiz": "ಒಂದು ಸಣ್ಣ ರಸಪ್ರಶ್ನೆ ಕೊಡಿ",
+        "telegram_no_reply": "ಇದಕ್ಕೆ ಉತ್ತರ ಇನ್ನೂ ನನ್ನ ಬಳಿ ಇಲ್ಲ.",
+        "widget_placeholder": "ನಿಮ್ಮ ಕೋರ್ಸ್ ಬಗ್ಗೆ ಕೇಳಿ…",
+        "widget_chosen": "{language_name} ಭಾಷೆಯಲ್ಲಿ ಉತ್ತರಿಸಿ",
+        "quiz_cloze_prompt": "ಖಾಲಿ ಜಾಗ ತುಂಬಿ:",
+        "quiz_generated_bank_title": "{title} - ಸ್ವಯಂ ಪ್ರಶ್ನೆಗಳು",
+        "quiz_no_questions_passage": "ಈ ಭಾಗದಿಂದ ಪ್ರಶ್ನೆಗಳನ್ನು ರಚಿಸಲಾಗಲಿಲ್ಲ. _{topic}_ ಕುರಿತು ರಸಪ್ರಶ್ನೆ ಕೇಳಬಹುದು.",
     }
-    (folder / "bn.yml").write_text(yaml.safe_dump(bengali, allow_unicode=True), encoding="utf-8")
+    (folder / "kn.yml").write_text(yaml.safe_dump(kannada, allow_unicode=True), encoding="utf-8")
     monkeypatch.setattr(i18n, "LOCALES", folder)
     return folder
 
 
-def test_a_language_added_as_a_locale_file_reaches_every_channel(with_bengali: Path, tmp_path: Path) -> None:
+def test_a_language_added_as_a_locale_file_reaches_every_channel(with_kannada: Path, tmp_path: Path) -> None:
     # The registry.
     assert [lang.code for lang in interface_languages()][:1] == ["en"]
-    assert is_interface_language("bn") and language_for_name("bangla") == "bn" and language_for_name("বাংলা") == "bn"
-    assert language_name("bn", "en") == "Bengali" and language_name("en", "bn") == "ইংরেজি"
-    assert detect_language("আরটিআই আবেদনের ফি কত?") == "bn"  # replies follow the learner's script
+    assert is_interface_language("kn") and language_for_name("kannada") == "kn" and language_for_name("ಕನ್ನಡ") == "kn"
+    assert language_name("kn", "en") == "Kannada" and language_name("en", "kn") == "ಇಂಗ್ಲಿಷ್"
+    assert detect_language("ಆರ್ಟಿಐ ಅರ್ಜಿಯ ಶುಲ್ಕ ಎಷ್ಟು?") == "kn"  # replies follow the learner's script
 
-    # Telegram: a command menu published for Bengali apps, and the bridge's notes for them.
+    # Telegram: a command menu published for Kannada apps, and the bridge's notes for them.
     menus = dict(command_menus())
-    assert [c.description for c in menus["bn"] if c.command == "quiz"] == ["একটি ছোট কুইজ দিন"]
-    assert len(menus["bn"]) == len(COMMANDS)  # untranslated entries fall back to English
-    assert learner_language(type("User", (), {"language_code": "bn"})()) == "bn"
-    assert t("telegram_no_reply", learner_language(type("User", (), {"language_code": "bn-IN"})())) \
-        == "এর উত্তর এখনও আমার কাছে নেই।"
+    assert [c.description for c in menus["kn"] if c.command == "quiz"] == ["ಒಂದು ಸಣ್ಣ ರಸಪ್ರಶ್ನೆ ಕೊಡಿ"]
+    assert len(menus["kn"]) == len(COMMANDS)  # untranslated entries fall back to English
+    assert learner_language(type("User", (), {"language_code": "kn"})()) == "kn"
+    assert t("telegram_no_reply", learner_language(type("User", (), {"language_code": "kn-IN"})())) \
+        == "ಇದಕ್ಕೆ ಉತ್ತರ ಇನ್ನೂ ನನ್ನ ಬಳಿ ಇಲ್ಲ."
 
-    # The language menu (Telegram and the widget's chat): a button for Bengali, named in Bengali.
-    assert {"title": "বাংলা", "payload": '/choose_language{"language": "bn"}'} in language_buttons()
+    # The language menu (Telegram and the widget's chat): a button for Kannada, named in Kannada.
+    assert {"title": "ಕನ್ನಡ", "payload": '/choose_language{"language": "kn"}'} in language_buttons()
     dispatcher = CollectingDispatcher()
     asyncio.run(ActionChooseLanguage().run(dispatcher, _tracker(), {}))
     [menu] = dispatcher.messages
@@ -182,71 +182,88 @@ def test_a_language_added_as_a_locale_file_reaches_every_channel(with_bengali: P
 
     # The widget: listed by the server with its texts; its switch and language pass the proxy.
     listed = {lang["code"]: lang for lang in widget_config()["languages"]}
-    assert listed["bn"]["nativeName"] == "বাংলা" and listed["bn"]["script"] == "Bengali"
-    assert listed["bn"]["strings"]["placeholder"] == "আপনার কোর্স সম্পর্কে জিজ্ঞাসা করুন…"
-    assert listed["bn"]["strings"]["chosen"] == "বাংলা ভাষায় উত্তর দিন"
-    assert listed["bn"]["strings"]["send"] == "Send"  # untranslated: English
-    assert is_widget_payload('/choose_language{"language":"bn"}')
-    assert OfferedPayloads().allows("x", '/choose_language{"language": "bn"}')
-    frame = parse_client_frame('42["user_uttered",{"message":"নমস্কার","customData":{"language":"bn"}}]')
-    assert frame.language == "bn"
+    assert listed["kn"]["nativeName"] == "ಕನ್ನಡ" and listed["kn"]["script"] == "Kannada"
+    assert listed["kn"]["strings"]["placeholder"] == "ನಿಮ್ಮ ಕೋರ್ಸ್ ಬಗ್ಗೆ ಕೇಳಿ…"
+    assert listed["kn"]["strings"]["chosen"] == "ಕನ್ನಡ ಭಾಷೆಯಲ್ಲಿ ಉತ್ತರಿಸಿ"
+    assert listed["kn"]["strings"]["send"] == "Send"  # untranslated: English
+    assert is_widget_payload('/choose_language{"language":"kn"}')
+    assert OfferedPayloads().allows("x", '/choose_language{"language": "kn"}')
+    frame = parse_client_frame('42["user_uttered",{"message":"ನಮಸ್ಕಾರ","customData":{"language":"kn"}}]')
+    assert frame.language == "kn"
 
-    # Replies: the source label and the note about an English source, in Bengali.
-    result = SearchResult("আরটিআই ফি কত?", True, [Hit(_chunk("en"), 1.0)])
-    answer = compose_answer(result, None, language="bn")
-    assert answer is not None and "📖 **উৎস:** RTI Act" in answer.text
-    assert "ℹ️ উৎসটি ইংরেজি ভাষায়; যেমন লেখা আছে তেমনই দেখানো হলো।" in answer.warnings
-    assert full_passage(_chunk(), "bn").endswith(f"📖 **উৎস:** {_chunk().citation}")
+    # Replies: the source label and the note about an English source, in Kannada.
+    result = SearchResult("ಆರ್ಟಿಐ ಶುಲ್ಕ ಎಷ್ಟು?", True, [Hit(_chunk("en"), 1.0)])
+    answer = compose_answer(result, None, language="kn")
+    assert answer is not None and "📖 **ಮೂಲ:** RTI Act" in answer.text
+    assert "ℹ️ ಮೂಲವು ಇಂಗ್ಲಿಷ್ ಭಾಷೆಯಲ್ಲಿದೆ; ಇದ್ದಂತೆಯೇ ತೋರಿಸಲಾಗಿದೆ." in answer.warnings
+    assert full_passage(_chunk(), "kn").endswith(f"📖 **ಮೂಲ:** {_chunk().citation}")
 
-    # The human loop: a Bengali question is filed as Bengali FAQ and answered in Bengali.
-    assert 'language: "bn"' in faq_markdown("আরটিআই ফি কত?", "দশ টাকা।", "meera", dt.date(2026, 1, 2), "bn")
-    assert slugify("আরটিআই ফি কত?") == "আরটিআই-ফি-কত"
+    # The human loop: a Kannada question is filed as Kannada FAQ and answered in Kannada.
+    assert 'language: "kn"' in faq_markdown("ಆರ್ಟಿಐ ಶುಲ್ಕ ಎಷ್ಟು?", "ಹತ್ತು ರೂಪಾಯಿ.", "meera", dt.date(2026, 1, 2), "kn")
+    assert slugify("ಆರ್ಟಿಐ ಶುಲ್ಕ ಎಷ್ಟು?") == "ಆರ್ಟಿಐ-ಶುಲ್ಕ-ಎಷ್ಟು"
     push = FakePush()
     loop, _ = make_loop(tmp_path, push=push)
-    ref = loop.record_unanswered("tg-aaa", "আরটিআই ফি কত?", [], "rest", language="bn")
-    result_of_answer = loop.answer_item(ref, "দশ টাকা।", "meera", add_to_kb=True, faq_question="আরটিআই ফি কত?")
-    assert push.sent[0][1].startswith("👩‍🏫 **প্রশিক্ষক আপনার প্রশ্নের উত্তর দিয়েছেন**")
-    assert 'language: "bn"' in result_of_answer.kb_path.read_text(encoding="utf-8")
+    ref = loop.record_unanswered("tg-aaa", "ಆರ್ಟಿಐ ಶುಲ್ಕ ಎಷ್ಟು?", [], "rest", language="kn")
+    result_of_answer = loop.answer_item(ref, "ಹತ್ತು ರೂಪಾಯಿ.", "meera", add_to_kb=True, faq_question="ಆರ್ಟಿಐ ಶುಲ್ಕ ಎಷ್ಟು?")
+    assert push.sent[0][1].startswith("👩‍🏫 **ತರಬೇತುದಾರರು ನಿಮ್ಮ ಪ್ರಶ್ನೆಗೆ ಉತ್ತರಿಸಿದ್ದಾರೆ**")
+    assert 'language: "kn"' in result_of_answer.kb_path.read_text(encoding="utf-8")
 
 
-def test_a_language_without_a_locale_is_still_refused(with_bengali: Path) -> None:
-    assert not is_interface_language("ta")
-    assert detect_language("ஆர்டிஐ கட்டணம் என்ன?") is None  # no Tamil locale: replies stay as they were
-    assert not is_widget_payload('/choose_language{"language":"ta"}')
-    assert not OfferedPayloads().allows("x", '/choose_language{"language":"ta"}')
-    assert not OfferedPayloads().allows("x", '/choose_language{"language":"bn","role":"admin"}')
-    assert 'language: "en"' in faq_markdown("q", "a", "t", dt.date(2026, 1, 2), "ta")
-    assert learner_language(type("User", (), {"language_code": "ta"})()) == "en"
+def test_a_language_without_a_locale_is_still_refused(with_kannada: Path) -> None:
+    assert not is_interface_language("ml")
+    assert detect_language("ആർടിഐ ഫീസ് എത്രയാണ്?") is None  # no Malayalam locale: replies stay as they were
+    assert not is_widget_payload('/choose_language{"language":"ml"}')
+    assert not OfferedPayloads().allows("x", '/choose_language{"language":"ml"}')
+    assert not OfferedPayloads().allows("x", '/choose_language{"language":"kn","role":"admin"}')
+    assert 'language: "en"' in faq_markdown("q", "a", "t", dt.date(2026, 1, 2), "ml")
+    assert learner_language(type("User", (), {"language_code": "ml"})()) == "en"
 
 
-def test_a_new_language_reaches_quizzes_and_roles_without_code(with_bengali: Path, tmp_path: Path) -> None:
-    # Cloze items drafted from Bengali material (a passage, or a module's generated bank) speak Bengali.
-    passage = Chunk("bn-1", "modules/rti-bn.md", "RTI", ["Fees"], "Fees",
+def test_a_new_language_reaches_quizzes_and_roles_without_code(with_kannada: Path, tmp_path: Path) -> None:
+    # Cloze items drafted from Kannada material (a passage, or a module's generated bank) speak Kannada.
+    passage = Chunk("kn-1", "modules/rti-kn.md", "RTI", ["Fees"], "Fees",
                     "A first appeal lies to the First Appellate Authority within 30 days of the decision. "
                     "A second appeal lies to the Commission within 90 days of the first decision.",
-                    meta={"module": "rti-bn", "language": "bn"})
+                    meta={"module": "rti-kn", "language": "kn"})
     drafted = draft_items(passage, today=dt.date(2026, 3, 2))
-    assert drafted and all(i["question"].startswith("শূন্যস্থান পূরণ করুন:") for i in drafted)
+    assert drafted and all(i["question"].startswith("ಖಾಲಿ ಜಾಗ ತುಂಬಿ:") for i in drafted)
     kb = tmp_path / "kb"
     (kb / "modules").mkdir(parents=True)
-    (kb / "modules" / "rti-bn.md").write_text(
-        "---\ntitle: RTI\nmodule: rti-bn\nlanguage: bn\n---\n\n# Fees\n\n" + passage.text + "\n", encoding="utf-8")
+    (kb / "modules" / "rti-kn.md").write_text(
+        "---\ntitle: RTI\nmodule: rti-kn\nlanguage: kn\n---\n\n# Fees\n\n" + passage.text + "\n", encoding="utf-8")
     generate(kb, today=dt.date(2026, 3, 2))
-    bank = yaml.safe_load((kb / "quizzes" / "generated" / "rti-bn.quiz.yml").read_text(encoding="utf-8"))
-    assert bank["title"] == "RTI - স্বয়ংক্রিয় প্রশ্ন" and bank["language"] == "bn"
-    assert t("quiz_no_questions_passage", "bn", topic="RTI").startswith("এই অংশ থেকে")
+    bank = yaml.safe_load((kb / "quizzes" / "generated" / "rti-kn.quiz.yml").read_text(encoding="utf-8"))
+    assert bank["title"] == "RTI - ಸ್ವಯಂ ಪ್ರಶ್ನೆಗಳು" and bank["language"] == "kn"
+    assert t("quiz_no_questions_passage", "kn", topic="RTI").startswith("ಈ ಭಾಗದಿಂದ")
 
-    # A role named in Bengali (names:), next to one still written with the older name_hi.
+    # A role named in Kannada (names:), next to one still written with the older name_hi.
     roles = tmp_path / "roles"
     roles.mkdir()
     (roles / "section-officer.yml").write_text(
-        "id: section-officer\nname: Section Officer\nname_hi: अनुभाग अधिकारी\nnames: {bn: সেকশন অফিসার}\n"
+        "id: section-officer\nname: Section Officer\nname_hi: अनुभाग अधिकारी\nnames: {kn: ಸೆಕ್ಷನ್ ಆಫೀಸರ್}\n"
         "competencies: [{name: Leave, type: domain, priority: 3, modules: [leave]}]\n", encoding="utf-8")
     model, problems = load_roles(roles, modules={"leave"})
     assert [p for p in problems if p.severity == "error"] == []
     role = model.get("section-officer")
     assert role is not None
-    assert (role.display("bn"), role.display("hi"), role.display("ta")) == \
-        ("সেকশন অফিসার", "अनुभाग अधिकारी", "Section Officer")
-    matched = match_role("সেকশন অফিসার", model).role
+    assert (role.display("kn"), role.display("hi"), role.display("ml")) == \
+        ("ಸೆಕ್ಷನ್ ಆಫೀಸರ್", "अनुभाग अधिकारी", "Section Officer")
+    matched = match_role("ಸೆಕ್ಷನ್ ಆಫೀಸರ್", model).role
     assert matched is not None and matched.id == "section-officer"
+
+
+def test_languages_sharing_a_script_are_told_apart_by_their_markers(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hindi and Marathi are both Devanagari: the locale files' markers decide, else the script's usual one."""
+    folder = tmp_path / "locales"
+    folder.mkdir()
+    for path in (ROOT / "bot" / "locales").glob("*.yml"):
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    marathi = {"language": {"name": "Marathi", "native_name": "मराठी", "script": "Devanagari",
+                            "markers": ["आहे", "आहेत", "मला", "सांगा", "किती"]}}
+    (folder / "mr.yml").write_text(yaml.safe_dump(marathi, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALES", folder)
+    assert detect_language("मला रजेचे नियम सांगा") == "mr"
+    assert detect_language("आरटीआय अर्जाचे शुल्क किती आहे?") == "mr"
+    assert detect_language("मुझे छुट्टी के नियम बताइए") == "hi"
+    assert detect_language("आरटीआई शुल्क") == "hi"  # no marker either way: Devanagari's usual language
