@@ -22,6 +22,9 @@ from rasa.shared.nlu.training_data.message import Message
 from structlog.testing import capture_logs
 
 DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
+LOCALES = Path(__file__).resolve().parents[2] / "bot" / "locales"
+#: The interface languages (one locale file each); domain.yml must speak every one.
+LANGUAGES = sorted(path.stem for path in LOCALES.glob("*.yml"))
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,19 @@ def _render_all(domain: Domain, language: str) -> dict[str, dict]:
     return asyncio.run(render())
 
 
-@pytest.mark.parametrize("language", ["en", "hi"])
+def test_the_language_slot_takes_every_interface_language(domain: Domain) -> None:
+    [slot] = [slot for slot in domain.slots if slot.name == "language"]
+    assert sorted(slot.values) == sorted([*LANGUAGES, "__other__"])
+
+
+@pytest.mark.parametrize("language", [code for code in LANGUAGES if code != "en"])
+def test_every_response_has_its_own_text_in_every_language(domain: Domain, language: str) -> None:
+    english, own = _render_all(domain, "en"), _render_all(domain, language)
+    assert [name for name in english if own[name]["text"] == english[name]["text"]] == []
+    assert all(len(own[name].get("buttons") or []) == len(english[name].get("buttons") or []) for name in english)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_every_response_renders_without_an_error_log(domain: Domain, language: str,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     with capture_logs() as structured, caplog.at_level(logging.WARNING):
@@ -56,15 +71,18 @@ def test_every_response_renders_without_an_error_log(domain: Domain, language: s
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
-@pytest.mark.parametrize("language", ["en", "hi"])
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_language_buttons_reach_the_learner_as_parsable_intents(domain: Domain, language: str) -> None:
     """The payloads sent are single-braced and Rasa parses them to the intent and entity."""
     rendered = _render_all(domain, language)
     payloads = [b["payload"] for name in ("utter_help", "utter_choose_language")
                 for b in rendered[name].get("buttons", []) if b["payload"].startswith("/choose_language")]
-    assert payloads and set(payloads) <= {'/choose_language{"language": "hi"}', '/choose_language{"language": "en"}'}
+    # Help's button opens the language menu (no language named: action_choose_language lists them).
+    assert payloads and set(payloads) <= {"/choose_language"} | {f'/choose_language{{"language": "{code}"}}'
+                                                                  for code in LANGUAGES}
     handler = RegexMessageHandler()
     for payload in set(payloads):
         parsed = handler.process([Message.build(text=payload)], domain)[0]
         assert parsed.get("intent")["name"] == "choose_language"
-        assert [e["value"] for e in parsed.get("entities")] == [payload.split('"')[-2]]
+        named = [payload.split('"')[-2]] if "{" in payload else []
+        assert [e["value"] for e in parsed.get("entities")] == named
