@@ -207,13 +207,14 @@ def kb_judge(item: dict) -> Judge:
     return judge
 
 
-def load_kb(limit: int | None = None) -> EvalSet:
-    """The labelled in-scope questions over ``knowledge_base/`` (en, hi, Hinglish)."""
-    items = kb_questions()["in_scope"]
+def load_kb(limit: int | None = None, langs: tuple[str, ...] | None = None) -> EvalSet:
+    """The labelled in-scope questions over ``knowledge_base/`` (en, hi, Hinglish), or those in ``langs``."""
+    items = [i for i in kb_questions()["in_scope"] if langs is None or i.get("lang", "en") in langs]
     queries = [Query(i["question"], kb_judge(i), i.get("lang", "en"), i.get("split", ""), qid=i["question"])
                for i in items]
-    return EvalSet("kb", "kb", _stable_sample(queries, lambda q: q.qid, limit), english=False,
-                   note="labelled questions over knowledge_base/ (en, hi, hinglish)")
+    name = "kb" if langs is None else f"kb-{'-'.join(langs)}"
+    return EvalSet(name, "kb", _stable_sample(queries, lambda q: q.qid, limit), english=False,
+                   note=f"labelled questions over knowledge_base/ ({', '.join(langs or ('en', 'hi', 'hinglish'))})")
 
 
 
@@ -343,13 +344,13 @@ def load_new_docs() -> EvalSet:
                    note="documents written only for this test, never trained or calibrated on")
 
 
-SET_NAMES = ["officer-en", "officer-en-seen", "officer-en-unseen", "officer-hi", "newdocs",
-             "kb", "constitution", "cghs", "pension", "training", "milpac-hi", "milpac-en",
+SET_NAMES = ["officer-en", "officer-en-seen", "officer-en-unseen", "officer-hi", "officer-hinglish", "newdocs",
+             "kb", "kb-hinglish", "constitution", "cghs", "pension", "training", "milpac-hi", "milpac-en",
              "milpac-multi-hi", *(f"milpac-{lang}" for lang in MULTI_LANGUAGES[1:]), "cranfield"]
 
 
 #: Sets built only from this repository; every other set reads ``../shared``.
-LOCAL_SETS = ("kb", "newdocs")
+LOCAL_SETS = ("kb", "kb-hinglish", "newdocs")
 
 
 def missing_shared(names: list[str]) -> list[str]:
@@ -371,8 +372,10 @@ def load_set(name: str, quick: bool = False) -> EvalSet:
         "officer-en-seen": lambda: load_officer(("en",), True, "officer-en-seen"),
         "officer-en-unseen": lambda: load_officer(("en",), False, "officer-en-unseen"),
         "officer-hi": lambda: load_officer(("hi", "hinglish"), None, "officer-hi"),
+        "officer-hinglish": lambda: load_officer(("hinglish",), None, "officer-hinglish"),
         "newdocs": load_new_docs,
         "kb": lambda: load_kb(None),
+        "kb-hinglish": lambda: load_kb(None, langs=("hinglish",)),
         "constitution": lambda: load_constitution(60 if quick else 300),
         "cghs": lambda: load_faq("cghs", "cghs_faq_qa.jsonl", small),
         "pension": lambda: load_faq("pension", "dopw_pension_faq_qa.jsonl", small),
