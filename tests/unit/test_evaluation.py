@@ -9,8 +9,9 @@ import pytest
 
 from bot.evaluation import report as reporting
 from bot.evaluation.metrics import contains_answer, hit_at, mrr_at, ndcg_at, normalise_text, summarise
-from bot.evaluation.runner import CachedEmbedder, evaluate_set
-from bot.evaluation.sets import EvalSet, Query, _stable_sample, constitution_judge, kb_judge
+from bot.evaluation.runner import PIPELINES, CachedEmbedder, evaluate_set
+from bot.evaluation.sets import EvalSet, Query, _stable_sample, constitution_judge, kb_judge, load_set
+from bot.evaluation.transliteration import to_devanagari
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.gate import Gate
 from bot.knowledge.index import update_index
@@ -134,3 +135,15 @@ def test_without_shared_the_evaluation_says_what_is_missing(tmp_path: Path, monk
     assert evaluation.main(["--sets", "cghs,officer-en", "--state", str(tmp_path / "eval")]) == 2
     err = capsys.readouterr().err
     assert "shared" in err and "is missing: skipping cghs, officer-en" in err and "--sets kb,newdocs" in err
+
+
+def test_romanised_hindi_is_written_in_devanagari_keeping_acronyms_and_numbers() -> None:
+    assert to_devanagari("mujhe RTI ke niyam batao") == "मुझे RTI के नियम् बतओ"
+    assert to_devanagari("30 din mein LTC") == "30 दिन् मेइन् LTC"
+
+
+def test_the_romanised_sets_hold_only_romanised_hindi_and_the_native_pipelines_run_only_there() -> None:
+    kb_hinglish = load_set("kb-hinglish")
+    assert kb_hinglish.queries and {q.lang for q in kb_hinglish.queries} == {"hinglish"}
+    assert len(kb_hinglish.queries) < len(load_set("kb").queries)
+    assert {"hybrid-native", "e5-native"} <= set(PIPELINES)
