@@ -197,6 +197,11 @@ http {{
   server {{
     listen {layout.internal_host}:{layout.action_lb_port};
     location = /webhook {{
+      # Rasa posts the whole domain (every response in every interface language, 136 KB with
+      # seven) and the conversation with each action call: the 64k cap of learners' requests
+      # would turn every action into a 413. Only Rasa reaches this port.
+      client_max_body_size 16m;
+      client_body_buffer_size 1m;
       proxy_connect_timeout 1s;
       proxy_send_timeout {layout.action_timeout_s}s;
       proxy_read_timeout {layout.action_timeout_s}s;

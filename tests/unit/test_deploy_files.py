@@ -10,6 +10,7 @@ private.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -504,3 +505,24 @@ def test_scaled_mode_runs_the_same_topology_one_indexer_and_no_watching_action_s
         stack.start_action_server(index)
     assert [server_kind(c) for _, c in spawned] == [INDEXER, "bot.action_server", "bot.action_server"]
     assert all("--no-watch" in c for name, c in spawned if name.startswith("action-"))
+
+
+def _size(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([km]?)", value).groups()
+    return int(number) * {"": 1, "k": 1024, "m": 1024 * 1024}[unit]
+
+
+def test_the_action_location_takes_rasas_requests_with_the_whole_domain():
+    """Rasa posts the domain (every response in every language) with each action call.
+
+    With seven interface languages that is over 130 KB; nginx's 64k cap for learners'
+    requests once turned every action call in scaled mode into a 413 and an apology.
+    """
+    from bot.scaled.nginx import compose_layout, render
+
+    domain_json = len(json.dumps(yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))).encode())
+    for config in (render(compose_layout()), (PROJECT_ROOT / "deploy" / "nginx.conf").read_text()):
+        location = config[config.index("location = /webhook {"):]
+        location = location[:location.index("\n    }")]
+        limit = re.search(r"client_max_body_size (\w+);", location)
+        assert limit and _size(limit.group(1)) >= 20 * domain_json, limit
