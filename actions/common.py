@@ -35,8 +35,8 @@ def detect_language(text: str) -> str | None:
 
     Returns:
         For an Indian script, the interface language written in it (Hindi or Marathi for
-        Devanagari, told apart by their locales' ``markers``), else None; ``hi`` for Hinglish; ``en`` for English; None when too
-        short to tell (e.g. "ok") or a /command.
+        Devanagari, told apart by their locales' ``markers``), else None; ``hi`` for
+        Hinglish; ``en`` for English; None when too short to tell (e.g. "ok") or a /command.
     """
     text = text.strip()
     if not text or text.startswith("/"):

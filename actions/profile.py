@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import button, language_of, latest_text, learner_key
-from bot.i18n import is_interface_language, language_for_name, language_name, t, texts_in_every_language
+from bot.i18n import is_interface_language, language_for_name, language_name, t, words_in_every_language
 from bot.plans.matching import match_role, normalise_role_text
 from bot.plans.render import role_buttons
 from bot.plans.roles import Role
@@ -38,9 +38,7 @@ def is_skip(text: str | None) -> bool:
     Besides the English and Hindi words above, every locale's Skip button label and its
     ``skip_words`` (comma-separated) count, so a language added as a file is understood.
     """
-    locale_words = [w for key in ("quiz_button_skip", "skip_words") for text in texts_in_every_language(key)
-                    for w in text.split(",")]
-    words = {normalise_role_text(w) for w in (*_SKIP_WORDS, *locale_words)}
+    words = {normalise_role_text(w) for w in (*_SKIP_WORDS, *words_in_every_language("quiz_button_skip", "skip_words"))}
     return normalise_role_text(text or "") in words - {""}
 
 

@@ -232,17 +232,21 @@ def _folded(text: str) -> str:
     return unicodedata.normalize("NFC", text.strip()).casefold()
 
 
-def texts_in_every_language(key: str) -> list[str]:
-    """The text for ``key`` in each interface language that has its own (no English fallback).
+def words_in_every_language(*keys: str) -> list[str]:
+    """The words learners may type, from every interface language's own texts for ``keys``.
+
+    Each text is a button label (``quiz_true``) or a comma-separated list of words
+    (``quiz_true_words``); English is not filled in for a locale that lacks the key, so a
+    language added as a file brings its own words and nothing else.
 
     Args:
-        key: A locale key, e.g. ``quiz_true`` (what learners may type back).
+        *keys: Locale keys, e.g. ``quiz_button_skip`` and ``skip_words``.
 
     Returns:
-        The texts, English first, one per locale file that defines the key.
+        The words, stripped, English first, empty ones left out.
     """
-    texts = (_catalogue(lang.code).get(key) for lang in interface_languages())
-    return [text for text in texts if isinstance(text, str) and text]
+    texts = (_catalogue(lang.code).get(key) for key in keys for lang in interface_languages())
+    return [word.strip() for text in texts if isinstance(text, str) for word in text.split(",") if word.strip()]
 
 
 def text_keys(prefix: str = "") -> list[str]:

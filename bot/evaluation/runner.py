@@ -223,8 +223,8 @@ def evaluate_set(eval_set: EvalSet, retriever: Retriever, pipelines: Sequence[st
     for name in pipelines:
         if name.endswith("-native") and not eval_set.name.endswith("hinglish"):
             continue  # the transliteration question is about romanised Hindi only
-        if name not in PIPELINES or (name.removesuffix("-native") in EMBEDDERS
-                                     and name.removesuffix("-native") not in index.embedder_names):
+        embedder_name = name.removesuffix("-native")
+        if name not in PIPELINES or (embedder_name in EMBEDDERS and embedder_name not in index.embedder_names):
             continue
         rows = []
         started = time.perf_counter()

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.i18n import texts_in_every_language
+from bot.i18n import words_in_every_language
 from bot.plans.roles import RoleModel
 from bot.quizzes import IST, Question, Quizzes
 from bot.store import Attempt, Learner, session_factory, session_scope
@@ -129,8 +129,8 @@ def parse_time(text: str) -> str | None:
     hour, minute = int(match.group(1)), int(match.group(2) or 0)
     suffix = (match.group(3) or "").replace(".", "").replace(" ", "")
     # The locales' ``evening_words`` (comma-separated) make "সন্ধ্যা ৭টায়" 19:00 in any language.
-    locale_words = [w.strip().casefold() for words in texts_in_every_language("evening_words") for w in words.split(",")]
-    evening = any(w and w in low for w in ("शाम", "रात", "shaam", "sham ", "raat", "evening", "night", *locale_words))
+    locale_words = [w.casefold() for w in words_in_every_language("evening_words")]
+    evening = any(w in low for w in ("शाम", "रात", "shaam", "sham ", "raat", "evening", "night", *locale_words))
     if suffix == "pm" or (evening and not suffix and hour < 12):
         hour = hour % 12 + 12
     elif suffix == "am" and hour == 12:

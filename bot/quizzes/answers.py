@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.i18n import texts_in_every_language
+from bot.i18n import words_in_every_language
 from bot.quizzes.banks import QuizItem, letter
 from bot.quizzes.wording import normalise_wording
 
@@ -195,11 +195,9 @@ def _option_index(response: str, options: tuple[str, ...]) -> int | None:
 
 
 def _locale_words(*keys: str) -> set[str]:
-    # The True/False button labels of every interface language, and the locales' other
-    # words for them (``quiz_true_words``: comma-separated), so that a learner may type
-    # the label they see: a language added as a locale file is answered with no code.
-    texts = [text for key in keys for text in texts_in_every_language(key)]
-    return {normalise_wording(word) for text in texts for word in text.split(",") if normalise_wording(word)}
+    # The True/False button labels of every interface language and the locales' other words
+    # for them, so a learner may type the label they see in a language added as a file.
+    return {normalise_wording(word) for word in words_in_every_language(*keys)} - {""}
 
 
 def _truth(response: str) -> bool | None:
