@@ -20,7 +20,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import button, language_of, latest_text, learner_key
-from bot.i18n import is_interface_language, language_for_name, language_name, t, words_in_every_language
+from bot.i18n import (
+    is_interface_language,
+    language_for_name,
+    language_name,
+    language_named_in,
+    t,
+    words_in_every_language,
+)
 from bot.plans.matching import match_role, normalise_role_text
 from bot.plans.render import role_buttons
 from bot.plans.roles import Role
@@ -167,7 +174,7 @@ class ValidateProfileForm(PlansMixin, FormValidationAction):
         if is_skip(text):
             return {"profile_language": SKIP}
         # The names and aliases in the locale files' `language:` blocks (bot.i18n).
-        code = language_for_name(text) or next((c for c in map(language_for_name, text.split()) if c), None)
+        code = language_for_name(text) or language_named_in(text)
         if code is None:
             return {"profile_language": None}
         # An explicit choice: switch replies now and stop following the script.

@@ -10,7 +10,7 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import button, detect_language, language_of, latest_text
-from bot.i18n import available_languages, interface_languages
+from bot.i18n import available_languages, interface_languages, language_named_in
 
 #: Slots that survive a new session: who the learner is and how they like to be talked to.
 CARRIED_SLOTS = ("language", "language_chosen", "role")
@@ -53,8 +53,8 @@ def language_events(tracker: Tracker) -> list[EventType]:
     Returns:
         ``SlotSet`` events for ``language`` (and ``language_chosen``), or none.
     """
-    chosen = next(tracker.get_latest_entity_values("language"), None)
-    if tracker.get_intent_of_latest_message() == "choose_language" and chosen in available_languages():
+    chosen = chosen_language(tracker)
+    if chosen:
         return [SlotSet("language", chosen), SlotSet("language_chosen", True)]
     if tracker.get_slot("language_chosen"):
         return []
@@ -62,6 +62,30 @@ def language_events(tracker: Tracker) -> list[EventType]:
     if detected and detected != language_of(tracker):
         return [SlotSet("language", detected)]
     return []
+
+
+def chosen_language(tracker: Tracker) -> str | None:
+    """The interface language the learner's latest message chooses, if it asks for one.
+
+    The NLU's ``language`` entity first (a menu button's payload, "reply in Hindi"); when
+    the model tagged no known language, the message's own words, since learners join case
+    endings to the name ("ગુજરાતીમાં", "తెలుగులో") and the tagger misses those.
+
+    Args:
+        tracker: The conversation, with the learner's latest message.
+
+    Returns:
+        The language code, or None when the message is not a ``choose_language`` request
+        naming an interface language (the menu is then shown).
+    """
+    if tracker.get_intent_of_latest_message() != "choose_language":
+        return None
+    entity = next(tracker.get_latest_entity_values("language"), None)
+    if entity in available_languages():
+        return str(entity)
+    text = latest_text(tracker)
+    named = language_named_in(str(entity)) if entity else None
+    return named or (language_named_in(text) if not text.startswith("/") else None)
 
 
 def language_buttons() -> list[dict[str, Any]]:
@@ -87,8 +111,8 @@ class ActionChooseLanguage(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        chosen = next(tracker.get_latest_entity_values("language"), None)
-        if chosen in available_languages():
+        chosen = chosen_language(tracker)
+        if chosen:
             # action_turn_start (run by slot extraction) has already set the slot, so
             # the confirmation is rendered in the chosen language; set again to be explicit.
             dispatcher.utter_message(response="utter_language_set")

@@ -204,6 +204,40 @@ def language_for_name(text: str) -> str | None:
     return None
 
 
+def language_named_in(text: str) -> str | None:
+    """The interface language a sentence names ("reply in Hindi", "ગુજરાતીમાં", "தமிழில்").
+
+    Indian languages join case endings to the name ("ગુજરાતી" + "માં", "తెలుగు" + "లో",
+    "தமிழ்" + "இல்" written "தமிழில்"), so a word that begins with a name of four or more
+    letters names that language too; a name's closing virama is dropped first, because
+    the ending replaces it.
+
+    Args:
+        text: The learner's message.
+
+    Returns:
+        The code of the first language named, or None when the message names none.
+    """
+    words = [_folded(w) for w in WORD.findall(text)]
+    for word in words:
+        if code := language_for_name(word):
+            return code
+    stems = [(_stem(name), lang.code) for lang in interface_languages()
+             for name in (lang.name, lang.native_name, *lang.aliases)]
+    stems += [(_stem(name), code) for reader in interface_languages() for code, name in reader.names.items()
+              if is_interface_language(code)]
+    for word in words:
+        for stem, code in stems:
+            if len(stem) >= 4 and word.startswith(stem):
+                return code
+    return None
+
+
+def _stem(name: str) -> str:
+    folded = _folded(name)
+    return folded[:-1] if folded and unicodedata.category(folded[-1]) == "Mn" else folded
+
+
 def language_of_text(script: Script, text: str) -> str | None:
     """The interface language a message written in ``script`` is in.
 

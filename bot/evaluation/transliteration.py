@@ -2,7 +2,7 @@
 
 Officers type Hindi in Latin letters ("mujhe chutti ke niyam batao"). The tutor searches
 such a question as typed: E5 reads romanised Hindi, and the English terms list
-(``bot/knowledge/hindi_terms.yml``) adds the English words for its Hindi ones. The issue
+(``bot/knowledge/terms/hi.yml``) adds the English words for its Hindi ones. The issue
 on languages asked whether writing the question in Devanagari first (``indic-transliteration``,
 a pinned dev dependency) finds the answer more often; ``make eval`` answers that with the
 ``*-native`` pipelines on the romanised Hindi questions (sets ``kb-hinglish`` and

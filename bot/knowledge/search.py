@@ -31,8 +31,8 @@ import numpy as np
 
 from bot.knowledge.chunking import Chunk
 from bot.knowledge.embedders import Embedder, make_embedder
+from bot.knowledge.english_terms import with_english_terms
 from bot.knowledge.gate import Gate, GateVerdict, gate_features
-from bot.knowledge.hindi_terms import with_english_terms
 from bot.knowledge.index import (
     KnowledgeIndexError,
     SentenceVectors,
@@ -56,7 +56,7 @@ CANDIDATES = 50
 #: and the ``kb`` dev split (MRR@10 0.777 -> 0.796; the grid's best was within 0.001).
 #: BM25 counts less for questions in an Indian script (``bm25_indic``): the material is
 #: mostly English, so their words rarely match and BM25's ranking is mostly noise. When a Devanagari question's
-#: administrative words have English terms (:mod:`bot.knowledge.hindi_terms`), MiniLM
+#: administrative words have English terms (:mod:`bot.knowledge.english_terms`), MiniLM
 #: and BM25 read those and count with the ``_translated`` weights (chosen on the 60
 #: Hindi dev questions of ``reranker_data/dev_questions_hi.jsonl``: MRR@10 0.583 without
 #: the terms, 0.686 with them).
@@ -65,7 +65,7 @@ FUSION_WEIGHTS = {"minilm": 1.0, "e5": 1.6, "bm25": 0.8, "bm25_indic": 0.3,
 ROLE_BOOST = 0.15
 #: A question in an Indian script prefers passages written in that script's language
 #: (Hindi for Devanagari): the English terms added to a Hindi question
-#: (:mod:`bot.knowledge.hindi_terms`) would otherwise pull the English twin of a Hindi
+#: (:mod:`bot.knowledge.english_terms`) would otherwise pull the English twin of a Hindi
 #: module above it, and a learner who asks in Hindi should read Hindi where it exists.
 OWN_LANGUAGE_BOOST = 0.5
 
@@ -260,7 +260,7 @@ class Retriever:
         if not query or not index.chunks:
             return SearchResult(query, False, [], version=index.version)
         text = index.expand(query)  # acronyms spelled out from the glossary
-        text, translated = with_english_terms(text)  # English terms of Hindi/Hinglish words
+        text, translated = with_english_terms(text)  # English terms of words in Indian languages
         indic = is_indic_script(query)
         allowed = self._allowed_rows(index, sources)
         n = len(index.chunks) if allowed is not None else min(len(index.chunks), CANDIDATES)

@@ -483,32 +483,38 @@ class QuizBank:
         return found
 
     def for_topic(self, topic: str) -> list[QuizItem]:
-        """Items for a module id, module title, competency or keyword such as ``"RTI"``.
+        """Items for a module id, module title, competency or keyword such as ``"RTI"`` or ``"ছুটি"``.
 
         An exact module id wins; otherwise items whose module id, title or competencies
-        contain every word of the topic; failing that, items whose question text does.
+        contain every word of the topic, or of its English term when it is a word of an
+        Indian language the term lists know (:mod:`bot.knowledge.english_terms`: "छुट्टी",
+        "chutti" and "ছুটি" are all "leave"); failing that, items whose question text does.
         """
         if topic in self.modules:
             return self.for_module(topic)
-        words = normalise_wording(topic).split()
-        if not words:
+        from bot.knowledge.english_terms import english_terms
+
+        if not normalise_wording(topic).split():
             return list(self.items)
+        for wording in (topic, *english_terms(topic)):
+            words = normalise_wording(wording).split()
+            strong = [
+                i
+                for i in self.items
+                if _has_words(i.module, words)
+                or _has_words(i.module_title, words)
+                or any(_has_words(c, words) for c in i.competencies)
+                or _has_words(i.source_document.rsplit("/", 1)[-1].rsplit(".", 1)[0], words)
+            ]
+            if strong:
+                return strong
+        words = normalise_wording(topic).split()
+        return [i for i in self.items if _has_words(i.question, words) or _has_words(i.source_anchor, words)]
 
-        def hits(text: str) -> bool:
-            tokens = set(normalise_wording(text.replace("-", " ")).split())
-            return all(w in tokens for w in words)
 
-        strong = [
-            i
-            for i in self.items
-            if hits(i.module)
-            or hits(i.module_title)
-            or any(hits(c) for c in i.competencies)
-            or hits(i.source_document.rsplit("/", 1)[-1].rsplit(".", 1)[0])
-        ]
-        if strong:
-            return strong
-        return [i for i in self.items if hits(i.question) or hits(i.source_anchor)]
+def _has_words(text: str, words: list[str]) -> bool:
+    tokens = set(normalise_wording(text.replace("-", " ")).split())
+    return all(w in tokens for w in words)
 
 
 def servable_items(items: list[QuizItem], kb_dir: Path, problems: list[Problem] | None = None) -> list[QuizItem]:

@@ -117,6 +117,8 @@ def test_scope_filters() -> None:
     assert {i.id for i in bank.for_topic("appeals")} == {"rti-004"}
     assert {i.id for i in bank.for_topic("political party")} == {"eth-002"}  # falls back to question text
     assert bank.for_topic("astronomy") == []
+    # A topic in Hindi or Hinglish finds its module through the English term lists.
+    assert {i.id for i in bank.for_topic("आरटीआई")} == {"rti-001", "rti-002", "rti-003", "rti-004"}
     docs = bank.for_documents(["./modules/rti-for-pios.md"], anchor="5. Appeals")
     assert docs[0].id == "rti-004" and len(docs) == 4
     assert {i.id for i in bank.for_documents(["conduct-rules.md"])} == {"eth-001", "eth-002"}

@@ -7,12 +7,17 @@ through the same functions the actions call.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import detect_language
 from actions.profile import is_skip
+from actions.session import ActionChooseLanguage, language_events
 from bot.i18n import interface_language, interface_languages, t
 from bot.plans.matching import match_role
 from bot.plans.onboarding import parse_time
@@ -30,6 +35,16 @@ SENTENCES = {
     "mr": "मला रजेचे नियम सांगा",
     "ta": "விடுப்பு விதிகளைச் சொல்லுங்கள்",
     "te": "సెలవు నియమాలు చెప్పండి",
+}
+#: "Speak <language>", as learners write it: the case ending joined to the name.
+IN_THE_LANGUAGE = {
+    "en": "reply in English please",
+    "hi": "हिंदी में बात करो",
+    "bn": "বাংলায় বলুন",
+    "gu": "ગુજરાતીમાં",
+    "mr": "मराठीत बोला",
+    "ta": "தமிழில் பேசுங்கள்",
+    "te": "తెలుగులో మాట్లాడండి",
 }
 #: "Evening, seven o'clock" in each language.
 EVENING_SEVEN = {
@@ -97,3 +112,27 @@ def test_every_role_is_named_and_recognised_in_the_language(code: str) -> None:
 def test_the_locale_names_english_and_hindi(code: str) -> None:
     language = interface_language(code)
     assert language is not None and {"en", "hi"} <= set(language.names)
+
+
+def _said(text: str, intent: str, language: str = "en") -> Tracker:
+    message = {"text": text, "intent": {"name": intent}, "intent_ranking": [{"name": intent}], "entities": []}
+    return Tracker("web-1", {"language": language}, message, [], False, None, None, "action_listen")
+
+
+@pytest.mark.parametrize("code", SHIPPED)
+def test_naming_the_language_with_its_case_ending_switches_to_it(code: str) -> None:
+    # The NLU tags "ગુજરાતી" but not "ગુજરાતીમાં"; the learner still gets Gujarati, not the menu.
+    tracker = _said(IN_THE_LANGUAGE[code], "choose_language", language="hi" if code == "en" else "en")
+    assert language_events(tracker) == [SlotSet("language", code), SlotSet("language_chosen", True)]
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionChooseLanguage().run(dispatcher, tracker, {}))
+    assert [m["response"] for m in dispatcher.messages] == ["utter_language_set"]
+    assert SlotSet("language", code) in events
+
+
+def test_a_language_named_in_a_question_is_not_a_choice() -> None:
+    # "Tamil Nadu" in a question is about Tamil Nadu; replies follow the question's script.
+    assert language_events(_said("what are the Tamil Nadu leave rules", "ask_question")) == []
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionChooseLanguage().run(dispatcher, _said("/choose_language", "choose_language"), {}))
+    assert [m["response"] for m in dispatcher.messages] == ["utter_choose_language"]

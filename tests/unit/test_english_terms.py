@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.knowledge.hindi_terms import english_terms, with_english_terms
+from bot.knowledge.english_terms import english_terms, with_english_terms
 from bot.knowledge.search import FUSION_WEIGHTS, fuse
 
 
