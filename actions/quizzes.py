@@ -38,6 +38,31 @@ def _document_titles() -> dict[str, str]:
         return {}
 
 
+def documents_titled(topic: str, titles: dict[str, str]) -> list[str]:
+    """The documents whose title names ``topic``, for a topic no quiz module or question names.
+
+    "sexual harassment" finds *Preventing Sexual Harassment at the Workplace (POSH)*, and
+    so does "यौन उत्पीड़न" through its English term (:mod:`bot.knowledge.english_terms`).
+
+    Args:
+        topic: The topic as the learner named it.
+        titles: Document path -> title.
+
+    Returns:
+        The paths of the documents whose title has every word of the topic or of one of its
+        English terms (the first wording that finds any); empty when none does.
+    """
+    from bot.knowledge.english_terms import english_terms
+    from bot.quizzes.wording import normalise_wording
+
+    for wording in (topic, *english_terms(topic)):
+        words = set(normalise_wording(wording).split())
+        found = [doc for doc, title in titles.items() if words and words <= set(normalise_wording(title).split())]
+        if found:
+            return found
+    return []
+
+
 class QuizAction(Action, abc.ABC):
     """Base for quiz actions (abstract: rasa_sdk does not register it).
 
@@ -196,8 +221,15 @@ class ActionStartQuiz(QuizAction):
         try:
             question = self.quizzes.start_quiz(learner, topic=topic, n=QUESTIONS_PER_QUIZ, language=language)
         except NoQuestionsError:
-            dispatcher.utter_message(text=t("quiz_no_questions", language))
-            return self.ended()
+            documents = documents_titled(topic, self.titles) if topic else []
+            try:
+                if not documents:
+                    raise
+                question = self.quizzes.start_quiz(learner, documents=documents, n=QUESTIONS_PER_QUIZ,
+                                                   language=language)
+            except NoQuestionsError:
+                dispatcher.utter_message(text=t("quiz_no_questions", language))
+                return self.ended()
         scope = t("quiz_scope_topic", language, topic=topic) if topic else ""
         dispatcher.utter_message(text=t("quiz_start", language, scope=scope))
         return self.ask(dispatcher, question, language, tracker)

@@ -12,6 +12,7 @@ together once per process; longer phrases win over the words inside them.
 from __future__ import annotations
 
 import functools
+import unicodedata
 from pathlib import Path
 
 from bot.language import WORD
@@ -30,9 +31,14 @@ def _terms(folder: Path = TERMS_DIR) -> dict[tuple[str, ...], str]:
         terms = data.get("terms") if isinstance(data, dict) else None
         if not isinstance(terms, dict):
             raise ValueError(f"{path}: expected a 'terms:' mapping")
-        found.update((tuple(WORD.findall(str(key).lower())), str(value).strip())
-                     for key, value in terms.items() if str(value).strip() and WORD.findall(str(key).lower()))
+        found.update((tuple(WORD.findall(_folded(key))), str(value).strip())
+                     for key, value in terms.items() if str(value).strip() and WORD.findall(_folded(key)))
     return found
+
+
+def _folded(text: object) -> str:
+    # NFC: keyboards type Bengali য় (and ড়, ঢ়) as one code point or as the letter and its dot.
+    return unicodedata.normalize("NFC", str(text)).lower()
 
 
 def english_terms(query: str, folder: Path = TERMS_DIR) -> list[str]:
@@ -46,7 +52,7 @@ def english_terms(query: str, folder: Path = TERMS_DIR) -> list[str]:
         English phrases (empty when the question uses none of the listed words).
     """
     terms = _terms(folder)
-    words = WORD.findall(query.lower())
+    words = WORD.findall(_folded(query))
     found: list[str] = []
     i = 0
     while i < len(words):

@@ -488,7 +488,8 @@ class QuizBank:
         An exact module id wins; otherwise items whose module id, title or competencies
         contain every word of the topic, or of its English term when it is a word of an
         Indian language the term lists know (:mod:`bot.knowledge.english_terms`: "छुट्टी",
-        "chutti" and "ছুটি" are all "leave"); failing that, items whose question text does.
+        "chutti" and "ছুটি" are all "leave"); failing that, items whose question text or
+        cited section does ("ஈட்டிய விடுப்பு" -> "earned leave").
         """
         if topic in self.modules:
             return self.for_module(topic)
@@ -496,7 +497,9 @@ class QuizBank:
 
         if not normalise_wording(topic).split():
             return list(self.items)
-        for wording in (topic, *english_terms(topic)):
+        # A term may list alternatives: "right to information, RTI".
+        wordings = [topic, *(part for term in english_terms(topic) for part in term.split(","))]
+        for wording in wordings:
             words = normalise_wording(wording).split()
             strong = [
                 i
@@ -508,8 +511,12 @@ class QuizBank:
             ]
             if strong:
                 return strong
-        words = normalise_wording(topic).split()
-        return [i for i in self.items if _has_words(i.question, words) or _has_words(i.source_anchor, words)]
+        for wording in wordings:
+            words = normalise_wording(wording).split()
+            weak = [i for i in self.items if _has_words(i.question, words) or _has_words(i.source_anchor, words)]
+            if weak:
+                return weak
+        return []
 
 
 def _has_words(text: str, words: list[str]) -> bool:

@@ -246,3 +246,20 @@ async def test_a_passage_with_nothing_to_ask_about_is_said_so(quizzes: Quizzes, 
     assert "_quiz me on Ethos_" in messages[0]["text"]
     assert slot(events, "quiz_active") is False
     assert cache.items_for(NO_FACTS) == []  # cached as empty: the answer offers no button for it
+
+
+@pytest.mark.parametrize("topic", ["right to information", "सूचना का अधिकार"])
+async def test_a_topic_only_a_document_title_names_quizzes_on_that_document(quizzes: Quizzes, topic: str) -> None:
+    # No quiz module, competency or question says "right to information"; the module's title does.
+    titles = {"modules/rti-for-pios.md": "The Right to Information Act for Public Information Officers",
+              "policies/conduct-rules.md": "Conduct Rules"}
+    messages, events = await run(ActionStartQuiz(quizzes, titles),
+                                 tracker(f"quiz me on {topic}", entities=[{"entity": "quiz_topic", "value": topic}]))
+    assert slot(events, "quiz_active") is True, messages
+    assert quizzes.bank.get(slot(events, "quiz_item_id")).module == "rti-for-pios"
+
+
+async def test_a_topic_nothing_names_says_so(quizzes: Quizzes) -> None:
+    messages, events = await run(ActionStartQuiz(quizzes, TITLES),
+                                 tracker("quiz me on astronomy", entities=[{"entity": "quiz_topic", "value": "astronomy"}]))
+    assert slot(events, "quiz_active") is not True and "no quiz" in messages[-1]["text"].lower()

@@ -52,3 +52,34 @@ def test_a_hindi_question_prefers_the_hindi_passage_over_its_english_twin(tmp_pa
     retriever = Retriever(tmp_path / "idx", {"fake": fake_embedder}, reranker=None)
     assert retriever.search("आरटीआई आवेदन का शुल्क कितना है?").hits[0].chunk.source == "rti-hi.md"
     assert retriever.search("what is the RTI application fee").hits[0].chunk.source == "rti-en.md"
+
+
+def test_every_language_list_loads_and_no_two_lists_disagree_on_a_word():
+    from bot.knowledge import safe_yaml
+    from bot.knowledge.english_terms import TERMS_DIR
+
+    meaning: dict[str, tuple[str, str]] = {}
+    files = sorted(TERMS_DIR.glob("*.yml"))
+    assert {p.stem for p in files} >= {"hi", "bn", "gu", "mr", "ta", "te"}
+    for path in files:
+        terms = safe_yaml.load_file(path)["terms"]
+        assert len(terms) >= 300, path.name
+        for key, value in terms.items():
+            key = str(key).lower()
+            assert str(value).strip(), (path.name, key)
+            earlier = meaning.setdefault(key, (path.stem, str(value)))
+            assert earlier[1] == str(value), (key, earlier, path.stem, value)  # files are merged: one meaning
+
+
+def test_questions_in_each_language_get_their_english_terms():
+    assert english_terms("অর্জিত ছুটি কত দিন পাওয়া যায়?")[0] == "earned leave"
+    assert english_terms("મને પ્રાપ્ત રજા કેટલા દિવસની મળે?")[0] == "earned leave"
+    assert english_terms("मला अर्जित रजेचे किती दिवस मिळतात?")[0] == "earned leave"
+    assert english_terms("ஈட்டிய விடுப்பை எத்தனை நாட்கள் சேர்க்கலாம்?")[0] == "earned leave"
+    assert english_terms("నాకు ఆర్జిత సెలవు ఎన్ని రోజులు వస్తుంది?")[0] == "earned leave"
+
+
+def test_bengali_letters_with_a_dot_match_however_the_keyboard_typed_them():
+    # য় is one code point on some keyboards and য + ় on others; the list is read either way.
+    composed, decomposed = "ছুটির নিয়ম".replace("য়", "\u09df"), "ছুটির নিয়ম".replace("\u09df", "য়")
+    assert english_terms(composed) == english_terms(decomposed) != []

@@ -22,6 +22,7 @@ from bot.i18n import interface_language, interface_languages, t
 from bot.plans.matching import match_role
 from bot.plans.onboarding import parse_time
 from bot.plans.roles import load_roles
+from bot.quizzes import QuizBank
 from bot.quizzes.answers import check_answer
 from bot.quizzes.banks import QuizItem
 
@@ -45,6 +46,15 @@ IN_THE_LANGUAGE = {
     "mr": "मराठीत बोला",
     "ta": "தமிழில் பேசுங்கள்",
     "te": "తెలుగులో మాట్లాడండి",
+}
+#: Quiz topics as learners name them: "leave", "pension", "RTI" and "earned leave".
+QUIZ_TOPICS = {
+    "hi": ("छुट्टी", "पेंशन", "सूचना का अधिकार", "अर्जित अवकाश"),
+    "bn": ("ছুটি", "পেনশন", "তথ্যের অধিকার আইন", "অর্জিত ছুটি"),
+    "gu": ("રજા", "પેન્શન", "માહિતી અધિકાર", "પ્રાપ્ત રજા"),
+    "mr": ("रजा", "निवृत्तीवेतन", "माहिती अधिकार", "अर्जित रजा"),
+    "ta": ("விடுப்பு", "ஓய்வூதியம்", "தகவல் அறியும் உரிமை", "ஈட்டிய விடுப்பு"),
+    "te": ("సెలవు", "పింఛను", "సమాచార హక్కు", "ఆర్జిత సెలవు"),
 }
 #: "Evening, seven o'clock" in each language.
 EVENING_SEVEN = {
@@ -136,3 +146,14 @@ def test_a_language_named_in_a_question_is_not_a_choice() -> None:
     dispatcher = CollectingDispatcher()
     asyncio.run(ActionChooseLanguage().run(dispatcher, _said("/choose_language", "choose_language"), {}))
     assert [m["response"] for m in dispatcher.messages] == ["utter_choose_language"]
+
+
+@pytest.mark.parametrize("code", OTHERS + ["hi"])
+def test_a_quiz_topic_named_in_the_language_finds_its_module(code: str) -> None:
+    bank, _ = QuizBank.load(ROOT / "knowledge_base" / "quizzes")
+    leave, pension, rti, earned_leave = QUIZ_TOPICS[code]
+    assert {i.module for i in bank.for_topic(leave)} == {"leave-basics"}
+    assert {i.module for i in bank.for_topic(pension)} == {"pension-retirement"}
+    rti_modules = {i.module for i in bank.for_topic(rti)}
+    assert rti_modules and rti_modules <= {"rti-for-pios", "rti-basics-hi"}
+    assert "leave-basics" in {i.module for i in bank.for_topic(earned_leave)}
