@@ -14,7 +14,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -22,6 +22,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import button, language_of, latest_text, learner_key
 from bot.i18n import t
+
+if TYPE_CHECKING:
+    from bot.quizzes import Question
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +55,10 @@ def documents_titled(topic: str, titles: dict[str, str]) -> list[str]:
         The paths of the documents whose title has every word of the topic or of one of its
         English terms (the first wording that finds any); empty when none does.
     """
-    from bot.knowledge.english_terms import english_terms
+    from bot.quizzes.banks import topic_wordings
     from bot.quizzes.wording import normalise_wording
 
-    for wording in (topic, *english_terms(topic)):
+    for wording in topic_wordings(topic):
         words = set(normalise_wording(wording).split())
         found = [doc for doc, title in titles.items() if words and words <= set(normalise_wording(title).split())]
         if found:
@@ -221,18 +224,30 @@ class ActionStartQuiz(QuizAction):
         try:
             question = self.quizzes.start_quiz(learner, topic=topic, n=QUESTIONS_PER_QUIZ, language=language)
         except NoQuestionsError:
-            documents = documents_titled(topic, self.titles) if topic else []
-            try:
-                if not documents:
-                    raise
-                question = self.quizzes.start_quiz(learner, documents=documents, n=QUESTIONS_PER_QUIZ,
-                                                   language=language)
-            except NoQuestionsError:
+            found = self._on_titled_documents(learner, topic, language) if topic else None
+            if found is None:
                 dispatcher.utter_message(text=t("quiz_no_questions", language))
                 return self.ended()
+            question = found
         scope = t("quiz_scope_topic", language, topic=topic) if topic else ""
         dispatcher.utter_message(text=t("quiz_start", language, scope=scope))
         return self.ask(dispatcher, question, language, tracker)
+
+    def _on_titled_documents(self, learner: int, topic: str, language: str) -> Question | None:
+        """The first question of a quiz on the documents whose title names ``topic``, or None.
+
+        For a topic no quiz module or question names ("sexual harassment"), when a
+        document's title does (:func:`documents_titled`).
+        """
+        from bot.quizzes import NoQuestionsError
+
+        documents = documents_titled(topic, self.titles)
+        if not documents:
+            return None
+        try:
+            return self.quizzes.start_quiz(learner, documents=documents, n=QUESTIONS_PER_QUIZ, language=language)
+        except NoQuestionsError:
+            return None
 
 
 class ActionStartQuizOnThis(QuizAction):

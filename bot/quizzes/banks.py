@@ -493,12 +493,9 @@ class QuizBank:
         """
         if topic in self.modules:
             return self.for_module(topic)
-        from bot.knowledge.english_terms import english_terms
-
         if not normalise_wording(topic).split():
             return list(self.items)
-        # A term may list alternatives: "right to information, RTI".
-        wordings = [topic, *(part for term in english_terms(topic) for part in term.split(","))]
+        wordings = topic_wordings(topic)
         for wording in wordings:
             words = normalise_wording(wording).split()
             strong = [
@@ -517,6 +514,23 @@ class QuizBank:
             if weak:
                 return weak
         return []
+
+
+def topic_wordings(topic: str) -> list[str]:
+    """``topic`` as typed, then each English term for it (:mod:`bot.knowledge.english_terms`).
+
+    A term may list alternatives ("सूचना का अधिकार" -> "right to information, RTI"); each
+    is a wording of its own.
+
+    Args:
+        topic: A quiz topic as the learner named it.
+
+    Returns:
+        The wordings to look the topic up by, most literal first.
+    """
+    from bot.knowledge.english_terms import english_terms
+
+    return [topic, *(part.strip() for term in english_terms(topic) for part in term.split(",") if part.strip())]
 
 
 def _has_words(text: str, words: list[str]) -> bool:

@@ -19,6 +19,7 @@ from actions.quizzes import (
     ActionStartQuizOnThis,
     ActionStartReview,
     ActionStopQuiz,
+    documents_titled,
 )
 from bot.knowledge.chunking import Chunk
 from bot.quizzes import QuizBank, Quizzes
@@ -263,3 +264,12 @@ async def test_a_topic_nothing_names_says_so(quizzes: Quizzes) -> None:
     messages, events = await run(ActionStartQuiz(quizzes, TITLES),
                                  tracker("quiz me on astronomy", entities=[{"entity": "quiz_topic", "value": "astronomy"}]))
     assert slot(events, "quiz_active") is not True and "no quiz" in messages[-1]["text"].lower()
+
+
+def test_document_titles_are_matched_by_the_topic_or_any_of_its_english_terms() -> None:
+    titles = {"modules/rti.md": "Right to Information: a guide", "modules/posh.md": "Preventing Sexual Harassment",
+              "modules/leave.md": "Leave Rules"}
+    assert documents_titled("सूचना का अधिकार", titles) == ["modules/rti.md"]  # "right to information, RTI"
+    assert documents_titled("यौन उत्पीड़न", titles) == ["modules/posh.md"]
+    assert documents_titled("sexual harassment", titles) == ["modules/posh.md"]
+    assert documents_titled("astronomy", titles) == []
