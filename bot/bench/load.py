@@ -20,7 +20,9 @@ trains it) and reused. Environment: ``BENCH_LOAD_SECONDS`` (per level, default 1
 ``BENCH_LOAD_LEVELS`` (default ``1,4,16``), ``BENCH_LONG_TURNS`` (default 60),
 ``BENCH_MODEL`` (our model, default ``models/tutor.tar.gz``), ``BENCH_THREADS`` (math threads
 per process for both bots, default 1 as in scaled mode; ``default`` leaves the libraries'
-own). The table is also written to ``.state/bench/load.md``.
+own), ``BENCH_REPEATS`` (default 2: the pair runs twice, the second time tutor first, and the
+median ratio is reported; two runs minutes apart here gave 0.64x and 0.37x at 16 learners
+with a fixed order). The table is also written to ``.state/bench/load.md``.
 """
 
 from __future__ import annotations
@@ -345,11 +347,43 @@ def report(ours: dict, floor: dict, query: dict[str, float] | None = None) -> st
     return "\n".join(lines)
 
 
+def repeat_rows(pairs: list[tuple[dict, dict]]) -> list[str]:
+    """Markdown rows: the tutor/demo ratios of each repeat, and their median.
+
+    Args:
+        pairs: ``(ours, floor)`` per repeat, in run order; odd repeats ran the tutor first.
+
+    Returns:
+        A note, then a table: throughput ratio per level and the canned-reply p50 ratio at
+        one learner, one row per repeat and a median row.
+    """
+    levels = [level.concurrency for level in pairs[0][1]["levels"]]
+    rows = ["Repeats (the bots run one after the other, so a change in the machine's speed between them moves "
+            "the ratio: the order alternates and the median is the figure to quote)", "",
+            "| repeat | first | " + " | ".join(f"msg/s ratio at {n}" for n in levels) + " | canned p50 ratio |",
+            "|---|---|" + "---|" * (len(levels) + 1)]
+    ratios: list[list[float]] = []
+    for i, (ours, floor) in enumerate(pairs):
+        row = [mine.throughput / base.throughput for mine, base in zip(ours["levels"], floor["levels"], strict=True)]
+        canned = [statistics.median(res["levels"][0].by_kind.get("canned") or [float("nan")]) for res in (ours, floor)]
+        row.append(canned[0] / canned[1])
+        ratios.append(row)
+        rows.append(f"| {i + 1} | {'tutor' if i % 2 else 'demo bot'} | " + " | ".join(f"{r:.2f}" for r in row) + " |")
+    medians = [statistics.median(column) for column in zip(*ratios, strict=True)]
+    rows.append("| median | | " + " | ".join(f"**{m:.2f}**" for m in medians) + " |")
+    return rows
+
+
 def main() -> None:
-    """Run both benchmarks one after the other (never at once: 2 cores) and print the tables."""
+    """Run both benchmarks one after the other (never at once: 2 cores) and print the tables.
+
+    ``BENCH_REPEATS`` (default 2) runs the pair that many times, alternating which bot goes
+    first; the full tables are the first repeat's, the ratios of every repeat follow.
+    """
     levels = [int(x) for x in os.environ.get("BENCH_LOAD_LEVELS", "1,4,16").split(",")]
     seconds = float(os.environ.get("BENCH_LOAD_SECONDS", "15"))
     long_turns = int(os.environ.get("BENCH_LONG_TURNS", "60"))
+    repeats = max(1, int(os.environ.get("BENCH_REPEATS", "2")))
     (PROJECT_ROOT / ".state" / "bench").mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")  # both bots' Rasa: no calls home
     # Both bots as deployed in scaled mode: one math thread per process (BENCH_THREADS=default
@@ -360,9 +394,17 @@ def main() -> None:
         for name in SINGLE_THREAD_ENV:
             os.environ.setdefault(name, os.environ.get("BENCH_THREADS", "1"))
     load_settings()
-    floor = _bench_demo(levels, seconds, long_turns)
-    ours = _bench_tutor(levels, seconds, long_turns)
-    table = report(ours, floor, _raw_query_floor_in_child())
+    pairs: list[tuple[dict, dict]] = []
+    for i in range(repeats):
+        if i % 2 == 0:
+            floor = _bench_demo(levels, seconds, long_turns)
+            ours = _bench_tutor(levels, seconds, long_turns)
+        else:
+            ours = _bench_tutor(levels, seconds, long_turns)
+            floor = _bench_demo(levels, seconds, long_turns)
+        pairs.append((ours, floor))
+    table = report(*pairs[0], _raw_query_floor_in_child())
+    table += "\n\n" + "\n".join(repeat_rows(pairs))
     print(table, flush=True)
     (PROJECT_ROOT / ".state" / "bench" / "load.md").write_text(table + "\n")
 

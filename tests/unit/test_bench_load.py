@@ -62,3 +62,20 @@ def test_only_errors_logged_during_the_run_are_counted(tmp_path) -> None:
                   "2026-12-06 10:05:01 ERROR  rasa.shared.utils.io - Failed to fill utterance template\n")
     assert error_lines(log, offset) == ["2026-12-06 10:05:01 ERROR  rasa.shared.utils.io - Failed to fill utterance template"]
     assert error_lines(tmp_path / "missing.log", 0) == []
+
+
+def test_repeats_alternate_the_order_and_the_median_ratio_is_reported() -> None:
+    from bot.bench.load import repeat_rows
+
+    def result(throughputs: list[float], canned: list[float]) -> dict:
+        return {"levels": [Level(n, int(t * 10), 0, 10.0, 0.0, 0.0, {"canned": canned})
+                           for n, t in zip((1, 16), throughputs, strict=True)]}
+
+    pairs = [(result([10, 13], [60]), result([20, 20], [50])),   # 0.50, 0.65, canned 1.20
+             (result([7, 12], [90]), result([20, 30], [40])),    # 0.35, 0.40, canned 2.25
+             (result([9, 11], [70]), result([20, 20], [50]))]    # 0.45, 0.55, canned 1.40
+    rows = repeat_rows(pairs)
+    body = [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows if row.startswith("| ")][1:]
+    assert body[0] == ["1", "demo bot", "0.50", "0.65", "1.20"]
+    assert body[1] == ["2", "tutor", "0.35", "0.40", "2.25"]
+    assert body[3] == ["median", "", "**0.45**", "**0.55**", "**1.40**"]
