@@ -55,12 +55,12 @@ def documents_titled(topic: str, titles: dict[str, str]) -> list[str]:
         The paths of the documents whose title has every word of the topic or of one of its
         English terms (the first wording that finds any); empty when none does.
     """
-    from bot.quizzes.banks import topic_wordings
+    from bot.quizzes.banks import has_words, topic_wordings
     from bot.quizzes.wording import normalise_wording
 
     for wording in topic_wordings(topic):
-        words = set(normalise_wording(wording).split())
-        found = [doc for doc, title in titles.items() if words and words <= set(normalise_wording(title).split())]
+        words = normalise_wording(wording).split()
+        found = [doc for doc, title in titles.items() if words and has_words(title, words)]
         if found:
             return found
     return []

@@ -501,16 +501,16 @@ class QuizBank:
             strong = [
                 i
                 for i in self.items
-                if _has_words(i.module, words)
-                or _has_words(i.module_title, words)
-                or any(_has_words(c, words) for c in i.competencies)
-                or _has_words(i.source_document.rsplit("/", 1)[-1].rsplit(".", 1)[0], words)
+                if has_words(i.module, words)
+                or has_words(i.module_title, words)
+                or any(has_words(c, words) for c in i.competencies)
+                or has_words(i.source_document.rsplit("/", 1)[-1].rsplit(".", 1)[0], words)
             ]
             if strong:
                 return strong
         for wording in wordings:
             words = normalise_wording(wording).split()
-            weak = [i for i in self.items if _has_words(i.question, words) or _has_words(i.source_anchor, words)]
+            weak = [i for i in self.items if has_words(i.question, words) or has_words(i.source_anchor, words)]
             if weak:
                 return weak
         return []
@@ -533,7 +533,8 @@ def topic_wordings(topic: str) -> list[str]:
     return [topic, *(part.strip() for term in english_terms(topic) for part in term.split(",") if part.strip())]
 
 
-def _has_words(text: str, words: list[str]) -> bool:
+def has_words(text: str, words: list[str]) -> bool:
+    """Whether ``text``, normalised (hyphens as spaces), contains every one of ``words``."""
     tokens = set(normalise_wording(text.replace("-", " ")).split())
     return all(w in tokens for w in words)
 
