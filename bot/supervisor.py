@@ -16,6 +16,12 @@ file, and the caller stops everything and exits non-zero (:func:`run_until_stopp
 Every child runs in its own process group (so a stop reaches the processes it started
 itself), and writes stdout and stderr to its own log file, where the supervisor also notes
 each restart.
+
+Servers that are not the supervisor's own children - PostgreSQL (``pg_ctl`` detaches it),
+and Redis and nginx, which their classes in :mod:`bot.scaled.services` start and stop
+themselves - are watched as *services* (:class:`ServiceSpec`): the supervisor asks each
+whether it is down (meant to run and not running) and calls its own start function, under
+the same backoff and crash-loop rules. A service its owner stopped on purpose is not down.
 """
 
 from __future__ import annotations
@@ -52,6 +58,24 @@ class ChildSpec:
     command: list[str]
     env: dict[str, str]
     cwd: Path
+    log_path: Path
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A server the supervisor restarts through its owner's functions, not as its own child.
+
+    Args:
+        name: Unique name, used in logs (e.g. ``postgres``).
+        is_down: True when the server is meant to run and does not (a crash, a ``kill -9``);
+            False while it runs or after its owner stopped it on purpose.
+        start: Starts it again and returns once it serves; raises when it cannot.
+        log_path: File that receives the supervisor's notes about it.
+    """
+
+    name: str
+    is_down: Callable[[], bool]
+    start: Callable[[], None]
     log_path: Path
 
 
@@ -96,6 +120,13 @@ class _Child:
     restart_at: float | None = None  # set while a restart is pending
 
 
+@dataclass
+class _Service:
+    spec: ServiceSpec
+    failures: deque[float] = field(default_factory=deque)
+    restart_at: float | None = None  # set while a restart is pending
+
+
 class Supervisor:
     """Start children and keep them running (see the module docstring).
 
@@ -115,6 +146,7 @@ class Supervisor:
         self.clock = clock
         self.gave_up: str | None = None  # the reason, once the supervisor has given up
         self._children: dict[str, _Child] = {}
+        self._services: dict[str, _Service] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._failed = threading.Event()
@@ -144,6 +176,11 @@ class Supervisor:
             self._children[spec.name].restart_at = None
             return self._start(spec)
 
+    def supervise(self, spec: ServiceSpec) -> None:
+        """Watch a service from the next pass on: restart it whenever ``spec.is_down()``."""
+        with self._lock:
+            self._services[spec.name] = _Service(spec)
+
     def _start(self, spec: ChildSpec) -> subprocess.Popen:
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(spec.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
@@ -152,8 +189,10 @@ class Supervisor:
         self.processes[spec.name] = process
         return process
 
-    def _note(self, spec: ChildSpec, line: str) -> None:
+    def _note(self, spec: ChildSpec | ServiceSpec, line: str) -> None:
         """Append a supervisor line to the child's own log (best effort)."""
+        with contextlib.suppress(OSError):
+            spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(OSError), open(spec.log_path, "a", encoding="utf-8") as log:
             log.write(f"\n----- [supervisor {time.strftime('%Y-%m-%d %H:%M:%S')}] {line}\n")
 
@@ -181,14 +220,35 @@ class Supervisor:
                         self._on_exit(child, None, now)
                         continue
                     logger.warning("%s restarted (pid %d)", name, process.pid)
+            for name, service in self._services.items():
+                self._check_service(name, service, now)
+
+    def _check_service(self, name: str, service: _Service, now: float) -> None:
+        spec = service.spec
+        if service.restart_at is None and spec.is_down():
+            self._count_failure(service, "not running", now)
+        if service.restart_at is not None and now >= service.restart_at:
+            service.restart_at = None
+            self._note(spec, "restarting")
+            try:
+                spec.start()
+            except Exception as exc:  # noqa: BLE001 - any failure to start counts towards the crash loop
+                logger.error("%s could not be restarted: %s", name, exc)
+                self._count_failure(service, f"failure to start ({exc})", self.clock())
+                return
+            logger.warning("%s restarted", name)
 
     def _on_exit(self, child: _Child, process: subprocess.Popen | None, now: float) -> None:
-        spec, policy = child.spec, self.policy
         how = describe_exit(process.returncode) if process is not None else "failure to start"
         if process is not None:
             # What the child started itself (its process group) goes with it.
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
+        self._count_failure(child, how, now)
+
+    def _count_failure(self, child: _Child | _Service, how: str, now: float) -> None:
+        """Note one exit of ``child``; schedule its restart, or give up on a crash loop."""
+        spec, policy = child.spec, self.policy
         child.failures.append(now)
         while child.failures and now - child.failures[0] > policy.window_s:
             child.failures.popleft()
@@ -236,6 +296,7 @@ class Supervisor:
         with self._lock:
             stop_process_groups(self.processes, grace)
             self._children.clear()
+            self._services.clear()  # their owners stop them
 
 
 def stop_process_groups(processes: dict[str, subprocess.Popen], grace: float = 10.0) -> None:

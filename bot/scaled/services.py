@@ -5,16 +5,24 @@ machines here and in CI have none). Used by ``make run-scaled`` (persistent fold
 ``.state/scaled``) and by the ``scaled`` tests (a temporary folder).
 
 When running as root, PostgreSQL runs as the ``postgres`` user (initdb refuses root).
+
+Each server remembers whether its owner wants it running (``start`` sets that, ``stop``
+clears it), so :meth:`is_down` tells a crash or a ``kill -9`` from a deliberate stop: the
+scaled stack's supervisor restarts a server that is down (:class:`bot.supervisor.ServiceSpec`),
+and a test that stops one on purpose keeps it stopped. ``start`` and ``stop`` hold a lock, so
+the supervisor's thread and the owner never start two copies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +49,15 @@ def _run_as_postgres() -> list[str]:
     return ["runuser", "-u", "postgres", "--"]
 
 
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie that nobody has reaped yet does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 @dataclass
 class PostgresCluster:
     """A PostgreSQL cluster in ``root`` with password (SCRAM) authentication.
@@ -60,6 +77,8 @@ class PostgresCluster:
     databases: tuple[str, ...] = ("rasa", "learners")
     durable: bool = True
     _bin: Path = field(default_factory=_postgres_bin, repr=False)
+    wanted: bool = field(default=False, init=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     @property
     def data(self) -> Path:
@@ -115,8 +134,12 @@ class PostgresCluster:
 
     def start(self) -> None:
         """Start the server (no-op if it is running); waits until it accepts connections."""
-        if self.running():
-            return
+        with self._lock:
+            self.wanted = True
+            if not self.running():
+                self._start()
+
+    def _start(self) -> None:
         options = f"-k {self.root} -h 127.0.0.1 -p {self.port}" + ("" if self.durable else " -F")
         done = self._pg(str(self._bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.log),
                         "-w", "-t", "60", "start", timeout=90)
@@ -126,17 +149,36 @@ class PostgresCluster:
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``mode``: smart | fast | immediate)."""
-        if self.running():
-            self._pg(str(self._bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", timeout=60)
+        with self._lock:
+            self.wanted = False
+            if self.running():
+                self._pg(str(self._bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", timeout=60)
 
     def restart(self) -> None:
         """Fast restart: every client connection is cut."""
-        self.stop("fast")
-        self.start()
+        with self._lock:
+            self.stop("fast")
+            self.start()
 
     def running(self) -> bool:
         """Whether the cluster's server is up (``pg_ctl status``)."""
         return self.data.exists() and self._pg(str(self._bin / "pg_ctl"), "-D", str(self.data), "status").returncode == 0
+
+    def postmaster_pid(self) -> int | None:
+        """The server's process id from ``postmaster.pid``, if it is alive (fault-injection tests)."""
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if _alive(pid) else None
+
+    def is_down(self) -> bool:
+        """Meant to run and not running. Cheap (a file and ``/proc``): the supervisor asks often.
+
+        pg_ctl detaches the server, so it is not our child: its pid file says which process to look at.
+        """
+        with self._lock:
+            return self.wanted and self.postmaster_pid() is None
 
 
 @dataclass
@@ -153,13 +195,28 @@ class RedisServer:
     port: int
     password: str
     process: subprocess.Popen | None = None
+    wanted: bool = field(default=False, init=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     def start(self, timeout: float = 20) -> None:
-        """Start redis-server on loopback with its password and wait until it answers.
+        """Start redis-server on loopback with its password and wait until it answers (no-op if it runs).
 
         Raises:
             ServiceError: redis-server is missing or does not come up within ``timeout`` seconds.
         """
+        with self._lock:
+            self.wanted = True
+            if self.process is not None and self.process.poll() is None:
+                return
+            _kill_group(self.process)
+            self._start(timeout)
+
+    def is_down(self) -> bool:
+        """Meant to run and its process has exited."""
+        with self._lock:
+            return self.wanted and (self.process is None or self.process.poll() is not None)
+
+    def _start(self, timeout: float) -> None:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not Path(binary).exists():
             raise ServiceError("redis-server not found: apt-get install -y redis-server")
@@ -201,14 +258,10 @@ class RedisServer:
 
     def stop(self) -> None:
         """Stop redis-server (SIGTERM, then SIGKILL after 10 s)."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-        self.process = None
+        with self._lock:
+            self.wanted = False
+            _stop_group(self.process, signal.SIGTERM)
+            self.process = None
 
 
 @dataclass
@@ -223,13 +276,36 @@ class NginxServer:
     root: Path
     config: str
     process: subprocess.Popen | None = None
+    wanted: bool = field(default=False, init=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
 
     def start(self) -> None:
-        """Write the configuration, check it and start nginx.
+        """Write the configuration, check it and start nginx (no-op if it runs).
+
+        A master killed with ``kill -9`` leaves its workers serving and holding the ports: they
+        are in its process group, which is ended first. It also leaves its Unix sockets behind
+        (the REST rate limiter's), which would make every new master fail to bind: they are
+        removed from nginx's own folder once nothing of the old one is left.
 
         Raises:
             ServiceError: nginx is missing, refuses the configuration or exits at start.
         """
+        with self._lock:
+            self.wanted = True
+            if self.process is not None and self.process.poll() is None:
+                return
+            _kill_group(self.process)
+            if self.root.exists():
+                for stale in self.root.glob("*.sock"):
+                    stale.unlink(missing_ok=True)
+            self._start()
+
+    def is_down(self) -> bool:
+        """Meant to run and its master process has exited."""
+        with self._lock:
+            return self.wanted and (self.process is None or self.process.poll() is not None)
+
+    def _start(self) -> None:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(binary).exists():
             raise ServiceError("nginx not found: apt-get install -y nginx")
@@ -249,11 +325,33 @@ class NginxServer:
 
     def stop(self) -> None:
         """Stop nginx gracefully (SIGQUIT lets open requests finish)."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGQUIT)  # graceful: finish open requests
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-        self.process = None
+        with self._lock:
+            self.wanted = False
+            _stop_group(self.process, signal.SIGQUIT)
+            _kill_group(self.process)  # workers that outlived a killed master
+            self.process = None
+
+
+def _stop_group(process: subprocess.Popen | None, signum: int, grace: float = 10) -> None:
+    """Send ``signum`` to a running server's process group; SIGKILL it after ``grace`` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signum)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+def _kill_group(process: subprocess.Popen | None, wait_s: float = 5) -> None:
+    """End what is left of an exited server's process group (nginx workers outlive a killed master,
+    holding its ports) and wait until it is gone, so the new server can bind them."""
+    if process is None:
+        return
+    deadline = time.monotonic() + wait_s
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+        while time.monotonic() < deadline:
+            os.killpg(process.pid, 0)  # ProcessLookupError once no process of the group is left
+            time.sleep(0.05)

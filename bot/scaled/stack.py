@@ -37,7 +37,7 @@ from bot.knowledge.watcher import HEARTBEAT_EVERY_S, HEARTBEAT_FILE, indexer_ali
 from bot.runner import RASA_BIN, RASA_COMMAND, SINGLE_THREAD_ENV, free_port, wait_http
 from bot.scaled.nginx import NginxLayout, render
 from bot.scaled.services import NginxServer, PostgresCluster, RedisServer, ServiceError
-from bot.supervisor import ChildSpec, RestartPolicy, Supervisor
+from bot.supervisor import ChildSpec, RestartPolicy, ServiceSpec, Supervisor
 
 PYTHON = sys.executable
 ENDPOINTS = PROJECT_ROOT / "endpoints.scaled.yml"
@@ -117,7 +117,9 @@ class ScaledStack:
             PostgreSQL learner store with every other replica.
         action_timeout_s: nginx's wait for an action server before apologising.
         restart: when a crashed application process is restarted (alone: its replica
-            twin keeps serving) and when the stack gives up (:mod:`bot.supervisor`).
+            twin keeps serving) and when the stack gives up (:mod:`bot.supervisor`). The
+            same rules restart PostgreSQL, Redis and nginx when they die (not when a test or
+            the operator stops them on purpose); their own notes go to ``logs/<name>.log``.
     """
 
     root: Path = PROJECT_ROOT / ".state" / "scaled"
@@ -273,6 +275,10 @@ class ScaledStack:
         """Start (or, when already supervised, make sure of) one application process."""
         return self.supervisor.spawn(ChildSpec(name, command, env, PROJECT_ROOT, self.log_dir / f"{name}.log"))
 
+    def _supervise_service(self, name: str, service: PostgresCluster | RedisServer | NginxServer) -> None:
+        """Have the supervisor restart ``service`` when it dies (``kill -9``, a crash), not when stopped."""
+        self.supervisor.supervise(ServiceSpec(name, service.is_down, service.start, self.log_dir / f"{name}.log"))
+
     def start_services(self) -> None:
         """Start (or just check, when ``external``) PostgreSQL and Redis, migrate the learner store."""
         env = self.service_env()
@@ -283,6 +289,8 @@ class ScaledStack:
                 self.postgres.start()
             self.redis = RedisServer(self.root / "redis", self.ports.redis, env["REDIS_PASSWORD"])
             self.redis.start()
+            self._supervise_service("postgres", self.postgres)
+            self._supervise_service("redis", self.redis)
         self.preflight(env)
         from bot.store.migrate import migrate
 
@@ -351,6 +359,7 @@ class ScaledStack:
             layout = self.nginx_layout()
             self.nginx = NginxServer(layout.root, render(layout))
             self.nginx.start()
+            self._supervise_service("nginx", self.nginx)
             env = self.environment()
             indexer = self.start_indexer() if self.watch else None
             actions = [self.start_action_server(i) for i in range(len(self.ports.action))]

@@ -319,6 +319,17 @@ def test_compose_runs_the_same_commands_images_and_ports_as_kubernetes():
     assert published == {"lb": ["8080:8080"], "console": ["127.0.0.1:8090:8090"]}, published
 
 
+def test_every_long_running_compose_service_is_restarted_when_it_dies():
+    # As the supervisor of `make run-scaled` restarts every process, PostgreSQL, Redis and
+    # nginx included (tests/postgres/test_services_supervised.py); Kubernetes restarts pods itself.
+    services = compose()["services"]
+    one_shot = {name for name, service in services.items() if service.get("restart") == "no"}
+    assert one_shot == {"volume-owner"}
+    for name, service in services.items():
+        if name not in one_shot:
+            assert service.get("restart") in ("unless-stopped", "always"), name
+
+
 def test_telegram_bridges_share_their_state_in_the_learner_database_behind_the_public_door():
     """Several bridges: webhook mode (one poller per bot), state in the shared database, reached
     only through nginx's /telegram, which is rendered only where the bridges exist."""

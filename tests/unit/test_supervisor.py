@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.supervisor import ChildSpec, RestartPolicy, Supervisor, SupervisorGaveUp, describe_exit, run_until_stopped
+from bot.supervisor import (
+    ChildSpec,
+    RestartPolicy,
+    ServiceSpec,
+    Supervisor,
+    SupervisorGaveUp,
+    describe_exit,
+    run_until_stopped,
+)
 
 SLEEPER = "import time; time.sleep(60)"
 #: Counts its own starts in a file, then crashes after a short while.
@@ -127,3 +135,69 @@ def test_a_command_that_cannot_start_raises_at_spawn(supervisor, tmp_path):
 
 def test_describe_exit():
     assert describe_exit(3) == "code 3" and describe_exit(-9) == "signal SIGKILL"
+
+
+class FakeService:
+    """A server its owner starts and stops: ``crash()`` is a ``kill -9``, ``stop()`` is on purpose."""
+
+    def __init__(self, fail_starts: int = 0) -> None:
+        self.wanted = self.running = True
+        self.starts = 0
+        self.fail_starts = fail_starts
+
+    def is_down(self) -> bool:
+        return self.wanted and not self.running
+
+    def start(self) -> None:
+        self.starts += 1
+        self.wanted = True
+        if self.fail_starts:
+            self.fail_starts -= 1
+            raise RuntimeError("port taken")
+        self.running = True
+
+    def crash(self) -> None:
+        self.running = False
+
+    def stop(self) -> None:
+        self.wanted = self.running = False
+
+
+def service_spec(tmp_path: Path, name: str, service: FakeService) -> ServiceSpec:
+    return ServiceSpec(name, service.is_down, service.start, tmp_path / f"{name}.log")
+
+
+def test_a_service_that_dies_is_restarted_and_one_stopped_on_purpose_is_not(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, "bot.supervisor")
+    now = [0.0]
+    sup = Supervisor(RestartPolicy(max_failures=3, window_s=30, backoff_s=1.0), clock=lambda: now[0])
+    redis, postgres = FakeService(), FakeService()
+    sup.supervise(service_spec(tmp_path, "redis", redis))
+    sup.supervise(service_spec(tmp_path, "postgres", postgres))
+    redis.crash()
+    postgres.stop()  # e.g. a test or an operator taking the database down
+    sup.check()
+    assert redis.starts == 0  # the restart waits for its backoff ...
+    now[0] += 1
+    sup.check()
+    assert redis.starts == 1 and redis.running  # ... then the owner's start function runs
+    assert postgres.starts == 0 and not postgres.running  # never restarted behind its owner's back
+    assert "redis exited (not running); restarting in 1 s" in caplog.text
+    noted = (tmp_path / "redis.log").read_text()
+    assert "restart in 1 s" in noted and "restarting" in noted
+
+
+def test_a_service_that_cannot_start_counts_towards_the_crash_loop(tmp_path):
+    now = [0.0]
+    sup = Supervisor(RestartPolicy(max_failures=3, window_s=30, backoff_s=1.0), clock=lambda: now[0])
+    nginx = FakeService(fail_starts=5)
+    sup.supervise(service_spec(tmp_path, "nginx", nginx))
+    nginx.crash()
+    sup.check()  # failure 1: restart in 1 s
+    now[0] += 1
+    sup.check()  # the start fails: failure 2, restart in 2 s
+    assert nginx.starts == 1 and sup.gave_up is None
+    now[0] += 2
+    with pytest.raises(SupervisorGaveUp, match="nginx exited \\(failure to start \\(port taken\\)\\) 3 times"):
+        sup.check()
+    assert sup.wait_failed(0)
