@@ -295,9 +295,8 @@ class NginxServer:
             if self.process is not None and self.process.poll() is None:
                 return
             _kill_group(self.process)
-            if self.root.exists():
-                for stale in self.root.glob("*.sock"):
-                    stale.unlink(missing_ok=True)
+            for stale in self.root.glob("*.sock"):  # nothing when the folder does not exist yet
+                stale.unlink(missing_ok=True)
             self._start()
 
     def is_down(self) -> bool:
