@@ -60,9 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         if name == "kb":
             report["gate"] = gate_metrics(retrievers["kb"])
         if name.startswith("officer") and "officer_gate" not in report:
-            if "newdocs" not in retrievers:
-                retrievers["newdocs"] = workspace.retriever("newdocs")
-            report["officer_gate"] = officer_gate_metrics(retrievers["corpus"], retrievers["newdocs"])
+            for index_name in ("newdocs", "newdocs-course"):
+                if index_name not in retrievers:
+                    retrievers[index_name] = workspace.retriever(index_name)
+            report["officer_gate"] = officer_gate_metrics(retrievers["corpus"], retrievers["newdocs"],
+                                                          retrievers["newdocs-course"])
     report["seconds"] = round(time.perf_counter() - started, 1)
     workspace.save()
     print(reporting.render_text(report))

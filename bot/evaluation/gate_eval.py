@@ -48,17 +48,20 @@ def gate_metrics(retriever: Retriever) -> dict[str, dict]:
     return out
 
 
-def officer_gate_metrics(corpus: Retriever, new_docs: Retriever | None = None) -> dict[str, dict]:
+def officer_gate_metrics(corpus: Retriever, new_docs: Retriever | None = None,
+                         new_docs_in_course: Retriever | None = None) -> dict[str, dict]:
     """The gate on the blind officer-style questions (``tests/data/officer_eval/``).
 
     Args:
         corpus: a retriever over ``../shared/corpus`` with the gate to test.
         new_docs: a retriever over ``tests/data/unseen_docs/`` (documents no labelled
             question mentions), or None to skip that row.
+        new_docs_in_course: a retriever over those documents added to ``knowledge_base/``
+            (row ``newdocs-course``), or None to skip it.
 
     Returns:
         Rows by question group (``en-seen``, ``en-unseen``, ``hi``, ``newdocs``,
-        ``out-of-scope``): ``questions``, ``answered`` (fraction), ``answered_right``
+        ``newdocs-course``, ``out-of-scope``): ``questions``, ``answered`` (fraction), ``answered_right``
         (answered with a relevant first passage), ``pointed`` (declined with a pointer),
         and the declined / wrongly answered questions.
     """
@@ -74,6 +77,9 @@ def officer_gate_metrics(corpus: Retriever, new_docs: Retriever | None = None) -
         out[key] = _rates([(q, judge, corpus.search(q)) for q, judge in items])
     if new_docs is not None:
         out["newdocs"] = _rates([(q.text, q.judge, new_docs.search(q.text)) for q in load_new_docs().queries])
+    if new_docs_in_course is not None:
+        out["newdocs-course"] = _rates([(q.text, q.judge, new_docs_in_course.search(q.text))
+                                        for q in load_new_docs("newdocs-course").queries])
     results = [(r["question"], corpus.search(r["question"])) for r in officer_rows("out_of_scope")]
     out["out-of-scope"] = {
         "questions": len(results),

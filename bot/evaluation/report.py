@@ -51,10 +51,10 @@ def _officer_gate_text(report: dict) -> str:
     lines = ["Evidence gate on the blind officer-style questions (tests/data/officer_eval, unseen_docs):"]
     for group, g in gate.items():
         if group == "out-of-scope":
-            lines.append(f"  {group:12} declined {g['declined']:.1%} of {g['questions']} "
+            lines.append(f"  {group:14} declined {g['declined']:.1%} of {g['questions']} "
                          f"(closest-section pointer on {g['pointed']:.1%})")
         else:
-            lines.append(f"  {group:12} answered {g['answered']:.1%} of {g['questions']} "
+            lines.append(f"  {group:14} answered {g['answered']:.1%} of {g['questions']} "
                          f"(with the right first passage {g['answered_right']:.1%}; pointer on {g['pointed']:.1%})")
     return "\n".join(lines)
 

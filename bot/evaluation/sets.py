@@ -35,6 +35,8 @@ retrieved chunk.
 - ``newdocs``: questions over three documents the team wrote only for this test
   (``tests/data/unseen_docs/``: Acts and rules in neither ``knowledge_base/`` nor the
   corpus, nor any labelled gate question), indexed on their own: a trainer's new module.
+  ``newdocs-course``: the same questions with the documents added to ``knowledge_base/``,
+  as a trainer adds a module (the course modules become distractors).
 """
 
 from __future__ import annotations
@@ -129,6 +131,25 @@ def _corpus_folder(_: Path) -> Path:
     return SHARED / "corpus"
 
 
+def _new_docs_in_course_folder(state: Path) -> Path:
+    """``knowledge_base/`` with the new documents added, as a trainer adds a module.
+
+    Indexed alone, three documents make a tiny index (few distractors, a small
+    vocabulary for BM25 and the gate's coverage features); beside the course modules
+    the new documents are searched the way the tutor would search them.
+    """
+    folder = state / "newdocs-course-docs"
+    wanted = set()
+    for source in (PROJECT_ROOT / "knowledge_base", NEW_DOCS_DIR):
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                wanted.add(target := folder / path.relative_to(source))
+                _write_if_changed(target, path.read_text(encoding="utf-8"))
+    for stale in [p for p in folder.rglob("*") if p.is_file() and p not in wanted]:
+        stale.unlink()  # a module removed from knowledge_base/ since the last run
+    return folder
+
+
 def _milpac_rows() -> list[dict]:
     rows = []
     for name in ("cci", "ip"):
@@ -179,6 +200,7 @@ def _slug(value: str) -> str:
 INDEXES = {
     "kb": IndexSpec("kb", _kb_folder),
     "newdocs": IndexSpec("newdocs", lambda _: NEW_DOCS_DIR),
+    "newdocs-course": IndexSpec("newdocs-course", _new_docs_in_course_folder),
     "corpus": IndexSpec("corpus", _corpus_folder),
     "milpac": IndexSpec("milpac", _milpac_folder),
     "cranfield": IndexSpec("cranfield", _cranfield_folder),
@@ -336,21 +358,28 @@ def load_officer(langs: tuple[str, ...], seen: bool | None = None, name: str = "
                    note="blind officer-style questions over the corpus; hit = gold document chunk with a gold span")
 
 
-def load_new_docs() -> EvalSet:
-    """Questions about documents written only for this test (never trained or calibrated on)."""
+def load_new_docs(index: str = "newdocs") -> EvalSet:
+    """Questions about documents written only for this test (never trained or calibrated on).
+
+    Args:
+        index: ``newdocs`` (the documents indexed alone) or ``newdocs-course`` (added to
+            ``knowledge_base/``, see :func:`_new_docs_in_course_folder`).
+    """
     rows = [r for r in _jsonl(NEW_DOCS_QUESTIONS) if r.get("kind", "in_scope") == "in_scope"]
     queries = [Query(r["question"], span_judge(r["source"], r["gold"]), r["lang"], qid=r["id"]) for r in rows]
-    return EvalSet("newdocs", "newdocs", queries,
-                   note="documents written only for this test, never trained or calibrated on")
+    where = "indexed alone" if index == "newdocs" else "added to knowledge_base/"
+    return EvalSet(index, index, queries,
+                   note=f"documents written only for this test, never trained or calibrated on, {where}")
 
 
 SET_NAMES = ["officer-en", "officer-en-seen", "officer-en-unseen", "officer-hi", "officer-hinglish", "newdocs",
+             "newdocs-course",
              "kb", "kb-hinglish", "constitution", "cghs", "pension", "training", "milpac-hi", "milpac-en",
              "milpac-multi-hi", *(f"milpac-{lang}" for lang in MULTI_LANGUAGES[1:]), "cranfield"]
 
 
 #: Sets built only from this repository; every other set reads ``../shared``.
-LOCAL_SETS = ("kb", "kb-hinglish", "newdocs")
+LOCAL_SETS = ("kb", "kb-hinglish", "newdocs", "newdocs-course")
 
 
 def missing_shared(names: list[str]) -> list[str]:
@@ -374,6 +403,7 @@ def load_set(name: str, quick: bool = False) -> EvalSet:
         "officer-hi": lambda: load_officer(("hi", "hinglish"), None, "officer-hi"),
         "officer-hinglish": lambda: load_officer(("hinglish",), None, "officer-hinglish"),
         "newdocs": load_new_docs,
+        "newdocs-course": lambda: load_new_docs("newdocs-course"),
         "kb": lambda: load_kb(None),
         "kb-hinglish": lambda: load_kb(None, langs=("hinglish",)),
         "constitution": lambda: load_constitution(60 if quick else 300),

@@ -147,3 +147,29 @@ def test_the_romanised_sets_hold_only_romanised_hindi_and_the_native_pipelines_r
     assert kb_hinglish.queries and {q.lang for q in kb_hinglish.queries} == {"hinglish"}
     assert len(kb_hinglish.queries) < len(load_set("kb").queries)
     assert {"hybrid-native", "e5-native"} <= set(PIPELINES)
+
+
+def test_new_documents_are_also_measured_added_to_the_course(tmp_path: Path) -> None:
+    """``newdocs-course``: the course modules and the new documents in one index, as a trainer adds a module."""
+    from bot.evaluation import sets
+
+    folder = sets.INDEXES["newdocs-course"].folder(tmp_path)
+    course = {p.relative_to(sets.PROJECT_ROOT / "knowledge_base")
+              for p in (sets.PROJECT_ROOT / "knowledge_base").rglob("*") if p.is_file()}
+    new = {p.relative_to(sets.NEW_DOCS_DIR) for p in sets.NEW_DOCS_DIR.rglob("*") if p.is_file()}
+    assert course and new and {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()} == course | new
+    stamps = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    (folder / "modules" / "withdrawn.md").write_text("# A module the trainers have since removed\n")
+    sets.INDEXES["newdocs-course"].folder(tmp_path)  # again: nothing rewritten, so nothing re-indexed
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == stamps
+
+    alone, added = load_set("newdocs"), load_set("newdocs-course")
+    assert (alone.index, added.index) == ("newdocs", "newdocs-course")
+    assert [q.text for q in added.queries] == [q.text for q in alone.queries]
+
+    embedders = [FakeEmbedder("minilm"), FakeEmbedder("e5", dim=48)]
+    update_index(folder, tmp_path / "idx", embedders)
+    retriever = Retriever(tmp_path / "idx", {e.name: e for e in embedders}, Gate({"minilm": 0.3, "e5": 0.3}),
+                          check_interval=0, reranker=None)
+    indexed = {chunk.source.split("/")[0] for chunk in retriever.index.chunks}
+    assert {"modules", "ccs-conduct-rules-1964.md"} <= indexed
