@@ -75,11 +75,9 @@ def officer_gate_metrics(corpus: Retriever, new_docs: Retriever | None = None,
     out: dict[str, dict] = {}
     for key, items in groups.items():
         out[key] = _rates([(q, judge, corpus.search(q)) for q, judge in items])
-    if new_docs is not None:
-        out["newdocs"] = _rates([(q.text, q.judge, new_docs.search(q.text)) for q in load_new_docs().queries])
-    if new_docs_in_course is not None:
-        out["newdocs-course"] = _rates([(q.text, q.judge, new_docs_in_course.search(q.text))
-                                        for q in load_new_docs("newdocs-course").queries])
+    for name, retriever in (("newdocs", new_docs), ("newdocs-course", new_docs_in_course)):
+        if retriever is not None:
+            out[name] = _rates([(q.text, q.judge, retriever.search(q.text)) for q in load_new_docs(name).queries])
     results = [(r["question"], corpus.search(r["question"])) for r in officer_rows("out_of_scope")]
     out["out-of-scope"] = {
         "questions": len(results),

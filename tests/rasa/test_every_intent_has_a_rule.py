@@ -56,8 +56,9 @@ def test_every_intent_has_a_next_action(agent, quiz_active):
     assert not unhandled, f"intents with no rule (they would get the fallback): {unhandled}"
 
 
-def test_a_question_during_a_quiz_is_taken_as_an_answer(agent):
-    # A condition on the quiz slot, not the unconditioned rule, decides this turn.
+def test_a_question_during_a_quiz_goes_to_the_answer_checker(agent):
+    # A condition on the quiz slot, not the unconditioned rule, decides this turn; the checker
+    # itself answers what does not look like an answer and keeps the quiz waiting.
     assert _next_action(agent, "ask_question", quiz_active=True)[0] == "action_check_answer"
     assert _next_action(agent, "ask_question", quiz_active=False)[0] == "action_answer_question"
 
