@@ -114,12 +114,16 @@ def _jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    """Write only when the content differs, so the incremental index sees no change."""
-    if path.exists() and path.read_text(encoding="utf-8") == text:
+def _write_if_changed(path: Path, content: str | bytes) -> None:
+    """Write only when the content differs, so the incremental index sees no change.
+
+    Text is written as UTF-8; bytes as they are (a PDF or DOCX module copied verbatim).
+    """
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    if path.exists() and path.read_bytes() == data:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(data)
 
 
 # ---------------------------------------------------------------- indexes
@@ -144,7 +148,7 @@ def _new_docs_in_course_folder(state: Path) -> Path:
         for path in sorted(source.rglob("*")):
             if path.is_file():
                 wanted.add(target := folder / path.relative_to(source))
-                _write_if_changed(target, path.read_text(encoding="utf-8"))
+                _write_if_changed(target, path.read_bytes())  # PDF and DOCX modules too
     for stale in [p for p in folder.rglob("*") if p.is_file() and p not in wanted]:
         stale.unlink()  # a module removed from knowledge_base/ since the last run
     return folder

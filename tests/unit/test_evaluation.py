@@ -173,3 +173,20 @@ def test_new_documents_are_also_measured_added_to_the_course(tmp_path: Path) -> 
                           check_interval=0, reranker=None)
     indexed = {chunk.source.split("/")[0] for chunk in retriever.index.chunks}
     assert {"modules", "ccs-conduct-rules-1964.md"} <= indexed
+
+
+def test_a_pdf_or_docx_module_is_mirrored_into_newdocs_course_byte_for_byte(tmp_path: Path, monkeypatch) -> None:
+    """A trainer's module need not be text: the mirror copies bytes, and a second run rewrites nothing."""
+    from bot.evaluation import sets
+
+    root = tmp_path / "project"
+    pdf = b"%PDF-1.4\n\xe2\xe3\xcf\xd3\n%%EOF\n"  # the binary marker line of real PDFs is not UTF-8
+    (root / "knowledge_base" / "modules").mkdir(parents=True)
+    (root / "knowledge_base" / "modules" / "circular.pdf").write_bytes(pdf)
+    monkeypatch.setattr(sets, "PROJECT_ROOT", root)
+
+    folder = sets.INDEXES["newdocs-course"].folder(tmp_path / "state")
+    assert (folder / "modules" / "circular.pdf").read_bytes() == pdf
+    stamp = (folder / "modules" / "circular.pdf").stat().st_mtime_ns
+    sets.INDEXES["newdocs-course"].folder(tmp_path / "state")
+    assert (folder / "modules" / "circular.pdf").stat().st_mtime_ns == stamp
